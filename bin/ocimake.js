@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+// Entry point of the `ocimake` command. The TypeScript is compiled to dist/ by `npm run build`
+// (run automatically by `npm ci`/`npm install` through the `prepare` script).
+import { existsSync } from 'node:fs';
+
+const entry = new URL('../dist/src/cli/main.js', import.meta.url);
+if (!existsSync(entry)) {
+  process.stderr.write('error: ocimake is not built (dist/ is missing)\nhint: run "npm run build" in the ocimake directory\n');
+  process.exit(1);
+}
+const { main } = await import(entry.href);
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,173 @@
+import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { OcimakeError } from '../errors.js';
+import { imageArtifacts, type Image, type ImageArtifacts } from '../image/image.js';
+import { editConfig } from '../image/mutate.js';
+import { BlobStore } from '../layout/blob-store.js';
+import { defaultMtime } from '../layer/tar-writer.js';
+import type { Instruction } from '../dockerfile/instructions.js';
+import { lineError } from '../dockerfile/instructions.js';
+import { expandWord } from '../dockerfile/shell-lex.js';
+import { planDockerfile, type DockerfilePlan, type Stage } from '../dockerfile/stages.js';
+import { formatPlatform, hostPlatform } from '../oci/platform.js';
+import type { Platform } from '../oci/schemas.js';
+import { BuildContext } from './context.js';
+import { FsState } from './fs-state.js';
+import { runStage, type StageEnv, type StageState } from './stage.js';
+import { defaultCacheDir } from './cache-dir.js';
+
+/** Inputs of a build, as `ocimake build` takes them. */
+export interface BuildOptions {
+  /** The build context directory. */
+  context: string;
+  /** The Dockerfile path; default CONTEXT/Dockerfile. */
+  dockerfile?: string;
+  buildArgs?: Record<string, string>;
+  /** Labels added to the final image (--label). */
+  labels?: Record<string, string>;
+  /** The stage to build (--target); default the last. */
+  target?: string;
+  platform?: Platform;
+  /** Blob cache directory; default $XDG_CACHE_HOME/ocimake. */
+  cacheDir?: string;
+  /** Seconds since the epoch for every timestamp; default SOURCE_DATE_EPOCH, else 0. */
+  sourceDateEpoch?: number;
+  onProgress?: (e: BuildProgress) => void;
+}
+
+export type BuildProgress =
+  | { kind: 'stage'; stage: Stage; total: number }
+  | { kind: 'step'; stage: Stage; inst: Instruction; index: number }
+  | { kind: 'warning'; message: string };
+
+export interface BuildResult {
+  image: Image;
+  artifacts: ImageArtifacts;
+  store: BlobStore;
+  warnings: string[];
+}
+
+const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/**
+ * Builds the target stage of a Dockerfile into an image whose layers sit in the blob
+ * cache. Only the stages the target needs are built. Nothing is executed: metadata
+ * instructions edit the config and COPY/ADD write deterministic layers.
+ */
+export async function build(opts: BuildOptions): Promise<BuildResult> {
+  const contextDir = resolve(opts.context);
+  const dockerfilePath = resolve(opts.dockerfile ?? join(contextDir, 'Dockerfile'));
+  const text = await fs.readFile(dockerfilePath, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new OcimakeError('DOCKERFILE_NOT_FOUND', `cannot read the Dockerfile at ${dockerfilePath}: ${err.code ?? err.message}`, { hint: 'pass -f PATH, or put a Dockerfile in the context directory' });
+  });
+  const fileLabel = opts.dockerfile ? opts.dockerfile : 'Dockerfile';
+  const plan = planDockerfile(text, fileLabel);
+  const context = await BuildContext.open(contextDir, dockerfilePath);
+  const store = new BlobStore(opts.cacheDir ?? defaultCacheDir());
+  const platform = opts.platform ?? hostPlatform();
+  const epoch = opts.sourceDateEpoch ?? defaultMtime();
+  const created = new Date(epoch * 1000).toISOString().replace('.000Z', 'Z');
+  const buildArgs = new Map(Object.entries(opts.buildArgs ?? {}));
+  const warnings: string[] = [];
+  const warn = (message: string) => { warnings.push(message); opts.onProgress?.({ kind: 'warning', message }); };
+
+  const globalArgs = evalGlobalArgs(plan, buildArgs, platform);
+  const target = pickTarget(plan, opts.target);
+  const needed = neededStages(plan, target, globalArgs);
+  const scratch = await fs.mkdtemp(join(tmpdir(), 'ocimake-build-'));
+  const consumed = new Set<string>(plan.globalArgs.flatMap((a) => a.args.map((x) => x.name)));
+  const env: StageEnv = {
+    file: plan.file, escape: plan.escape, context, store, buildArgs, globalArgs, consumed, created, mtime: epoch, scratch,
+    onStep: (stage, inst, index) => opts.onProgress?.({ kind: 'step', stage, inst, index }),
+  };
+  const results = new Map<number, StageState>();
+  try {
+    for (const stage of plan.stages) {
+      if (!needed.has(stage.index)) continue;
+      opts.onProgress?.({ kind: 'stage', stage, total: needed.size });
+      const initial = baseState(plan, stage, results, globalArgs, platform, created);
+      results.set(stage.index, await runStage(stage, initial, env));
+    }
+  } finally {
+    await fs.rm(scratch, { recursive: true, force: true });
+  }
+  const unused = [...buildArgs.keys()].filter((k) => !consumed.has(k) && !BUILTIN_ARGS.has(k));
+  if (unused.length > 0) warn(`one or more build-args [${unused.join(' ')}] were not consumed`);
+  let image = results.get(target.index)!.image;
+  if (opts.labels && Object.keys(opts.labels).length > 0) {
+    image = editConfig(image, (c) => ({ ...c, Labels: { ...(c.Labels ?? {}), ...opts.labels } }));
+  }
+  return { image, artifacts: imageArtifacts(image), store, warnings };
+}
+
+const BUILTIN_ARGS = new Set(['TARGETPLATFORM', 'TARGETOS', 'TARGETARCH', 'TARGETVARIANT', 'BUILDPLATFORM', 'BUILDOS', 'BUILDARCH', 'BUILDVARIANT', 'HTTP_PROXY', 'HTTPS_PROXY', 'FTP_PROXY', 'NO_PROXY', 'ALL_PROXY', 'http_proxy', 'https_proxy', 'ftp_proxy', 'no_proxy', 'all_proxy', 'SOURCE_DATE_EPOCH']);
+
+/** Evaluates the ARGs before the first FROM, with BuildKit's automatic platform ARGs. */
+function evalGlobalArgs(plan: DockerfilePlan, buildArgs: ReadonlyMap<string, string>, platform: Platform): Map<string, string> {
+  const host = hostPlatform();
+  const vars = new Map<string, string>([
+    ['TARGETPLATFORM', formatPlatform(platform)], ['TARGETOS', platform.os], ['TARGETARCH', platform.architecture], ['TARGETVARIANT', platform.variant ?? ''],
+    ['BUILDPLATFORM', formatPlatform(host)], ['BUILDOS', host.os], ['BUILDARCH', host.architecture], ['BUILDVARIANT', host.variant ?? ''],
+  ]);
+  for (const inst of plan.globalArgs) {
+    for (const a of inst.args) {
+      const v = buildArgs.get(a.name) ?? (a.value !== undefined ? expandWord(a.value, vars, plan.escape) : undefined);
+      if (v !== undefined) vars.set(a.name, v);
+    }
+  }
+  return vars;
+}
+
+function pickTarget(plan: DockerfilePlan, target: string | undefined): Stage {
+  if (target === undefined) return plan.stages[plan.stages.length - 1]!;
+  const t = plan.stages.find((s) => s.name === target.toLowerCase());
+  if (!t) {
+    const names = plan.stages.map((s) => s.name).filter(Boolean);
+    throw new OcimakeError('TARGET_NOT_FOUND', `target stage "${target}" could not be found`, { hint: names.length ? `stages in ${plan.file}: ${names.join(', ')}` : `${plan.file} has no named stages (FROM image AS name)` });
+  }
+  return t;
+}
+
+function stageRef(plan: DockerfilePlan, name: string, before: number): Stage | undefined {
+  const lower = name.toLowerCase();
+  const s = plan.stages.find((st) => st.index < before && (st.name === lower || String(st.index) === name));
+  return s;
+}
+
+/** The stages the target depends on (FROM <stage>, COPY --from=<stage>), the target included. */
+function neededStages(plan: DockerfilePlan, target: Stage, globalArgs: ReadonlyMap<string, string>): Set<number> {
+  const out = new Set<number>();
+  const visit = (s: Stage) => {
+    if (out.has(s.index)) return;
+    out.add(s.index);
+    const base = stageRef(plan, expandWord(s.from.image, globalArgs, plan.escape), s.index);
+    if (base) visit(base);
+    for (const inst of s.instructions) {
+      if ((inst.kind === 'copy' || inst.kind === 'add') && inst.from !== undefined) {
+        const dep = stageRef(plan, inst.from, s.index);
+        if (dep) visit(dep);
+      }
+    }
+  };
+  visit(target);
+  return out;
+}
+
+function baseState(plan: DockerfilePlan, stage: Stage, results: Map<number, StageState>, globalArgs: ReadonlyMap<string, string>, platform: Platform, created: string): StageState {
+  const name = expandWord(stage.from.image, globalArgs, plan.escape);
+  if (name === '') throw lineError(plan.file, stage.from.line, `FROM "${stage.from.image}" expands to an empty image name`, 'set the ARG it uses with --build-arg or give it a default');
+  const ref = stageRef(plan, name, stage.index);
+  if (ref) {
+    const prev = results.get(ref.index)!;
+    return { ...prev, args: new Map(), cmdSet: false };
+  }
+  if (name.toLowerCase() === 'scratch') {
+    const image: Image = {
+      config: { created, architecture: platform.architecture, os: platform.os, ...(platform.variant ? { variant: platform.variant } : {}), config: { Env: [DEFAULT_PATH] }, rootfs: { type: 'layers', diff_ids: [] }, history: [] },
+      layers: [],
+    };
+    return { image, fs: new FsState(), args: new Map(), cmdSet: false, shell: ['/bin/sh', '-c'] };
+  }
+  throw lineError(plan.file, stage.from.line, `FROM ${name}: base images other than scratch are not supported yet`, 'use FROM scratch and COPY a static binary, or a stage of this Dockerfile', 'UNSUPPORTED_INSTRUCTION');
+}

@@ -1,0 +1,141 @@
+import { promises as fs, type Stats } from 'node:fs';
+import { join, resolve } from 'node:path';
+import dockerignore, { type Ignore } from '@balena/dockerignore';
+import { OcimakeError } from '../errors.js';
+import { hasGlob, segmentRegExp } from './glob.js';
+
+// The package is CommonJS with an ESM-style `default` in its types; take the function either way.
+type MakeIgnore = (opts?: { ignorecase?: boolean }) => Ignore;
+const di = dockerignore as unknown as MakeIgnore & { default?: MakeIgnore };
+const makeIgnore: MakeIgnore = di.default ?? di;
+
+/** A path in the build context that a COPY source matched. */
+export interface ContextMatch {
+  /** `/`-separated path relative to the context root ('' is the root itself). */
+  rel: string;
+  abs: string;
+  stat: Stats;
+}
+
+/**
+ * The build context: a directory filtered by `.dockerignore` (or `<Dockerfile>.dockerignore`
+ * beside the Dockerfile, which wins, as in BuildKit). Matching is case-sensitive, as Docker
+ * is on Linux, and `!` exceptions can re-include paths inside excluded directories.
+ */
+export class BuildContext {
+  readonly root: string;
+  readonly #ignore: Ignore;
+  readonly #hasExceptions: boolean;
+
+  private constructor(root: string, patterns: string[]) {
+    this.root = root;
+    this.#ignore = makeIgnore({ ignorecase: false }).add(patterns);
+    this.#hasExceptions = patterns.some((p) => p.trim().startsWith('!'));
+  }
+
+  /** Opens a context directory, reading its ignore file. */
+  static async open(root: string, dockerfilePath?: string): Promise<BuildContext> {
+    const abs = resolve(root);
+    const st = await fs.stat(abs).catch(() => undefined);
+    if (!st?.isDirectory()) {
+      throw new OcimakeError('CONTEXT_INVALID', `build context "${root}" is not a directory`, { hint: 'pass the directory that holds your sources, e.g. "ocimake build ."' });
+    }
+    const candidates = dockerfilePath ? [`${dockerfilePath}.dockerignore`, join(abs, '.dockerignore')] : [join(abs, '.dockerignore')];
+    for (const c of candidates) {
+      const text = await fs.readFile(c, 'utf8').catch(() => undefined);
+      if (text !== undefined) return new BuildContext(abs, parseIgnoreFile(text));
+    }
+    return new BuildContext(abs, []);
+  }
+
+  /** True when `.dockerignore` excludes this context-relative path. */
+  isIgnored(rel: string): boolean {
+    return rel !== '' && this.#ignore.ignores(rel);
+  }
+
+  /**
+   * Resolves a COPY/ADD source (a path or a Go-style glob, relative to the context root)
+   * to the context paths it names, leaving out ignored ones. Symlinks in the path itself
+   * are followed but must stay inside the context.
+   */
+  async resolveSource(source: string): Promise<ContextMatch[]> {
+    const segs: string[] = [];
+    for (const s of source.split('/')) {
+      if (s === '' || s === '.') continue;
+      if (s === '..') {
+        if (segs.length === 0) throw new OcimakeError('CONTEXT_ESCAPE', `source "${source}" is outside the build context`, { hint: 'COPY can only read files inside the context directory' });
+        segs.pop();
+      } else segs.push(s);
+    }
+    let current: string[] = [''];
+    for (const seg of segs) {
+      const next: string[] = [];
+      for (const base of current) {
+        if (!hasGlob(seg)) {
+          next.push(base === '' ? seg : `${base}/${seg}`);
+          continue;
+        }
+        const re = segmentRegExp(seg);
+        const dir = await fs.readdir(this.abs(base)).catch(() => [] as string[]);
+        for (const name of dir.sort()) if (re.test(name)) next.push(base === '' ? name : `${base}/${name}`);
+      }
+      current = next;
+    }
+    const out: ContextMatch[] = [];
+    for (const rel of current) {
+      if (this.isIgnored(rel) && !(await this.#hasIncludedDescendant(rel))) continue;
+      const abs = this.abs(rel);
+      const stat = await fs.stat(abs).catch(() => undefined);
+      if (!stat) continue;
+      const real = await fs.realpath(abs);
+      const realRoot = await fs.realpath(this.root);
+      if (real !== realRoot && !real.startsWith(`${realRoot}/`)) {
+        throw new OcimakeError('CONTEXT_ESCAPE', `source "${rel}" is a symlink that points outside the build context`, { hint: 'copy the target into the context instead' });
+      }
+      out.push({ rel, abs, stat });
+    }
+    return out;
+  }
+
+  /** Lists a context directory's descendants (not following symlinks), skipping ignored paths. */
+  async walk(rel: string): Promise<ContextMatch[]> {
+    const out: ContextMatch[] = [];
+    const visit = async (dirRel: string): Promise<void> => {
+      const names = (await fs.readdir(this.abs(dirRel))).sort();
+      for (const name of names) {
+        const childRel = dirRel === '' ? name : `${dirRel}/${name}`;
+        const abs = this.abs(childRel);
+        const stat = await fs.lstat(abs);
+        const ignored = this.isIgnored(childRel);
+        if (stat.isDirectory()) {
+          if (ignored && !this.#hasExceptions) continue;
+          if (!ignored) out.push({ rel: childRel, abs, stat });
+          await visit(childRel);
+        } else if (!ignored) {
+          out.push({ rel: childRel, abs, stat });
+        }
+      }
+    };
+    await visit(rel);
+    return out;
+  }
+
+  abs(rel: string): string {
+    return rel === '' ? this.root : join(this.root, rel);
+  }
+
+  async #hasIncludedDescendant(rel: string): Promise<boolean> {
+    if (!this.#hasExceptions) return false;
+    const st = await fs.lstat(this.abs(rel)).catch(() => undefined);
+    if (!st?.isDirectory()) return false;
+    return (await this.walk(rel)).length > 0;
+  }
+}
+
+/** Reads a .dockerignore: one pattern a line, `#` comments, blank lines skipped. */
+export function parseIgnoreFile(text: string): string[] {
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+}

@@ -1,0 +1,82 @@
+import { promises as fs } from 'node:fs';
+import { dirname } from 'node:path';
+import { OcimakeError } from '../errors.js';
+import type { Descriptor } from '../oci/schemas.js';
+import { writeDockerArchive } from '../layout/docker-archive.js';
+import { writeFileAtomic, writeOciLayout } from '../layout/oci-layout.js';
+import { pushImage, type PushEvent } from '../remote/push.js';
+import { familiarName } from '../remote/familiar.js';
+import { formatReference, parseReference, type Reference } from '../remote/reference.js';
+import type { TransportOptions } from '../remote/transport.js';
+import { build, type BuildOptions, type BuildResult } from './build.js';
+
+/** Where a build goes, as buildx's --output spells it. */
+export type Output =
+  | { type: 'oci'; dest: string; name?: string }
+  | { type: 'docker'; dest: string; name?: string }
+  | { type: 'registry'; name?: string };
+
+export interface BuildAndExportOptions extends BuildOptions, TransportOptions {
+  /** -t: image references (the first names OCI and docker outputs too). */
+  tags?: readonly string[];
+  /** --push: same as an extra `type=registry` output. */
+  push?: boolean;
+  outputs?: readonly Output[];
+  /** --iidfile: receives the image ID (the config digest, as Docker defines it). */
+  iidFile?: string;
+  /** --metadata-file: receives buildx-style JSON with the digest, descriptor and names. */
+  metadataFile?: string;
+  onPush?: (e: PushEvent) => void;
+}
+
+export interface BuildAndExportResult extends BuildResult {
+  digest: string;
+  descriptor: Descriptor;
+  tags: Reference[];
+}
+
+/**
+ * `ocimake build`: builds, then writes every output (OCI layout, docker archive, registry
+ * push) and the iid/metadata files. References are checked before the build starts, so a
+ * bad tag fails fast; nothing is tagged until all its blobs are in place.
+ */
+export async function buildAndExport(opts: BuildAndExportOptions): Promise<BuildAndExportResult> {
+  const outputs = [...(opts.outputs ?? [])];
+  if (opts.push && !outputs.some((o) => o.type === 'registry')) outputs.push({ type: 'registry' });
+  const tags = (opts.tags ?? []).map((t) => parseReference(t));
+  for (const o of outputs) {
+    if (o.type === 'registry' && tags.length === 0 && !o.name) {
+      throw new OcimakeError('TAG_REQUIRED', 'pushing needs an image name', { hint: 'add -t registry/name:tag' });
+    }
+  }
+  const result = await build(opts);
+  const { artifacts } = result;
+  for (const o of outputs) {
+    const names = o.name ? o.name.split(',').map((n) => parseReference(n)) : tags;
+    if (o.type === 'oci') {
+      const first = names[0];
+      await writeOciLayout(o.dest, result.image, first ? { refName: first.tag ?? 'latest', imageName: formatReference(first) } : {});
+    } else if (o.type === 'docker') {
+      await writeDockerArchive(o.dest, result.image, names);
+    } else {
+      await pushImage(result.image, names, { ...opts, ...(opts.onPush ? { onEvent: opts.onPush } : {}) });
+    }
+  }
+  if (opts.iidFile) {
+    await fs.mkdir(dirname(opts.iidFile), { recursive: true });
+    await writeFileAtomic(opts.iidFile, artifacts.config.digest);
+  }
+  if (opts.metadataFile) {
+    const meta = {
+      'containerimage.digest': artifacts.digest,
+      'containerimage.descriptor': artifacts.descriptor,
+      'containerimage.config.digest': artifacts.config.digest,
+      'image.name': tags.map(formatReference).join(','),
+      tags: tags.map(formatReference),
+      'ocimake.familiar-names': tags.map(familiarName),
+    };
+    await fs.mkdir(dirname(opts.metadataFile), { recursive: true });
+    await writeFileAtomic(opts.metadataFile, `${JSON.stringify(meta, null, 2)}\n`);
+  }
+  return { ...result, digest: artifacts.digest, descriptor: artifacts.descriptor, tags };
+}

@@ -1,0 +1,130 @@
+import { OcimakeError, withContext } from '../errors.js';
+import type { Image } from '../image/image.js';
+import { appendLayer, editConfig } from '../image/mutate.js';
+import type { BlobStore } from '../layout/blob-store.js';
+import { writeLayer } from '../layer/tar-writer.js';
+import type { Instruction } from '../dockerfile/instructions.js';
+import { lineError } from '../dockerfile/instructions.js';
+import { expandWord } from '../dockerfile/shell-lex.js';
+import type { Stage } from '../dockerfile/stages.js';
+import { applyConfigInstruction } from './config-instructions.js';
+import type { BuildContext } from './context.js';
+import { planCopy } from './copy.js';
+import type { FsState } from './fs-state.js';
+import { finalizeEntries, normalizeEntryPath, type LayerEntry } from '../layer/entry.js';
+
+/** The state of a stage between instructions. Values only; each step returns a new one. */
+export interface StageState {
+  image: Image;
+  fs: FsState;
+  /** ARGs declared in this stage, with their values. */
+  args: Map<string, string>;
+  cmdSet: boolean;
+  shell: string[];
+}
+
+export interface StageEnv {
+  file: string;
+  escape: string;
+  context: BuildContext;
+  store: BlobStore;
+  /** --build-arg values. */
+  buildArgs: ReadonlyMap<string, string>;
+  /** Global ARG values (declared before the first FROM), for `ARG NAME` without a default. */
+  globalArgs: ReadonlyMap<string, string>;
+  /** Names of build args some ARG consumed (for the unused-arg warning). */
+  consumed: Set<string>;
+  created: string;
+  mtime: number;
+  scratch: string;
+  onStep?: (stage: Stage, inst: Instruction, index: number) => void;
+}
+
+/** The variables an instruction sees: the stage's ARGs, overridden by ENV. */
+export function varsOf(state: StageState): Map<string, string> {
+  const vars = new Map(state.args);
+  for (const e of state.image.config.config?.Env ?? []) {
+    const i = e.indexOf('=');
+    if (i > 0) vars.set(e.slice(0, i), e.slice(i + 1));
+  }
+  return vars;
+}
+
+const HISTORY_COMMENT = 'ocimake.dockerfile.v0';
+
+/** Runs the instructions of one stage from `initial`, returning the final state. */
+export async function runStage(stage: Stage, initial: StageState, env: StageEnv): Promise<StageState> {
+  let state = initial;
+  for (const [i, inst] of stage.instructions.entries()) {
+    env.onStep?.(stage, inst, i);
+    try {
+      state = await step(inst, state, env);
+    } catch (err) {
+      if (err instanceof OcimakeError && err.message.startsWith(`${env.file}:`)) throw err;
+      const e = withContext(`${env.file}:${inst.line}: ${inst.kind.toUpperCase()}`, err);
+      throw e;
+    }
+  }
+  return state;
+}
+
+async function step(inst: Instruction, state: StageState, env: StageEnv): Promise<StageState> {
+  const history = (createdBy: string) => ({ created: env.created, created_by: createdBy, comment: HISTORY_COMMENT });
+  switch (inst.kind) {
+    case 'arg': {
+      const args = new Map(state.args);
+      const vars = varsOf(state);
+      for (const a of inst.args) {
+        const name = a.name;
+        env.consumed.add(name);
+        const value = env.buildArgs.get(name) ?? (a.value !== undefined ? expandWord(a.value, vars, env.escape) : env.globalArgs.get(name));
+        if (value !== undefined) { args.set(name, value); vars.set(name, value); }
+        else args.delete(name);
+      }
+      return { ...state, args };
+    }
+    case 'run':
+      throw lineError(env.file, inst.line, `RUN is not supported here: ocimake never executes programs inside an image ("${truncate(inst.original)}")`,
+        'build the artifact on the host and COPY it in; native RUN handlers (apk add, ln -sf, mkdir -p) are being added', 'UNSUPPORTED_INSTRUCTION');
+    case 'copy':
+    case 'add': {
+      if (inst.from !== undefined) {
+        throw lineError(env.file, inst.line, `${inst.kind.toUpperCase()} --from=${inst.from} is not supported yet`, 'copy the file into the build context and COPY it from there', 'UNSUPPORTED_INSTRUCTION');
+      }
+      const workdir = state.image.config.config?.WorkingDir ?? '/';
+      const plan = await planCopy({ inst, context: env.context, fs: state.fs, env: varsOf(state), workdir, escape: env.escape, scratch: env.scratch });
+      return writeEntries(state, env, plan.entries, plan.owner, history(plan.createdBy));
+    }
+    case 'workdir': {
+      const edit = applyConfigInstruction(inst, state.image.config.config ?? {}, varsOf(state), { shell: state.shell, cmdSet: state.cmdSet, escape: env.escape });
+      const dir = edit.config.WorkingDir ?? '/';
+      if (state.fs.isDirectory(dir)) return { ...state, image: editConfig(state.image, () => edit.config, history(edit.createdBy)) };
+      // The directory is created, as Docker does, in a layer of its own.
+      const withConfig: StageState = { ...state, image: editConfig(state.image, () => edit.config) };
+      const path = normalizeEntryPath(dir);
+      return writeEntries(withConfig, env, [{ type: 'directory', path, mode: 0o755, uid: 0, gid: 0 }], { uid: 0, gid: 0 }, history(edit.createdBy));
+    }
+    default: {
+      const edit = applyConfigInstruction(inst, state.image.config.config ?? {}, varsOf(state), { shell: state.shell, cmdSet: state.cmdSet, escape: env.escape });
+      const image = editConfig(state.image, () => edit.config, history(edit.createdBy));
+      return { ...state, image, shell: edit.shell ?? state.shell, cmdSet: edit.cmdSet ?? state.cmdSet };
+    }
+  }
+}
+
+async function writeEntries(state: StageState, env: StageEnv, entries: readonly LayerEntry[], owner: { uid: number; gid: number }, history: { created: string; created_by: string; comment: string }): Promise<StageState> {
+  const all = finalizeEntries(entries, (p) => state.fs.parentEntry(p, owner));
+  const layer = await writeLayer(env.store, all, { mtime: env.mtime });
+  const store = env.store;
+  const image = appendLayer(
+    state.image,
+    { descriptor: { mediaType: layer.mediaType, digest: layer.digest, size: layer.size }, diffId: layer.diffId, source: { open: (d) => store.open(d) } },
+    history,
+  );
+  return { ...state, image, fs: state.fs.with(all) };
+}
+
+function truncate(s: string): string {
+  const one = s.replace(/\s+/g, ' ').trim();
+  return one.length > 60 ? `${one.slice(0, 57)}...` : one;
+}

@@ -1,0 +1,75 @@
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { buildAndExport, type Output } from '../build/export.js';
+import { parsePlatform } from '../oci/platform.js';
+import { parseKeyValues, parseOutput } from './output-spec.js';
+import { Progress, type ProgressMode } from './progress.js';
+import { OcimakeError } from '../errors.js';
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+/** Registers `ocimake build`, whose flags mean what they mean in `docker buildx build`. */
+export function registerBuild(program: Command): void {
+  program
+    .command('build')
+    .description('build an image from a Dockerfile, without a daemon')
+    .argument('[context]', 'build context directory', '.')
+    .option('-f, --file <path>', 'Dockerfile path (default: CONTEXT/Dockerfile)')
+    .option('-t, --tag <ref>', 'image name and tag, e.g. ghcr.io/acme/app:1.0 (repeatable)', collect, [])
+    .option('--push', 'push the image to the registry of each tag')
+    .option('-o, --output <spec>', 'type=oci,dest=DIR | type=docker,dest=FILE.tar | type=registry (repeatable)', collect, [])
+    .option('--build-arg <name=value>', 'set a build-time ARG (repeatable)', collect, [])
+    .option('--label <key=value>', 'add a label to the image (repeatable)', collect, [])
+    .option('--target <stage>', 'build this stage and the stages it needs')
+    .option('--platform <os/arch[/variant]>', 'target platform (default: the host\'s linux platform)')
+    .option('--iidfile <file>', 'write the image ID (config digest) to a file')
+    .option('--metadata-file <file>', 'write the build result (digest, descriptor, names) as JSON')
+    .option('--progress <mode>', 'auto | plain | quiet | tty', 'auto')
+    .option('-q, --quiet', 'print only the image digest (same as --progress=quiet)')
+    .option('--insecure-registry <host[:port]>', 'reach this registry over plain HTTP (repeatable)', collect, [])
+    .option('--cache-dir <dir>', 'blob cache directory (default: $XDG_CACHE_HOME/ocimake)')
+    .action(async (context: string, o: BuildFlags) => {
+      const mode = (o.quiet ? 'quiet' : o.progress) as ProgressMode;
+      if (!['auto', 'plain', 'quiet', 'tty'].includes(mode)) {
+        throw new OcimakeError('FLAG_INVALID', `--progress=${o.progress} is not a progress mode`, { hint: 'use auto, plain, quiet or tty' });
+      }
+      const progress = new Progress(mode);
+      const outputs: Output[] = o.output.map(parseOutput);
+      const result = await buildAndExport({
+        context,
+        ...(o.file ? { dockerfile: resolve(o.file) } : {}),
+        tags: o.tag,
+        push: o.push === true,
+        outputs,
+        buildArgs: parseKeyValues('--build-arg', o.buildArg),
+        labels: parseKeyValues('--label', o.label, {}),
+        ...(o.target ? { target: o.target } : {}),
+        ...(o.platform ? { platform: parsePlatform(o.platform) } : {}),
+        ...(o.iidfile ? { iidFile: o.iidfile } : {}),
+        ...(o.metadataFile ? { metadataFile: o.metadataFile } : {}),
+        insecureRegistries: o.insecureRegistry,
+        ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}),
+        onProgress: (e) => progress.build(e),
+        onPush: (e) => progress.push(e),
+      });
+      if (mode === 'quiet') process.stdout.write(`${result.digest}\n`);
+      else progress.done(`built ${result.digest}${result.tags.length ? ` (${o.tag.join(', ')})` : ''}`);
+    });
+}
+
+interface BuildFlags {
+  file?: string;
+  tag: string[];
+  push?: boolean;
+  output: string[];
+  buildArg: string[];
+  label: string[];
+  target?: string;
+  platform?: string;
+  iidfile?: string;
+  metadataFile?: string;
+  progress: string;
+  quiet?: boolean;
+  insecureRegistry: string[];
+  cacheDir?: string;
+}

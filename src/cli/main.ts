@@ -1,0 +1,40 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { OcimakeError } from '../errors.js';
+import { registerBuild } from './build-command.js';
+
+/** The package version, read from package.json. */
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** Builds the command tree. Each command parses flags and calls one library function. */
+export function program(): Command {
+  const p = new Command('ocimake')
+    .description('Build OCI images from Dockerfiles without a daemon, root or container runtime.')
+    .version(version(), '-v, --version')
+    .showHelpAfterError('(run "ocimake --help" for usage)')
+    .exitOverride();
+  registerBuild(p);
+  return p;
+}
+
+/** Runs the CLI; returns the exit code. Errors go to stderr, stacks only with OCIMAKE_DEBUG=1. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await program().parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    const debug = process.env.OCIMAKE_DEBUG === '1';
+    if (err instanceof OcimakeError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
+    } else {
+      process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+    }
+    if (debug && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    return 1;
+  }
+}

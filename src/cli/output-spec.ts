@@ -1,0 +1,60 @@
+import { OcimakeError } from '../errors.js';
+
+/** One `--output` target, as docker buildx spells it. */
+export type OutputSpec =
+  | { type: 'oci'; dest: string; tar: boolean; name?: string }
+  | { type: 'docker'; dest: string; name?: string }
+  | { type: 'registry'; name?: string };
+
+/** Parses `type=oci,dest=DIR`, `type=docker,dest=FILE.tar`, `type=registry`, `type=image,push=true`. */
+export function parseOutput(spec: string): OutputSpec {
+  const kv = new Map<string, string>();
+  for (const part of spec.split(',')) {
+    const i = part.indexOf('=');
+    if (i < 0) {
+      if (!spec.includes('=')) {
+        throw new OcimakeError('OUTPUT_INVALID', `--output "${spec}": the local filesystem exporter is not supported yet`, { hint: 'use -o type=oci,dest=DIR or -o type=docker,dest=FILE.tar' });
+      }
+      throw new OcimakeError('OUTPUT_INVALID', `--output "${spec}": "${part}" is not key=value`, { hint: 'e.g. -o type=oci,dest=out' });
+    }
+    kv.set(part.slice(0, i).trim(), part.slice(i + 1).trim());
+  }
+  const type = kv.get('type');
+  const dest = kv.get('dest');
+  const name = kv.get('name');
+  const withName = <T extends object>(o: T) => (name ? { ...o, name } : o);
+  switch (type) {
+    case 'oci':
+      if (!dest) throw new OcimakeError('OUTPUT_INVALID', '--output type=oci needs dest=DIR', { hint: 'e.g. -o type=oci,dest=./image' });
+      if (kv.get('tar') === 'true' || (kv.get('tar') === undefined && dest.endsWith('.tar'))) {
+        throw new OcimakeError('OUTPUT_INVALID', '--output type=oci,tar=true is not supported yet', { hint: 'write a directory layout with -o type=oci,dest=DIR (or tar=false)' });
+      }
+      return withName({ type: 'oci', dest, tar: false });
+    case 'docker':
+      if (!dest) throw new OcimakeError('OUTPUT_INVALID', '--output type=docker needs dest=FILE.tar', { hint: 'e.g. -o type=docker,dest=image.tar, then docker load -i image.tar' });
+      return withName({ type: 'docker', dest });
+    case 'registry':
+      return withName({ type: 'registry' });
+    case 'image':
+      if (kv.get('push') === 'true') return withName({ type: 'registry' });
+      throw new OcimakeError('OUTPUT_INVALID', '--output type=image needs push=true (there is no local image store)', { hint: 'use --push, or -o type=oci,dest=DIR' });
+    default:
+      throw new OcimakeError('OUTPUT_INVALID', `--output type "${type ?? ''}" is not supported`, { hint: 'supported: type=oci,dest=DIR; type=docker,dest=FILE.tar; type=registry' });
+  }
+}
+
+/** Parses repeated KEY=VALUE flags (--build-arg, --label). A bare KEY takes its value from the environment. */
+export function parseKeyValues(flag: string, items: readonly string[], env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of items) {
+    const i = item.indexOf('=');
+    if (i === 0) throw new OcimakeError('FLAG_INVALID', `${flag} "${item}" has no name`, { hint: `use ${flag} NAME=VALUE` });
+    if (i < 0) {
+      const v = env[item];
+      if (v !== undefined) out[item] = v;
+      continue;
+    }
+    out[item.slice(0, i)] = item.slice(i + 1);
+  }
+  return out;
+}

@@ -1,0 +1,71 @@
+import { OcimakeError } from '../errors.js';
+
+/** Where a regular file's bytes come from. */
+export type EntrySource = { kind: 'path'; path: string } | { kind: 'bytes'; data: Buffer };
+
+/**
+ * One entry of a layer, described before it is written. `path` is relative to the image
+ * root, `/`-separated, with no leading `/` and no `.`/`..` segments.
+ */
+export type LayerEntry =
+  | { type: 'file'; path: string; mode: number; uid: number; gid: number; size: number; source: EntrySource }
+  | { type: 'directory'; path: string; mode: number; uid: number; gid: number }
+  | { type: 'symlink'; path: string; mode: number; uid: number; gid: number; linkname: string }
+  | { type: 'hardlink'; path: string; mode: number; uid: number; gid: number; linkname: string };
+
+/** Normalises an in-image path ("/usr//bin/./x/" → "usr/bin/x"); refuses ".." escapes. */
+export function normalizeEntryPath(p: string): string {
+  const out: string[] = [];
+  for (const seg of p.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') {
+      if (out.length === 0) throw new OcimakeError('PATH_ESCAPE', `path "${p}" escapes the image root`);
+      out.pop();
+      continue;
+    }
+    out.push(seg);
+  }
+  return out.join('/');
+}
+
+/** Byte-wise comparison of paths, the order in which entries are written. */
+export function comparePaths(a: string, b: string): number {
+  const ba = Buffer.from(a);
+  const bb = Buffer.from(b);
+  return Buffer.compare(ba, bb);
+}
+
+/**
+ * Prepares entries for writing: normalises paths, lets a later entry for the same path
+ * replace an earlier one, adds missing parent directories (as `parentFor` describes them:
+ * by default 0755 and root-owned) and sorts everything so parents precede children.
+ */
+export function finalizeEntries(entries: readonly LayerEntry[], parentFor: (path: string) => LayerEntry = defaultParent): LayerEntry[] {
+  const byPath = new Map<string, LayerEntry>();
+  for (const e of entries) {
+    const path = normalizeEntryPath(e.path);
+    if (path === '') continue; // the root itself is never an entry
+    const linkname = e.type === 'hardlink' ? normalizeEntryPath(e.linkname) : undefined;
+    byPath.set(path, linkname === undefined ? { ...e, path } : ({ ...e, path, linkname } as LayerEntry));
+  }
+  for (const path of [...byPath.keys()]) {
+    const segs = path.split('/');
+    for (let i = 1; i < segs.length; i++) {
+      const parent = segs.slice(0, i).join('/');
+      if (!byPath.has(parent)) {
+        byPath.set(parent, { ...parentFor(parent), path: parent });
+      }
+    }
+  }
+  return [...byPath.values()].sort((a, b) => comparePaths(sortKey(a.path), sortKey(b.path)));
+}
+
+// Sorting "a/b" against "a-c": compare with "/" lowest so every directory's children
+// directly follow it, whatever other names share its prefix.
+function sortKey(p: string): string {
+  return p.replaceAll('/', '\u0000');
+}
+
+function defaultParent(path: string): LayerEntry {
+  return { type: 'directory', path, mode: 0o755, uid: 0, gid: 0 };
+}

@@ -1,0 +1,107 @@
+import { createReadStream } from 'node:fs';
+import { createGzip, constants as zc } from 'node:zlib';
+import { pipeline } from 'node:stream/promises';
+import tar from 'tar-stream';
+import type { BlobStore } from '../layout/blob-store.js';
+import type { Digest } from '../oci/digest.js';
+import { MediaType } from '../oci/media-types.js';
+import { finalizeEntries, type LayerEntry } from './entry.js';
+import { HashingTransform } from './hash-transform.js';
+
+/** A written layer: its compressed blob digest, uncompressed diffID and compressed size. */
+export interface WrittenLayer {
+  mediaType: string;
+  digest: Digest;
+  diffId: Digest;
+  size: number;
+  /** Uncompressed tar size. */
+  uncompressedSize: number;
+}
+
+export interface TarWriteOptions {
+  /** mtime of every entry, in seconds; defaults to SOURCE_DATE_EPOCH or 0. */
+  mtime?: number;
+  mediaType?: string;
+}
+
+type PackHeader = Parameters<tar.Pack['entry']>[0] & { pax?: Record<string, string> };
+
+const USTAR_MAX_SIZE = 0o77777777777; // 8 GiB - 1: above this the size goes in a PAX record
+
+/** The mtime used for layer entries: SOURCE_DATE_EPOCH when set and valid, else 0. */
+export function defaultMtime(env: NodeJS.ProcessEnv = process.env): number {
+  const s = env.SOURCE_DATE_EPOCH;
+  if (s !== undefined && /^\d+$/.test(s)) return Number(s);
+  return 0;
+}
+
+/**
+ * Writes `entries` as a deterministic gzip-compressed tar into `store`, computing the
+ * diffID (over the tar), the digest and the size (over the gzip) in the same streaming
+ * pass. Entries are normalised, de-duplicated, given parent directories and sorted; every
+ * header has the same mtime and no user/group names, so the same input gives the same bytes.
+ */
+export async function writeLayer(store: BlobStore, entries: readonly LayerEntry[], opts: TarWriteOptions = {}): Promise<WrittenLayer> {
+  const mtime = new Date((opts.mtime ?? defaultMtime()) * 1000);
+  const sorted = finalizeEntries(entries);
+  const pack = tar.pack();
+  const tarHash = new HashingTransform();
+  // Level 9 and memLevel 9 are fixed so the output depends on the input alone.
+  const gzip = createGzip({ level: zc.Z_BEST_COMPRESSION, memLevel: 9 });
+  const writer = await store.writer();
+  const feeding = feed(pack, sorted, mtime);
+  try {
+    await Promise.all([pipeline(pack, tarHash, gzip, writer.stream), feeding]);
+    const { digest, size } = await writer.commit();
+    return {
+      mediaType: opts.mediaType ?? MediaType.OciLayerGzip,
+      digest,
+      size,
+      diffId: tarHash.counter.digest(),
+      uncompressedSize: tarHash.counter.size,
+    };
+  } catch (err) {
+    pack.destroy();
+    await writer.abort();
+    throw err;
+  }
+}
+
+async function feed(pack: tar.Pack, entries: LayerEntry[], mtime: Date): Promise<void> {
+  try {
+    for (const e of entries) await addEntry(pack, e, mtime);
+    pack.finalize();
+  } catch (err) {
+    pack.destroy(err as Error);
+    throw err;
+  }
+}
+
+function addEntry(pack: tar.Pack, e: LayerEntry, mtime: Date): Promise<void> {
+  const base = { name: e.path, mode: e.mode & 0o7777, uid: e.uid, gid: e.gid, mtime, uname: '', gname: '' };
+  return new Promise<void>((resolve, reject) => {
+    const done = (err?: Error | null) => (err ? reject(err) : resolve());
+    switch (e.type) {
+      case 'directory':
+        pack.entry({ ...base, type: 'directory' }, done);
+        return;
+      case 'symlink':
+        pack.entry({ ...base, type: 'symlink', linkname: e.linkname }, done);
+        return;
+      case 'hardlink':
+        pack.entry({ ...base, type: 'link', linkname: e.linkname }, done);
+        return;
+      case 'file': {
+        const header: PackHeader = { ...base, type: 'file', size: e.size };
+        if (e.size > USTAR_MAX_SIZE) header.pax = { size: String(e.size) };
+        if (e.source.kind === 'bytes') {
+          pack.entry(header, e.source.data, done);
+          return;
+        }
+        const sink = pack.entry(header, done);
+        createReadStream(e.source.path).on('error', (err) => { sink.destroy(err); reject(err); }).pipe(sink);
+        return;
+      }
+    }
+  });
+}

@@ -1,0 +1,130 @@
+import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { Writable, Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { OcimakeError } from '../errors.js';
+import { digestAlgorithm, digestHex, isDigest, Sha256Counter, type Digest } from '../oci/digest.js';
+
+/** A blob being written: bytes go to `stream`, then `commit` verifies and publishes. */
+export interface BlobWriter {
+  readonly stream: Writable;
+  /** Verifies (when `expected` is given), fsyncs and renames into place; returns digest and size. */
+  commit(expected?: { digest: string; size?: number }): Promise<{ digest: Digest; size: number }>;
+  /** Removes the temporary file. Safe to call after a failed commit. */
+  abort(): Promise<void>;
+}
+
+/**
+ * A content-addressed blob directory laid out as in an OCI image layout
+ * (`blobs/sha256/<hex>`). Writes go to a temporary file in the same directory tree and are
+ * renamed into place only after their digest is verified, so a reader never sees a partial
+ * blob and two writers of the same blob cannot corrupt it.
+ */
+export class BlobStore {
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = root;
+  }
+
+  /** The file path of a blob (which may not exist). */
+  path(digest: string): string {
+    if (!isDigest(digest)) throw new OcimakeError('DIGEST_INVALID', `invalid digest "${digest}"`);
+    return join(this.root, 'blobs', digestAlgorithm(digest), digestHex(digest));
+  }
+
+  async has(digest: string): Promise<boolean> {
+    try {
+      await fs.access(this.path(digest));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async size(digest: string): Promise<number> {
+    return (await fs.stat(this.path(digest))).size;
+  }
+
+  /** A stream of the blob's bytes; fails with BLOB_UNKNOWN when absent. */
+  open(digest: string, opts: { start?: number } = {}): Readable {
+    const p = this.path(digest);
+    const s = createReadStream(p, opts.start === undefined ? {} : { start: opts.start });
+    return s;
+  }
+
+  async readBytes(digest: string): Promise<Buffer> {
+    try {
+      return await fs.readFile(this.path(digest));
+    } catch (err) {
+      throw new OcimakeError('BLOB_UNKNOWN', `blob ${digest} is not in ${this.root}`, { cause: err });
+    }
+  }
+
+  /** Starts writing a new blob. */
+  async writer(): Promise<BlobWriter> {
+    const tmpDir = join(this.root, 'tmp');
+    await fs.mkdir(tmpDir, { recursive: true });
+    const tmp = join(tmpDir, `${process.pid}-${randomBytes(8).toString('hex')}`);
+    const file = createWriteStream(tmp, { flags: 'wx' });
+    const counter = new Sha256Counter();
+    const stream = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        counter.update(chunk);
+        file.write(chunk, cb);
+      },
+      final(cb) {
+        file.end(cb);
+      },
+      destroy(err, cb) {
+        file.destroy();
+        cb(err);
+      },
+    });
+    const store = this;
+    return {
+      stream,
+      async commit(expected) {
+        if (!stream.writableFinished) await new Promise<void>((res, rej) => stream.end(() => res()).once('error', rej));
+        await new Promise<void>((res) => (file.closed ? res() : file.once('close', () => res())));
+        const digest = counter.digest();
+        const size = counter.size;
+        if (expected && (expected.digest !== digest || (expected.size !== undefined && expected.size !== size))) {
+          await fs.rm(tmp, { force: true });
+          throw new OcimakeError(
+            'DIGEST_INVALID',
+            `blob content does not match: expected ${expected.digest} (${expected.size ?? '?'} bytes), got ${digest} (${size} bytes)`,
+          );
+        }
+        const fh = await fs.open(tmp, 'r');
+        try { await fh.sync(); } finally { await fh.close(); }
+        const dest = store.path(digest);
+        await fs.mkdir(join(dest, '..'), { recursive: true });
+        await fs.rename(tmp, dest);
+        return { digest, size };
+      },
+      async abort() {
+        file.destroy();
+        await fs.rm(tmp, { force: true });
+      },
+    };
+  }
+
+  /** Stores bytes (small blobs: configs, manifests). */
+  async putBytes(data: Uint8Array, expected?: { digest: string; size?: number }): Promise<{ digest: Digest; size: number }> {
+    return this.putStream(Readable.from([Buffer.from(data)]), expected);
+  }
+
+  /** Stores a stream, verifying it when `expected` is given; nothing is kept on failure. */
+  async putStream(src: Readable, expected?: { digest: string; size?: number }): Promise<{ digest: Digest; size: number }> {
+    const w = await this.writer();
+    try {
+      await pipeline(src, w.stream);
+      return await w.commit(expected);
+    } catch (err) {
+      await w.abort();
+      throw err;
+    }
+  }
+}
