@@ -83,7 +83,7 @@ function addEntry(pack: tar.Pack, e: LayerEntry, mtime: Date): Promise<void> {
     const done = (err?: Error | null) => (err ? reject(err) : resolve());
     switch (e.type) {
       case 'directory':
-        pack.entry({ ...base, type: 'directory' }, done);
+        pack.entry({ ...base, name: `${e.path}/`, type: 'directory' }, done);
         return;
       case 'symlink':
         pack.entry({ ...base, type: 'symlink', linkname: e.linkname }, done);
