@@ -32,7 +32,20 @@ class Lexer {
       inWord = true;
       if (ch === "'") { this.next(); cur += this.singleQuoted(); }
       else if (ch === '"') { this.next(); cur += this.doubleQuoted(); }
-      else if (ch === '$') { this.next(); cur += this.dollar(); }
+      else if (ch === '$') {
+        this.next();
+        const value = this.dollar();
+        if (!split) cur += value;
+        else {
+          // An unquoted expansion is split on whitespace, as a shell would.
+          const parts = value.split(/\s+/);
+          for (let i = 0; i < parts.length; i++) {
+            if (i > 0) { if (inWord && (cur !== '' || i > 1)) out.push(cur); cur = ''; }
+            cur += parts[i];
+          }
+          inWord = cur !== '' || (inWord && parts.length === 1);
+        }
+      }
       else if (ch === this.escape) {
         this.next();
         if (this.done) cur += ch; // a trailing escape is kept literally

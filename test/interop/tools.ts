@@ -1,0 +1,97 @@
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const SHARED = join(REPO_ROOT, '..', 'shared');
+
+const PACKAGES: Record<string, string> = { 'docker-registry': 'docker-registry', skopeo: 'skopeo', umoci: 'umoci', go: 'golang-go', chroot: 'coreutils' };
+
+/**
+ * Fails (never skips) when a tool the interop suite needs is missing, saying how to install it.
+ */
+export function requireTools(...names: string[]): void {
+  const missing = names.filter((n) => spawnSync('sh', ['-c', `command -v ${n}`]).status !== 0);
+  if (missing.length > 0) {
+    const pkgs = [...new Set(missing.map((m) => PACKAGES[m] ?? m))].join(' ');
+    throw new Error(`interop tools missing: ${missing.join(', ')}. Install them with: apt-get update && apt-get install -y ${pkgs} (or run .ci/run)`);
+  }
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Polls a URL until it answers (any HTTP status) or the time runs out. */
+export async function waitForHttp(url: string, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  let last: unknown;
+  while (Date.now() < end) {
+    try {
+      await fetch(url);
+      return;
+    } catch (err) {
+      last = err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`${url} did not answer in ${ms} ms: ${String(last)}`);
+}
+
+export interface Distribution { host: string; url: string; stop(): Promise<void> }
+
+/** Starts the real distribution registry (`docker-registry serve CONFIG`) on loopback. */
+export async function startDistribution(dir: string, extraYaml = ''): Promise<Distribution> {
+  requireTools('docker-registry');
+  const port = await freePort();
+  mkdirSync(join(dir, 'data'), { recursive: true });
+  const config = join(dir, 'config.yml');
+  writeFileSync(config, `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'data')}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n${extraYaml}`);
+  const child: ChildProcess = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitForHttp(`${url}/v2/`);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw new Error(`docker-registry did not start: ${String(err)}\n${stderr}`);
+  }
+  return {
+    host: `127.0.0.1:${port}`,
+    url,
+    stop: () => new Promise((resolve) => { child.once('exit', () => resolve()); child.kill('SIGTERM'); }),
+  };
+}
+
+/** Runs the real `bin/ocimake.js` and returns its exit code and output. */
+export function runOcimake(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'ocimake.js'), ...args], {
+    cwd: opts.cwd ?? REPO_ROOT,
+    env: { ...process.env, ...opts.env },
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Runs a command and returns stdout; throws with its stderr when it fails. */
+export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', env: { ...process.env, ...opts.env }, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    throw new Error(`${cmd} ${args.join(' ')} failed: ${e.stderr ?? e.message}`);
+  }
+}
