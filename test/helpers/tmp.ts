@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, mkdirSync, writeFileSync, symlinkSync, chmodSync } from 'node:fs';
+import { mkdtempSync, rmSync, mkdirSync, writeFileSync, symlinkSync, chmodSync, linkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll } from 'vitest';
@@ -10,8 +10,8 @@ export function tempDir(prefix = 'ocimake-test-'): string {
   return d;
 }
 
-/** A file tree spec: string = file content, { link } = symlink, { mode, content } = file with mode, null = directory. */
-export type TreeSpec = Record<string, string | null | { link: string } | { content: string; mode: number }>;
+/** A file tree spec: string/Buffer = file content, { link } = symlink, { hardlinkTo } = hardlink (listed after its target), { mode, content } = file with mode, null = directory. */
+export type TreeSpec = Record<string, string | Buffer | null | { link: string } | { hardlinkTo: string } | { content: string; mode: number }>;
 
 /** Writes a small synthetic tree (a build context) under `root`. */
 export function writeTree(root: string, spec: TreeSpec): string {
@@ -19,8 +19,9 @@ export function writeTree(root: string, spec: TreeSpec): string {
     const p = join(root, rel);
     if (v === null) { mkdirSync(p, { recursive: true }); continue; }
     mkdirSync(dirname(p), { recursive: true });
-    if (typeof v === 'string') writeFileSync(p, v);
+    if (typeof v === 'string' || Buffer.isBuffer(v)) writeFileSync(p, v);
     else if ('link' in v) symlinkSync(v.link, p);
+    else if ('hardlinkTo' in v) linkSync(join(root, v.hardlinkTo), p);
     else { writeFileSync(p, v.content); chmodSync(p, v.mode); }
   }
   return root;
