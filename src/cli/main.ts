@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { OcimakeError } from '../errors.js';
 import { registerBuild } from './build-command.js';
+import { registerRegistry } from './registry-command.js';
 
 /** The package version, read from package.json. */
 export function version(): string {
@@ -25,6 +26,7 @@ export function program(): Command {
     .showHelpAfterError('(run "ocimake --help" for usage)')
     .exitOverride();
   registerBuild(p);
+  registerRegistry(p);
   return p;
 }
 
