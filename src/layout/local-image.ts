@@ -1,0 +1,104 @@
+import { createReadStream, promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { Readable } from 'node:stream';
+import tar from 'tar-stream';
+import { OcimakeError } from '../errors.js';
+import type { Image } from '../image/image.js';
+import { imageFromManifest, parseConfig, parseManifest } from '../image/from-manifest.js';
+import { sha256, type Digest } from '../oci/digest.js';
+import { isIndexType, MediaType } from '../oci/media-types.js';
+import { IndexSchema, type Index, type Manifest, type Platform } from '../oci/schemas.js';
+import { selectPlatform } from '../remote/select-platform.js';
+import { BlobStore } from './blob-store.js';
+
+const REF_NAME = 'org.opencontainers.image.ref.name';
+
+/** An image read from a local source, with the digest of its manifest. */
+export interface LocalImage { image: Image; digest: Digest; what: string }
+
+/**
+ * Opens `oci:DIR[:TAG]`: picks the index entry whose ref name is TAG (or the only one), then
+ * the platform when that entry is itself an index. Blobs are read from DIR in place.
+ */
+export async function openOciLayout(dir: string, tag: string | undefined, platform: Platform): Promise<LocalImage> {
+  const what = `oci:${dir}${tag ? `:${tag}` : ''}`;
+  const text = await fs.readFile(join(dir, 'index.json'), 'utf8').catch(() => {
+    throw new OcimakeError('IMAGE_NOT_FOUND', `${dir} is not an OCI image layout (no index.json)`, { hint: 'write one with "ocimake build -o type=oci,dest=DIR" or "skopeo copy ... oci:DIR:TAG"' });
+  });
+  const store = new BlobStore(dir);
+  let index: Index = IndexSchema.parse(JSON.parse(text));
+  let entries = tag ? index.manifests.filter((m) => m.annotations?.[REF_NAME] === tag) : index.manifests;
+  if (entries.length === 0) throw new OcimakeError('IMAGE_NOT_FOUND', `${what}: no image tagged "${tag}"`, { hint: `tags: ${index.manifests.map((m) => m.annotations?.[REF_NAME]).filter(Boolean).join(', ') || 'none'}` });
+  if (entries.length > 1 && entries.every((e) => e.platform)) entries = [selectPlatform({ ...index, manifests: entries }, platform, what)];
+  if (entries.length > 1) throw new OcimakeError('IMAGE_AMBIGUOUS', `${what} holds ${entries.length} images`, { hint: 'name one as oci:DIR:TAG' });
+  let desc = entries[0]!;
+  for (let depth = 0; isIndexType(desc.mediaType) && depth < 4; depth++) {
+    index = IndexSchema.parse(JSON.parse((await store.readBytes(desc.digest)).toString('utf8')));
+    desc = selectPlatform(index, platform, what);
+  }
+  const manifestBytes = await store.readBytes(desc.digest);
+  if (sha256(manifestBytes) !== desc.digest) throw new OcimakeError('DIGEST_INVALID', `${what}: manifest ${desc.digest} does not match its digest`);
+  const manifest = parseManifest(manifestBytes, what);
+  const config = parseConfig(await store.readBytes(manifest.config.digest), what);
+  return { image: imageFromManifest(manifest, config, { open: (d) => store.open(d) }, what), digest: desc.digest, what };
+}
+
+/**
+ * Opens `docker-archive:FILE` (a `docker save` tarball, optionally gzipped): its files are
+ * imported into `store` once (hashed as they stream), then the image is made from
+ * manifest.json. Layers keep their bytes; uncompressed ones get the OCI tar media type.
+ */
+export async function openDockerArchive(file: string, store: BlobStore): Promise<LocalImage> {
+  const what = `docker-archive:${file}`;
+  const byPath = new Map<string, { digest: Digest; size: number }>();
+  const head = Buffer.alloc(2);
+  const fh = await fs.open(file, 'r').catch(() => { throw new OcimakeError('IMAGE_NOT_FOUND', `${what}: cannot open the file`); });
+  await fh.read(head, 0, 2, 0);
+  await fh.close();
+  const input = createReadStream(file);
+  const extract = tar.extract();
+  const done = pipeline(head[0] === 0x1f && head[1] === 0x8b ? input.pipe(createGunzip()) : input, extract);
+  let manifestJson: Buffer | undefined;
+  for await (const entry of extract) {
+    const name = entry.header.name.replace(/^\.\//, '');
+    if (entry.header.type !== 'file') { entry.resume(); continue; }
+    if (name === 'manifest.json') {
+      const chunks: Buffer[] = [];
+      for await (const c of entry) chunks.push(c as Buffer);
+      manifestJson = Buffer.concat(chunks);
+      continue;
+    }
+    byPath.set(name, await store.putStream(entry as unknown as Readable));
+  }
+  await done;
+  if (!manifestJson) throw new OcimakeError('IMAGE_INVALID', `${what} has no manifest.json`, { hint: 'make it with "docker save" or "ocimake build -o type=docker,dest=FILE"' });
+  const list = JSON.parse(manifestJson.toString('utf8')) as { Config: string; Layers: string[] }[];
+  const top = list[0];
+  if (!top || list.length !== 1) throw new OcimakeError('IMAGE_AMBIGUOUS', `${what} holds ${list.length} images; only single-image archives are supported`);
+  const cfg = byPath.get(top.Config);
+  if (!cfg) throw new OcimakeError('IMAGE_INVALID', `${what}: ${top.Config} is missing`);
+  const configBytes = await store.readBytes(cfg.digest);
+  const layers = await Promise.all(top.Layers.map(async (p) => {
+    const blob = byPath.get(p);
+    if (!blob) throw new OcimakeError('IMAGE_INVALID', `${what}: layer ${p} is missing`);
+    const gz = await isGzip(store.path(blob.digest));
+    return { mediaType: gz ? MediaType.OciLayerGzip : MediaType.OciLayer, digest: blob.digest, size: blob.size };
+  }));
+  const manifest: Manifest = { schemaVersion: 2, mediaType: MediaType.OciManifest, config: { mediaType: MediaType.OciConfig, ...cfg }, layers };
+  const config = parseConfig(configBytes, what);
+  const image = imageFromManifest(manifest, config, { open: (d) => store.open(d) }, what);
+  return { image, digest: sha256(JSON.stringify(manifest)), what };
+}
+
+async function isGzip(path: string): Promise<boolean> {
+  const fh = await fs.open(path, 'r');
+  try {
+    const b = Buffer.alloc(2);
+    await fh.read(b, 0, 2, 0);
+    return b[0] === 0x1f && b[1] === 0x8b;
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,82 @@
+import { OcimakeError, withContext } from '../errors.js';
+import type { Image } from '../image/image.js';
+import { imageFromManifest, parseConfig, parseManifest } from '../image/from-manifest.js';
+import type { BlobStore } from '../layout/blob-store.js';
+import type { Digest } from '../oci/digest.js';
+import { isIndexType } from '../oci/media-types.js';
+import { IndexSchema, type Descriptor, type Platform } from '../oci/schemas.js';
+import { fetchBlob, fetchManifest } from './pull.js';
+import { formatReference, type Reference } from './reference.js';
+import { selectPlatform } from './select-platform.js';
+import { RegistryClient, type TransportOptions } from './transport.js';
+
+/** A pulled image: the Image, the digest of the manifest chosen, and where its blobs live. */
+export interface PulledImage {
+  image: Image;
+  ref: Reference;
+  digest: Digest;
+  /** The index digest when the reference named an index. */
+  indexDigest?: Digest;
+  /** How many layer blobs were downloaded (not found in the cache). */
+  readonly downloads: () => number;
+}
+
+/** Registry clients shared by one build, so tokens are fetched once per registry and scope. */
+export class Remote {
+  readonly #clients = new Map<string, RegistryClient>();
+  constructor(readonly opts: TransportOptions = {}) {}
+
+  client(registry: string): RegistryClient {
+    let c = this.#clients.get(registry);
+    if (!c) { c = new RegistryClient(registry, this.opts); this.#clients.set(registry, c); }
+    return c;
+  }
+}
+
+/**
+ * Resolves a registry reference to an image for `platform`: fetches the manifest (choosing
+ * from an index), the config, and makes layers that download into `store` on first open,
+ * verified by digest and size. A second build finds them in the store and downloads nothing.
+ */
+export async function pullImage(remote: Remote, ref: Reference, platform: Platform, store: BlobStore): Promise<PulledImage> {
+  const what = formatReference(ref);
+  const client = remote.client(ref.registry);
+  try {
+    let fetched = await fetchManifest(client, ref);
+    let indexDigest: Digest | undefined;
+    if (isIndexType(fetched.mediaType) || isIndexJson(fetched.bytes)) {
+      const index = IndexSchema.parse(JSON.parse(fetched.bytes.toString('utf8')));
+      indexDigest = fetched.digest;
+      const chosen = selectPlatform(index, platform, what);
+      fetched = await fetchManifest(client, ref, chosen.digest);
+    }
+    const manifest = parseManifest(fetched.bytes, what);
+    await fetchBlob(client, ref.repository, manifest.config, store);
+    const config = parseConfig(await store.readBytes(manifest.config.digest), what);
+    let downloads = 0;
+    const source = {
+      async open(digest: string) {
+        const desc = manifest.layers.find((l) => l.digest === digest) as Descriptor | undefined;
+        if (!desc) throw new OcimakeError('BLOB_UNKNOWN', `${digest} is not a layer of ${what}`);
+        if (!(await store.has(digest))) {
+          downloads++;
+          await fetchBlob(client, ref.repository, desc, store);
+        }
+        return store.open(digest);
+      },
+    };
+    const image = imageFromManifest(manifest, config, source, what);
+    return { image, ref, digest: fetched.digest, ...(indexDigest ? { indexDigest } : {}), downloads: () => downloads };
+  } catch (err) {
+    throw withContext(`pulling ${what}`, err);
+  }
+}
+
+function isIndexJson(bytes: Buffer): boolean {
+  try {
+    const j = JSON.parse(bytes.toString('utf8')) as { manifests?: unknown; layers?: unknown };
+    return Array.isArray(j.manifests) && j.layers === undefined;
+  } catch {
+    return false;
+  }
+}
