@@ -7,18 +7,19 @@ import { editConfig } from '../image/mutate.js';
 import { BlobStore } from '../layout/blob-store.js';
 import { defaultMtime } from '../layer/tar-writer.js';
 import type { Instruction } from '../dockerfile/instructions.js';
-import { lineError } from '../dockerfile/instructions.js';
 import { expandWord } from '../dockerfile/shell-lex.js';
 import { planDockerfile, type DockerfilePlan, type Stage } from '../dockerfile/stages.js';
 import { formatPlatform, hostPlatform } from '../oci/platform.js';
 import type { Platform } from '../oci/schemas.js';
 import { BuildContext } from './context.js';
-import { FsState } from './fs-state.js';
 import { runStage, type StageEnv, type StageState } from './stage.js';
 import { defaultCacheDir } from './cache-dir.js';
+import { baseState, stageRef } from './base.js';
+import { Remote } from '../remote/registry-image.js';
+import type { TransportOptions } from '../remote/transport.js';
 
 /** Inputs of a build, as `ocimake build` takes them. */
-export interface BuildOptions {
+export interface BuildOptions extends TransportOptions {
   /** The build context directory. */
   context: string;
   /** The Dockerfile path; default CONTEXT/Dockerfile. */
@@ -48,8 +49,6 @@ export interface BuildResult {
   warnings: string[];
 }
 
-const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-
 /**
  * Builds the target stage of a Dockerfile into an image whose layers sit in the blob
  * cache. Only the stages the target needs are built. Nothing is executed: metadata
@@ -75,6 +74,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const globalArgs = evalGlobalArgs(plan, buildArgs, platform);
   const target = pickTarget(plan, opts.target);
   const needed = neededStages(plan, target, globalArgs);
+  const remote = new Remote(opts);
   const scratch = await fs.mkdtemp(join(tmpdir(), 'ocimake-build-'));
   const consumed = new Set<string>(plan.globalArgs.flatMap((a) => a.args.map((x) => x.name)));
   const env: StageEnv = {
@@ -86,7 +86,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     for (const stage of plan.stages) {
       if (!needed.has(stage.index)) continue;
       opts.onProgress?.({ kind: 'stage', stage, total: needed.size });
-      const initial = baseState(plan, stage, results, globalArgs, platform, created);
+      const initial = await baseState({ plan, stage, results, globalArgs, platform, created, remote, store });
       results.set(stage.index, await runStage(stage, initial, env));
     }
   } finally {
@@ -129,12 +129,6 @@ function pickTarget(plan: DockerfilePlan, target: string | undefined): Stage {
   return t;
 }
 
-function stageRef(plan: DockerfilePlan, name: string, before: number): Stage | undefined {
-  const lower = name.toLowerCase();
-  const s = plan.stages.find((st) => st.index < before && (st.name === lower || String(st.index) === name));
-  return s;
-}
-
 /** The stages the target depends on (FROM <stage>, COPY --from=<stage>), the target included. */
 function neededStages(plan: DockerfilePlan, target: Stage, globalArgs: ReadonlyMap<string, string>): Set<number> {
   const out = new Set<number>();
@@ -152,22 +146,4 @@ function neededStages(plan: DockerfilePlan, target: Stage, globalArgs: ReadonlyM
   };
   visit(target);
   return out;
-}
-
-function baseState(plan: DockerfilePlan, stage: Stage, results: Map<number, StageState>, globalArgs: ReadonlyMap<string, string>, platform: Platform, created: string): StageState {
-  const name = expandWord(stage.from.image, globalArgs, plan.escape);
-  if (name === '') throw lineError(plan.file, stage.from.line, `FROM "${stage.from.image}" expands to an empty image name`, 'set the ARG it uses with --build-arg or give it a default');
-  const ref = stageRef(plan, name, stage.index);
-  if (ref) {
-    const prev = results.get(ref.index)!;
-    return { ...prev, args: new Map(), cmdSet: false };
-  }
-  if (name.toLowerCase() === 'scratch') {
-    const image: Image = {
-      config: { created, architecture: platform.architecture, os: platform.os, ...(platform.variant ? { variant: platform.variant } : {}), config: { Env: [DEFAULT_PATH] }, rootfs: { type: 'layers', diff_ids: [] }, history: [] },
-      layers: [],
-    };
-    return { image, fs: new FsState(), args: new Map(), cmdSet: false, shell: ['/bin/sh', '-c'] };
-  }
-  throw lineError(plan.file, stage.from.line, `FROM ${name}: base images other than scratch are not supported yet`, 'use FROM scratch and COPY a static binary, or a stage of this Dockerfile', 'UNSUPPORTED_INSTRUCTION');
 }

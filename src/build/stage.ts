@@ -7,6 +7,7 @@ import type { Instruction } from '../dockerfile/instructions.js';
 import { lineError } from '../dockerfile/instructions.js';
 import { expandWord } from '../dockerfile/shell-lex.js';
 import type { Stage } from '../dockerfile/stages.js';
+import type { Reference } from '../remote/reference.js';
 import { applyConfigInstruction } from './config-instructions.js';
 import type { BuildContext } from './context.js';
 import { planCopy } from './copy.js';
@@ -21,6 +22,8 @@ export interface StageState {
   args: Map<string, string>;
   cmdSet: boolean;
   shell: string[];
+  /** The registry reference of the base image, for cross-repository mounts on push. */
+  baseRef?: Reference;
 }
 
 export interface StageEnv {

@@ -1,0 +1,74 @@
+import { OcimakeError } from '../errors.js';
+import type { Image } from '../image/image.js';
+import { openImage } from '../image/source.js';
+import type { BlobStore } from '../layout/blob-store.js';
+import { lineError } from '../dockerfile/instructions.js';
+import { expandWord } from '../dockerfile/shell-lex.js';
+import type { DockerfilePlan, Stage } from '../dockerfile/stages.js';
+import { parsePlatform } from '../oci/platform.js';
+import type { Platform } from '../oci/schemas.js';
+import type { Remote } from '../remote/registry-image.js';
+import { FsState } from './fs-state.js';
+import type { StageState } from './stage.js';
+
+const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** The stage a FROM or COPY --from names (by name or index), among the stages before `before`. */
+export function stageRef(plan: DockerfilePlan, name: string, before: number): Stage | undefined {
+  const lower = name.toLowerCase();
+  return plan.stages.find((st) => st.index < before && (st.name === lower || String(st.index) === name));
+}
+
+export interface BaseInputs {
+  plan: DockerfilePlan;
+  stage: Stage;
+  results: ReadonlyMap<number, StageState>;
+  globalArgs: ReadonlyMap<string, string>;
+  platform: Platform;
+  created: string;
+  remote: Remote;
+  store: BlobStore;
+}
+
+/**
+ * The starting state of a stage: `scratch` (an empty linux image with Docker's default
+ * PATH), an earlier stage, or an image (registry, oci:DIR, docker-archive:FILE) whose
+ * config is inherited with Docker's rules and whose layers pass through unchanged.
+ */
+export async function baseState(inp: BaseInputs): Promise<StageState> {
+  const { plan, stage, globalArgs, created } = inp;
+  const name = expandWord(stage.from.image, globalArgs, plan.escape);
+  if (name === '') throw lineError(plan.file, stage.from.line, `FROM "${stage.from.image}" expands to an empty image name`, 'set the ARG it uses with --build-arg or give it a default');
+  const platform = stage.from.platform ? parsePlatform(expandWord(stage.from.platform, globalArgs, plan.escape)) : inp.platform;
+  const ref = stageRef(plan, name, stage.index);
+  if (ref) {
+    const prev = inp.results.get(ref.index)!;
+    return { ...prev, args: new Map(), cmdSet: false };
+  }
+  if (name.toLowerCase() === 'scratch') {
+    const image: Image = {
+      config: { created, architecture: platform.architecture, os: platform.os, ...(platform.variant ? { variant: platform.variant } : {}), config: { Env: [DEFAULT_PATH] }, rootfs: { type: 'layers', diff_ids: [] }, history: [] },
+      layers: [],
+    };
+    return { image, fs: new FsState(), args: new Map(), cmdSet: false, shell: ['/bin/sh', '-c'] };
+  }
+  let opened;
+  try {
+    opened = await openImage(name, { remote: inp.remote, platform, store: inp.store });
+  } catch (err) {
+    const e = err instanceof OcimakeError ? err : new OcimakeError('INTERNAL', String(err));
+    throw lineError(plan.file, stage.from.line, `FROM ${name}: ${e.message}`, e.hint ?? 'check the image name and that the registry is reachable', e.code);
+  }
+  const base = opened.image;
+  const onbuild = base.config.config?.OnBuild ?? [];
+  if (onbuild.length > 0) {
+    throw lineError(plan.file, stage.from.line, `FROM ${name}: the base image has ONBUILD triggers (${onbuild.join('; ')}), which ocimake does not run`, 'use a base image without ONBUILD triggers, or write the triggered steps into this Dockerfile', 'UNSUPPORTED_INSTRUCTION');
+  }
+  const config = { ...(base.config.config ?? {}) };
+  if (!config.Env?.some((e) => e.startsWith('PATH='))) config.Env = [DEFAULT_PATH, ...(config.Env ?? [])];
+  const image: Image = {
+    config: { ...base.config, created, config, history: [...(base.config.history ?? [])], rootfs: { type: 'layers', diff_ids: [...base.config.rootfs.diff_ids] } },
+    layers: base.layers,
+  };
+  return { image, fs: new FsState(), args: new Map(), cmdSet: false, shell: config.Shell ?? ['/bin/sh', '-c'], ...(opened.ref ? { baseRef: opened.ref } : {}) };
+}
