@@ -68,7 +68,7 @@ export async function baseState(inp: BaseInputs): Promise<StageState> {
   if (!config.Env?.some((e) => e.startsWith('PATH='))) config.Env = [DEFAULT_PATH, ...(config.Env ?? [])];
   const image: Image = {
     config: { ...base.config, created, config, history: [...(base.config.history ?? [])], rootfs: { type: 'layers', diff_ids: [...base.config.rootfs.diff_ids] } },
-    layers: base.layers,
+    layers: opened.ref ? base.layers.map((l) => ({ ...l, origin: { registry: opened.ref!.registry, repository: opened.ref!.repository } })) : base.layers,
   };
   return { image, fs: new FsState(), args: new Map(), cmdSet: false, shell: config.Shell ?? ['/bin/sh', '-c'], ...(opened.ref ? { baseRef: opened.ref } : {}) };
 }

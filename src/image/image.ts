@@ -14,6 +14,8 @@ export interface Layer {
   readonly descriptor: Descriptor;
   readonly diffId: Digest;
   readonly source: BlobSource;
+  /** Where the blob came from, when pulled from a registry (lets a push mount it instead of uploading). */
+  readonly origin?: { registry: string; repository: string };
 }
 
 /**

@@ -38,7 +38,8 @@ export async function pushImage(image: Image, refs: readonly Reference[], opts: 
     const repo = first.repository;
     try {
       for (const layer of image.layers) {
-        await pushBlob(client, repo, layer.descriptor, () => layer.source.open(layer.descriptor.digest), opts);
+        const from = layer.origin?.registry === first.registry ? layer.origin.repository : opts.mountFrom?.get(layer.descriptor.digest);
+        await pushBlob(client, repo, layer.descriptor, () => layer.source.open(layer.descriptor.digest), opts, from);
       }
       await pushBlob(client, repo, art.config, () => Readable.from([art.configBytes]), opts);
       for (const r of group) {
@@ -59,6 +60,7 @@ async function pushBlob(
   desc: Descriptor,
   open: () => Readable | Promise<Readable>,
   opts: PushOptions,
+  from?: string,
 ): Promise<void> {
   const scopes = [`repository:${repo}:pull,push`];
   const head = await client.request({ method: 'HEAD', path: `/v2/${repo}/blobs/${desc.digest}`, scopes });
@@ -68,7 +70,6 @@ async function pushBlob(
     return;
   }
   let startPath = `/v2/${repo}/blobs/uploads/`;
-  const from = opts.mountFrom?.get(desc.digest);
   if (from && from !== repo) startPath += `?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(from)}`;
   const scopesWithFrom = from && from !== repo ? [...scopes, `repository:${from}:pull`] : scopes;
   const start = await client.request({ method: 'POST', path: startPath, scopes: scopesWithFrom, headers: { 'content-length': '0' } });
