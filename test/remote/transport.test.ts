@@ -1,0 +1,134 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { RegistryClient } from '../../src/remote/transport.js';
+import { OcimakeError } from '../../src/errors.js';
+
+// Transport behaviour against small real HTTP servers on 127.0.0.1: the auth flows,
+// retries and redirects that a full registry does not let a test provoke on demand.
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+const servers: Server[] = [];
+
+async function serve(handler: Handler): Promise<string> {
+  const srv = createServer(handler);
+  servers.push(srv);
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const addr = srv.address();
+  return `127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+}
+
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+});
+
+const noCreds = async () => undefined;
+
+describe('RegistryClient', () => {
+  describe('when the registry answers with a Bearer challenge', () => {
+    it('fetches a token for the scope with basic credentials, caches it, and retries', async () => {
+      const seen: string[] = [];
+      let tokenRequests = 0;
+      const auth = await serve((req, res) => {
+        tokenRequests++;
+        seen.push(`token ${req.url} ${req.headers.authorization ?? ''}`);
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ token: 'T0K' }));
+      });
+      const host = await serve((req, res) => {
+        seen.push(`${req.method} ${req.url} ${req.headers.authorization ?? ''}`);
+        if (req.headers.authorization !== 'Bearer T0K') {
+          res.statusCode = 401;
+          res.setHeader('www-authenticate', `Bearer realm="http://${auth}/token",service="reg",scope="repository:a/b:pull"`);
+          return res.end();
+        }
+        res.end('ok');
+      });
+      const client = new RegistryClient(host, { credentials: async () => ({ username: 'u', password: 'p' }) });
+      for (let i = 0; i < 2; i++) {
+        const r = await client.request({ method: 'GET', path: '/v2/a/b/tags/list', scopes: ['repository:a/b:pull'] });
+        expect(r.status).toBe(200);
+        await r.body.dump();
+      }
+      expect(tokenRequests).toBe(1);
+      expect(seen[1]).toBe(`token /token?service=reg&scope=repository%3Aa%2Fb%3Apull Basic ${Buffer.from('u:p').toString('base64')}`);
+    });
+
+    it('fails with UNAUTHORIZED and a docker login hint when the token is refused', async () => {
+      const auth = await serve((_req, res) => { res.statusCode = 401; res.end('{"details":"bad creds"}'); });
+      const host = await serve((_req, res) => {
+        res.statusCode = 401;
+        res.setHeader('www-authenticate', `Bearer realm="http://${auth}/token",service="reg"`);
+        res.end();
+      });
+      const client = new RegistryClient(host, { credentials: noCreds });
+      const err = await client.request({ method: 'GET', path: '/v2/', scopes: [] }).catch((e: unknown) => e as OcimakeError);
+      expect(err).toBeInstanceOf(OcimakeError);
+      expect((err as OcimakeError).code).toBe('UNAUTHORIZED');
+      expect((err as OcimakeError).hint).toMatch(/docker login/);
+    });
+  });
+
+  describe('when the registry asks for basic auth', () => {
+    it('sends the credentials', async () => {
+      const host = await serve((req, res) => {
+        if (!req.headers.authorization) { res.statusCode = 401; res.setHeader('www-authenticate', 'Basic realm="r"'); return res.end(); }
+        res.end(req.headers.authorization);
+      });
+      const client = new RegistryClient(host, { credentials: async () => ({ username: 'a', password: 'b' }) });
+      const r = await client.request({ method: 'GET', path: '/v2/', scopes: [] });
+      expect(await r.body.text()).toBe(`Basic ${Buffer.from('a:b').toString('base64')}`);
+    });
+    it('says how to log in when there are no credentials', async () => {
+      const host = await serve((_req, res) => { res.statusCode = 401; res.setHeader('www-authenticate', 'Basic realm="r"'); res.end(); });
+      const client = new RegistryClient(host, { credentials: noCreds });
+      await expect(client.request({ method: 'GET', path: '/v2/', scopes: [] })).rejects.toThrow(/requires authentication/);
+    });
+  });
+
+  describe('when the registry is busy', () => {
+    it('retries 429 after Retry-After and 503 with backoff', async () => {
+      let n = 0;
+      const host = await serve((_req, res) => {
+        n++;
+        if (n === 1) { res.statusCode = 429; res.setHeader('retry-after', '0'); return res.end(); }
+        if (n === 2) { res.statusCode = 503; return res.end(); }
+        res.end('done');
+      });
+      const client = new RegistryClient(host, { credentials: noCreds });
+      const r = await client.request({ method: 'GET', path: '/v2/', scopes: [] });
+      expect(await r.body.text()).toBe('done');
+      expect(n).toBe(3);
+    });
+    it('gives up after the retry budget and returns the last answer', async () => {
+      const host = await serve((_req, res) => { res.statusCode = 500; res.end(); });
+      const client = new RegistryClient(host, { credentials: noCreds, retries: 1 });
+      const r = await client.request({ method: 'GET', path: '/v2/', scopes: [] });
+      expect(r.status).toBe(500);
+      await r.body.dump();
+    });
+  });
+
+  describe('when a blob GET redirects to another host', () => {
+    it('follows without sending Authorization there', async () => {
+      let cdnAuth: string | undefined = 'unset';
+      const cdn = await serve((req, res) => { cdnAuth = req.headers.authorization; res.end('blob'); });
+      const host = await serve((req, res) => {
+        if (req.headers.authorization !== 'Basic eDp5') { res.statusCode = 401; res.setHeader('www-authenticate', 'Basic realm="r"'); return res.end(); }
+        res.statusCode = 307;
+        res.setHeader('location', `http://${cdn}/signed?x=1`);
+        res.end();
+      });
+      const client = new RegistryClient(host, { credentials: async () => ({ username: 'x', password: 'y' }) });
+      const r = await client.request({ method: 'GET', path: '/v2/a/blobs/sha256:x', scopes: [] });
+      expect(await r.body.text()).toBe('blob');
+      expect(cdnAuth).toBeUndefined();
+    });
+  });
+
+  it('uses https for non-loopback hosts unless marked insecure', () => {
+    expect(new RegistryClient('ghcr.io').baseUrl).toBe('https://ghcr.io');
+    expect(new RegistryClient('docker.io').baseUrl).toBe('https://registry-1.docker.io');
+    expect(new RegistryClient('localhost:5000').baseUrl).toBe('http://localhost:5000');
+    expect(new RegistryClient('reg.lan:5000', { insecureRegistries: ['reg.lan:5000'] }).baseUrl).toBe('http://reg.lan:5000');
+  });
+});
