@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { OcimakeError } from '../errors.js';
 import { registerBuild } from './build-command.js';
 import { registerRegistry } from './registry-command.js';
+import { registerInspect } from './inspect-command.js';
 
 /** The package version, read from package.json. */
 export function version(): string {
@@ -26,6 +27,7 @@ export function program(): Command {
     .showHelpAfterError('(run "ocimake --help" for usage)')
     .exitOverride();
   registerBuild(p);
+  registerInspect(p);
   registerRegistry(p);
   return p;
 }
