@@ -65,29 +65,29 @@ export type Index = z.infer<typeof IndexSchema>;
 /** https://github.com/opencontainers/image-spec/blob/main/config.md#properties (the `config` member) */
 export const ContainerConfigSchema = z
   .object({
-    User: z.string().optional(),
-    ExposedPorts: z.record(z.object({}).passthrough()).optional(),
-    Env: z.array(z.string()).optional(),
-    Entrypoint: z.array(z.string()).nullable().optional(),
-    Cmd: z.array(z.string()).nullable().optional(),
-    Volumes: z.record(z.object({}).passthrough()).optional(),
-    WorkingDir: z.string().optional(),
-    Labels: z.record(z.string()).optional(),
-    StopSignal: z.string().optional(),
-    ArgsEscaped: z.boolean().optional(),
-    Shell: z.array(z.string()).optional(),
+    User: z.string().nullish(),
+    ExposedPorts: z.record(z.object({}).passthrough()).nullish(),
+    Env: z.array(z.string()).nullish(),
+    Entrypoint: z.array(z.string()).nullish(),
+    Cmd: z.array(z.string()).nullish(),
+    Volumes: z.record(z.object({}).passthrough()).nullish(),
+    WorkingDir: z.string().nullish(),
+    Labels: z.record(z.string()).nullish(),
+    StopSignal: z.string().nullish(),
+    ArgsEscaped: z.boolean().nullish(),
+    Shell: z.array(z.string()).nullish(),
     Healthcheck: z
       .object({
-        Test: z.array(z.string()).optional(),
-        Interval: z.number().optional(),
-        Timeout: z.number().optional(),
-        StartPeriod: z.number().optional(),
-        StartInterval: z.number().optional(),
-        Retries: z.number().optional(),
+        Test: z.array(z.string()).nullish(),
+        Interval: z.number().nullish(),
+        Timeout: z.number().nullish(),
+        StartPeriod: z.number().nullish(),
+        StartInterval: z.number().nullish(),
+        Retries: z.number().nullish(),
       })
       .passthrough()
-      .optional(),
-    OnBuild: z.array(z.string()).nullable().optional(),
+      .nullish(),
+    OnBuild: z.array(z.string()).nullish(),
   })
   .passthrough();
 export type ContainerConfig = z.infer<typeof ContainerConfigSchema>;
@@ -114,9 +114,9 @@ export const ImageConfigSchema = z
     'os.version': z.string().optional(),
     'os.features': z.array(z.string()).optional(),
     variant: z.string().optional(),
-    config: ContainerConfigSchema.optional(),
+    config: ContainerConfigSchema.nullish(),
     rootfs: z.object({ type: z.literal('layers'), diff_ids: z.array(digestString) }).passthrough(),
-    history: z.array(HistorySchema).optional(),
+    history: z.array(HistorySchema).nullish(),
   })
   .passthrough();
 export type ImageConfig = z.infer<typeof ImageConfigSchema>;
