@@ -13,7 +13,7 @@ export { parseReference, formatReference, type Reference } from './remote/refere
 export { RegistryClient, type TransportOptions } from './remote/transport.js';
 export { dockerCredentials, type Credentials, type CredentialSource } from './remote/credentials.js';
 export { pushImage, type PushEvent } from './remote/push.js';
-export { parseDockerfile, dumpNode } from './dockerfile/parser.js';
+export { parseDockerfile, dumpNode } from './dockerfile/parse.js';
 export { planDockerfile } from './dockerfile/stages.js';
 export { build, type BuildOptions, type BuildResult } from './build/build.js';
 export { buildAndExport, type BuildAndExportOptions, type Output } from './build/export.js';

@@ -1,5 +1,5 @@
 import { OcimakeError } from '../errors.js';
-import type { Heredoc, Node } from './parser.js';
+import type { Heredoc, Node } from './parse.js';
 
 // Typed Dockerfile instructions, made from parser nodes. Values are kept unexpanded:
 // ARG/ENV expansion happens when a stage is built, with the variables in scope then.

@@ -1,4 +1,4 @@
-import { parseDockerfile } from './parser.js';
+import { parseDockerfile } from './parse.js';
 import { lineError, toInstruction, type Instruction } from './instructions.js';
 
 export type FromInstruction = Extract<Instruction, { kind: 'from' }>;

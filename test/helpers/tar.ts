@@ -27,7 +27,7 @@ export async function readTar(src: Readable | Buffer, gzip = true): Promise<Read
     const chunks: Buffer[] = [];
     for await (const c of e) chunks.push(c as Buffer);
     const h = e.header;
-    const entry: ReadEntry = { name: h.name, type: h.type ?? 'file', mode: h.mode ?? 0, uid: h.uid ?? 0, gid: h.gid ?? 0, mtime: (h.mtime?.getTime() ?? 0) / 1000, size: h.size ?? 0, pax: h.pax };
+    const entry: ReadEntry = { name: h.name, type: h.type ?? 'file', mode: h.mode ?? 0, uid: h.uid ?? 0, gid: h.gid ?? 0, mtime: (h.mtime?.getTime() ?? 0) / 1000, size: h.size ?? 0, pax: h.pax as Record<string, string> | null | undefined };
     if (h.linkname) entry.linkname = h.linkname;
     if (h.uname) entry.uname = h.uname;
     if (h.type === 'file') entry.content = Buffer.concat(chunks).toString('utf8');
