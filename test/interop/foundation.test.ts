@@ -57,9 +57,10 @@ describe('foundation: a FROM scratch Go server image', () => {
     const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as { process: { args: string[] } };
     expect(spec.process.args).toEqual(['/app-server']);
     const port = await freePort();
-    const child = spawn('chroot', [rootfs, ...spec.process.args], { env: { ADDR: `127.0.0.1:${port}` }, stdio: 'ignore' });
+    const child = spawn('chroot', [rootfs, ...spec.process.args], { env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ADDR: `127.0.0.1:${port}` }, stdio: 'ignore' });
+    const spawnError = new Promise<never>((_, reject) => child.once('error', reject));
     try {
-      const body = await poll(`http://127.0.0.1:${port}/ping`);
+      const body = await Promise.race([poll(`http://127.0.0.1:${port}/ping`), spawnError]);
       expect(body).toBe('PONG');
     } finally {
       child.kill('SIGKILL');
