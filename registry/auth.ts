@@ -109,7 +109,8 @@ export class Authenticator {
       const claims = this.bearer(header);
       if (claims && (!repo || claims.access.some((a) => a.name === repo && a.actions.includes(action)))) return;
       const challenge = `Bearer realm="${baseUrl}/token",service="${this.service}"${scope ? `,scope="${scope}"` : ''}`;
-      if (claims) throw new RegistryError('DENIED', `token does not grant ${action} on ${repo}`, { detail: { challenge } });
+      // Too narrow a token gets a fresh challenge (RFC 6750 insufficient_scope), so clients ask again.
+      if (claims) throw new RegistryError('UNAUTHORIZED', `token does not grant ${action} on ${repo}`, { detail: { challenge: `${challenge},error="insufficient_scope"` } });
       throw new RegistryError('UNAUTHORIZED', 'authentication required', { detail: { challenge } });
     }
     const user = this.basicUser(header);
