@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const SHARED = join(REPO_ROOT, '..', 'shared');
 
-const PACKAGES: Record<string, string> = { 'docker-registry': 'docker-registry', skopeo: 'skopeo', umoci: 'umoci', go: 'golang-go', chroot: 'coreutils' };
+const PACKAGES: Record<string, string> = { 'docker-registry': 'docker-registry', skopeo: 'skopeo', umoci: 'umoci', go: 'golang-go', chroot: 'coreutils', buildah: 'buildah' };
 
 /**
  * Fails (never skips) when a tool the interop suite needs is missing, saying how to install it.
@@ -94,4 +94,28 @@ export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv
     const e = err as { stderr?: string; message: string };
     throw new Error(`${cmd} ${args.join(' ')} failed: ${e.stderr ?? e.message}`);
   }
+}
+
+export interface ServedRegistry { host: string; url: string; child: ChildProcess; stop(): Promise<void> }
+
+/** Starts `ocimake registry serve` (the real bin) on a free loopback port; resolves with its address. */
+export function startOcimakeRegistry(args: string[] = []): Promise<ServedRegistry> {
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'ocimake.js'), 'registry', 'serve', '--addr', '127.0.0.1:0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`ocimake registry serve did not start: ${out}`)), 15_000);
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on (http:\/\/(\S+))/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({
+          url: m[1]!, host: m[2]!, child,
+          stop: () => new Promise((r) => { if (child.exitCode !== null) return r(); child.once('exit', () => r()); child.kill('SIGTERM'); }),
+        });
+      }
+    });
+    child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`ocimake registry serve exited with ${code}: ${out}`)); });
+  });
 }
