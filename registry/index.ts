@@ -65,3 +65,5 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Running
 }
 
 export type { AuthOptions } from './auth.js';
+export { exportLayout } from './export.js';
+export { RegistryStore } from './store.js';

@@ -19,8 +19,8 @@ export async function putBlob(base: string, repo: string, data: Buffer | string)
 
 /** Pushes a minimal image (config + one layer) and its manifest under `tag`; returns the manifest digest and bytes. */
 export async function putImage(base: string, repo: string, tag: string, extra: Record<string, unknown> = {}): Promise<{ digest: string; bytes: string; config: string; layer: string }> {
-  const config = await putBlob(base, repo, `{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"n":"${repo}:${tag}"}`);
   const layer = await putBlob(base, repo, `layer of ${repo}:${tag}`);
+  const config = await putBlob(base, repo, `{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["${layer}"]},"n":"${repo}:${tag}"}`);
   const manifest = {
     schemaVersion: 2,
     mediaType: 'application/vnd.oci.image.manifest.v1+json',

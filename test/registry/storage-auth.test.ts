@@ -130,3 +130,21 @@ describe('ocimake registry serve', () => {
     }
   });
 });
+
+describe('embedded registry: export to an OCI image layout', () => {
+  it('writes every tag with all its blobs, readable as a layout', async () => {
+    const { exportLayout } = await import('../../registry/index.js');
+    const { openOciLayout } = await import('../../src/layout/local-image.js');
+    const reg = await startRegistry();
+    try {
+      const a = await putImage(reg.url, 'exp/app', 'v1');
+      await putImage(reg.url, 'exp/app', 'v2');
+      const dir = tempDir();
+      expect(await exportLayout(reg.store, 'exp/app', dir)).toEqual({ tags: 2, blobs: 6 });
+      const opened = await openOciLayout(dir, 'v1', { os: 'linux', architecture: 'amd64' });
+      expect(opened.digest).toBe(a.digest);
+    } finally {
+      await reg.close();
+    }
+  });
+});
