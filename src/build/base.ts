@@ -9,6 +9,7 @@ import { parsePlatform } from '../oci/platform.js';
 import type { Platform } from '../oci/schemas.js';
 import type { Remote } from '../remote/registry-image.js';
 import { FsState } from './fs-state.js';
+import { MergedFs } from '../image/merged-fs.js';
 import type { StageState } from './stage.js';
 
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -70,5 +71,5 @@ export async function baseState(inp: BaseInputs): Promise<StageState> {
     config: { ...base.config, created, config, history: [...(base.config.history ?? [])], rootfs: { type: 'layers', diff_ids: [...base.config.rootfs.diff_ids] } },
     layers: opened.ref ? base.layers.map((l) => ({ ...l, origin: { registry: opened.ref!.registry, repository: opened.ref!.repository } })) : base.layers,
   };
-  return { image, fs: new FsState(), args: new Map(), cmdSet: false, shell: config.Shell ?? ['/bin/sh', '-c'], ...(opened.ref ? { baseRef: opened.ref } : {}) };
+  return { image, fs: new FsState(new MergedFs(image, opened.what)), args: new Map(), cmdSet: false, shell: config.Shell ?? ['/bin/sh', '-c'], ...(opened.ref ? { baseRef: opened.ref } : {}) };
 }

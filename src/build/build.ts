@@ -15,6 +15,9 @@ import { BuildContext } from './context.js';
 import { runStage, type StageEnv, type StageState } from './stage.js';
 import { defaultCacheDir } from './cache-dir.js';
 import { baseState, stageRef } from './base.js';
+import type { FromSource } from './copy-from.js';
+import { MergedFs } from '../image/merged-fs.js';
+import { openImage } from '../image/source.js';
 import { Remote } from '../remote/registry-image.js';
 import type { TransportOptions } from '../remote/transport.js';
 
@@ -80,7 +83,20 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const env: StageEnv = {
     file: plan.file, escape: plan.escape, context, store, buildArgs, globalArgs, consumed, created, mtime: epoch, scratch,
     onStep: (stage, inst, index) => opts.onProgress?.({ kind: 'step', stage, inst, index }),
+    resolveFrom: (name, stage) => {
+      const ref = stageRef(plan, name, stage.index);
+      const key = ref ? `stage:${ref.index}` : `image:${name}`;
+      let hit = fromCache.get(key);
+      if (!hit) {
+        hit = ref
+          ? Promise.resolve({ fs: new MergedFs(results.get(ref.index)!.image, `stage ${ref.name ?? ref.index}`), what: `stage ${ref.name ?? ref.index}` })
+          : openImage(name, { remote, platform, store }).then((o) => ({ fs: new MergedFs(o.image, o.what), what: o.what }));
+        fromCache.set(key, hit);
+      }
+      return hit;
+    },
   };
+  const fromCache = new Map<string, Promise<FromSource>>();
   const results = new Map<number, StageState>();
   try {
     for (const stage of plan.stages) {

@@ -11,6 +11,8 @@ import type { Reference } from '../remote/reference.js';
 import { applyConfigInstruction } from './config-instructions.js';
 import type { BuildContext } from './context.js';
 import { planCopy } from './copy.js';
+import { planCopyFrom, type FromSource } from './copy-from.js';
+import { posix } from 'node:path';
 import type { FsState } from './fs-state.js';
 import { finalizeEntries, normalizeEntryPath, type LayerEntry } from '../layer/entry.js';
 
@@ -41,6 +43,8 @@ export interface StageEnv {
   mtime: number;
   scratch: string;
   onStep?: (stage: Stage, inst: Instruction, index: number) => void;
+  /** Opens what COPY --from names: an earlier stage (name or index) or an image. */
+  resolveFrom: (name: string, stage: Stage) => Promise<FromSource>;
 }
 
 /** The variables an instruction sees: the stage's ARGs, overridden by ENV. */
@@ -61,7 +65,7 @@ export async function runStage(stage: Stage, initial: StageState, env: StageEnv)
   for (const [i, inst] of stage.instructions.entries()) {
     env.onStep?.(stage, inst, i);
     try {
-      state = await step(inst, state, env);
+      state = await step(inst, state, env, stage);
     } catch (err) {
       if (err instanceof OcimakeError && err.message.startsWith(`${env.file}:`)) throw err;
       const e = withContext(`${env.file}:${inst.line}: ${inst.kind.toUpperCase()}`, err);
@@ -71,7 +75,7 @@ export async function runStage(stage: Stage, initial: StageState, env: StageEnv)
   return state;
 }
 
-async function step(inst: Instruction, state: StageState, env: StageEnv): Promise<StageState> {
+async function step(inst: Instruction, state: StageState, env: StageEnv, stage: Stage): Promise<StageState> {
   const history = (createdBy: string) => ({ created: env.created, created_by: createdBy, comment: HISTORY_COMMENT });
   switch (inst.kind) {
     case 'arg': {
@@ -91,11 +95,16 @@ async function step(inst: Instruction, state: StageState, env: StageEnv): Promis
         'build the artifact on the host and COPY it in; native RUN handlers (apk add, ln -sf, mkdir -p) are being added', 'UNSUPPORTED_INSTRUCTION');
     case 'copy':
     case 'add': {
+      const workdir = state.image.config.config?.WorkingDir || '/';
+      let plan;
       if (inst.from !== undefined) {
-        throw lineError(env.file, inst.line, `${inst.kind.toUpperCase()} --from=${inst.from} is not supported yet`, 'copy the file into the build context and COPY it from there', 'UNSUPPORTED_INSTRUCTION');
+        if (inst.kind === 'add') throw lineError(env.file, inst.line, 'ADD does not take --from', 'use COPY --from=...');
+        const from = await env.resolveFrom(expandWord(inst.from, varsOf(state), env.escape), stage);
+        plan = await planCopyFrom({ inst, from, fs: state.fs, env: varsOf(state), workdir, escape: env.escape, scratch: env.scratch });
+      } else {
+        await state.fs.ensure([posix.resolve(workdir, expandWord(inst.dest, varsOf(state), env.escape))]);
+        plan = await planCopy({ inst, context: env.context, fs: state.fs, env: varsOf(state), workdir, escape: env.escape, scratch: env.scratch });
       }
-      const workdir = state.image.config.config?.WorkingDir ?? '/';
-      const plan = await planCopy({ inst, context: env.context, fs: state.fs, env: varsOf(state), workdir, escape: env.escape, scratch: env.scratch });
       return writeEntries(state, env, plan.entries, plan.owner, history(plan.createdBy));
     }
     case 'workdir': {
@@ -116,6 +125,9 @@ async function step(inst: Instruction, state: StageState, env: StageEnv): Promis
 }
 
 async function writeEntries(state: StageState, env: StageEnv, entries: readonly LayerEntry[], owner: { uid: number; gid: number }, history: { created: string; created_by: string; comment: string }): Promise<StageState> {
+  const parents = new Set<string>();
+  for (const e of entries) { const i = e.path.lastIndexOf('/'); if (i > 0) parents.add(e.path.slice(0, i)); }
+  await state.fs.ensure(parents);
   const all = finalizeEntries(entries, (p) => state.fs.parentEntry(p, owner));
   const layer = await writeLayer(env.store, all, { mtime: env.mtime });
   const store = env.store;

@@ -4,6 +4,7 @@ import { OcimakeError } from '../errors.js';
 import { registerBuild } from './build-command.js';
 import { registerRegistry } from './registry-command.js';
 import { registerInspect } from './inspect-command.js';
+import { registerExtract } from './extract-command.js';
 
 /** The package version, read from package.json. */
 export function version(): string {
@@ -28,6 +29,7 @@ export function program(): Command {
     .exitOverride();
   registerBuild(p);
   registerInspect(p);
+  registerExtract(p);
   registerRegistry(p);
   return p;
 }

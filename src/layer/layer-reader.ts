@@ -1,0 +1,73 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import tar from 'tar-stream';
+import { OcimakeError } from '../errors.js';
+import { normalizeEntryPath } from './entry.js';
+
+/** One entry of a layer, with its path normalised and checked. */
+export interface TarEntry {
+  path: string;
+  type: 'file' | 'directory' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo';
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  linkname?: string;
+}
+
+const TYPES: Record<string, TarEntry['type']> = {
+  file: 'file', 'contiguous-file': 'file', directory: 'directory', symlink: 'symlink', link: 'hardlink',
+  'character-device': 'char', 'block-device': 'block', fifo: 'fifo',
+};
+
+/** Normalises a layer path: a leading `/` is dropped (as Docker does); `..` that climbs out is refused. */
+export function safeLayerPath(name: string, what: string): string {
+  try {
+    return normalizeEntryPath(name);
+  } catch {
+    throw new OcimakeError('LAYER_UNSAFE', `${what}: entry "${name}" climbs out of the image root`, { hint: 'the layer is malformed or hostile; it is refused' });
+  }
+}
+
+/** Wraps a blob stream, gunzipping it when it starts with the gzip magic. */
+export async function maybeGunzip(src: Readable): Promise<Readable> {
+  const it = src[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const first = await it.next();
+  const rest = Readable.from((async function* () {
+    if (!first.done) yield first.value;
+    for (;;) {
+      const n = await it.next();
+      if (n.done) return;
+      yield n.value;
+    }
+  })());
+  const head = first.done ? Buffer.alloc(0) : first.value;
+  return head[0] === 0x1f && head[1] === 0x8b ? rest.pipe(createGunzip()) : rest;
+}
+
+/**
+ * Iterates the entries of a layer blob (gzip or plain tar). The consumer must read or
+ * `resume()` each body before asking for the next entry. Paths are normalised; entries
+ * that climb out of the root (`../`, hardlinks to `../x`) are refused with LAYER_UNSAFE.
+ */
+export async function* readLayer(src: Readable, what: string): AsyncGenerator<{ entry: TarEntry; body: Readable }> {
+  const extract = tar.extract();
+  const done = pipeline(await maybeGunzip(src), extract).catch((err: unknown) => {
+    extract.destroy(err as Error);
+  });
+  try {
+    for await (const e of extract) {
+      const h = e.header;
+      const type = TYPES[h.type ?? 'file'];
+      if (!type) { e.resume(); continue; } // pax/gnu headers are consumed by tar-stream; anything else is skipped
+      const entry: TarEntry = { path: safeLayerPath(h.name, what), type, mode: (h.mode ?? 0) & 0o7777, uid: h.uid ?? 0, gid: h.gid ?? 0, size: h.size ?? 0 };
+      if (type === 'symlink') entry.linkname = h.linkname ?? '';
+      if (type === 'hardlink') entry.linkname = safeLayerPath(h.linkname ?? '', what);
+      yield { entry, body: e as unknown as Readable };
+      e.resume();
+    }
+  } finally {
+    await done;
+  }
+}
