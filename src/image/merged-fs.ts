@@ -58,11 +58,17 @@ export class MergedFs {
     this.layersOpened++;
     const whiteouts: string[] = [];
     const opaques: string[] = [];
+    const links = new Set<string>();
     for await (const { entry, body } of readLayer(await layer.source.open(layer.descriptor.digest), `${this.#what} layer ${i}`)) {
       body.resume();
       const w = classifyWhiteout(entry.path);
       if (w.kind === 'whiteout') { whiteouts.push(w.target); continue; }
       if (w.kind === 'opaque') { opaques.push(w.dir); continue; }
+      const through = parentsOf(entry.path).find((p) => links.has(p));
+      if (through !== undefined) {
+        throw new OcimakeError('LAYER_UNSAFE', `${this.#what} layer ${i}: entry "${entry.path}" is written through the symlink "${through}"`, { hint: 'the layer is malformed or hostile; it is refused' });
+      }
+      if (entry.type === 'symlink') links.add(entry.path);
       if (!this.#hidden(entry.path)) this.#seen.set(entry.path, { entry, layer: i });
     }
     // A layer's whiteouts hide only the layers below it.

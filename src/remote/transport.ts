@@ -164,7 +164,9 @@ export class RegistryClient {
         }
         throw new OcimakeError('NETWORK', `${req.method} ${this.baseUrl}${req.path} failed: ${(err as Error).message}`, {
           cause: err,
-          hint: this.baseUrl.startsWith('https') && /EPROTO|wrong version|SSL/i.test(String(err)) ? `if ${this.registry} serves plain HTTP, pass --insecure-registry ${this.registry}` : undefined,
+          hint: this.baseUrl.startsWith('https') && /EPROTO|wrong version|SSL/i.test(String(err))
+            ? `if ${this.registry} serves plain HTTP, pass --insecure-registry ${this.registry}`
+            : `check that ${this.registry} is reachable from here (network, proxy, or a typo in the image name)`,
         });
       }
     }

@@ -109,7 +109,7 @@ describe('unsupported instructions fail with the line and a hint', () => {
   it.each([
     ['FROM scratch\nENV A=1\nRUN echo hi\n', /Dockerfile:3: RUN is not supported/],
     ['FROM 127.0.0.1:1/alpine:3.20\n', /Dockerfile:1: FROM 127.0.0.1:1\/alpine:3.20: pulling 127.0.0.1:1\/alpine:3.20: .*failed/],
-    ['FROM scratch\nCOPY --from=builder /a /a\n', /Dockerfile:2: COPY --from=builder is not supported yet/],
+    ['FROM scratch\nCOPY --from=127.0.0.1:1/nothing /a /a\n', /Dockerfile:2: COPY: pulling 127.0.0.1:1\/nothing:latest: .*failed/],
     ['ENV A=1\nFROM scratch\n', /Dockerfile:1: ENV before the first FROM/],
     ['FROM scratch\nBOGUS x\n', /Dockerfile:2: unknown instruction: BOGUS/],
     ['FROM scratch\nCOPY --bogus=1 a b\n', /Dockerfile:2: unknown flag --bogus for COPY/],

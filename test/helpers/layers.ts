@@ -1,0 +1,43 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import tar from 'tar-stream';
+import type { Image } from '../../src/image/image.js';
+import type { Digest } from '../../src/oci/digest.js';
+
+/** A raw tar entry for synthetic (possibly hostile) layers. */
+export type RawEntry = { name: string; type?: 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'fifo'; content?: string; linkname?: string; mode?: number; uid?: number };
+
+/** Makes a gzipped layer tarball from raw entries, written exactly as given (no normalisation). */
+export async function rawLayer(entries: RawEntry[]): Promise<Buffer> {
+  const pack = tar.pack();
+  for (const e of entries) {
+    const type = e.type ?? 'file';
+    const header = { name: e.name, type, mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644), uid: e.uid ?? 0, gid: e.uid ?? 0, ...(e.linkname !== undefined ? { linkname: e.linkname } : {}) };
+    if (type === 'file') pack.entry(header, e.content ?? '');
+    else pack.entry(header);
+  }
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of pack) chunks.push(c as Buffer);
+  return gzipSync(Buffer.concat(chunks));
+}
+
+const sha = (b: Buffer): Digest => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+/** An in-memory image over layer buffers (bottom first); `opened` counts blob opens per digest. */
+export function memoryImage(layers: Buffer[]): { image: Image; opened: Map<string, number> } {
+  const blobs = new Map(layers.map((b) => [sha(b), b] as const));
+  const opened = new Map<string, number>();
+  const source = {
+    open(d: string) {
+      opened.set(d, (opened.get(d) ?? 0) + 1);
+      return Readable.from([blobs.get(d as Digest)!]);
+    },
+  };
+  const image: Image = {
+    config: { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: layers.map(sha) } },
+    layers: layers.map((b) => ({ descriptor: { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha(b), size: b.length }, diffId: sha(b), source })),
+  };
+  return { image, opened };
+}

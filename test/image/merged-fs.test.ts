@@ -1,0 +1,106 @@
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { copyOut } from '../../src/image/copy-out.js';
+import { extractPaths } from '../../src/image/extract.js';
+import { MergedFs } from '../../src/image/merged-fs.js';
+import { memoryImage, rawLayer } from '../helpers/layers.js';
+import { tempDir } from '../helpers/tmp.js';
+
+async function threeLayers() {
+  const l0 = await rawLayer([
+    { name: 'etc/', type: 'directory' }, { name: 'etc/keep', content: 'keep' }, { name: 'etc/gone', content: 'gone' },
+    { name: 'opt/', type: 'directory' }, { name: 'opt/old', content: 'old' },
+    { name: 'usr/', type: 'directory' }, { name: 'usr/bin/', type: 'directory' }, { name: 'usr/bin/tool', content: 'v1', mode: 0o755 },
+    { name: 'bin', type: 'symlink', linkname: 'usr/bin' },
+  ]);
+  const l1 = await rawLayer([
+    { name: 'etc/.wh.gone' }, { name: 'opt/', type: 'directory' }, { name: 'opt/.wh..wh..opq' }, { name: 'opt/new', content: 'new' },
+    { name: 'usr/bin/tool', content: 'v2', mode: 0o755 }, { name: 'usr/bin/link', type: 'link', linkname: 'usr/bin/tool' },
+  ]);
+  const l2 = await rawLayer([{ name: 'app/', type: 'directory' }, { name: 'app/server', content: 'top', mode: 0o750 }, { name: 'app/cfg', type: 'symlink', linkname: '../../../etc/keep' }]);
+  return memoryImage([l0, l1, l2]);
+}
+
+describe('MergedFs', () => {
+  it('reads only the top layer for a file that is there', async () => {
+    const { image, opened } = await threeLayers();
+    const mfs = new MergedFs(image);
+    const hit = await mfs.lookup('/app/server');
+    expect(hit?.entry.entry).toMatchObject({ type: 'file', mode: 0o750 });
+    expect(mfs.layersOpened).toBe(1);
+    expect(opened.size).toBe(1);
+  });
+
+  it('applies whiteouts and opaque directories across layers', async () => {
+    const { image } = await threeLayers();
+    const mfs = new MergedFs(image);
+    expect(await mfs.lookup('/etc/gone')).toBeUndefined();
+    expect(await mfs.lookup('/etc/keep')).toBeDefined();
+    expect((await mfs.descendants('opt')).map((e) => e.entry.path)).toEqual(['opt/new']);
+    expect((await mfs.descendants('etc')).map((e) => e.entry.path)).toEqual(['etc/keep']);
+  });
+
+  it('resolves symlinks inside the image root, clamping .. at /', async () => {
+    const { image } = await threeLayers();
+    const mfs = new MergedFs(image);
+    expect((await mfs.lookup('/bin/tool'))?.path).toBe('usr/bin/tool');
+    expect((await mfs.lookup('/app/cfg'))?.path).toBe('etc/keep'); // ../../../etc/keep stops at the root
+    expect((await mfs.lookup('/bin', false))?.entry.entry.type).toBe('symlink');
+  });
+
+  it('refuses symlink loops', async () => {
+    const { image } = memoryImage([await rawLayer([{ name: 'a', type: 'symlink', linkname: 'b' }, { name: 'b', type: 'symlink', linkname: 'a' }])]);
+    await expect(new MergedFs(image).lookup('/a')).rejects.toThrow(/too many levels of symbolic links/);
+  });
+
+  it('copies out the upper version of a file, directories merged, and hardlinks', async () => {
+    const { image } = await threeLayers();
+    const scratch = tempDir();
+    const [tool, bin] = await copyOut(new MergedFs(image), ['/bin/tool', '/usr/bin'], scratch, 'test image');
+    expect(tool!.kind).toBe('file');
+    const src = tool!.entries[0]!.entry;
+    expect(src.type === 'file' && readFileSync(src.source.kind === 'path' ? src.source.path : '', 'utf8')).toBe('v2');
+    expect(bin!.entries.map((e) => [e.rel, e.entry.type])).toEqual([['link', 'hardlink'], ['tool', 'file']]);
+  });
+});
+
+describe('extract and hostile layers', () => {
+  async function extractAll(layers: Buffer[], paths = ['/']): Promise<{ dest: string; parent: string; err?: Error }> {
+    const parent = tempDir();
+    const dest = join(parent, 'out');
+    const { image } = memoryImage(layers);
+    const err = await extractPaths(new MergedFs(image, 'hostile'), paths, dest, join(parent, '.scratch'), 'hostile').then(() => undefined, (e: Error) => e);
+    return { dest, parent, ...(err ? { err } : {}) };
+  }
+  const outsideFiles = (parent: string) => readdirSync(parent).filter((n) => n !== 'out' && n !== '.scratch');
+
+  it('extracts files with modes and symlinks', async () => {
+    const { image } = await threeLayers();
+    const parent = tempDir();
+    const r = await extractPaths(new MergedFs(image), ['/app', '/bin/tool'], join(parent, 'o'), join(parent, 's'), 'img');
+    expect(r.files).toBe(2);
+    expect(lstatSync(join(parent, 'o/app/server')).mode & 0o777).toBe(0o750);
+    expect(readlinkSync(join(parent, 'o/app/cfg'))).toBe('../../../etc/keep');
+    expect(readFileSync(join(parent, 'o/usr/bin/tool'), 'utf8')).toBe('v2');
+  });
+
+  it.each([
+    ['a ../ escape', [{ name: '../evil', content: 'x' }], /climbs out of the image root/],
+    ['a hardlink out of the root', [{ name: 'x', type: 'link' as const, linkname: '../../etc/passwd' }], /climbs out of the image root/],
+    ['a symlink to / followed by a write through it', [{ name: 'link', type: 'symlink' as const, linkname: '/' }, { name: 'link/etc/x', content: 'pwned' }], /written through the symlink "link"/],
+    ['a device node', [{ name: 'dev/', type: 'directory' as const }, { name: 'dev/null', type: 'character-device' as const }], /device or fifo/],
+  ])('refuses %s and writes nothing outside the target', async (_name, entries, re) => {
+    const { parent, err } = await extractAll([await rawLayer(entries)]);
+    expect(err?.message).toMatch(re);
+    expect(outsideFiles(parent)).toEqual([]);
+    expect(existsSync('/etc/x')).toBe(false);
+  });
+
+  it('confines absolute paths inside the target', async () => {
+    const { dest, parent, err } = await extractAll([await rawLayer([{ name: '/abs/file', content: 'in' }])]);
+    expect(err).toBeUndefined();
+    expect(readFileSync(join(dest, 'abs/file'), 'utf8')).toBe('in');
+    expect(outsideFiles(parent)).toEqual([]);
+  });
+});
