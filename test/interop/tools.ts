@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const SHARED = join(REPO_ROOT, '..', 'shared');
 
-const PACKAGES: Record<string, string> = { 'docker-registry': 'docker-registry', skopeo: 'skopeo', umoci: 'umoci', go: 'golang-go', chroot: 'coreutils', buildah: 'buildah' };
+const PACKAGES: Record<string, string> = { 'docker-registry': 'docker-registry', skopeo: 'skopeo', umoci: 'umoci', go: 'golang-go', chroot: 'coreutils', buildah: 'buildah', etcd: 'etcd-server', openssl: 'openssl' };
 
 /**
  * Fails (never skips) when a tool the interop suite needs is missing, saying how to install it.
@@ -117,5 +117,17 @@ export function startOcimakeRegistry(args: string[] = []): Promise<ServedRegistr
     });
     child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
     child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`ocimake registry serve exited with ${code}: ${out}`)); });
+  });
+}
+
+/** Like runOcimake, but without blocking this process (needed when the test itself serves HTTP). */
+export function runOcimakeAsync(args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'ocimake.js'), ...args], { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
 }
