@@ -17,10 +17,12 @@ export interface ConfigEdit {
 
 const SIGNALS = new Set(['SIGABRT', 'SIGALRM', 'SIGBUS', 'SIGCHLD', 'SIGCONT', 'SIGFPE', 'SIGHUP', 'SIGILL', 'SIGINT', 'SIGIO', 'SIGIOT', 'SIGKILL', 'SIGPIPE', 'SIGPOLL', 'SIGPROF', 'SIGPWR', 'SIGQUIT', 'SIGSEGV', 'SIGSTKFLT', 'SIGSTOP', 'SIGSYS', 'SIGTERM', 'SIGTRAP', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU', 'SIGURG', 'SIGUSR1', 'SIGUSR2', 'SIGVTALRM', 'SIGWINCH', 'SIGXCPU', 'SIGXFSZ']);
 
-/** Sets `KEY=value` in an Env list, replacing an existing KEY. */
+/** Sets `KEY=value` in an Env list: an existing KEY is replaced where it stands (as Docker does), else appended. */
 export function setEnv(list: readonly string[] | null | undefined, key: string, value: string): string[] {
-  const out = (list ?? []).filter((e) => e.split('=')[0] !== key);
-  out.push(`${key}=${value}`);
+  const out = [...(list ?? [])];
+  const i = out.findIndex((e) => e.split('=')[0] === key);
+  if (i >= 0) out[i] = `${key}=${value}`;
+  else out.push(`${key}=${value}`);
   return out;
 }
 

@@ -6,7 +6,7 @@ const cfg = async (df: string, opts = {}) => (await buildFrom(df, {}, opts)).ima
 describe('metadata instructions', () => {
   it('ENV in both forms, replacing earlier values, and expanding ${VAR}', async () => {
     const c = await cfg('FROM scratch\nENV A=1 B="two words"\nENV C ${A}-$B\nENV A=3\n');
-    expect(c.config?.Env).toEqual(['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'B=two words', 'C=1-two words', 'A=3']);
+    expect(c.config?.Env).toEqual(['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'A=3', 'B=two words', 'C=1-two words']);
   });
 
   it('ARG with defaults, --build-arg overrides, ${VAR:-default}, and ENV winning over ARG', async () => {

@@ -1,0 +1,111 @@
+import { createHash } from 'node:crypto';
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeTree } from '../helpers/tmp.js';
+import { requireTools, run, runOcimake } from './tools.js';
+
+// Issue 3 check 6: for a RUN-free multi-stage Dockerfile, our rootfs and config match what
+// `buildah bud` (the reference for Dockerfile semantics) produces.
+
+const DOCKERFILE = `FROM scratch AS assets
+COPY site/ /srv/www/
+COPY --chmod=0640 secret.txt /etc/app/secret.txt
+
+FROM scratch
+ENV APP_MODE=prod PATH=/usr/local/bin:/usr/bin
+WORKDIR /srv
+COPY --from=assets /srv/www /srv/www
+COPY --from=assets /etc/app/secret.txt /etc/app/
+COPY --chown=1000:1000 bin/ /usr/local/bin/
+COPY top-link /top
+COPY *.conf /etc/
+ADD rootfs.tar /opt/
+LABEL org.example.k=v "org.example.with space"="a b"
+EXPOSE 8080/tcp 53/udp
+USER 1000
+VOLUME /data
+STOPSIGNAL SIGINT
+ENTRYPOINT ["/usr/local/bin/app"]
+CMD ["--serve"]
+`;
+
+interface Node { type: string; mode: number; uid: number; gid: number; content?: string; link?: string }
+
+function walk(root: string): Map<string, Node> {
+  const out = new Map<string, Node>();
+  const visit = (rel: string) => {
+    for (const name of readdirSync(join(root, rel)).sort()) {
+      const r = rel ? `${rel}/${name}` : name;
+      const st = lstatSync(join(root, r));
+      const node: Node = { type: st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'file', mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+      if (st.isFile()) node.content = createHash('sha256').update(readFileSync(join(root, r))).digest('hex');
+      if (st.isSymbolicLink()) { node.link = readlinkSync(join(root, r)); delete (node as Partial<Node>).mode; }
+      out.set(r, node);
+      if (st.isDirectory()) visit(r);
+    }
+  };
+  visit('');
+  return out;
+}
+
+describe('ocimake and buildah bud agree on a RUN-free multi-stage Dockerfile', () => {
+  let work: string;
+  let ours: string;
+  let theirs: string;
+
+  beforeAll(async () => {
+    requireTools('buildah', 'umoci', 'skopeo');
+    work = mkdtempSync(join(tmpdir(), 'ocimake-vs-buildah-'));
+    const tar = await import('tar-stream');
+    const pack = tar.default.pack();
+    pack.entry({ name: 'pkg/', type: 'directory', mode: 0o750, uid: 7, gid: 7 });
+    pack.entry({ name: 'pkg/data.txt', mode: 0o600, uid: 7, gid: 7 }, 'archived');
+    pack.finalize();
+    const chunks: Buffer[] = [];
+    for await (const c of pack) chunks.push(c as Buffer);
+    const ctx = writeTree(join(work, 'ctx'), {
+      Dockerfile: DOCKERFILE,
+      'site/index.html': '<h1>hi</h1>', 'site/css/a.css': 'body{}', 'site/latest': { link: 'index.html' },
+      'secret.txt': 's3cret', 'bin/app': { content: '#!/bin/sh\necho app\n', mode: 0o755 }, 'bin/helper': { content: 'h', mode: 0o700 },
+      target: 'pointed-at', 'top-link': { link: 'target' }, 'a.conf': 'a=1', 'b.conf': 'b=2',
+      'rootfs.tar': Buffer.concat(chunks),
+    });
+    const oursLayout = join(work, 'ours');
+    const r = runOcimake(['build', ctx, '-o', `type=oci,dest=${oursLayout}`, '-t', 'cmp:1', '--progress=plain', '--cache-dir', join(work, 'cache')]);
+    expect(r.code, r.stderr).toBe(0);
+    const b = ['--storage-driver', 'vfs', '--root', join(work, 'buildah-root'), '--runroot', join(work, 'buildah-run')];
+    run('buildah', [...b, 'bud', '--isolation', 'chroot', '-q', '-t', 'cmp:1', ctx]);
+    run('buildah', [...b, 'push', 'cmp:1', `oci:${join(work, 'theirs')}:1`]);
+    run('umoci', ['unpack', '--image', `${oursLayout}:1`, join(work, 'ours-bundle')]);
+    run('umoci', ['unpack', '--image', `${join(work, 'theirs')}:1`, join(work, 'theirs-bundle')]);
+    ours = join(work, 'ours');
+    theirs = join(work, 'theirs');
+  });
+
+  afterAll(() => { if (work) rmSync(work, { recursive: true, force: true }); });
+
+  it('gives the same rootfs: paths, types, modes, owners, contents and link targets', () => {
+    const a = walk(join(work, 'ours-bundle', 'rootfs'));
+    const b = walk(join(work, 'theirs-bundle', 'rootfs'));
+    const diff: string[] = [];
+    for (const p of new Set([...a.keys(), ...b.keys()])) {
+      const x = JSON.stringify(a.get(p));
+      const y = JSON.stringify(b.get(p));
+      if (x !== y) diff.push(`${p}: ocimake ${x ?? 'absent'} / buildah ${y ?? 'absent'}`);
+    }
+    expect(diff).toEqual([]);
+  });
+
+  it('gives the same config', () => {
+    const cfg = (layout: string) => {
+      const c = JSON.parse(run('skopeo', ['inspect', '--config', `oci:${layout}:1`])) as { config: Record<string, unknown> };
+      const k = c.config;
+      const labels = { ...(k.Labels as Record<string, string>) };
+      delete labels['io.buildah.version'];
+      return { Env: k.Env, Entrypoint: k.Entrypoint, Cmd: k.Cmd, WorkingDir: k.WorkingDir, User: k.User, ExposedPorts: k.ExposedPorts, Labels: labels, Volumes: k.Volumes, StopSignal: k.StopSignal };
+    };
+    expect(cfg(ours)).toEqual(cfg(theirs));
+  });
+});
