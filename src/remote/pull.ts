@@ -41,16 +41,41 @@ export async function fetchManifest(client: RegistryClient, ref: Reference, iden
 
 /**
  * Downloads a blob into `store`, verifying digest and size while it streams; a mismatch
- * keeps nothing and names the blob.
+ * keeps nothing and names the blob. A download cut off midway is resumed with an HTTP
+ * `Range` request from the last byte received (up to 5 times), as long as the registry
+ * answers 206; otherwise it starts over.
  */
 export async function fetchBlob(client: RegistryClient, repository: string, desc: Descriptor, store: BlobStore): Promise<void> {
   if (await store.has(desc.digest)) return;
-  const res = await client.request({ method: 'GET', path: `/v2/${repository}/blobs/${desc.digest}`, scopes: [`repository:${repository}:pull`] });
-  if (res.status !== 200) throw await registryError(res, `fetching blob ${desc.digest} of ${repository}`, client.registry);
+  const writer = await store.writer();
+  let received = 0;
   try {
-    await store.putStream(res.body, { digest: desc.digest, size: desc.size });
+    for (let attempt = 0; ; attempt++) {
+      const headers: Record<string, string> = received > 0 ? { range: `bytes=${received}-` } : {};
+      const res = await client.request({ method: 'GET', path: `/v2/${repository}/blobs/${desc.digest}`, scopes: [`repository:${repository}:pull`], headers });
+      if (res.status !== 200 && res.status !== 206) throw await registryError(res, `fetching blob ${desc.digest} of ${repository}`, client.registry);
+      if (received > 0 && res.status === 200) {
+        // The registry ignored the Range: start again from the first byte.
+        await res.body.dump();
+        await writer.abort();
+        return fetchBlob(client, repository, desc, store);
+      }
+      try {
+        for await (const chunk of res.body) {
+          received += (chunk as Buffer).length;
+          if (received > desc.size) throw new OcimakeError('DIGEST_INVALID', `blob ${desc.digest} from ${client.registry}/${repository} is corrupt: more than ${desc.size} bytes`);
+          if (!writer.stream.write(chunk)) await new Promise((r) => writer.stream.once('drain', r));
+        }
+        break;
+      } catch (err) {
+        if (err instanceof OcimakeError || attempt >= 5) throw err;
+        await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
+      }
+    }
+    await writer.commit({ digest: desc.digest, size: desc.size });
   } catch (err) {
-    if (err instanceof OcimakeError && err.code === 'DIGEST_INVALID') {
+    await writer.abort();
+    if (err instanceof OcimakeError && err.code === 'DIGEST_INVALID' && !err.message.includes('is corrupt')) {
       throw new OcimakeError('DIGEST_INVALID', `blob ${desc.digest} from ${client.registry}/${repository} is corrupt: ${err.message}`, { cause: err });
     }
     throw err;
