@@ -83,8 +83,9 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const env: StageEnv = {
     file: plan.file, escape: plan.escape, context, store, buildArgs, globalArgs, consumed, created, mtime: epoch, scratch,
     onStep: (stage, inst, index) => opts.onProgress?.({ kind: 'step', stage, inst, index }),
-    resolveFrom: (name, stage) => {
+    resolveFrom: async (name, stage) => {
       const ref = stageRef(plan, name, stage.index);
+      if (ref) await runOne(ref);
       const key = ref ? `stage:${ref.index}` : `image:${name}`;
       let hit = fromCache.get(key);
       if (!hit) {
@@ -97,14 +98,28 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     },
   };
   const fromCache = new Map<string, Promise<FromSource>>();
+  let runOne: (stage: Stage) => Promise<StageState>;
   const results = new Map<number, StageState>();
-  try {
-    for (const stage of plan.stages) {
-      if (!needed.has(stage.index)) continue;
-      opts.onProgress?.({ kind: 'stage', stage, total: needed.size });
-      const initial = await baseState({ plan, stage, results, globalArgs, platform, created, remote, store });
-      results.set(stage.index, await runStage(stage, initial, env));
+  // Each stage starts once the stages it depends on are done, so independent stages run in parallel.
+  const running = new Map<number, Promise<StageState>>();
+  runOne = (stage: Stage): Promise<StageState> => {
+    let p = running.get(stage.index);
+    if (!p) {
+      p = (async () => {
+        await Promise.all(stageDeps(plan, stage, globalArgs).map((d) => runOne(d)));
+        opts.onProgress?.({ kind: 'stage', stage, total: needed.size });
+        const initial = await baseState({ plan, stage, results, globalArgs, platform, created, remote, store });
+        const done = await runStage(stage, initial, env);
+        results.set(stage.index, done);
+        return done;
+      })();
+      p.catch(() => undefined); // awaited by dependants; this only silences the unawaited copy
+      running.set(stage.index, p);
     }
+    return p;
+  };
+  try {
+    await runOne(target);
   } finally {
     await fs.rm(scratch, { recursive: true, force: true });
   }
@@ -146,19 +161,25 @@ function pickTarget(plan: DockerfilePlan, target: string | undefined): Stage {
 }
 
 /** The stages the target depends on (FROM <stage>, COPY --from=<stage>), the target included. */
+function stageDeps(plan: DockerfilePlan, s: Stage, globalArgs: ReadonlyMap<string, string>): Stage[] {
+  const deps: Stage[] = [];
+  const base = stageRef(plan, expandWord(s.from.image, globalArgs, plan.escape), s.index);
+  if (base) deps.push(base);
+  for (const inst of s.instructions) {
+    if ((inst.kind === 'copy' || inst.kind === 'add') && inst.from !== undefined) {
+      const dep = stageRef(plan, inst.from, s.index);
+      if (dep) deps.push(dep);
+    }
+  }
+  return deps;
+}
+
 function neededStages(plan: DockerfilePlan, target: Stage, globalArgs: ReadonlyMap<string, string>): Set<number> {
   const out = new Set<number>();
   const visit = (s: Stage) => {
     if (out.has(s.index)) return;
     out.add(s.index);
-    const base = stageRef(plan, expandWord(s.from.image, globalArgs, plan.escape), s.index);
-    if (base) visit(base);
-    for (const inst of s.instructions) {
-      if ((inst.kind === 'copy' || inst.kind === 'add') && inst.from !== undefined) {
-        const dep = stageRef(plan, inst.from, s.index);
-        if (dep) visit(dep);
-      }
-    }
+    for (const d of stageDeps(plan, s, globalArgs)) visit(d);
   };
   visit(target);
   return out;

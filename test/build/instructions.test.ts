@@ -105,6 +105,19 @@ describe('stages and --target', () => {
   });
 });
 
+describe('parallel stages', () => {
+  it('starts independent stages together, before either has finished', async () => {
+    const events: string[] = [];
+    const df = 'FROM scratch AS a\nCOPY f1 /a\nFROM scratch AS b\nCOPY f2 /b\nFROM scratch\nCOPY --from=a /a /a\nCOPY --from=b /b /b\n';
+    const r = await buildFrom(df, { f1: '1', f2: '2' }, {
+      onProgress: (e) => { if (e.kind !== 'warning') events.push(`${e.kind} ${e.stage.name ?? e.stage.index}`); },
+    });
+    expect(events.slice(0, 2)).toEqual(['stage a', 'stage b']);
+    expect(events.at(-1)).toBe('step 2');
+    expect(r.image.layers).toHaveLength(2);
+  });
+});
+
 describe('unsupported instructions fail with the line and a hint', () => {
   it.each([
     ['FROM scratch\nENV A=1\nRUN echo hi\n', /Dockerfile:3: RUN is not supported/],
