@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
+import { readFile } from 'node:fs/promises';
 import { OcimakeError } from '../errors.js';
+import type { AuthOptions } from '../../registry/auth.js';
 
 /** Registers `ocimake registry serve`, the embedded OCI distribution registry. */
 export function registerRegistry(program: Command): void {
@@ -11,18 +13,24 @@ export function registerRegistry(program: Command): void {
     .option('--root <dir>', 'store blobs and manifests in this directory (crash-safe); in memory otherwise')
     .option('--htpasswd <file>', 'require basic auth against an htpasswd file (bcrypt or {SHA})')
     .option('--token-auth', 'with --htpasswd: answer with a Bearer challenge and serve /token, like Docker Hub')
+    .option('--auth-config <file>', 'JSON: {"users":{…},"htpasswd":"file","realm":"basic|token","permissions":{"user":{"pull":["repo/*"],"push":[…]}}}')
+    .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM)')
+    .option('--tls-key <file>', 'the private key of --tls-cert (PEM)')
     .option('--log', 'log one line per request to stderr')
-    .action(async (o: { addr: string; root?: string; htpasswd?: string; tokenAuth?: boolean; log?: boolean }) => {
+    .action(async (o: { addr: string; root?: string; htpasswd?: string; tokenAuth?: boolean; authConfig?: string; tlsCert?: string; tlsKey?: string; log?: boolean }) => {
       const m = /^(.*):(\d+)$/.exec(o.addr);
       if (!m) throw new OcimakeError('FLAG_INVALID', `--addr "${o.addr}" is not host:port`, { hint: 'e.g. --addr 127.0.0.1:5000 or --addr 0.0.0.0:0' });
       const host = m[1]!.replace(/^\[(.*)\]$/, '$1');
+      if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new OcimakeError('FLAG_INVALID', '--tls-cert and --tls-key go together', { hint: 'pass both, or neither for plain HTTP' });
+      const auth = await loadAuth(o);
       const { startRegistry } = await import('../../registry/index.js');
       const running = await startRegistry({
         host,
         port: Number(m[2]),
         ...(o.root ? { root: o.root } : {}),
         ...(o.log ? { log: (line: string) => process.stderr.write(`${line}\n`) } : {}),
-        ...(o.htpasswd ? { auth: { htpasswd: o.htpasswd, realm: o.tokenAuth ? 'token' : 'basic' } } : {}),
+        ...(auth ? { auth } : {}),
+        ...(o.tlsCert && o.tlsKey ? { tls: { cert: o.tlsCert, key: o.tlsKey } } : {}),
       });
       process.stdout.write(`ocimake registry listening on ${running.url}\n`);
       await new Promise<void>((resolve) => {
@@ -31,4 +39,18 @@ export function registerRegistry(program: Command): void {
         process.once('SIGTERM', stop);
       });
     });
+}
+
+async function loadAuth(o: { htpasswd?: string; tokenAuth?: boolean; authConfig?: string }): Promise<AuthOptions | undefined> {
+  let auth: AuthOptions | undefined;
+  if (o.authConfig) {
+    try {
+      auth = JSON.parse(await readFile(o.authConfig, 'utf8')) as AuthOptions;
+    } catch (err) {
+      throw new OcimakeError('CONFIG_INVALID', `cannot read --auth-config ${o.authConfig}: ${(err as Error).message}`, { hint: 'it is a JSON file: {"users":{"name":"password"},"permissions":{"name":{"push":["team/*"]}}}' });
+    }
+  }
+  if (o.htpasswd) auth = { ...(auth ?? {}), htpasswd: o.htpasswd };
+  if (o.tokenAuth) auth = { ...(auth ?? {}), realm: 'token' };
+  return auth;
 }

@@ -66,6 +66,21 @@ describe('ocimake registry serve with real clients', () => {
     expect(tags.Tags).toEqual(['buildah']);
   });
 
+  it('serves HTTPS with --tls-cert/--tls-key', async () => {
+    const cert = join(work, 'tls-cert.pem');
+    const key = join(work, 'tls-key.pem');
+    run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
+    const tls = await startOcimakeRegistry(['--tls-cert', cert, '--tls-key', key]);
+    try {
+      expect(tls.url).toMatch(/^https:/);
+      run('skopeo', ['copy', '--src-tls-verify=false', '--dest-tls-verify=false', '--override-os', 'linux', '--override-arch', 'amd64', `docker://${reg.host}/library/alpine:3`, `docker://${tls.host}/tls/alpine:3`]);
+      const info = JSON.parse(run('skopeo', ['inspect', '--tls-verify=false', `docker://${tls.host}/tls/alpine:3`])) as { Architecture: string };
+      expect(info.Architecture).toBe('amd64');
+    } finally {
+      await tls.stop();
+    }
+  });
+
   it('serves images umoci can unpack', () => {
     const layout = join(work, 'umoci-layout');
     run('skopeo', ['copy', '--src-tls-verify=false', '--override-os', 'linux', '--override-arch', 'amd64', `docker://${reg.host}/library/alpine:3`, `oci:${layout}:a`]);

@@ -106,7 +106,7 @@ export function startOcimakeRegistry(args: string[] = []): Promise<ServedRegistr
     const timer = setTimeout(() => reject(new Error(`ocimake registry serve did not start: ${out}`)), 15_000);
     child.stdout?.on('data', (d: Buffer) => {
       out += d.toString();
-      const m = /listening on (http:\/\/(\S+))/.exec(out);
+      const m = /listening on (https?:\/\/(\S+))/.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve({
