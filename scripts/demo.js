@@ -1,14 +1,17 @@
 // `npm run demo`: the main job, offline. Starts the embedded registry on 127.0.0.1, builds
-// examples/hello with ocimake, pushes it there, pulls the manifest and config back and
-// prints what it did. Needs only Node (run after `npm ci`, which compiles dist/).
-import { mkdtempSync, rmSync } from 'node:fs';
+// the multi-stage examples/hello with ocimake, pushes it there, then inspects it and
+// extracts files from it, printing what it did. Needs only Node (run after `npm ci`, which compiles dist/).
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRegistry } from '../dist/registry/index.js';
-import { buildAndExport, RegistryClient, parseReference } from '../dist/src/index.js';
-import { fetchManifest, fetchBlob } from '../dist/src/remote/pull.js';
-import { BlobStore } from '../dist/src/layout/blob-store.js';
+import { buildAndExport, BlobStore, hostPlatform } from '../dist/src/index.js';
+import { inspectImage } from '../dist/src/image/inspect.js';
+import { openImage } from '../dist/src/image/source.js';
+import { MergedFs } from '../dist/src/image/merged-fs.js';
+import { extractPaths } from '../dist/src/image/extract.js';
+import { Remote } from '../dist/src/remote/registry-image.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'ocimake-demo-'));
@@ -26,18 +29,20 @@ try {
   });
   console.log(`built and pushed ${tag}\n  digest ${result.digest}`);
 
-  const ref = parseReference(tag);
-  const client = new RegistryClient(ref.registry);
-  const manifest = await fetchManifest(client, ref);
-  const parsed = JSON.parse(manifest.bytes.toString('utf8'));
-  const store = new BlobStore(join(work, 'pulled'));
-  await fetchBlob(client, ref.repository, parsed.config, store);
-  const config = JSON.parse((await store.readBytes(parsed.config.digest)).toString('utf8'));
-  console.log(`pulled back ${manifest.digest === result.digest ? '(digest matches)' : '(DIGEST MISMATCH)'}`);
-  console.log(`  layers: ${parsed.layers.map((l) => `${l.digest.slice(7, 19)} ${l.size}B`).join(', ')}`);
-  console.log(`  labels: ${JSON.stringify(config.config.Labels)}`);
-  console.log(`  workdir ${config.config.WorkingDir}, ports ${Object.keys(config.config.ExposedPorts ?? {}).join(' ')}`);
-  if (manifest.digest !== result.digest) process.exitCode = 1;
+  // Pull it back the way a user would: inspect, then extract files without a daemon.
+  const ctx = { remote: new Remote({}), platform: hostPlatform(), store: new BlobStore(join(work, 'pulled')) };
+  const info = await inspectImage(tag, ctx);
+  console.log(`ocimake inspect ${tag}`);
+  console.log(`  digest ${info.digest} ${info.digest === result.digest ? '(matches the build)' : '(DIGEST MISMATCH)'}`);
+  console.log(`  platform ${info.platforms.join(', ')}; layers: ${info.layers.map((l) => `${l.digest.slice(7, 19)} ${l.size}B`).join(', ')}`);
+  console.log(`  labels: ${JSON.stringify(info.config.config.Labels)}`);
+  const opened = await openImage(tag, ctx);
+  const out = join(work, 'extracted');
+  const mfs = new MergedFs(opened.image, opened.what);
+  const r = await extractPaths(mfs, ['/srv/www'], out, join(work, 'scratch'), opened.what);
+  console.log(`ocimake extract ${tag} /srv/www -o <dir>: ${r.files} files`);
+  for (const f of ['index.html', 'version.txt']) console.log(`  /srv/www/${f}: ${readFileSync(join(out, 'srv/www', f), 'utf8').trim()}`);
+  if (info.digest !== result.digest) process.exitCode = 1;
 } finally {
   await registry.close();
   rmSync(work, { recursive: true, force: true });
