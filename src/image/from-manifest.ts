@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import { OcimakeError } from '../errors.js';
 import { MediaType } from '../oci/media-types.js';
 import { ImageConfigSchema, ManifestSchema, type Descriptor, type ImageConfig, type Manifest } from '../oci/schemas.js';
@@ -9,26 +10,25 @@ const DOCKER_TO_OCI: Record<string, string> = {
   'application/vnd.docker.image.rootfs.diff.tar': MediaType.OciLayer,
 };
 
-/** Parses manifest JSON, naming the source on failure. */
-export function parseManifest(bytes: Buffer, what: string): Manifest {
+/** Parses JSON bytes against a schema, with an error that names the source and the document. */
+function parseDoc<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, bytes: Buffer, code: string, doc: string, what: string): T {
   let json: unknown;
   try { json = JSON.parse(bytes.toString('utf8')); } catch (err) {
-    throw new OcimakeError('MANIFEST_INVALID', `the manifest of ${what} is not JSON`, { cause: err });
+    throw new OcimakeError(code, `the ${doc} of ${what} is not JSON`, { cause: err });
   }
-  const r = ManifestSchema.safeParse(json);
-  if (!r.success) throw new OcimakeError('MANIFEST_INVALID', `the manifest of ${what} is not a valid image manifest: ${r.error.issues[0]?.message ?? ''}`);
+  const r = schema.safeParse(json);
+  if (!r.success) throw new OcimakeError(code, `the ${doc} of ${what} is not a valid image ${doc}: ${r.error.issues[0]?.message ?? ''}`);
   return r.data;
+}
+
+/** Parses manifest JSON, naming the source on failure. */
+export function parseManifest(bytes: Buffer, what: string): Manifest {
+  return parseDoc(ManifestSchema, bytes, 'MANIFEST_INVALID', 'manifest', what);
 }
 
 /** Parses config JSON, naming the source on failure. */
 export function parseConfig(bytes: Buffer, what: string): ImageConfig {
-  let json: unknown;
-  try { json = JSON.parse(bytes.toString('utf8')); } catch (err) {
-    throw new OcimakeError('CONFIG_INVALID', `the config of ${what} is not JSON`, { cause: err });
-  }
-  const r = ImageConfigSchema.safeParse(json);
-  if (!r.success) throw new OcimakeError('CONFIG_INVALID', `the config of ${what} is not a valid image config: ${r.error.issues[0]?.message ?? ''}`);
-  return r.data;
+  return parseDoc(ImageConfigSchema, bytes, 'CONFIG_INVALID', 'config', what);
 }
 
 /**
