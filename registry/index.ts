@@ -21,6 +21,8 @@ export interface RegistryOptions {
   auth?: AuthOptions;
   /** Largest manifest accepted; default 4 MiB. */
   maxManifestBytes?: number;
+  /** Largest blob accepted; default 1 GiB in memory, 64 GiB on disk. */
+  maxBlobBytes?: number;
   tls?: { cert: string; key: string };
 }
 
@@ -37,7 +39,8 @@ export interface RunningRegistry {
 /** Starts the registry and resolves once it listens. */
 export async function startRegistry(opts: RegistryOptions = {}): Promise<RunningRegistry> {
   if (opts.root) mkdirSync(opts.root, { recursive: true });
-  const store = new RegistryStore(opts.root ? new FsBackend(opts.root) : new MemoryBackend());
+  const maxBlob = opts.maxBlobBytes ?? (opts.root ? 64 * 2 ** 30 : 2 ** 30);
+  const store = new RegistryStore(opts.root ? new FsBackend(opts.root) : new MemoryBackend(maxBlob), maxBlob);
   const { server, stats } = createRegistryServer({
     store,
     maxManifestBytes: opts.maxManifestBytes ?? 4 * 2 ** 20,

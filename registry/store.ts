@@ -87,6 +87,7 @@ export class RegistryStore {
   /** Stores a blob in one go (monolithic upload), verifying its digest before it is visible. */
   async putBlob(repo: string, src: Readable | Buffer, digest: string, size?: number): Promise<number> {
     if (!digest.startsWith('sha256:')) throw new RegistryError('UNSUPPORTED', 'only sha256 uploads are supported', { status: 400 });
+    if (size !== undefined && size > this.maxBlobBytes) throw new RegistryError('SIZE_INVALID', `blob of ${size} bytes is over the ${this.maxBlobBytes}-byte limit`, { status: 413 });
     const r = await this.backend.write(blobKey(digest), src, (d, n) => {
       if (d !== digest) throw new RegistryError('DIGEST_INVALID', `uploaded content has digest ${d}, not ${digest}`);
       if (size !== undefined && n !== size) throw new RegistryError('SIZE_INVALID', `uploaded ${n} bytes, Content-Length said ${size}`);

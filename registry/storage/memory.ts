@@ -7,8 +7,11 @@ import type { Backend } from './backend.js';
 export class MemoryBackend implements Backend {
   readonly #data = new Map<string, Buffer>();
 
+  /** `maxBytes` caps what one write may hold in memory (default 1 GiB). */
+  constructor(readonly maxBytes = 2 ** 30) {}
+
   async write(key: string, src: Readable | Buffer, check?: (digest: string, size: number) => void): Promise<{ digest: string; size: number }> {
-    const buf = Buffer.isBuffer(src) ? src : await collect(src, Infinity);
+    const buf = Buffer.isBuffer(src) ? src : await collect(src, this.maxBytes);
     const digest = `sha256:${createHash('sha256').update(buf).digest('hex')}`;
     check?.(digest, buf.length);
     this.#data.set(key, buf);
@@ -43,7 +46,7 @@ export class MemoryBackend implements Backend {
 
   async append(key: string, src: Readable, limit: number): Promise<number> {
     const prev = this.#data.get(key) ?? Buffer.alloc(0);
-    const add = await collect(src, limit - prev.length);
+    const add = await collect(src, Math.min(limit, this.maxBytes) - prev.length);
     const next = Buffer.concat([prev, add]);
     this.#data.set(key, next);
     return next.length;

@@ -78,6 +78,18 @@ describe('multi-stage builds against the embedded registry', () => {
     expect(reg.stats.blobGets).toBe(gets);
   });
 
+  it('takes FROM oci:DIR:TAG and COPY --from=docker-archive:FILE, with no registry', async () => {
+    const src = writeTree(join(work, 'local-src'), { Dockerfile: 'FROM scratch\nCOPY tool /bin/tool\nCMD ["/bin/tool"]\n', tool: { content: 'T', mode: 0o755 } });
+    const layout = join(work, 'local-layout');
+    const archive = join(work, 'local.tar');
+    await buildAndExport({ context: src, tags: ['example.com/local/tool:1'], outputs: [{ type: 'oci', dest: layout }, { type: 'docker', dest: archive }], cacheDir: join(work, 'cache-local') });
+    const ctx = writeTree(join(work, 'local-use'), { Dockerfile: `FROM oci:${layout}:1\nCOPY --from=docker-archive:${archive} /bin/tool /bin/tool2\n` });
+    const r = await buildAndExport({ context: ctx, cacheDir: join(work, 'cache-local2') });
+    expect(r.image.config.config?.Cmd).toEqual(['/bin/tool']);
+    const top = await readTar(await r.image.layers[1]!.source.open(r.image.layers[1]!.descriptor.digest));
+    expect(top.find((e) => e.name === 'bin/tool2')).toMatchObject({ content: 'T', mode: 0o755 });
+  });
+
   it('builds only up to --target', async () => {
     const ctx = writeTree(join(work, 'target'), { Dockerfile: 'FROM scratch AS builder\nCOPY a /a\nFROM scratch\nCOPY --from=builder /a /b\nCOPY missing /x\n', a: 'A' });
     const r = await buildAndExport({ context: ctx, target: 'builder', cacheDir: join(work, 'cache-t') });

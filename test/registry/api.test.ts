@@ -171,6 +171,12 @@ describe('embedded registry: the distribution API', () => {
     });
   });
 
+  it('answers methods an endpoint does not take with UNSUPPORTED', async () => {
+    const r = await req(base, 'PUT', '/v2/u/x/blobs/uploads/');
+    expect(r.status).toBe(405);
+    expect(await errorCode(r)).toBe('UNSUPPORTED');
+  });
+
   describe('listing', () => {
     it('paginates tags with n and last, and a Link header', async () => {
       for (const t of ['c', 'a', 'e', 'b', 'd']) await putImage(base, 'l/tags', t);

@@ -148,3 +148,21 @@ describe('embedded registry: export to an OCI image layout', () => {
     }
   });
 });
+
+describe('embedded registry: size limits', () => {
+  it('refuses a blob over the limit without holding it in memory', async () => {
+    const reg = await startRegistry({ maxBlobBytes: 1024 });
+    try {
+      const big = Buffer.alloc(4096, 1);
+      const { sha } = await import('./client.js');
+      const r = await req(reg.url, 'POST', `/v2/lim/x/blobs/uploads/?digest=${sha(big)}`, { body: big });
+      expect(r.status).toBe(413);
+      expect(await errorCode(r)).toBe('SIZE_INVALID');
+      const loc = (await req(reg.url, 'POST', '/v2/lim/x/blobs/uploads/')).headers.get('location')!;
+      const p = await req(reg.url, 'PATCH', loc, { body: big });
+      expect(await errorCode(p)).toBe('SIZE_INVALID');
+    } finally {
+      await reg.close();
+    }
+  });
+});
