@@ -4,6 +4,8 @@ import { OcimakeError } from '../errors.js';
 import type { Descriptor } from '../oci/schemas.js';
 import { writeDockerArchive } from '../layout/docker-archive.js';
 import { writeFileAtomic, writeOciLayout } from '../layout/oci-layout.js';
+import { writeOciArchive } from '../layout/oci-archive.js';
+import { writeRootfs } from '../image/extract.js';
 import { pushImage, type PushEvent } from '../remote/push.js';
 import { familiarName } from '../remote/familiar.js';
 import { formatReference, parseReference, type Reference } from '../remote/reference.js';
@@ -12,7 +14,8 @@ import { build, type BuildOptions, type BuildResult } from './build.js';
 
 /** Where a build goes, as buildx's --output spells it. */
 export type Output =
-  | { type: 'oci'; dest: string; name?: string }
+  | { type: 'oci'; dest: string; name?: string; tar?: boolean }
+  | { type: 'local'; dest: string }
   | { type: 'docker'; dest: string; name?: string }
   | { type: 'registry'; name?: string };
 
@@ -52,10 +55,14 @@ export async function buildAndExport(opts: BuildAndExportOptions): Promise<Build
   const result = await build(opts);
   const { artifacts } = result;
   for (const o of outputs) {
-    const names = o.name ? o.name.split(',').map((n) => parseReference(n)) : tags;
+    const names = o.type !== 'local' && o.name ? o.name.split(',').map((n) => parseReference(n)) : tags;
     if (o.type === 'oci') {
       const first = names[0];
-      await writeOciLayout(o.dest, result.image, first ? { refName: first.tag ?? 'latest', imageName: formatReference(first) } : {});
+      const refs = first ? { refName: first.tag ?? 'latest', imageName: formatReference(first) } : {};
+      if (o.tar) await writeOciArchive(o.dest, result.image, refs);
+      else await writeOciLayout(o.dest, result.image, refs);
+    } else if (o.type === 'local') {
+      await writeRootfs(o.dest, result.image);
     } else if (o.type === 'docker') {
       await writeDockerArchive(o.dest, result.image, names);
     } else {

@@ -17,7 +17,7 @@ export function registerBuild(program: Command): void {
     .option('-f, --file <path>', 'Dockerfile path (default: CONTEXT/Dockerfile)')
     .option('-t, --tag <ref>', 'image name and tag, e.g. ghcr.io/acme/app:1.0 (repeatable)', collect, [])
     .option('--push', 'push the image to the registry of each tag')
-    .option('-o, --output <spec>', 'type=oci,dest=DIR | type=docker,dest=FILE.tar | type=registry (repeatable)', collect, [])
+    .option('-o, --output <spec>', 'type=oci,dest=DIR|FILE.tar | type=docker,dest=FILE.tar | type=local,dest=DIR (or DIR) | type=registry (repeatable)', collect, [])
     .option('--build-arg <name=value>', 'set a build-time ARG (repeatable)', collect, [])
     .option('--label <key=value>', 'add a label to the image (repeatable)', collect, [])
     .option('--target <stage>', 'build this stage and the stages it needs')

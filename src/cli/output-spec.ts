@@ -3,18 +3,17 @@ import { OcimakeError } from '../errors.js';
 /** One `--output` target, as docker buildx spells it. */
 export type OutputSpec =
   | { type: 'oci'; dest: string; tar: boolean; name?: string }
+  | { type: 'local'; dest: string }
   | { type: 'docker'; dest: string; name?: string }
   | { type: 'registry'; name?: string };
 
-/** Parses `type=oci,dest=DIR`, `type=docker,dest=FILE.tar`, `type=registry`, `type=image,push=true`. */
+/** Parses `type=oci,dest=DIR|FILE.tar`, `type=docker,dest=FILE.tar`, `type=local,dest=DIR` (or a bare `DIR`), `type=registry`, `type=image,push=true`. */
 export function parseOutput(spec: string): OutputSpec {
   const kv = new Map<string, string>();
   for (const part of spec.split(',')) {
     const i = part.indexOf('=');
     if (i < 0) {
-      if (!spec.includes('=')) {
-        throw new OcimakeError('OUTPUT_INVALID', `--output "${spec}": the local filesystem exporter is not supported yet`, { hint: 'use -o type=oci,dest=DIR or -o type=docker,dest=FILE.tar' });
-      }
+      if (!spec.includes('=')) return { type: 'local', dest: spec }; // `-o DIR` is buildx's local exporter
       throw new OcimakeError('OUTPUT_INVALID', `--output "${spec}": "${part}" is not key=value`, { hint: 'e.g. -o type=oci,dest=out' });
     }
     kv.set(part.slice(0, i).trim(), part.slice(i + 1).trim());
@@ -26,10 +25,11 @@ export function parseOutput(spec: string): OutputSpec {
   switch (type) {
     case 'oci':
       if (!dest) throw new OcimakeError('OUTPUT_INVALID', '--output type=oci needs dest=DIR', { hint: 'e.g. -o type=oci,dest=./image' });
-      if (kv.get('tar') === 'true' || (kv.get('tar') === undefined && dest.endsWith('.tar'))) {
-        throw new OcimakeError('OUTPUT_INVALID', '--output type=oci,tar=true is not supported yet', { hint: 'write a directory layout with -o type=oci,dest=DIR (or tar=false)' });
-      }
-      return withName({ type: 'oci', dest, tar: false });
+      // As in buildx, tar=true (or a dest ending in .tar) writes the layout as an archive.
+      return withName({ type: 'oci', dest, tar: kv.get('tar') === 'true' || (kv.get('tar') === undefined && dest.endsWith('.tar')) });
+    case 'local':
+      if (!dest) throw new OcimakeError('OUTPUT_INVALID', '--output type=local needs dest=DIR', { hint: 'e.g. -o type=local,dest=./rootfs' });
+      return { type: 'local', dest };
     case 'docker':
       if (!dest) throw new OcimakeError('OUTPUT_INVALID', '--output type=docker needs dest=FILE.tar', { hint: 'e.g. -o type=docker,dest=image.tar, then docker load -i image.tar' });
       return withName({ type: 'docker', dest });
@@ -39,7 +39,7 @@ export function parseOutput(spec: string): OutputSpec {
       if (kv.get('push') === 'true') return withName({ type: 'registry' });
       throw new OcimakeError('OUTPUT_INVALID', '--output type=image needs push=true (there is no local image store)', { hint: 'use --push, or -o type=oci,dest=DIR' });
     default:
-      throw new OcimakeError('OUTPUT_INVALID', `--output type "${type ?? ''}" is not supported`, { hint: 'supported: type=oci,dest=DIR; type=docker,dest=FILE.tar; type=registry' });
+      throw new OcimakeError('OUTPUT_INVALID', `--output type "${type ?? ''}" is not supported`, { hint: 'supported: type=oci,dest=DIR|FILE.tar; type=docker,dest=FILE.tar; type=local,dest=DIR; type=registry' });
   }
 }
 

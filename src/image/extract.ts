@@ -1,10 +1,12 @@
 import { createReadStream, promises as fs, constants } from 'node:fs';
 import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { pipeline } from 'node:stream/promises';
 import { OcimakeError } from '../errors.js';
 import { normalizeEntryPath, type LayerEntry } from '../layer/entry.js';
 import { copyOut } from './copy-out.js';
-import type { MergedFs } from './merged-fs.js';
+import { MergedFs } from './merged-fs.js';
+import type { Image } from './image.js';
 
 /**
  * `ocimake extract`: writes `paths` of an image under `dest`, each at its full in-image path
@@ -69,5 +71,16 @@ async function writeEntry(dest: string, rel: string, e: LayerEntry, base: string
       await fs.chmod(target, e.mode & 0o7777);
       return;
     }
+  }
+}
+
+/** The local exporter (`-o DIR`): the image's whole merged filesystem written under `dest`. */
+export async function writeRootfs(dest: string, image: Image): Promise<{ files: number }> {
+  const scratch = await fs.mkdtemp(join(tmpdir(), 'ocimake-rootfs-'));
+  try {
+    if (image.layers.length === 0) { await fs.mkdir(dest, { recursive: true }); return { files: 0 }; }
+    return await extractPaths(new MergedFs(image, 'the image'), ['/'], dest, scratch, 'the image');
+  } finally {
+    await fs.rm(scratch, { recursive: true, force: true });
   }
 }

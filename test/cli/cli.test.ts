@@ -45,12 +45,15 @@ describe('the ocimake command', () => {
 describe('--output and key=value flags', () => {
   it('parses buildx output specs', () => {
     expect(parseOutput('type=oci,dest=out')).toEqual({ type: 'oci', dest: 'out', tar: false });
+    expect(parseOutput('type=oci,dest=out.tar')).toEqual({ type: 'oci', dest: 'out.tar', tar: true });
+    expect(parseOutput('type=oci,dest=out,tar=true')).toEqual({ type: 'oci', dest: 'out', tar: true });
+    expect(parseOutput('type=local,dest=rootfs')).toEqual({ type: 'local', dest: 'rootfs' });
     expect(parseOutput('type=docker,dest=a.tar')).toEqual({ type: 'docker', dest: 'a.tar' });
     expect(parseOutput('type=registry')).toEqual({ type: 'registry' });
     expect(parseOutput('type=image,push=true,name=x/y:1')).toEqual({ type: 'registry', name: 'x/y:1' });
     expect(() => parseOutput('type=oci')).toThrow(/dest=DIR/);
     expect(() => parseOutput('type=weird,dest=x')).toThrow(/not supported/);
-    expect(() => parseOutput('./out')).toThrow(/local filesystem exporter/);
+    expect(parseOutput('./out')).toEqual({ type: 'local', dest: './out' });
   });
   it('parses --build-arg, taking bare names from the environment', () => {
     expect(parseKeyValues('--build-arg', ['A=1', 'B=x=y', 'FROM_ENV', 'MISSING'], { FROM_ENV: 'e' })).toEqual({ A: '1', B: 'x=y', FROM_ENV: 'e' });

@@ -110,6 +110,20 @@ describe('build, push and pull back on the embedded registry', () => {
     expect(await store.has(index.manifests[0]!.digest)).toBe(true);
   });
 
+  it('writes an OCI layout archive (-o type=oci,dest=x.tar) and a rootfs (-o DIR)', async () => {
+    const ctx = context();
+    const tarFile = join(work, 'image.tar');
+    const rootfs = join(work, 'rootfs');
+    expect(await cli(['build', ctx, '-t', 'example.com/app:3', '-o', `type=oci,dest=${tarFile}`, '-o', rootfs, '--progress=quiet', '--cache-dir', join(work, 'cache')])).toBe(0);
+    const { readTar } = await import('../helpers/tar.js');
+    const entries = await readTar(readFileSync(tarFile), false);
+    expect(entries.map((e) => e.name)).toContain('index.json');
+    expect(entries.map((e) => e.name)).toContain('oci-layout');
+    expect(readFileSync(join(rootfs, 'srv/static/index.html'), 'utf8')).toBe('<h1>hi</h1>');
+    const { statSync } = await import('node:fs');
+    expect(statSync(join(rootfs, 'app-server')).mode & 0o777).toBe(0o755);
+  });
+
   it('fails with a clear message when a push target is unreachable, and writes no metadata', async () => {
     const ctx = context();
     const meta = join(work, 'never.json');

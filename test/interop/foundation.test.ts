@@ -80,6 +80,11 @@ describe('foundation: a FROM scratch Go server image', () => {
     const inspect = JSON.parse(run('skopeo', ['inspect', `docker-archive:${archive}`])) as { RepoTags: string[]; Layers: string[] };
     expect(inspect.Layers).toHaveLength(1);
     run('umoci', ['unpack', '--image', `${fromArchive}:x`, join(work, 'bundle2')]);
+    const ociTar = join(work, 'out-oci.tar');
+    const t = runOcimake(['build', ctx, '-t', 'example.com/seed/app:1.0', '-o', `type=oci,dest=${ociTar}`, '--progress=quiet', '--cache-dir', join(work, 'cache')]);
+    expect(t.code, t.stderr).toBe(0);
+    const viaArchive = JSON.parse(run('skopeo', ['inspect', `oci-archive:${ociTar}:1.0`])) as { Digest: string };
+    expect(viaArchive.Digest).toBe(digest);
     expect(existsSync(join(work, 'bundle2', 'rootfs', 'app-server'))).toBe(true);
   });
 

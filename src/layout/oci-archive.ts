@@ -1,0 +1,45 @@
+import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { pipeline } from 'node:stream/promises';
+import tar from 'tar-stream';
+import type { Image } from '../image/image.js';
+import type { Descriptor } from '../oci/schemas.js';
+import { writeOciLayout } from './oci-layout.js';
+
+/**
+ * Writes an OCI image layout as a tar archive (what `docker buildx build -o type=oci,dest=x.tar`
+ * writes): the layout is assembled in a temporary directory, archived with sorted entries and
+ * fixed times, and renamed into place only when complete.
+ */
+export async function writeOciArchive(file: string, image: Image, opts: { refName?: string; imageName?: string } = {}): Promise<Descriptor> {
+  const dir = await fs.mkdtemp(join(tmpdir(), 'ocimake-oci-tar-'));
+  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    const desc = await writeOciLayout(dir, image, opts);
+    await fs.mkdir(dirname(file), { recursive: true });
+    const pack = tar.pack();
+    const done = pipeline(pack, createWriteStream(tmp));
+    const mtime = new Date(0);
+    const addFile = (rel: string, size: number) => new Promise<void>((resolve, reject) => {
+      const sink = pack.entry({ name: rel, size, mode: 0o644, mtime }, (err) => (err ? reject(err) : resolve()));
+      createReadStream(join(dir, rel)).on('error', reject).pipe(sink);
+    });
+    for (const d of ['blobs/', 'blobs/sha256/']) await new Promise<void>((resolve, reject) => pack.entry({ name: d, type: 'directory', mode: 0o755, mtime }, (err) => (err ? reject(err) : resolve())));
+    for (const name of (await fs.readdir(join(dir, 'blobs', 'sha256'))).sort()) {
+      const rel = `blobs/sha256/${name}`;
+      await addFile(rel, (await fs.stat(join(dir, rel))).size);
+    }
+    for (const rel of ['index.json', 'oci-layout']) await addFile(rel, (await fs.stat(join(dir, rel))).size);
+    pack.finalize();
+    await done;
+    await fs.rename(tmp, file);
+    return desc;
+  } catch (err) {
+    await fs.rm(tmp, { force: true });
+    throw err;
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
