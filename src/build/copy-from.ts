@@ -21,6 +21,7 @@ export interface CopyFromInputs {
   workdir: string;
   escape: string;
   scratch: string;
+  lookupId?: (kind: 'user' | 'group', name: string) => number | undefined;
 }
 
 /**
@@ -31,7 +32,7 @@ export interface CopyFromInputs {
  */
 export async function planCopyFrom(inp: CopyFromInputs): Promise<CopyPlan> {
   const { inst, env, escape } = inp;
-  const owner = inst.chown !== undefined ? parseChown(expandWord(inst.chown, env, escape)) : undefined;
+  const owner = inst.chown !== undefined ? parseChown(expandWord(inst.chown, env, escape), inp.lookupId) : undefined;
   const chmod = inst.chmod !== undefined ? parseChmod(expandWord(inst.chmod, env, escape)) : undefined;
   const rawDest = expandWord(inst.dest, env, escape);
   const destAbs = rawDest.startsWith('/') ? rawDest : posix.join(inp.workdir || '/', rawDest);

@@ -12,6 +12,7 @@ import { applyConfigInstruction } from './config-instructions.js';
 import type { BuildContext } from './context.js';
 import { planCopy } from './copy.js';
 import { planCopyFrom, type FromSource } from './copy-from.js';
+import { chownNeedsNames, loadIdLookup } from './passwd.js';
 import { posix } from 'node:path';
 import type { FsState } from './fs-state.js';
 import { finalizeEntries, normalizeEntryPath, type LayerEntry } from '../layer/entry.js';
@@ -96,20 +97,23 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
     case 'copy':
     case 'add': {
       const workdir = state.image.config.config?.WorkingDir || '/';
+      const lookupId = chownNeedsNames(inst.chown) ? await loadIdLookup(state.image, env.scratch) : undefined;
       let plan;
       if (inst.from !== undefined) {
         if (inst.kind === 'add') throw lineError(env.file, inst.line, 'ADD does not take --from', 'use COPY --from=...');
         const from = await env.resolveFrom(expandWord(inst.from, varsOf(state), env.escape), stage);
-        plan = await planCopyFrom({ inst, from, fs: state.fs, env: varsOf(state), workdir, escape: env.escape, scratch: env.scratch });
+        plan = await planCopyFrom({ inst, from, fs: state.fs, env: varsOf(state), workdir, escape: env.escape, scratch: env.scratch, ...(lookupId ? { lookupId } : {}) });
       } else {
         await state.fs.ensure([posix.resolve(workdir, expandWord(inst.dest, varsOf(state), env.escape))]);
-        plan = await planCopy({ inst, context: env.context, fs: state.fs, env: varsOf(state), workdir, escape: env.escape, scratch: env.scratch });
+        plan = await planCopy({ inst, context: env.context, fs: state.fs, env: varsOf(state), workdir, escape: env.escape, scratch: env.scratch, ...(lookupId ? { lookupId } : {}) });
       }
       return writeEntries(state, env, plan.entries, plan.owner, history(plan.createdBy));
     }
     case 'workdir': {
       const edit = applyConfigInstruction(inst, state.image.config.config ?? {}, varsOf(state), { shell: state.shell, cmdSet: state.cmdSet, escape: env.escape });
-      const dir = edit.config.WorkingDir ?? '/';
+      await state.fs.ensure([edit.config.WorkingDir ?? '/']);
+      const dir = await state.fs.realDir(edit.config.WorkingDir ?? '/');
+      await state.fs.ensure([dir]);
       if (state.fs.isDirectory(dir)) return { ...state, image: editConfig(state.image, () => edit.config, history(edit.createdBy)) };
       // The directory is created, as Docker does, in a layer of its own.
       const withConfig: StageState = { ...state, image: editConfig(state.image, () => edit.config) };

@@ -90,6 +90,16 @@ describe('multi-stage builds against the embedded registry', () => {
     expect(top.find((e) => e.name === 'bin/tool2')).toMatchObject({ content: 'T', mode: 0o755 });
   });
 
+  it('resolves --chown names from the image\'s /etc/passwd and keeps existing WORKDIRs', async () => {
+    const ctx = writeTree(join(work, 'chown'), { Dockerfile: `FROM ${base}\nWORKDIR /var/lib/tool\nCOPY --chown=app:app f /home/app/f\n`, f: 'x' });
+    const r = await buildAndExport({ context: ctx, cacheDir: join(work, 'cache-chown') });
+    expect(r.image.layers).toHaveLength(5); // WORKDIR of an existing directory adds no layer
+    const entries = await readTar(await r.image.layers[4]!.source.open(r.image.layers[4]!.descriptor.digest));
+    expect(entries.find((e) => e.name === 'home/app/f')).toMatchObject({ uid: 1000, gid: 1000 });
+    const bad = writeTree(join(work, 'chown-bad'), { Dockerfile: `FROM ${base}\nCOPY --chown=nobody f /f\n`, f: 'x' });
+    await expect(buildAndExport({ context: bad, cacheDir: join(work, 'cache-chown') })).rejects.toThrow(/unable to find user "nobody"/);
+  });
+
   it('builds only up to --target', async () => {
     const ctx = writeTree(join(work, 'target'), { Dockerfile: 'FROM scratch AS builder\nCOPY a /a\nFROM scratch\nCOPY --from=builder /a /b\nCOPY missing /x\n', a: 'A' });
     const r = await buildAndExport({ context: ctx, target: 'builder', cacheDir: join(work, 'cache-t') });

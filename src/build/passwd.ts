@@ -1,0 +1,37 @@
+import { promises as fs } from 'node:fs';
+import { copyOut } from '../image/copy-out.js';
+import type { Image } from '../image/image.js';
+import { MergedFs } from '../image/merged-fs.js';
+
+/** Resolves user and group names from the image's /etc/passwd and /etc/group. */
+export type IdLookup = (kind: 'user' | 'group', name: string) => number | undefined;
+
+/**
+ * Reads /etc/passwd and /etc/group of an image (following symlinks inside it) so that
+ * `COPY --chown=app:app` works as in Docker. Missing files simply resolve nothing.
+ */
+export async function loadIdLookup(image: Image, scratch: string): Promise<IdLookup> {
+  const mfs = new MergedFs(image, 'the stage');
+  const read = async (path: string, idField: number): Promise<Map<string, number>> => {
+    const out = new Map<string, number>();
+    const hit = await mfs.lookup(path);
+    if (!hit || hit.entry.entry.type !== 'file') return out;
+    const [copied] = await copyOut(mfs, [path], scratch, 'the stage');
+    const e = copied?.entries[0]?.entry;
+    if (!e || e.type !== 'file' || e.source.kind !== 'path') return out;
+    for (const line of (await fs.readFile(e.source.path, 'utf8')).split('\n')) {
+      const f = line.split(':');
+      const id = f[idField];
+      if (f[0] && id !== undefined && /^\d+$/.test(id)) out.set(f[0], Number(id));
+    }
+    return out;
+  };
+  const users = await read('/etc/passwd', 2);
+  const groups = await read('/etc/group', 2);
+  return (kind, name) => (kind === 'user' ? users : groups).get(name);
+}
+
+/** True when a --chown value names a user or group rather than numeric ids. */
+export function chownNeedsNames(spec: string | undefined): boolean {
+  return spec !== undefined && spec.split(':').some((p) => p !== '' && !/^\d+$/.test(p));
+}
