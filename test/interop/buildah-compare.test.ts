@@ -1,10 +1,11 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTree } from '../helpers/tmp.js';
-import { requireTools, run, runOcimake } from './tools.js';
+import { requireTools, run, runOcimake, SHARED } from './tools.js';
 
 // Issue 3 check 6: for a RUN-free multi-stage Dockerfile, our rootfs and config match what
 // `buildah bud` (the reference for Dockerfile semantics) produces.
@@ -107,5 +108,45 @@ describe('ocimake and buildah bud agree on a RUN-free multi-stage Dockerfile', (
       return { Env: k.Env, Entrypoint: k.Entrypoint, Cmd: k.Cmd, WorkingDir: k.WorkingDir, User: k.User, ExposedPorts: k.ExposedPorts, Labels: labels, Volumes: k.Volumes, StopSignal: k.StopSignal };
     };
     expect(cfg(ours)).toEqual(cfg(theirs));
+  });
+});
+
+describe('ocimake and buildah bud agree on an alpine base (oci: layout)', () => {
+  let work: string;
+
+  beforeAll(() => {
+    requireTools('buildah', 'umoci', 'skopeo');
+    // buildah reads the oci: path as an image name, so it must be lowercase.
+    work = join(tmpdir(), `ocimake-vs-buildah-alpine-${randomBytes(6).toString('hex')}`);
+    mkdirSync(work);
+    const actx = join(work, 'alpine-ctx');
+    mkdirSync(actx);
+    copyFileSync(join(SHARED, 'fixtures', 'rootfs', 'alpine-minirootfs-3.20.3-x86_64.tar.gz'), join(actx, 'rootfs.tar.gz'));
+    writeFileSync(join(actx, 'Dockerfile'), 'FROM scratch\nADD rootfs.tar.gz /\nCMD ["/bin/sh"]\n');
+    const a = runOcimake(['build', actx, '-o', `type=oci,dest=${join(work, 'alpine')}`, '-t', 'x/alpine:3.20', '--progress=plain', '--cache-dir', join(work, 'cache')]);
+    expect(a.code, a.stderr).toBe(0);
+    const ctx = writeTree(join(work, 'ctx'), {
+      // /root is 0700 in alpine, nobody/nogroup come from its /etc/passwd and /etc/group.
+      Dockerfile: `FROM oci:${join(work, 'alpine')}:3.20\nWORKDIR /root\nCOPY --chown=nobody:nogroup f /home/f\nCOPY app /usr/local/bin/\nCOPY app /bin/app2\nWORKDIR /srv/new\nUSER nobody\n`,
+      f: 'x', app: { content: '#!/bin/sh\n', mode: 0o755 },
+    });
+    const r = runOcimake(['build', ctx, '-o', `type=oci,dest=${join(work, 'ours')}`, '-t', 'x/cmp:1', '--progress=plain', '--cache-dir', join(work, 'cache')]);
+    expect(r.code, r.stderr).toBe(0);
+    const b = ['--storage-driver', 'vfs', '--root', join(work, 'buildah-root'), '--runroot', join(work, 'buildah-run')];
+    run('buildah', [...b, 'bud', '--isolation', 'chroot', '-q', '-t', 'cmp:1', ctx]);
+    run('buildah', [...b, 'push', 'cmp:1', `oci:${join(work, 'theirs')}:1`]);
+    run('umoci', ['unpack', '--image', `${join(work, 'ours')}:1`, join(work, 'ours-bundle')]);
+    run('umoci', ['unpack', '--image', `${join(work, 'theirs')}:1`, join(work, 'theirs-bundle')]);
+  });
+
+  afterAll(() => { if (work) rmSync(work, { recursive: true, force: true }); });
+
+  it('gives the same rootfs', () => {
+    const a = walk(join(work, 'ours-bundle', 'rootfs'));
+    const b = walk(join(work, 'theirs-bundle', 'rootfs'));
+    const diff = [...new Set([...a.keys(), ...b.keys()])].filter((p) => JSON.stringify(a.get(p)) !== JSON.stringify(b.get(p)));
+    expect(diff).toEqual([]);
+    expect(a.get('root')?.mode).toBe(0o700);
+    expect(a.get('home/f')).toMatchObject({ uid: 65534, gid: 65533 });
   });
 });
