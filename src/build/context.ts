@@ -2,7 +2,7 @@ import { promises as fs, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import dockerignore, { type Ignore } from '@balena/dockerignore';
 import { OcimakeError } from '../errors.js';
-import { hasGlob, segmentRegExp } from './glob.js';
+import { hasGlob, segmentRegExp } from '../util/glob.js';
 
 // The package is CommonJS with an ESM-style `default` in its types; take the function either way.
 type MakeIgnore = (opts?: { ignorecase?: boolean }) => Ignore;

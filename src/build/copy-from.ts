@@ -44,6 +44,9 @@ export async function planCopyFrom(inp: CopyFromInputs): Promise<CopyPlan> {
     throw new OcimakeError('COPY_DEST_NOT_DIR', 'When using COPY with more than one source file, the destination must be a directory and end with a /', { hint: `write the destination as "${rawDest}/"` });
   }
   const copied = await copyOut(inp.from.fs, sources, inp.scratch, inp.from.what);
+  if (copied.length > 1 && !destIsDir) {
+    throw new OcimakeError('COPY_DEST_NOT_DIR', 'When using COPY with more than one source file, the destination must be a directory and end with a /', { hint: `the sources matched ${copied.length} paths; write the destination as "${rawDest}/"` });
+  }
   const entries: LayerEntry[] = [];
   const fix = (e: LayerEntry, path: string): LayerEntry => {
     const out = { ...e, path } as LayerEntry;
@@ -52,9 +55,9 @@ export async function planCopyFrom(inp: CopyFromInputs): Promise<CopyPlan> {
     if (out.type === 'hardlink') out.linkname = normalizeEntryPath(`${dest}/${out.linkname}`);
     return out;
   };
-  for (const [i, c] of copied.entries()) {
+  for (const c of copied) {
     if (c.kind === 'file') {
-      const target = destIsDir ? `${dest}/${basename(sources[i]!)}` : dest;
+      const target = destIsDir ? `${dest}/${basename(c.requested)}` : dest;
       entries.push(fix(c.entries[0]!.entry, normalizeEntryPath(target)));
       continue;
     }

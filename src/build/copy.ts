@@ -7,7 +7,7 @@ import type { Instruction } from '../dockerfile/instructions.js';
 import { detectArchive, extractArchiveEntries } from './archive.js';
 import type { BuildContext, ContextMatch } from './context.js';
 import type { FsState } from './fs-state.js';
-import { hasGlob } from './glob.js';
+import { hasGlob } from '../util/glob.js';
 
 type CopyInstruction = Extract<Instruction, { kind: 'copy' | 'add' }>;
 

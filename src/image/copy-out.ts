@@ -1,9 +1,12 @@
 import { OcimakeError } from '../errors.js';
 import type { LayerEntry } from '../layer/entry.js';
 import type { MergedEntry, MergedFs } from './merged-fs.js';
+import { hasGlob, segmentRegExp } from '../util/glob.js';
 
 /** What one source path of an image holds, as COPY --from copies it. */
 export interface CopiedSource {
+  /** The path as matched (a wildcard expanded to each match), before following symlinks. */
+  requested: string;
   /** The in-image path after following symlinks. */
   path: string;
   kind: 'file' | 'directory';
@@ -18,13 +21,16 @@ export interface CopiedSource {
  * spooled to `scratch`. Only the layers needed are opened.
  */
 export async function copyOut(mfs: MergedFs, paths: readonly string[], scratch: string, what: string): Promise<CopiedSource[]> {
-  const found: { path: string; root: MergedEntry; items: MergedEntry[] }[] = [];
-  for (const p of paths) {
-    if (/[*?[]/.test(p)) throw new OcimakeError('UNSUPPORTED', `wildcards in COPY --from ("${p}") are not supported yet`, { hint: 'name the files or their directory' });
-    const hit = await mfs.lookup(p);
-    if (!hit) throw new OcimakeError('SOURCE_NOT_FOUND', `"${p}" not found in ${what}`, { hint: 'check the path inside the image, e.g. with "ocimake inspect" or "ocimake extract"' });
-    const items = hit.entry.entry.type === 'directory' ? await mfs.descendants(hit.path) : [hit.entry];
-    found.push({ path: hit.path, root: hit.entry, items });
+  const found: { requested: string; path: string; root: MergedEntry; items: MergedEntry[] }[] = [];
+  for (const pattern of paths) {
+    const matches = hasGlob(pattern) ? await expandGlob(mfs, pattern) : [pattern];
+    if (matches.length === 0) throw new OcimakeError('SOURCE_NOT_FOUND', `no source files were specified: "${pattern}" matches nothing in ${what}`, { hint: 'check the pattern against the paths inside the image' });
+    for (const p of matches) {
+      const hit = await mfs.lookup(p);
+      if (!hit) throw new OcimakeError('SOURCE_NOT_FOUND', `"${p}" not found in ${what}`, { hint: 'check the path inside the image, e.g. with "ocimake inspect" or "ocimake extract"' });
+      const items = hit.entry.entry.type === 'directory' ? await mfs.descendants(hit.path) : [hit.entry];
+      found.push({ requested: p, path: hit.path, root: hit.entry, items });
+    }
   }
   // Hardlinks whose target is outside the copied set become regular files with the target's bytes.
   const extra: MergedEntry[] = [];
@@ -66,6 +72,27 @@ export async function copyOut(mfs: MergedFs, paths: readonly string[], scratch: 
           throw new OcimakeError('UNSUPPORTED', `${what}: ${e.entry.path} is a ${e.entry.type} device or fifo, which cannot be copied without privileges`, { hint: 'copy the files around it instead' });
       }
     }
-    return { path: f.path, kind: isDir ? 'directory' as const : 'file' as const, entries: out };
+    return { requested: f.requested, path: f.path, kind: isDir ? 'directory' as const : 'file' as const, entries: out };
   }));
+}
+
+/** Expands a Go-style glob (`*`, `?`, `[...]` per segment) against the merged filesystem. */
+export async function expandGlob(mfs: MergedFs, pattern: string): Promise<string[]> {
+  let current = [''];
+  for (const seg of pattern.split('/').filter((s) => s !== '' && s !== '.')) {
+    const next: string[] = [];
+    for (const base of current) {
+      if (!hasGlob(seg)) { next.push(base === '' ? seg : `${base}/${seg}`); continue; }
+      const dir = await mfs.lookup(base === '' ? '/' : base);
+      if (!dir || dir.entry.entry.type !== 'directory') continue;
+      const prefix = dir.path === '' ? '' : `${dir.path}/`;
+      const re = segmentRegExp(seg);
+      for (const e of await mfs.descendants(dir.path)) {
+        const name = e.entry.path.slice(prefix.length);
+        if (!name.includes('/') && re.test(name)) next.push(base === '' ? name : `${base}/${name}`);
+      }
+    }
+    current = next;
+  }
+  return current.sort();
 }

@@ -100,6 +100,17 @@ describe('multi-stage builds against the embedded registry', () => {
     await expect(buildAndExport({ context: bad, cacheDir: join(work, 'cache-chown') })).rejects.toThrow(/unable to find user "nobody"/);
   });
 
+  it('expands wildcards in COPY --from sources', async () => {
+    const ctx = writeTree(join(work, 'glob'), { Dockerfile: `FROM scratch\nCOPY --from=${base} /etc/os-* /etc/pass* /out/\n` });
+    const r = await buildAndExport({ context: ctx, cacheDir: join(work, 'cache-glob') });
+    const names = (await readTar(await r.image.layers[0]!.source.open(r.image.layers[0]!.descriptor.digest))).map((e) => e.name);
+    expect(names).toEqual(['out/', 'out/os-release', 'out/passwd']);
+    const multi = writeTree(join(work, 'glob2'), { Dockerfile: `FROM scratch\nCOPY --from=${base} /etc/* /single\n` });
+    await expect(buildAndExport({ context: multi, cacheDir: join(work, 'cache-glob') })).rejects.toThrow(/destination must be a directory/);
+    const none = writeTree(join(work, 'glob3'), { Dockerfile: `FROM scratch\nCOPY --from=${base} /etc/*.none /x/\n` });
+    await expect(buildAndExport({ context: none, cacheDir: join(work, 'cache-glob') })).rejects.toThrow(/no source files were specified/);
+  });
+
   it('builds only up to --target', async () => {
     const ctx = writeTree(join(work, 'target'), { Dockerfile: 'FROM scratch AS builder\nCOPY a /a\nFROM scratch\nCOPY --from=builder /a /b\nCOPY missing /x\n', a: 'A' });
     const r = await buildAndExport({ context: ctx, target: 'builder', cacheDir: join(work, 'cache-t') });
