@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { buildAndExport, type Output } from '../build/export.js';
+import type { Output } from '../build/export.js';
 import { parsePlatform } from '../oci/platform.js';
 import { parseKeyValues, parseOutput } from './output-spec.js';
 import { Progress, type ProgressMode } from './progress.js';
@@ -34,6 +34,7 @@ export function registerBuild(program: Command): void {
         throw new OcimakeError('FLAG_INVALID', `--progress=${o.progress} is not a progress mode`, { hint: 'use auto, plain, quiet or tty' });
       }
       const progress = new Progress(mode);
+      const { buildAndExport } = await import('../build/export.js');
       const outputs: Output[] = o.output.map(parseOutput);
       const result = await buildAndExport({
         context,

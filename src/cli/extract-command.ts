@@ -3,12 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { defaultCacheDir } from '../build/cache-dir.js';
-import { extractPaths } from '../image/extract.js';
-import { MergedFs } from '../image/merged-fs.js';
-import { openImage } from '../image/source.js';
-import { BlobStore } from '../layout/blob-store.js';
 import { hostPlatform, parsePlatform } from '../oci/platform.js';
-import { Remote } from '../remote/registry-image.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -24,6 +19,9 @@ export function registerExtract(program: Command): void {
     .option('--insecure-registry <host[:port]>', 'reach this registry over plain HTTP (repeatable)', collect, [])
     .option('--cache-dir <dir>', 'blob cache directory')
     .action(async (image: string, paths: string[], o: { output: string; platform?: string; insecureRegistry: string[]; cacheDir?: string }) => {
+      const [{ extractPaths }, { MergedFs }, { openImage }, { BlobStore }, { Remote }] = await Promise.all([
+        import('../image/extract.js'), import('../image/merged-fs.js'), import('../image/source.js'), import('../layout/blob-store.js'), import('../remote/registry-image.js'),
+      ]);
       const opened = await openImage(image, {
         remote: new Remote({ insecureRegistries: o.insecureRegistry }),
         platform: o.platform ? parsePlatform(o.platform) : hostPlatform(),
