@@ -137,7 +137,7 @@ async function writeEntries(state: StageState, env: StageEnv, entries: readonly 
   const store = env.store;
   const image = appendLayer(
     state.image,
-    { descriptor: { mediaType: layer.mediaType, digest: layer.digest, size: layer.size }, diffId: layer.diffId, source: { open: (d) => store.open(d) } },
+    { descriptor: { mediaType: layer.mediaType, digest: layer.digest, size: layer.size }, diffId: layer.diffId, source: store.source() },
     history,
   );
   return { ...state, image, fs: state.fs.with(all) };

@@ -7,6 +7,8 @@ import type { Descriptor, ImageConfig, Manifest } from '../oci/schemas.js';
 /** Where a blob's bytes can be read from (a local store, a registry, a layout). */
 export interface BlobSource {
   open(digest: string): Readable | Promise<Readable>;
+  /** The local file holding the blob, when there is one and it is already verified (lets outputs hardlink it). */
+  localPath?(digest: string): Promise<string | undefined>;
 }
 
 /** A layer of an image: its compressed descriptor, its diffID and where its bytes are. */

@@ -62,6 +62,31 @@ export class BlobStore {
     }
   }
 
+  /** A BlobSource over this store (its files can be hardlinked by outputs). */
+  source(): { open(digest: string): Readable; localPath(digest: string): Promise<string | undefined> } {
+    return {
+      open: (d) => this.open(d),
+      localPath: async (d) => ((await this.has(d)) ? this.path(d) : undefined),
+    };
+  }
+
+  /**
+   * Puts an existing local blob file into this store by hardlinking it (same filesystem), or
+   * by a verified copy. The source must already be verified content (it comes from a store).
+   */
+  async linkFrom(file: string, desc: { digest: string; size: number }): Promise<void> {
+    if (await this.has(desc.digest)) return;
+    const dest = this.path(desc.digest);
+    await fs.mkdir(join(dest, '..'), { recursive: true });
+    try {
+      await fs.link(file, dest);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return;
+      await this.putStream(createReadStream(file), desc);
+    }
+  }
+
   /** Starts writing a new blob. */
   async writer(): Promise<BlobWriter> {
     const tmpDir = join(this.root, 'tmp');
@@ -99,6 +124,8 @@ export class BlobStore {
         }
         const fh = await fs.open(tmp, 'r');
         try { await fh.sync(); } finally { await fh.close(); }
+        // Blobs are immutable; read-only files guard the hardlinks outputs share with the cache.
+        await fs.chmod(tmp, 0o444);
         const dest = store.path(digest);
         await fs.mkdir(join(dest, '..'), { recursive: true });
         await fs.rename(tmp, dest);

@@ -42,7 +42,7 @@ export async function openOciLayout(dir: string, tag: string | undefined, platfo
   if (sha256(manifestBytes) !== desc.digest) throw new OcimakeError('DIGEST_INVALID', `${what}: manifest ${desc.digest} does not match its digest`);
   const manifest = parseManifest(manifestBytes, what);
   const config = parseConfig(await store.readBytes(manifest.config.digest), what);
-  return { image: imageFromManifest(manifest, config, { open: (d) => store.open(d) }, what), digest: desc.digest, what };
+  return { image: imageFromManifest(manifest, config, store.source(), what), digest: desc.digest, what };
 }
 
 /**
@@ -88,7 +88,7 @@ export async function openDockerArchive(file: string, store: BlobStore): Promise
   }));
   const manifest: Manifest = { schemaVersion: 2, mediaType: MediaType.OciManifest, config: { mediaType: MediaType.OciConfig, ...cfg }, layers };
   const config = parseConfig(configBytes, what);
-  const image = imageFromManifest(manifest, config, { open: (d) => store.open(d) }, what);
+  const image = imageFromManifest(manifest, config, store.source(), what);
   return { image, digest: sha256(JSON.stringify(manifest)), what };
 }
 

@@ -36,7 +36,9 @@ export async function writeOciLayout(dir: string, image: Image, opts: { refName?
   const art = imageArtifacts(image);
   for (const layer of image.layers) {
     if (await store.has(layer.descriptor.digest)) continue;
-    await store.putStream(await layer.source.open(layer.descriptor.digest), layer.descriptor);
+    const local = await layer.source.localPath?.(layer.descriptor.digest);
+    if (local) await store.linkFrom(local, layer.descriptor);
+    else await store.putStream(await layer.source.open(layer.descriptor.digest), layer.descriptor);
   }
   await store.putBytes(art.configBytes, art.config);
   await store.putBytes(art.manifestBytes, art.descriptor);
