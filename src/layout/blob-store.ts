@@ -122,6 +122,11 @@ export class BlobStore {
             `blob content does not match: expected ${expected.digest} (${expected.size ?? '?'} bytes), got ${digest} (${size} bytes)`,
           );
         }
+        if (await store.has(digest)) {
+          // Already stored (content-addressed): the new copy is identical; drop it.
+          await fs.rm(tmp, { force: true });
+          return { digest, size };
+        }
         const fh = await fs.open(tmp, 'r');
         try { await fh.sync(); } finally { await fh.close(); }
         // Blobs are immutable; read-only files guard the hardlinks outputs share with the cache.
