@@ -36,8 +36,9 @@ function keyHost(key: string): string {
 }
 
 /**
- * Credentials as Docker finds them: OCIMAKE_REGISTRY_AUTH (a JSON `auths` object, for hosts
- * that cannot write a config file), then the docker config's `credHelpers`, `auths` and
+ * Credentials as Docker finds them: OCIMAKE_REGISTRY_AUTH or DOCKER_AUTH_CONFIG (docker
+ * config JSON in the environment, for hosts that cannot write a config file, as GitLab CI
+ * passes it), then the docker config's `credHelpers`, `auths` and
  * `credsStore`, running `docker-credential-<name> get` with the helper protocol.
  */
 export function dockerCredentials(env: NodeJS.ProcessEnv = process.env): CredentialSource {
@@ -57,14 +58,23 @@ export function dockerCredentials(env: NodeJS.ProcessEnv = process.env): Credent
 }
 
 function envCredentials(env: NodeJS.ProcessEnv, registry: string): Credentials | undefined {
-  const raw = env.OCIMAKE_REGISTRY_AUTH;
+  for (const name of ['OCIMAKE_REGISTRY_AUTH', 'DOCKER_AUTH_CONFIG'] as const) {
+    const found = envVarCredentials(env, name, registry);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+// OCIMAKE_REGISTRY_AUTH, and GitLab CI's DOCKER_AUTH_CONFIG: a docker config's JSON (or just its `auths`).
+function envVarCredentials(env: NodeJS.ProcessEnv, name: 'OCIMAKE_REGISTRY_AUTH' | 'DOCKER_AUTH_CONFIG', registry: string): Credentials | undefined {
+  const raw = env[name];
   if (!raw) return undefined;
   let parsed: DockerConfig;
   try {
     const j = JSON.parse(raw) as DockerConfig | DockerConfig['auths'];
     parsed = j && typeof j === 'object' && 'auths' in j ? (j as DockerConfig) : { auths: j as DockerConfig['auths'] };
   } catch (err) {
-    throw new OcimakeError('CONFIG_INVALID', 'OCIMAKE_REGISTRY_AUTH is not valid JSON', { cause: err, hint: 'set it to {"auths":{"host":{"username":"u","password":"p"}}}' });
+    throw new OcimakeError('CONFIG_INVALID', `${name} is not valid JSON`, { cause: err, hint: 'set it to {"auths":{"host":{"username":"u","password":"p"}}}' });
   }
   const entry = Object.entries(parsed.auths ?? {}).find(([k]) => keyHost(k) === registry)?.[1];
   return entry ? fromAuthEntry(entry, registry) : undefined;

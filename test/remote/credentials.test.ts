@@ -49,6 +49,11 @@ describe('docker config credentials', () => {
     await expect(dockerCredentials({ OCIMAKE_REGISTRY_AUTH: '{bad' })('r.example')).rejects.toThrow(/not valid JSON/);
   });
 
+  it('reads GitLab CI\'s DOCKER_AUTH_CONFIG', async () => {
+    const env = { DOCKER_CONFIG: tempDir(), DOCKER_AUTH_CONFIG: JSON.stringify({ auths: { 'registry.gitlab.example': { auth: Buffer.from('gitlab-ci-token:t0k').toString('base64') } } }) };
+    expect(await dockerCredentials(env)('registry.gitlab.example')).toEqual({ username: 'gitlab-ci-token', password: 't0k' });
+  });
+
   it('treats a missing config file as anonymous', async () => {
     const d = tempDir();
     mkdirSync(join(d, 'empty'));
