@@ -27,6 +27,8 @@ export interface BuildOptions extends TransportOptions {
   context: string;
   /** The Dockerfile path; default CONTEXT/Dockerfile. */
   dockerfile?: string;
+  /** The Dockerfile's text, when it does not come from a file (`-f -`). */
+  dockerfileText?: string;
   buildArgs?: Record<string, string>;
   /** Labels added to the final image (--label). */
   labels?: Record<string, string>;
@@ -60,10 +62,10 @@ export interface BuildResult {
 export async function build(opts: BuildOptions): Promise<BuildResult> {
   const contextDir = resolve(opts.context);
   const dockerfilePath = resolve(opts.dockerfile ?? join(contextDir, 'Dockerfile'));
-  const text = await fs.readFile(dockerfilePath, 'utf8').catch((err: NodeJS.ErrnoException) => {
+  const text = opts.dockerfileText ?? await fs.readFile(dockerfilePath, 'utf8').catch((err: NodeJS.ErrnoException) => {
     throw new OcimakeError('DOCKERFILE_NOT_FOUND', `cannot read the Dockerfile at ${dockerfilePath}: ${err.code ?? err.message}`, { hint: 'pass -f PATH, or put a Dockerfile in the context directory' });
   });
-  const fileLabel = opts.dockerfile ? opts.dockerfile : 'Dockerfile';
+  const fileLabel = opts.dockerfileText !== undefined ? 'Dockerfile (stdin)' : opts.dockerfile ? opts.dockerfile : 'Dockerfile';
   const plan = planDockerfile(text, fileLabel);
   const context = await BuildContext.open(contextDir, dockerfilePath);
   const store = new BlobStore(opts.cacheDir ?? defaultCacheDir());

@@ -14,7 +14,7 @@ export function registerBuild(program: Command): void {
     .command('build')
     .description('build an image from a Dockerfile, without a daemon')
     .argument('[context]', 'build context directory', '.')
-    .option('-f, --file <path>', 'Dockerfile path (default: CONTEXT/Dockerfile)')
+    .option('-f, --file <path>', 'Dockerfile path (default: CONTEXT/Dockerfile); - reads it from stdin')
     .option('-t, --tag <ref>', 'image name and tag, e.g. ghcr.io/acme/app:1.0 (repeatable)', collect, [])
     .option('--push', 'push the image to the registry of each tag')
     .option('-o, --output <spec>', 'type=oci,dest=DIR|FILE.tar | type=docker,dest=FILE.tar | type=local,dest=DIR (or DIR) | type=registry (repeatable)', collect, [])
@@ -38,7 +38,7 @@ export function registerBuild(program: Command): void {
       const outputs: Output[] = o.output.map(parseOutput);
       const result = await buildAndExport({
         context,
-        ...(o.file ? { dockerfile: resolve(o.file) } : {}),
+        ...(o.file === '-' ? { dockerfileText: await readStdin() } : o.file ? { dockerfile: resolve(o.file) } : {}),
         tags: o.tag,
         push: o.push === true,
         outputs,
@@ -73,4 +73,10 @@ interface BuildFlags {
   quiet?: boolean;
   insecureRegistry: string[];
   cacheDir?: string;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }

@@ -105,6 +105,14 @@ describe('stages and --target', () => {
   });
 });
 
+describe('a Dockerfile given as text (-f -)', () => {
+  it('builds it and names it in errors', async () => {
+    const r = await buildFrom('FROM scratch\n', {}, { dockerfileText: 'FROM scratch\nLABEL from=stdin\n' });
+    expect(r.image.config.config?.Labels).toEqual({ from: 'stdin' });
+    await expect(buildFrom('FROM scratch\n', {}, { dockerfileText: 'FROM scratch\nRUN x\n' })).rejects.toThrow(/^Dockerfile \(stdin\):2: RUN/);
+  });
+});
+
 describe('parallel stages', () => {
   it('starts independent stages together, before either has finished', async () => {
     const events: string[] = [];
