@@ -11,6 +11,9 @@ import { familiarName } from '../remote/familiar.js';
 import { formatReference, parseReference, type Reference } from '../remote/reference.js';
 import type { TransportOptions } from '../remote/transport.js';
 import { build, type BuildOptions, type BuildResult } from './build.js';
+import { indexArtifacts, pushIndex, writeOciLayoutIndex } from './multi-platform.js';
+import type { Image } from '../image/image.js';
+import type { Platform } from '../oci/schemas.js';
 
 /** Where a build goes, as buildx's --output spells it. */
 export type Output =
@@ -20,6 +23,8 @@ export type Output =
   | { type: 'registry'; name?: string };
 
 export interface BuildAndExportOptions extends BuildOptions, TransportOptions {
+  /** Several platforms make a multi-platform image (an OCI index); `platform` is ignored then. */
+  platforms?: readonly Platform[];
   /** -t: image references (the first names OCI and docker outputs too). */
   tags?: readonly string[];
   /** --push: same as an extra `type=registry` output. */
@@ -33,7 +38,10 @@ export interface BuildAndExportOptions extends BuildOptions, TransportOptions {
 }
 
 export interface BuildAndExportResult extends BuildResult {
+  /** The manifest digest, or the index digest of a multi-platform build. */
   digest: string;
+  /** Each platform's image, for a multi-platform build. */
+  images?: Image[];
   descriptor: Descriptor;
   tags: Reference[];
 }
@@ -52,6 +60,7 @@ export async function buildAndExport(opts: BuildAndExportOptions): Promise<Build
       throw new OcimakeError('TAG_REQUIRED', 'pushing needs an image name', { hint: 'add -t registry/name:tag' });
     }
   }
+  if (opts.platforms && opts.platforms.length > 1) return buildMulti(opts, outputs, tags);
   const result = await build(opts);
   const { artifacts } = result;
   for (const o of outputs) {
@@ -73,17 +82,49 @@ export async function buildAndExport(opts: BuildAndExportOptions): Promise<Build
     await fs.mkdir(dirname(opts.iidFile), { recursive: true });
     await writeFileAtomic(opts.iidFile, artifacts.config.digest);
   }
-  if (opts.metadataFile) {
-    const meta = {
-      'containerimage.digest': artifacts.digest,
-      'containerimage.descriptor': artifacts.descriptor,
-      'containerimage.config.digest': artifacts.config.digest,
-      'image.name': tags.map(formatReference).join(','),
-      tags: tags.map(formatReference),
-      'ocimake.familiar-names': tags.map(familiarName),
-    };
-    await fs.mkdir(dirname(opts.metadataFile), { recursive: true });
-    await writeFileAtomic(opts.metadataFile, `${JSON.stringify(meta, null, 2)}\n`);
-  }
+  await writeMetadata(opts, tags, artifacts.descriptor, artifacts.config.digest);
   return { ...result, digest: artifacts.digest, descriptor: artifacts.descriptor, tags };
+}
+
+async function writeMetadata(opts: BuildAndExportOptions, tags: readonly Reference[], descriptor: Descriptor, configDigest?: string): Promise<void> {
+  if (!opts.metadataFile) return;
+  const meta = {
+    'containerimage.digest': descriptor.digest,
+    'containerimage.descriptor': descriptor,
+    ...(configDigest ? { 'containerimage.config.digest': configDigest } : {}),
+    'image.name': tags.map(formatReference).join(','),
+    tags: tags.map(formatReference),
+    'ocimake.familiar-names': tags.map(familiarName),
+  };
+  await fs.mkdir(dirname(opts.metadataFile), { recursive: true });
+  await writeFileAtomic(opts.metadataFile, `${JSON.stringify(meta, null, 2)}\n`);
+}
+
+/** A multi-platform build: one build per platform, then an OCI index (as buildx --platform a,b). */
+async function buildMulti(opts: BuildAndExportOptions, outputs: readonly Output[], tags: readonly Reference[]): Promise<BuildAndExportResult> {
+  for (const o of outputs) {
+    if (o.type === 'docker' || o.type === 'local') {
+      throw new OcimakeError('OUTPUT_INVALID', `--output type=${o.type} cannot hold a multi-platform image`, { hint: 'use -o type=oci,dest=DIR or --push, or build one --platform at a time' });
+    }
+  }
+  const results: BuildResult[] = [];
+  for (const platform of opts.platforms!) results.push(await build({ ...opts, platform }));
+  const images = results.map((r) => r.image);
+  let art = indexArtifacts(images);
+  for (const o of outputs) {
+    const names = o.type !== 'local' && o.name ? o.name.split(',').map((n) => parseReference(n)) : tags;
+    if (o.type === 'oci') {
+      if (o.tar) throw new OcimakeError('OUTPUT_INVALID', 'a multi-platform OCI archive (tar=true) is not supported yet', { hint: 'write a directory: -o type=oci,dest=DIR' });
+      art = await writeOciLayoutIndex(o.dest, images, names[0]?.tag ?? (names[0] ? 'latest' : undefined));
+    } else if (o.type === 'registry') {
+      art = await pushIndex(images, names, { ...opts, ...(opts.onPush ? { onEvent: opts.onPush } : {}) });
+    }
+  }
+  if (opts.iidFile) {
+    await fs.mkdir(dirname(opts.iidFile), { recursive: true });
+    await writeFileAtomic(opts.iidFile, art.digest);
+  }
+  await writeMetadata(opts, tags, art.descriptor);
+  const first = results[0]!;
+  return { ...first, images, digest: art.digest, descriptor: art.descriptor, tags: [...tags], warnings: results.flatMap((r) => r.warnings) };
 }

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Output } from '../build/export.js';
 import { parsePlatform } from '../oci/platform.js';
+import type { Platform } from '../oci/schemas.js';
 import { parseKeyValues, parseOutput } from './output-spec.js';
 import { Progress, type ProgressMode } from './progress.js';
 import { OcimakeError } from '../errors.js';
@@ -21,7 +22,7 @@ export function registerBuild(program: Command): void {
     .option('--build-arg <name=value>', 'set a build-time ARG (repeatable)', collect, [])
     .option('--label <key=value>', 'add a label to the image (repeatable)', collect, [])
     .option('--target <stage>', 'build this stage and the stages it needs')
-    .option('--platform <os/arch[/variant]>', 'target platform (default: the host\'s linux platform)')
+    .option('--platform <os/arch[/variant],...>', 'target platform(s); several make a multi-platform index (default: the host\'s linux platform)')
     .option('--iidfile <file>', 'write the image ID (config digest) to a file')
     .option('--metadata-file <file>', 'write the build result (digest, descriptor, names) as JSON')
     .option('--progress <mode>', 'auto | plain | quiet | tty', 'auto')
@@ -45,7 +46,7 @@ export function registerBuild(program: Command): void {
         buildArgs: parseKeyValues('--build-arg', o.buildArg),
         labels: parseKeyValues('--label', o.label, {}),
         ...(o.target ? { target: o.target } : {}),
-        ...(o.platform ? { platform: parsePlatform(o.platform) } : {}),
+        ...platformOptions(o.platform),
         ...(o.iidfile ? { iidFile: o.iidfile } : {}),
         ...(o.metadataFile ? { metadataFile: o.metadataFile } : {}),
         insecureRegistries: o.insecureRegistry,
@@ -79,4 +80,10 @@ async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
   return Buffer.concat(chunks).toString('utf8');
+}
+
+function platformOptions(spec: string | undefined): { platform?: Platform; platforms?: Platform[] } {
+  if (!spec) return {};
+  const list = spec.split(',').map((p) => p.trim()).filter(Boolean).map(parsePlatform);
+  return list.length > 1 ? { platforms: list } : { platform: list[0]! };
 }

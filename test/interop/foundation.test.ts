@@ -88,6 +88,22 @@ describe('foundation: a FROM scratch Go server image', () => {
     expect(existsSync(join(work, 'bundle2', 'rootfs', 'app-server'))).toBe(true);
   });
 
+  it('pushes a multi-platform index that skopeo resolves per platform', () => {
+    const mp = join(work, 'mp');
+    mkdirSync(join(mp, 'bin', 'amd64'), { recursive: true });
+    mkdirSync(join(mp, 'bin', 'arm64'), { recursive: true });
+    writeFileSync(join(mp, 'bin', 'amd64', 'app'), 'amd64');
+    writeFileSync(join(mp, 'bin', 'arm64', 'app'), 'arm64');
+    writeFileSync(join(mp, 'Dockerfile'), 'FROM scratch\nARG TARGETARCH\nCOPY bin/${TARGETARCH}/app /app\n');
+    const r = runOcimake(['build', mp, '--platform', 'linux/amd64,linux/arm64', '-t', `${reg.host}/seed/multi:1`, '--push', '--progress=plain', '--cache-dir', join(work, 'cache')]);
+    expect(r.code, r.stderr).toBe(0);
+    const raw = JSON.parse(run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/seed/multi:1`])) as { manifests: { platform: { architecture: string } }[] };
+    expect(raw.manifests.map((m) => m.platform.architecture)).toEqual(['amd64', 'arm64']);
+    const arm = JSON.parse(run('skopeo', ['inspect', '--override-arch', 'arm64', '--tls-verify=false', `docker://${reg.host}/seed/multi:1`])) as { Architecture: string };
+    expect(arm.Architecture).toBe('arm64');
+    run('skopeo', ['copy', '--all', '--src-tls-verify=false', `docker://${reg.host}/seed/multi:1`, `oci:${join(work, 'multi-copy')}:1`]);
+  });
+
   describe('when the registry requires basic auth', () => {
     let authReg: Distribution;
     let cfgDir: string;

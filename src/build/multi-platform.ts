@@ -1,0 +1,63 @@
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { imageArtifacts, type Image } from '../image/image.js';
+import { BlobStore } from '../layout/blob-store.js';
+import { writeFileAtomic, writeOciLayout } from '../layout/oci-layout.js';
+import { canonicalBytes } from '../oci/canonical-json.js';
+import { sha256, type Digest } from '../oci/digest.js';
+import { MediaType } from '../oci/media-types.js';
+import { IndexSchema, type Descriptor, type Index } from '../oci/schemas.js';
+import { pushImage, putManifest, type PushOptions } from '../remote/push.js';
+import { formatReference, type Reference } from '../remote/reference.js';
+import { RegistryClient } from '../remote/transport.js';
+import { withContext } from '../errors.js';
+
+/** An OCI image index over per-platform images, serialised with canonical JSON. */
+export interface IndexArtifacts { bytes: Buffer; digest: Digest; descriptor: Descriptor; index: Index }
+
+/** Builds the index of a multi-platform build: one manifest descriptor per image, with its platform. */
+export function indexArtifacts(images: readonly Image[]): IndexArtifacts {
+  const manifests: Descriptor[] = images.map((img) => {
+    const c = img.config;
+    return { ...imageArtifacts(img).descriptor, platform: { os: c.os, architecture: c.architecture, ...(c.variant ? { variant: c.variant } : {}) } };
+  });
+  const index: Index = { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests };
+  const bytes = canonicalBytes(index);
+  const digest = sha256(bytes);
+  return { bytes, digest, descriptor: { mediaType: MediaType.OciIndex, digest, size: bytes.length }, index };
+}
+
+/**
+ * Pushes every platform's image by digest, then the index under each tag, so a tag only
+ * ever names an index whose manifests and blobs are all in place.
+ */
+export async function pushIndex(images: readonly Image[], refs: readonly Reference[], opts: PushOptions): Promise<IndexArtifacts> {
+  const art = indexArtifacts(images);
+  const repos = new Map<string, Reference>();
+  for (const r of refs) repos.set(`${r.registry}/${r.repository}`, { registry: r.registry, repository: r.repository });
+  for (const img of images) await pushImage(img, [...repos.values()], opts);
+  for (const r of refs) {
+    try {
+      await putManifest(new RegistryClient(r.registry, opts), r.repository, r.tag ?? art.digest, art.bytes, MediaType.OciIndex);
+      opts.onEvent?.({ kind: 'manifest', ref: formatReference({ registry: r.registry, repository: r.repository, ...(r.tag ? { tag: r.tag } : {}) }), digest: art.digest });
+    } catch (err) {
+      throw withContext(`pushing the index to ${formatReference(r)}`, err);
+    }
+  }
+  return art;
+}
+
+/** Writes a multi-platform build into an OCI layout: every image, then the index, named by `refName`. */
+export async function writeOciLayoutIndex(dir: string, images: readonly Image[], refName?: string): Promise<IndexArtifacts> {
+  const art = indexArtifacts(images);
+  // Each image's blobs and manifest go in first; their own index.json entries are dropped below.
+  for (const img of images) await writeOciLayout(dir, img);
+  await new BlobStore(dir).putBytes(art.bytes, art.descriptor);
+  await fs.rm(join(dir, 'tmp'), { recursive: true, force: true });
+  const existing = IndexSchema.parse(JSON.parse(await fs.readFile(join(dir, 'index.json'), 'utf8')));
+  const platformDigests = new Set(art.index.manifests.map((m) => m.digest));
+  const kept = existing.manifests.filter((m) => !platformDigests.has(m.digest) && (refName === undefined || m.annotations?.['org.opencontainers.image.ref.name'] !== refName));
+  const entry: Descriptor = { ...art.descriptor, ...(refName ? { annotations: { 'org.opencontainers.image.ref.name': refName } } : {}) };
+  await writeFileAtomic(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [...kept, entry] }));
+  return art;
+}
