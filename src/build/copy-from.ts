@@ -1,27 +1,15 @@
-import { basename, posix } from 'node:path';
-import { OcimakeError } from '../errors.js';
+import { basename } from 'node:path';
 import { copyOut } from '../image/copy-out.js';
 import type { MergedFs } from '../image/merged-fs.js';
 import { normalizeEntryPath, type LayerEntry } from '../layer/entry.js';
-import { expandWord, type VarMap } from '../dockerfile/shell-lex.js';
-import type { Instruction } from '../dockerfile/instructions.js';
-import { parseChmod, parseChown, type CopyPlan } from './copy.js';
-import type { FsState } from './fs-state.js';
-
-type CopyInstruction = Extract<Instruction, { kind: 'copy' | 'add' }>;
+import { expandWord } from '../dockerfile/shell-lex.js';
+import { destNotDir, parseChmod, parseChown, resolveDest, type CopyInputs, type CopyPlan } from './copy.js';
 
 /** An image to copy from: a stage of this build or any image source. */
 export interface FromSource { fs: MergedFs; what: string }
 
-export interface CopyFromInputs {
-  inst: CopyInstruction;
+export interface CopyFromInputs extends Omit<CopyInputs, 'context'> {
   from: FromSource;
-  fs: FsState;
-  env: VarMap;
-  workdir: string;
-  escape: string;
-  scratch: string;
-  lookupId?: (kind: 'user' | 'group', name: string) => number | undefined;
 }
 
 /**
@@ -34,19 +22,11 @@ export async function planCopyFrom(inp: CopyFromInputs): Promise<CopyPlan> {
   const { inst, env, escape } = inp;
   const owner = inst.chown !== undefined ? parseChown(expandWord(inst.chown, env, escape), inp.lookupId) : undefined;
   const chmod = inst.chmod !== undefined ? parseChmod(expandWord(inst.chmod, env, escape)) : undefined;
-  const rawDest = expandWord(inst.dest, env, escape);
-  const destAbs = rawDest.startsWith('/') ? rawDest : posix.join(inp.workdir || '/', rawDest);
-  await inp.fs.ensure([destAbs]);
-  const dest = await inp.fs.realDir(destAbs);
+  const { rawDest, dest, destIsDir } = await resolveDest(inp);
   const sources = inst.sources.map((s) => expandWord(s, env, escape));
-  const destIsDir = /\/\.?$/.test(rawDest) || rawDest === '.' || inp.fs.isDirectory(dest);
-  if (sources.length > 1 && !destIsDir) {
-    throw new OcimakeError('COPY_DEST_NOT_DIR', 'When using COPY with more than one source file, the destination must be a directory and end with a /', { hint: `write the destination as "${rawDest}/"` });
-  }
+  if (sources.length > 1 && !destIsDir) throw destNotDir('COPY', rawDest);
   const copied = await copyOut(inp.from.fs, sources, inp.scratch, inp.from.what);
-  if (copied.length > 1 && !destIsDir) {
-    throw new OcimakeError('COPY_DEST_NOT_DIR', 'When using COPY with more than one source file, the destination must be a directory and end with a /', { hint: `the sources matched ${copied.length} paths; write the destination as "${rawDest}/"` });
-  }
+  if (copied.length > 1 && !destIsDir) throw destNotDir('COPY', rawDest, `the sources matched ${copied.length} paths`);
   const entries: LayerEntry[] = [];
   const fix = (e: LayerEntry, path: string): LayerEntry => {
     const out = { ...e, path } as LayerEntry;

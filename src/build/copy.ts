@@ -21,17 +21,36 @@ export interface CopyPlan {
   createdBy: string;
 }
 
-export interface CopyInputs {
-  inst: CopyInstruction;
+export interface CopyInputs extends DestInputs {
   context: BuildContext;
-  fs: FsState;
-  env: VarMap;
-  workdir: string;
-  escape: string;
   /** A directory for temporary files (ADD archive extraction). */
   scratch: string;
   /** Resolves a user or group name to an id from the stage's /etc/passwd and /etc/group. */
   lookupId?: (kind: 'user' | 'group', name: string) => number | undefined;
+}
+
+/** What every COPY and ADD shares: the instruction, the stage's filesystem and variables. */
+export interface DestInputs { inst: CopyInstruction; fs: FsState; env: VarMap; workdir: string; escape: string }
+
+/**
+ * Expands a COPY/ADD destination and applies Docker's rules: relative to WORKDIR, followed
+ * through symlinks in the image (so /bin on a merged-/usr base is /usr/bin), and meaning
+ * "into" when it ends with `/` (or is `.`) or names an existing directory.
+ */
+export async function resolveDest(inp: DestInputs): Promise<{ rawDest: string; dest: string; destIsDir: boolean }> {
+  const rawDest = expandWord(inp.inst.dest, inp.env, inp.escape);
+  const destAbs = rawDest.startsWith('/') ? rawDest : posix.join(inp.workdir || '/', rawDest);
+  await inp.fs.ensure([destAbs]);
+  const dest = await inp.fs.realDir(destAbs);
+  await inp.fs.ensure([dest]);
+  return { rawDest, dest, destIsDir: /\/\.?$/.test(rawDest) || rawDest === '.' || inp.fs.isDirectory(dest) };
+}
+
+/** Docker's error for several sources copied to something that is not a directory. */
+export function destNotDir(kw: string, rawDest: string, why?: string): OcimakeError {
+  return new OcimakeError('COPY_DEST_NOT_DIR', `When using ${kw} with more than one source file, the destination must be a directory and end with a /`, {
+    hint: `${why ? `${why}; ` : ''}write the destination as "${rawDest}/"`,
+  });
 }
 
 /** Parses `--chown=user[:group]`; a user alone sets the group to the same id, as Docker does. */
@@ -68,16 +87,10 @@ export async function planCopy(inp: CopyInputs): Promise<CopyPlan> {
   const kw = inst.kind.toUpperCase();
   const owner = inst.chown !== undefined ? parseChown(expandWord(inst.chown, env, escape), inp.lookupId) : { uid: 0, gid: 0 };
   const chmod = inst.chmod !== undefined ? parseChmod(expandWord(inst.chmod, env, escape)) : undefined;
-  const rawDest = expandWord(inst.dest, env, escape);
-  const destAbs = rawDest.startsWith('/') ? rawDest : posix.join(inp.workdir || '/', rawDest);
-  const dest = normalizeEntryPath(destAbs);
+  const { rawDest, dest, destIsDir } = await resolveDest(inp);
   const heredocs = new Map(inst.heredocs.map((h) => [h.name, h]));
   const sources = inst.sources.map((s) => (heredocNameOf(s) !== undefined && heredocs.has(heredocNameOf(s)!) ? s : expandWord(s, env, escape)));
-  const endsWithSlash = /\/\.?$/.test(rawDest) || rawDest === '.';
-  const destIsDir = endsWithSlash || inp.fs.isDirectory(dest);
-  if (sources.length > 1 && !destIsDir) {
-    throw new OcimakeError('COPY_DEST_NOT_DIR', `When using ${kw} with more than one source file, the destination must be a directory and end with a /`, { hint: `write the destination as "${rawDest}/"` });
-  }
+  if (sources.length > 1 && !destIsDir) throw destNotDir(kw, rawDest);
   const entries: LayerEntry[] = [];
   const perm = (m: number) => (chmod !== undefined ? chmod : m & 0o7777);
   let scratchN = 0;
@@ -99,9 +112,7 @@ export async function planCopy(inp: CopyInputs): Promise<CopyPlan> {
         hint: `check the path relative to ${inp.context.root} and your .dockerignore`,
       });
     }
-    if (matches.length > 1 && !destIsDir) {
-      throw new OcimakeError('COPY_DEST_NOT_DIR', `When using ${kw} with more than one source file, the destination must be a directory and end with a /`, { hint: `"${src}" matched ${matches.length} paths; write the destination as "${rawDest}/"` });
-    }
+    if (matches.length > 1 && !destIsDir) throw destNotDir(kw, rawDest, `"${src}" matched ${matches.length} paths`);
     for (const m of matches) {
       if (m.stat.isDirectory()) {
         entries.push(...(await dirEntries(inp, m, dest, owner, perm)));

@@ -13,7 +13,6 @@ import type { BuildContext } from './context.js';
 import { planCopy } from './copy.js';
 import { planCopyFrom, type FromSource } from './copy-from.js';
 import { chownNeedsNames, loadIdLookup } from './passwd.js';
-import { posix } from 'node:path';
 import type { FsState } from './fs-state.js';
 import { finalizeEntries, normalizeEntryPath, type LayerEntry } from '../layer/entry.js';
 
@@ -104,7 +103,6 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
         const from = await env.resolveFrom(expandWord(inst.from, varsOf(state), env.escape), stage);
         plan = await planCopyFrom({ inst, from, fs: state.fs, env: varsOf(state), workdir, escape: env.escape, scratch: env.scratch, ...(lookupId ? { lookupId } : {}) });
       } else {
-        await state.fs.ensure([posix.resolve(workdir, expandWord(inst.dest, varsOf(state), env.escape))]);
         plan = await planCopy({ inst, context: env.context, fs: state.fs, env: varsOf(state), workdir, escape: env.escape, scratch: env.scratch, ...(lookupId ? { lookupId } : {}) });
       }
       return writeEntries(state, env, plan.entries, plan.owner, history(plan.createdBy));
