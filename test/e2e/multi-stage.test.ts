@@ -111,6 +111,16 @@ describe('multi-stage builds against the embedded registry', () => {
     await expect(buildAndExport({ context: none, cacheDir: join(work, 'cache-glob') })).rejects.toThrow(/no source files were specified/);
   });
 
+  it('follows base-image symlinks in the destination, as on merged-/usr images', async () => {
+    const baseCtx = writeTree(join(work, 'usrmerge'), { Dockerfile: 'FROM scratch\nCOPY root/ /\n', 'root/usr/bin/sh': 'sh', 'root/bin': { link: 'usr/bin' } });
+    const layout = join(work, 'usrmerge-layout');
+    await buildAndExport({ context: baseCtx, tags: ['x/usrmerge:1'], outputs: [{ type: 'oci', dest: layout }], cacheDir: join(work, 'cache-um') });
+    const ctx = writeTree(join(work, 'usrmerge-use'), { Dockerfile: `FROM oci:${layout}:1\nCOPY app /bin/\n`, app: 'a' });
+    const r = await buildAndExport({ context: ctx, cacheDir: join(work, 'cache-um') });
+    const names = (await readTar(await r.image.layers[1]!.source.open(r.image.layers[1]!.descriptor.digest))).map((e) => e.name);
+    expect(names).toEqual(['usr/', 'usr/bin/', 'usr/bin/app']);
+  });
+
   it('builds only up to --target', async () => {
     const ctx = writeTree(join(work, 'target'), { Dockerfile: 'FROM scratch AS builder\nCOPY a /a\nFROM scratch\nCOPY --from=builder /a /b\nCOPY missing /x\n', a: 'A' });
     const r = await buildAndExport({ context: ctx, target: 'builder', cacheDir: join(work, 'cache-t') });
