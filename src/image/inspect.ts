@@ -3,8 +3,6 @@ import type { BlobStore } from '../layout/blob-store.js';
 import { isIndexType } from '../oci/media-types.js';
 import { formatPlatform } from '../oci/platform.js';
 import { IndexSchema, type Platform } from '../oci/schemas.js';
-import { fetchManifest } from '../remote/pull.js';
-import { parseReference } from '../remote/reference.js';
 import type { Remote } from '../remote/registry-image.js';
 import { imageArtifacts } from './image.js';
 import { openImage } from './source.js';
@@ -28,24 +26,18 @@ export interface InspectResult {
 /**
  * Inspects an image from any source without downloading its layers: the index (with its
  * platforms) when there is one, the manifest for `platform`, the config and the layer list.
+ * Each document is fetched once.
  */
 export async function inspectImage(spec: string, ctx: { remote: Remote; platform: Platform; store: BlobStore }): Promise<InspectResult> {
   try {
-    let raw: string | undefined;
-    let digest: string | undefined;
-    let mediaType: string | undefined;
-    let platforms: string[] | undefined;
-    if (!spec.startsWith('oci:') && !spec.startsWith('docker-archive:')) {
-      const ref = parseReference(spec);
-      const top = await fetchManifest(ctx.remote.client(ref.registry), ref);
-      raw = top.bytes.toString('utf8');
-      digest = top.digest;
-      mediaType = top.mediaType;
-      if (isIndexType(top.mediaType)) {
-        platforms = IndexSchema.parse(JSON.parse(raw)).manifests.filter((m) => m.platform && m.platform.architecture !== 'unknown').map((m) => formatPlatform(m.platform!));
-      }
-    }
     const opened = await openImage(spec, ctx);
+    const top = opened.top;
+    const raw = top?.bytes.toString('utf8');
+    const platforms = top && isIndexType(top.mediaType)
+      ? IndexSchema.parse(JSON.parse(raw!)).manifests.filter((m) => m.platform && m.platform.architecture !== 'unknown').map((m) => formatPlatform(m.platform!))
+      : undefined;
+    const digest = top?.digest;
+    const mediaType = top?.mediaType;
     const art = imageArtifacts(opened.image);
     const c = opened.image.config;
     return {

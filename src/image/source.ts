@@ -15,6 +15,8 @@ export interface OpenedImage {
   /** Set for registry images: where the blobs can be mounted from on push. */
   ref?: Reference;
   downloads?: () => number;
+  /** For registry images: what the reference named (index or manifest), as served. */
+  top?: { bytes: Buffer; mediaType: string; digest: Digest };
 }
 
 /**
@@ -33,5 +35,5 @@ export async function openImage(spec: string, ctx: { remote: Remote; platform: P
   }
   const ref = parseReference(spec);
   const pulled = await pullImage(ctx.remote, ref, ctx.platform, ctx.store);
-  return { image: pulled.image, digest: pulled.digest, what: formatReference(ref), ref, downloads: pulled.downloads };
+  return { image: pulled.image, digest: pulled.digest, what: formatReference(ref), ref, downloads: pulled.downloads, top: pulled.top };
 }

@@ -19,6 +19,8 @@ export interface PulledImage {
   indexDigest?: Digest;
   /** How many layer blobs were downloaded (not found in the cache). */
   readonly downloads: () => number;
+  /** What the reference itself named (an index or the manifest), as served. */
+  top: { bytes: Buffer; mediaType: string; digest: Digest };
 }
 
 /** Registry clients shared by one build, so tokens are fetched once per registry and scope. */
@@ -43,6 +45,7 @@ export async function pullImage(remote: Remote, ref: Reference, platform: Platfo
   const client = remote.client(ref.registry);
   try {
     let fetched = await fetchManifest(client, ref);
+    const top = fetched;
     let indexDigest: Digest | undefined;
     if (isIndexType(fetched.mediaType) || isIndexJson(fetched.bytes)) {
       const index = IndexSchema.parse(JSON.parse(fetched.bytes.toString('utf8')));
@@ -67,7 +70,7 @@ export async function pullImage(remote: Remote, ref: Reference, platform: Platfo
       localPath: async (digest: string) => ((await store.has(digest)) ? store.path(digest) : undefined),
     };
     const image = imageFromManifest(manifest, config, source, what);
-    return { image, ref, digest: fetched.digest, ...(indexDigest ? { indexDigest } : {}), downloads: () => downloads };
+    return { image, ref, digest: fetched.digest, ...(indexDigest ? { indexDigest } : {}), downloads: () => downloads, top };
   } catch (err) {
     throw withContext(`pulling ${what}`, err);
   }
