@@ -9,7 +9,7 @@ import { MediaType } from '../oci/media-types.js';
 import { IndexSchema, type Descriptor, type Index } from '../oci/schemas.js';
 import { pushImage, putManifest, type PushOptions } from '../remote/push.js';
 import { formatReference, type Reference } from '../remote/reference.js';
-import { RegistryClient } from '../remote/transport.js';
+import { Remote } from '../remote/registry-image.js';
 import { withContext } from '../errors.js';
 
 /** An OCI image index over per-platform images, serialised with canonical JSON. */
@@ -35,10 +35,11 @@ export async function pushIndex(images: readonly Image[], refs: readonly Referen
   const art = indexArtifacts(images);
   const repos = new Map<string, Reference>();
   for (const r of refs) repos.set(`${r.registry}/${r.repository}`, { registry: r.registry, repository: r.repository });
-  for (const img of images) await pushImage(img, [...repos.values()], opts);
+  const shared: PushOptions = { ...opts, remote: opts.remote ?? new Remote(opts) };
+  for (const img of images) await pushImage(img, [...repos.values()], shared);
   for (const r of refs) {
     try {
-      await putManifest(new RegistryClient(r.registry, opts), r.repository, r.tag ?? art.digest, art.bytes, MediaType.OciIndex);
+      await putManifest(shared.remote!.client(r.registry), r.repository, r.tag ?? art.digest, art.bytes, MediaType.OciIndex);
       opts.onEvent?.({ kind: 'manifest', ref: formatReference({ registry: r.registry, repository: r.repository, ...(r.tag ? { tag: r.tag } : {}) }), digest: art.digest });
     } catch (err) {
       throw withContext(`pushing the index to ${formatReference(r)}`, err);

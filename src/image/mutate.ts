@@ -18,7 +18,3 @@ export function editConfig(image: Image, edit: (c: ContainerConfig) => Container
   return { ...image, config };
 }
 
-/** Returns a new image with top-level config fields replaced (created, architecture…). */
-export function withImageConfig(image: Image, fields: Partial<ImageConfig>): Image {
-  return { ...image, config: { ...image.config, ...fields } };
-}

@@ -1,7 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
 import { OcimakeError } from '../errors.js';
 import { imageArtifacts, type Image } from '../image/image.js';
 import { MediaType } from '../oci/media-types.js';
@@ -73,7 +72,3 @@ async function readIndexIfAny(dir: string): Promise<Index | undefined> {
   return parsed.data;
 }
 
-/** A Readable over a Buffer (tiny helper for blob sources). */
-export function bufferStream(b: Buffer): Readable {
-  return Readable.from([b]);
-}

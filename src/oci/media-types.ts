@@ -28,7 +28,3 @@ export const MANIFEST_ACCEPT = [...MANIFEST_TYPES, ...INDEX_TYPES].join(', ');
 export function isIndexType(mt: string | undefined): boolean {
   return mt !== undefined && INDEX_TYPES.includes(mt);
 }
-
-export function isManifestType(mt: string | undefined): boolean {
-  return mt !== undefined && MANIFEST_TYPES.includes(mt);
-}

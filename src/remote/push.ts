@@ -3,7 +3,8 @@ import { OcimakeError, withContext } from '../errors.js';
 import { imageArtifacts, type Image } from '../image/image.js';
 import type { Descriptor } from '../oci/schemas.js';
 import { formatReference, type Reference } from './reference.js';
-import { RegistryClient, registryError, type TransportOptions } from './transport.js';
+import { Remote } from './registry-image.js';
+import { registryError, type RegistryClient, type TransportOptions } from './transport.js';
 
 /** Progress events of a push. */
 export type PushEvent =
@@ -14,8 +15,8 @@ export type PushEvent =
 
 export interface PushOptions extends TransportOptions {
   onEvent?: (e: PushEvent) => void;
-  /** Known source repositories of blobs on the same registry, for cross-repo mounts. */
-  mountFrom?: ReadonlyMap<string, string>;
+  /** Clients shared with other pushes of the same build, so each registry authenticates once. */
+  remote?: Remote;
 }
 
 /**
@@ -25,7 +26,7 @@ export interface PushOptions extends TransportOptions {
  */
 export async function pushImage(image: Image, refs: readonly Reference[], opts: PushOptions = {}): Promise<{ digest: string; descriptor: Descriptor }> {
   const art = imageArtifacts(image);
-  const clients = new Map<string, RegistryClient>();
+  const remote = opts.remote ?? new Remote(opts);
   const byRepo = new Map<string, Reference[]>();
   for (const r of refs) {
     const key = `${r.registry}/${r.repository}`;
@@ -33,12 +34,11 @@ export async function pushImage(image: Image, refs: readonly Reference[], opts: 
   }
   for (const group of byRepo.values()) {
     const first = group[0]!;
-    const client = clients.get(first.registry) ?? new RegistryClient(first.registry, opts);
-    clients.set(first.registry, client);
+    const client = remote.client(first.registry);
     const repo = first.repository;
     try {
       for (const layer of image.layers) {
-        const from = layer.origin?.registry === first.registry ? layer.origin.repository : opts.mountFrom?.get(layer.descriptor.digest);
+        const from = layer.origin?.registry === first.registry ? layer.origin.repository : undefined;
         await pushBlob(client, repo, layer.descriptor, () => layer.source.open(layer.descriptor.digest), opts, from);
       }
       await pushBlob(client, repo, art.config, () => Readable.from([art.configBytes]), opts);
