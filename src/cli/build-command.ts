@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { Output } from '../build/export.js';
+import type { Output } from '../builder/export.js';
 import { parsePlatform } from '../oci/platform.js';
 import type { Platform } from '../oci/schemas.js';
 import { parseKeyValues, parseOutput } from './output-spec.js';
@@ -35,7 +35,7 @@ export function registerBuild(program: Command): void {
         throw new OcimakeError('FLAG_INVALID', `--progress=${o.progress} is not a progress mode`, { hint: 'use auto, plain, quiet or tty' });
       }
       const progress = new Progress(mode);
-      const { buildAndExport } = await import('../build/export.js');
+      const { buildAndExport } = await import('../builder/export.js');
       const outputs: Output[] = o.output.map(parseOutput);
       const result = await buildAndExport({
         context,

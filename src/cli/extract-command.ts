@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { defaultCacheDir } from '../build/cache-dir.js';
+import { defaultCacheDir } from '../store/cache-dir.js';
 import { hostPlatform, parsePlatform } from '../oci/platform.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -20,7 +20,7 @@ export function registerExtract(program: Command): void {
     .option('--cache-dir <dir>', 'blob cache directory')
     .action(async (image: string, paths: string[], o: { output: string; platform?: string; insecureRegistry: string[]; cacheDir?: string }) => {
       const [{ extractPaths }, { MergedFs }, { openImage }, { BlobStore }, { Remote }] = await Promise.all([
-        import('../image/extract.js'), import('../image/merged-fs.js'), import('../image/source.js'), import('../layout/blob-store.js'), import('../remote/registry-image.js'),
+        import('../source/extract.js'), import('../image/merged-fs.js'), import('../source/open.js'), import('../store/blob-store.js'), import('../remote/registry-image.js'),
       ]);
       const opened = await openImage(image, {
         remote: new Remote({ insecureRegistries: o.insecureRegistry }),

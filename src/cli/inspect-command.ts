@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { defaultCacheDir } from '../build/cache-dir.js';
+import { defaultCacheDir } from '../store/cache-dir.js';
 import { hostPlatform, parsePlatform } from '../oci/platform.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -15,7 +15,7 @@ export function registerInspect(program: Command): void {
     .option('--insecure-registry <host[:port]>', 'reach this registry over plain HTTP (repeatable)', collect, [])
     .option('--cache-dir <dir>', 'blob cache directory')
     .action(async (image: string, o: { raw?: boolean; platform?: string; insecureRegistry: string[]; cacheDir?: string }) => {
-      const [{ inspectImage }, { BlobStore }, { Remote }] = await Promise.all([import('../image/inspect.js'), import('../layout/blob-store.js'), import('../remote/registry-image.js')]);
+      const [{ inspectImage }, { BlobStore }, { Remote }] = await Promise.all([import('../source/inspect.js'), import('../store/blob-store.js'), import('../remote/registry-image.js')]);
       const r = await inspectImage(image, {
         remote: new Remote({ insecureRegistries: o.insecureRegistry }),
         platform: o.platform ? parsePlatform(o.platform) : hostPlatform(),

@@ -1,4 +1,4 @@
-import type { BuildProgress } from '../build/build.js';
+import type { BuildProgress } from '../builder/build.js';
 import type { PushEvent } from '../remote/push.js';
 
 export type ProgressMode = 'auto' | 'plain' | 'quiet' | 'tty';

@@ -8,8 +8,8 @@ import tar from 'tar-stream';
 import { imageArtifacts, type Image } from '../image/image.js';
 import { digestHex } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
-import { familiarName } from '../remote/familiar.js';
-import type { Reference } from '../remote/reference.js';
+import { familiarName } from '../oci/familiar.js';
+import type { Reference } from '../oci/reference.js';
 
 /**
  * Writes a `docker save`-style archive that `docker load` and `skopeo docker-archive:`

@@ -10,8 +10,8 @@ import { imageFromManifest, parseConfig, parseManifest } from '../image/from-man
 import { sha256, type Digest } from '../oci/digest.js';
 import { isIndexType, MediaType } from '../oci/media-types.js';
 import { IndexSchema, type Index, type Manifest, type Platform } from '../oci/schemas.js';
-import { selectPlatform } from '../remote/select-platform.js';
-import { BlobStore } from './blob-store.js';
+import { selectPlatform } from '../oci/select-platform.js';
+import { BlobStore } from '../store/blob-store.js';
 
 const REF_NAME = 'org.opencontainers.image.ref.name';
 

@@ -5,7 +5,7 @@ import { OcimakeError } from '../errors.js';
 import { imageArtifacts, type Image } from '../image/image.js';
 import { MediaType } from '../oci/media-types.js';
 import { IndexSchema, type Descriptor, type Index } from '../oci/schemas.js';
-import { BlobStore } from './blob-store.js';
+import { BlobStore } from '../store/blob-store.js';
 
 // https://github.com/opencontainers/image-spec/blob/main/image-layout.md
 

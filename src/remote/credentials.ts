@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { OcimakeError } from '../errors.js';
-import { DOCKER_HUB } from './reference.js';
+import { DOCKER_HUB } from '../oci/reference.js';
 
 /** Credentials for one registry. `identityToken` is an OAuth2 refresh token. */
 export interface Credentials {

@@ -1,9 +1,9 @@
 import { OcimakeError } from '../errors.js';
-import type { BlobStore } from '../layout/blob-store.js';
+import type { BlobStore } from '../store/blob-store.js';
 import { sha256, type Digest } from '../oci/digest.js';
 import { MANIFEST_ACCEPT } from '../oci/media-types.js';
 import type { Descriptor } from '../oci/schemas.js';
-import { formatReference, referenceIdentifier, type Reference } from './reference.js';
+import { formatReference, referenceIdentifier, type Reference } from '../oci/reference.js';
 import { RegistryClient, registryError } from './transport.js';
 
 /** Manifest bytes as served, verified against the digest they were asked by (or the header). */

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { OcimakeError, withContext } from '../errors.js';
 import { imageArtifacts, type Image } from '../image/image.js';
 import type { Descriptor } from '../oci/schemas.js';
-import { formatReference, type Reference } from './reference.js';
+import { formatReference, type Reference } from '../oci/reference.js';
 import { Remote } from './registry-image.js';
 import { registryError, type RegistryClient, type TransportOptions } from './transport.js';
 

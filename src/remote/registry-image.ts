@@ -1,13 +1,13 @@
 import { OcimakeError, withContext } from '../errors.js';
 import type { Image } from '../image/image.js';
 import { imageFromManifest, parseConfig, parseManifest } from '../image/from-manifest.js';
-import type { BlobStore } from '../layout/blob-store.js';
+import type { BlobStore } from '../store/blob-store.js';
 import type { Digest } from '../oci/digest.js';
 import { isIndexType } from '../oci/media-types.js';
 import { IndexSchema, type Descriptor, type Platform } from '../oci/schemas.js';
 import { fetchBlob, fetchManifest } from './pull.js';
-import { formatReference, type Reference } from './reference.js';
-import { selectPlatform } from './select-platform.js';
+import { formatReference, type Reference } from '../oci/reference.js';
+import { selectPlatform } from '../oci/select-platform.js';
 import { RegistryClient, type TransportOptions } from './transport.js';
 
 /** A pulled image: the Image, the digest of the manifest chosen, and where its blobs live. */

@@ -3,7 +3,7 @@ import { Agent, request as undiciRequest, type Dispatcher } from 'undici';
 import { OcimakeError } from '../errors.js';
 import { parseChallenge } from './challenge.js';
 import { dockerCredentials, type CredentialSource, type Credentials } from './credentials.js';
-import { apiHost, isLoopbackHost } from './reference.js';
+import { apiHost, isLoopbackHost } from '../oci/reference.js';
 
 /** How a client reaches registries. */
 export interface TransportOptions {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startRegistry, type RunningRegistry } from '../../registry/index.js';
-import { buildAndExport } from '../../src/build/export.js';
+import { buildAndExport } from '../../src/builder/export.js';
 import { main } from '../../src/cli/main.js';
 import { readTar } from '../helpers/tar.js';
 import { writeTree } from '../helpers/tmp.js';

@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build, type BuildOptions, type BuildResult } from '../../src/build/build.js';
+import { build, type BuildOptions, type BuildResult } from '../../src/builder/build.js';
 import { readTar, type ReadEntry } from './tar.js';
 import { writeTree, type TreeSpec } from './tmp.js';
 

@@ -2,7 +2,7 @@ import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from '
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { copyOut } from '../../src/image/copy-out.js';
-import { extractPaths } from '../../src/image/extract.js';
+import { extractPaths } from '../../src/source/extract.js';
 import { MergedFs } from '../../src/image/merged-fs.js';
 import { memoryImage, rawLayer } from '../helpers/layers.js';
 import { tempDir } from '../helpers/tmp.js';

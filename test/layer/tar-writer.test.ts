@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { BlobStore } from '../../src/layout/blob-store.js';
+import { BlobStore } from '../../src/store/blob-store.js';
 import { writeLayer, defaultMtime } from '../../src/layer/tar-writer.js';
 import type { LayerEntry } from '../../src/layer/entry.js';
 import { readTar } from '../helpers/tar.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { BlobStore } from '../../src/layout/blob-store.js';
+import { BlobStore } from '../../src/store/blob-store.js';
 import { openDockerArchive, openOciLayout } from '../../src/layout/local-image.js';
 import { parsePlatform } from '../../src/oci/platform.js';
 import { sharedFixture } from '../helpers/shared.js';

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BlobStore } from '../../src/layout/blob-store.js';
+import { BlobStore } from '../../src/store/blob-store.js';
 import { fetchBlob } from '../../src/remote/pull.js';
 import { RegistryClient } from '../../src/remote/transport.js';
 import { tempDir } from '../helpers/tmp.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatReference, isLoopbackHost, parseReference } from '../../src/remote/reference.js';
-import { familiarName } from '../../src/remote/familiar.js';
+import { formatReference, isLoopbackHost, parseReference } from '../../src/oci/reference.js';
+import { familiarName } from '../../src/oci/familiar.js';
 
 describe('parseReference', () => {
   it.each([

@@ -1,10 +1,10 @@
-import type { BlobStore } from '../layout/blob-store.js';
+import type { BlobStore } from '../store/blob-store.js';
 import { openDockerArchive, openOciLayout } from '../layout/local-image.js';
 import type { Digest } from '../oci/digest.js';
 import type { Platform } from '../oci/schemas.js';
-import { formatReference, parseReference, type Reference } from '../remote/reference.js';
+import { formatReference, parseReference, type Reference } from '../oci/reference.js';
 import { pullImage, type Remote } from '../remote/registry-image.js';
-import type { Image } from './image.js';
+import type { Image } from '../image/image.js';
 
 /** An image opened from any source, as FROM, COPY --from, extract and inspect take them. */
 export interface OpenedImage {

@@ -1,5 +1,5 @@
 import { OcimakeError } from '../errors.js';
-import { isDigest, type Digest } from '../oci/digest.js';
+import { isDigest, type Digest } from './digest.js';
 
 // Image references as Docker spells them (distribution/reference):
 // [registry[:port]/]repository[:tag][@digest]. `alpine` is docker.io/library/alpine:latest.

@@ -1,7 +1,7 @@
 import { OcimakeError } from '../errors.js';
 import type { Image } from '../image/image.js';
-import { openImage } from '../image/source.js';
-import type { BlobStore } from '../layout/blob-store.js';
+import { openImage } from '../source/open.js';
+import type { BlobStore } from '../store/blob-store.js';
 import { lineError } from '../dockerfile/instructions.js';
 import { expandWord } from '../dockerfile/shell-lex.js';
 import type { DockerfilePlan, Stage } from '../dockerfile/stages.js';

@@ -1,6 +1,6 @@
 import { OcimakeError } from '../errors.js';
-import { formatPlatform, platformMatches } from '../oci/platform.js';
-import type { Descriptor, Index, Platform } from '../oci/schemas.js';
+import { formatPlatform, platformMatches } from './platform.js';
+import type { Descriptor, Index, Platform } from './schemas.js';
 
 /**
  * Picks the manifest for `wanted` from an index, with Docker's variant rules. Entries

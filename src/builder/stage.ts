@@ -1,13 +1,13 @@
 import { OcimakeError, withContext } from '../errors.js';
 import type { Image } from '../image/image.js';
 import { appendLayer, editConfig } from '../image/mutate.js';
-import type { BlobStore } from '../layout/blob-store.js';
+import type { BlobStore } from '../store/blob-store.js';
 import { writeLayer } from '../layer/tar-writer.js';
 import type { Instruction } from '../dockerfile/instructions.js';
 import { lineError } from '../dockerfile/instructions.js';
 import { expandWord } from '../dockerfile/shell-lex.js';
 import type { Stage } from '../dockerfile/stages.js';
-import type { Reference } from '../remote/reference.js';
+import type { Reference } from '../oci/reference.js';
 import { applyConfigInstruction } from './config-instructions.js';
 import type { BuildContext } from './context.js';
 import { planCopy } from './copy.js';

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { pipeline } from 'node:stream/promises';
 import { OcimakeError } from '../errors.js';
 import { normalizeEntryPath, type LayerEntry } from '../layer/entry.js';
-import { copyOut } from './copy-out.js';
-import { MergedFs } from './merged-fs.js';
-import type { Image } from './image.js';
+import { copyOut } from '../image/copy-out.js';
+import { MergedFs } from '../image/merged-fs.js';
+import type { Image } from '../image/image.js';
 
 /**
  * `ocimake extract`: writes `paths` of an image under `dest`, each at its full in-image path

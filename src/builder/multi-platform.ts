@@ -1,14 +1,14 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { imageArtifacts, type Image } from '../image/image.js';
-import { BlobStore } from '../layout/blob-store.js';
+import { BlobStore } from '../store/blob-store.js';
 import { writeFileAtomic, writeOciLayout } from '../layout/oci-layout.js';
 import { canonicalBytes } from '../oci/canonical-json.js';
 import { sha256, type Digest } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
 import { IndexSchema, type Descriptor, type Index } from '../oci/schemas.js';
 import { pushImage, putManifest, type PushOptions } from '../remote/push.js';
-import { formatReference, type Reference } from '../remote/reference.js';
+import { formatReference, type Reference } from '../oci/reference.js';
 import { Remote } from '../remote/registry-image.js';
 import { withContext } from '../errors.js';
 

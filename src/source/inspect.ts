@@ -1,11 +1,11 @@
 import { withContext } from '../errors.js';
-import type { BlobStore } from '../layout/blob-store.js';
+import type { BlobStore } from '../store/blob-store.js';
 import { isIndexType } from '../oci/media-types.js';
 import { formatPlatform } from '../oci/platform.js';
 import { IndexSchema, type Platform } from '../oci/schemas.js';
 import type { Remote } from '../remote/registry-image.js';
-import { imageArtifacts } from './image.js';
-import { openImage } from './source.js';
+import { imageArtifacts } from '../image/image.js';
+import { openImage } from './open.js';
 
 /** What `ocimake inspect` reports. */
 export interface InspectResult {
