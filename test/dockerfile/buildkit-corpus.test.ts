@@ -2,16 +2,16 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dumpNode, parseDockerfile } from '../../src/dockerfile/parse.js';
-import { SHARED_FIXTURES } from '../helpers/shared.js';
+import { FIXTURES } from '../helpers/alpine-images.js';
 
 // BuildKit's own parser corpus: every real-world Dockerfile must dump exactly as BuildKit
 // dumps it, and every negative case must be refused.
 
-const CORPUS = join(SHARED_FIXTURES, 'buildkit-parser');
+const CORPUS = join(FIXTURES, 'buildkit-parser');
 
 describe('BuildKit parser corpus', () => {
-  it('is present beside the repository', () => {
-    expect(existsSync(CORPUS), `expected BuildKit's parser corpus at ${CORPUS} (../shared/fixtures/buildkit-parser beside the repo); clone the project with shared/ next to it`).toBe(true);
+  it('is present in fixtures/', () => {
+    expect(existsSync(CORPUS), `expected BuildKit's parser corpus at ${CORPUS} (fixtures/buildkit-parser, see fixtures/README.md)`).toBe(true);
   });
   const list = (dir: string) => (existsSync(join(CORPUS, dir)) ? readdirSync(join(CORPUS, dir)).sort() : []);
 

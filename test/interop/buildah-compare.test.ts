@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTree } from '../helpers/tmp.js';
-import { requireTools, run, runOcimake, SHARED } from './tools.js';
+import { requireTools, run, runOcimake } from './tools.js';
+import { MINIROOTFS } from '../helpers/alpine-images.js';
 
 // Issue 3 check 6: for a RUN-free multi-stage Dockerfile, our rootfs and config match what
 // `buildah bud` (the reference for Dockerfile semantics) produces.
@@ -121,7 +122,7 @@ describe('ocimake and buildah bud agree on an alpine base (oci: layout)', () => 
     mkdirSync(work);
     const actx = join(work, 'alpine-ctx');
     mkdirSync(actx);
-    copyFileSync(join(SHARED, 'fixtures', 'rootfs', 'alpine-minirootfs-3.20.3-x86_64.tar.gz'), join(actx, 'rootfs.tar.gz'));
+    copyFileSync(MINIROOTFS.amd64, join(actx, 'rootfs.tar.gz'));
     writeFileSync(join(actx, 'Dockerfile'), 'FROM scratch\nADD rootfs.tar.gz /\nCMD ["/bin/sh"]\n');
     const a = runOcimake(['build', actx, '-o', `type=oci,dest=${join(work, 'alpine')}`, '-t', 'x/alpine:3.20', '--progress=plain', '--cache-dir', join(work, 'cache')]);
     expect(a.code, a.stderr).toBe(0);

@@ -1,22 +1,22 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildGoServer } from './go-server.js';
 import { startTokenIssuer } from './token-issuer.js';
-import { freePort, requireTools, run, runOcimake, runOcimakeAsync, SHARED, startDistribution, type Distribution } from './tools.js';
+import { alpineLayout, MINIROOTFS, type AlpineLayout } from '../helpers/alpine-images.js';
+import { freePort, requireTools, run, runOcimake, runOcimakeAsync, startDistribution, type Distribution } from './tools.js';
 
 // Issue 3 against real data and real tools: the Alpine 3.20.3 minirootfs imported as an
-// image, the 7-platform alpine:3 layout in the distribution registry, skopeo/umoci as judges.
+// image, a 2-platform alpine:3 layout (made from the amd64 and arm64 minirootfs) in the distribution registry, skopeo/umoci as judges.
 
-const MINIROOTFS = join(SHARED, 'fixtures', 'rootfs', 'alpine-minirootfs-3.20.3-x86_64.tar.gz');
-const LAYOUT = join(SHARED, 'fixtures', 'images', 'imagesync-alpine-3.16.2-multiarch-oci');
 
 describe('pull side on real alpine images', () => {
   let work: string;
   let reg: Distribution;
   let cache: string;
+  let layout: AlpineLayout;
   const build = (args: string[], env: NodeJS.ProcessEnv = {}) => {
     const r = runOcimake(['build', '--progress=plain', '--cache-dir', cache, ...args], { env });
     expect(r.code, r.stderr).toBe(0);
@@ -25,17 +25,17 @@ describe('pull side on real alpine images', () => {
 
   beforeAll(async () => {
     requireTools('docker-registry', 'skopeo', 'umoci', 'go', 'chroot', 'etcd');
-    for (const f of [MINIROOTFS, LAYOUT]) if (!existsSync(f)) throw new Error(`missing shared fixture ${f} (../shared/fixtures beside the repo)`);
     work = mkdtempSync(join(tmpdir(), 'ocimake-pull-'));
+    layout = alpineLayout(join(work, 'alpine-layout'));
     cache = join(work, 'cache');
     reg = await startDistribution(join(work, 'registry'));
     // The minirootfs becomes an image the way the official alpine image is made.
     const ctx = join(work, 'alpine-ctx');
     mkdirSync(ctx);
-    copyFileSync(MINIROOTFS, join(ctx, 'alpine-minirootfs.tar.gz'));
+    copyFileSync(MINIROOTFS.amd64, join(ctx, 'alpine-minirootfs.tar.gz'));
     writeFileSync(join(ctx, 'Dockerfile'), 'FROM scratch\nADD alpine-minirootfs.tar.gz /\nCMD ["/bin/sh"]\n');
     build([ctx, '-t', `${reg.host}/library/alpine:3.20`, '-t', `${reg.host}/library/alpine:latest`, '--push']);
-    run('skopeo', ['copy', '--all', '--preserve-digests', '--dest-tls-verify=false', `oci:${LAYOUT}`, `docker://${reg.host}/library/alpine:3`]);
+    run('skopeo', ['copy', '--all', '--preserve-digests', '--dest-tls-verify=false', `oci:${layout.dir}`, `docker://${reg.host}/library/alpine:3`]);
   });
 
   afterAll(async () => {
@@ -103,17 +103,15 @@ describe('pull side on real alpine images', () => {
     expect(statSync(join(rootfs, 'usr', 'local', 'bin', 'etcd')).mode & 0o777).toBe(0o755);
   });
 
-  it('--platform linux/arm64 picks the arm64 manifest of the 7-platform alpine:3', () => {
+  it('--platform linux/arm64 picks the arm64 manifest of the multi-platform alpine:3', () => {
     const ctx = join(work, 'arm');
     mkdirSync(ctx);
     writeFileSync(join(ctx, 'Dockerfile'), `FROM ${reg.host}/library/alpine:3\nLABEL arch=arm64\n`);
     build([ctx, '--platform', 'linux/arm64', '-t', `${reg.host}/multi/arm:1`, '--push']);
     const cfg = JSON.parse(run('skopeo', ['inspect', '--config', '--tls-verify=false', `docker://${reg.host}/multi/arm:1`])) as { architecture: string; variant?: string };
     expect(cfg.architecture).toBe('arm64');
-    const list = JSON.parse(readFileSync(join(LAYOUT, 'blobs', 'sha256', 'bc41182d7ef5ffc53a40b044e725193bc10142a1243f395ee852a8d9730fc2ad'), 'utf8')) as { manifests: { digest: string; platform: { architecture: string } }[] };
-    const armManifest = JSON.parse(readFileSync(join(LAYOUT, 'blobs', 'sha256', list.manifests.find((m) => m.platform.architecture === 'arm64')!.digest.slice(7)), 'utf8')) as { layers: { digest: string }[] };
     const ours = JSON.parse(run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/multi/arm:1`])) as { layers: { digest: string }[] };
-    expect(ours.layers[0]!.digest).toBe(armManifest.layers[0]!.digest);
+    expect(ours.layers[0]!.digest).toBe(layout.manifests.arm64.layerDigest);
   });
 
   describe('when the registry uses token auth', () => {

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
-export const SHARED = join(REPO_ROOT, '..', 'shared');
 
 const PACKAGES: Record<string, string> = { 'docker-registry': 'docker-registry', skopeo: 'skopeo', umoci: 'umoci', go: 'golang-go', chroot: 'coreutils', buildah: 'buildah', etcd: 'etcd-server', openssl: 'openssl' };
 

@@ -4,13 +4,15 @@ import { createHash } from 'node:crypto';
 import { BlobStore } from '../../src/store/blob-store.js';
 import { openDockerArchive, openOciLayout } from '../../src/layout/local-image.js';
 import { parsePlatform } from '../../src/oci/platform.js';
-import { sharedFixture } from '../helpers/shared.js';
+import { alpineDockerArchive, alpineLayout } from '../helpers/alpine-images.js';
+import { join } from 'node:path';
 import { tempDir } from '../helpers/tmp.js';
 
 describe('local image sources on real alpine images', () => {
-  const layout = sharedFixture('images/imagesync-alpine-3.16.2-multiarch-oci');
+  const work = tempDir();
+  const layout = alpineLayout(join(work, 'layout')).dir;
 
-  it('opens the 7-platform OCI layout and picks the platform from its Docker manifest list', async () => {
+  it('opens the 2-platform OCI layout and picks the platform from its Docker manifest list', async () => {
     const amd = await openOciLayout(layout, undefined, parsePlatform('linux/amd64'));
     const arm = await openOciLayout(layout, undefined, parsePlatform('linux/arm64'));
     expect(amd.image.config.architecture).toBe('amd64');
@@ -27,7 +29,10 @@ describe('local image sources on real alpine images', () => {
 
   it('imports a gzipped docker save archive, hashing every blob', async () => {
     const store = new BlobStore(tempDir());
-    const img = await openDockerArchive(sharedFixture('images/fanal-alpine-310.docker-archive.tar.gz'), store);
+    const file = join(work, 'alpine.docker-archive.tar.gz');
+    const { diffId } = await alpineDockerArchive(file);
+    const img = await openDockerArchive(file, store);
+    expect(img.image.layers[0]?.diffId).toBe(diffId);
     expect(img.image.config.os).toBe('linux');
     expect(img.image.layers).toHaveLength(1);
     const layer = img.image.layers[0]!;
