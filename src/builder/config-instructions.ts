@@ -63,7 +63,9 @@ export function applyConfigInstruction(inst: Instruction, prev: ContainerConfig,
     }
     case 'workdir': {
       const dir = ex(inst.value);
-      c.WorkingDir = posix.resolve(c.WorkingDir || '/', dir);
+      // As Docker and BuildKit: an absolute path is kept exactly as written (`/root/` stays
+      // `/root/`); a relative one is joined onto the previous directory and cleaned.
+      c.WorkingDir = dir.startsWith('/') ? dir : cleanPath(posix.join('/', c.WorkingDir || '/', dir));
       return { config: c, createdBy: `WORKDIR ${c.WorkingDir}` };
     }
     case 'user':
@@ -131,6 +133,12 @@ export function applyConfigInstruction(inst: Instruction, prev: ContainerConfig,
     default:
       throw new OcimakeError('INTERNAL', `${inst.kind} is not a metadata instruction`);
   }
+}
+
+/** Go's filepath.Clean for an absolute POSIX path: no `.`/`..`, no trailing slash but on `/`. */
+function cleanPath(p: string): string {
+  const n = posix.normalize(p);
+  return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n;
 }
 
 /** Expands an EXPOSE item: 80, 80/tcp, 53/udp, 8000-8002/tcp → port/proto keys. */

@@ -48,6 +48,15 @@ describe('metadata instructions', () => {
     expect(flatten(r.layers).get('a/b')).toMatchObject({ type: 'directory', mode: 0o755 });
   });
 
+  it('WORKDIR keeps an absolute path exactly as written and cleans only joined relative ones (as BuildKit)', async () => {
+    expect((await cfg('FROM scratch\nWORKDIR /root/\n')).config?.WorkingDir).toBe('/root/');
+    expect((await cfg('FROM scratch\nWORKDIR /a/./b/../c\n')).config?.WorkingDir).toBe('/a/./b/../c');
+    expect((await cfg('FROM scratch\nWORKDIR /root/\nWORKDIR x/./y/\n')).config?.WorkingDir).toBe('/root/x/y');
+    expect((await cfg('FROM scratch\nWORKDIR app/\n')).config?.WorkingDir).toBe('/app');
+    const r = await buildFrom('FROM scratch\nWORKDIR /srv/app/\n');
+    expect(flatten(r.layers).get('srv/app')).toMatchObject({ type: 'directory' });
+  });
+
   it('CMD and ENTRYPOINT in exec and shell form, with SHELL', async () => {
     const c = await cfg('FROM scratch\nCMD ["run", "a b"]\nENTRYPOINT /bin/app --flag\n');
     expect(c.config?.Entrypoint).toEqual(['/bin/sh', '-c', '/bin/app --flag']);

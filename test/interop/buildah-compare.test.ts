@@ -128,7 +128,7 @@ describe('ocimake and buildah bud agree on an alpine base (oci: layout)', () => 
     expect(a.code, a.stderr).toBe(0);
     const ctx = writeTree(join(work, 'ctx'), {
       // /root is 0700 in alpine, nobody/nogroup come from its /etc/passwd and /etc/group.
-      Dockerfile: `FROM oci:${join(work, 'alpine')}:3.20\nWORKDIR /root\nCOPY --chown=nobody:nogroup f /home/f\nCOPY app /usr/local/bin/\nCOPY app /bin/app2\nWORKDIR /srv/new\nUSER nobody\n`,
+      Dockerfile: `FROM oci:${join(work, 'alpine')}:3.20\nWORKDIR /root/\nCOPY --chown=nobody:nogroup f /home/f\nCOPY app /usr/local/bin/\nCOPY app /bin/app2\nWORKDIR /srv/new\nWORKDIR ./sub/\nUSER nobody\n`,
       f: 'x', app: { content: '#!/bin/sh\n', mode: 0o755 },
     });
     const r = runOcimake(['build', ctx, '-o', `type=oci,dest=${join(work, 'ours')}`, '-t', 'x/cmp:1', '--progress=plain', '--cache-dir', join(work, 'cache')]);
@@ -149,5 +149,13 @@ describe('ocimake and buildah bud agree on an alpine base (oci: layout)', () => 
     expect(diff).toEqual([]);
     expect(a.get('root')?.mode).toBe(0o700);
     expect(a.get('home/f')).toMatchObject({ uid: 65534, gid: 65533 });
+  });
+
+  it('gives the same config (seed 003\'s `WORKDIR /root/` stays `/root/`; relative ones are cleaned)', () => {
+    const cfg = (layout: string) => (JSON.parse(run('skopeo', ['inspect', '--config', `oci:${layout}:1`])) as { config: Record<string, unknown> }).config;
+    const ours = cfg(join(work, 'ours'));
+    const theirs = cfg(join(work, 'theirs'));
+    for (const k of ['Env', 'Cmd', 'Entrypoint', 'WorkingDir', 'User']) expect(ours[k], k).toEqual(theirs[k]);
+    expect(ours.WorkingDir).toBe('/srv/new/sub');
   });
 });
