@@ -1,4 +1,5 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -7,7 +8,9 @@ import { join } from 'node:path';
 // run ends, so a run leaves nothing behind in the machine's temp dir, pass or fail.
 export default function setup(): () => void {
   const outer = process.env.TMPDIR;
-  const root = mkdtempSync(join(tmpdir(), 'ocimake-testrun-'));
+  // Lowercase only: buildah reads oci: paths under it as image names.
+  const root = join(tmpdir(), `ocimake-testrun-${randomBytes(6).toString('hex')}`);
+  mkdirSync(root, { mode: 0o700 });
   process.env.TMPDIR = root;
   return () => {
     if (outer === undefined) delete process.env.TMPDIR;

@@ -1,9 +1,11 @@
 import { OcimakeError } from '../errors.js';
 import type { BlobStore } from '../store/blob-store.js';
 import { sha256, type Digest } from '../oci/digest.js';
-import { MANIFEST_ACCEPT } from '../oci/media-types.js';
+import { INDEX_TYPES, MANIFEST_ACCEPT, MANIFEST_TYPES } from '../oci/media-types.js';
 import type { Descriptor } from '../oci/schemas.js';
 import { formatReference, referenceIdentifier, type Reference } from '../oci/reference.js';
+import { destroyQuietly, LIMITS } from './bounded.js';
+import { isTransient, networkError } from './retry.js';
 import { RegistryClient, registryError } from './transport.js';
 
 /** Manifest bytes as served, verified against the digest they were asked by (or the header). */
@@ -13,52 +15,65 @@ export interface FetchedManifest {
   digest: Digest;
 }
 
-const MAX_MANIFEST = 4 << 20;
+/** Content types a manifest may be served as: the manifest and index types, or generic JSON whose body says what it is. */
+const GENERIC_JSON = new Set(['', 'application/json', 'application/octet-stream', 'text/plain']);
 
 /**
- * GETs a manifest or index with the OCI and Docker Accept types. When asked by digest, the
- * bytes must hash to it; when asked by tag, a Docker-Content-Digest header must match.
+ * GETs a manifest or index with the OCI and Docker Accept types (at most 4 MiB, a cut body
+ * asked for again). When asked by digest, the bytes must hash to it; when asked by tag, a
+ * Docker-Content-Digest header must match. An answer served as anything but a manifest type
+ * or generic JSON (an HTML login page, say) is refused.
  */
 export async function fetchManifest(client: RegistryClient, ref: Reference, identifier = referenceIdentifier(ref)): Promise<FetchedManifest> {
-  const res = await client.request({ method: 'GET', path: `/v2/${ref.repository}/manifests/${identifier}`, scopes: [`repository:${ref.repository}:pull`], headers: { accept: MANIFEST_ACCEPT } });
-  if (res.status !== 200) throw await registryError(res, `fetching the manifest of ${formatReference(ref)}`, client.registry);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of res.body) {
-    size += (c as Buffer).length;
-    if (size > MAX_MANIFEST) throw new OcimakeError('MANIFEST_INVALID', `the manifest of ${formatReference(ref)} is larger than 4 MiB`);
-    chunks.push(c as Buffer);
-  }
-  const bytes = Buffer.concat(chunks);
+  const what = `the manifest of ${formatReference(ref)}`;
+  const res = await client.requestBytes({ method: 'GET', path: `/v2/${ref.repository}/manifests/${identifier}`, scopes: [`repository:${ref.repository}:pull`], headers: { accept: MANIFEST_ACCEPT } }, LIMITS.manifest, what);
+  if (res.status !== 200) throw await registryError(res, `fetching ${what}`, client.registry);
+  const { bytes } = res;
   const digest = sha256(bytes);
   const expected = identifier.includes(':') ? identifier : res.headers['docker-content-digest'];
   if (expected && expected.startsWith('sha256:') && expected !== digest) {
-    throw new OcimakeError('DIGEST_INVALID', `the manifest of ${formatReference(ref)} does not match its digest: expected ${expected}, got ${digest}`);
+    throw new OcimakeError('DIGEST_INVALID', `${what} does not match its digest: expected ${expected}, got ${digest}`);
   }
-  const mediaType = (res.headers['content-type'] ?? '').split(';')[0]!.trim() || ((JSON.parse(bytes.toString('utf8')) as { mediaType?: string }).mediaType ?? '');
+  const served = (res.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  const known = MANIFEST_TYPES.includes(served) || INDEX_TYPES.includes(served);
+  if (!known && !GENERIC_JSON.has(served)) {
+    throw new OcimakeError('MANIFEST_INVALID', `${what} was served as ${served}, which is not a manifest`, {
+      hint: 'the address may point at a web page or a proxy rather than a registry',
+    });
+  }
+  let mediaType = known ? served : '';
+  if (!known) {
+    try {
+      mediaType = (JSON.parse(bytes.toString('utf8')) as { mediaType?: unknown }).mediaType as string ?? '';
+    } catch {
+      throw new OcimakeError('MANIFEST_INVALID', `${what} is not JSON`, { hint: 'the address may point at something other than a registry' });
+    }
+    if (typeof mediaType !== 'string') mediaType = '';
+  }
   return { bytes, mediaType, digest };
 }
 
 /**
  * Downloads a blob into `store`, verifying digest and size while it streams; a mismatch
- * keeps nothing and names the blob. A download cut off midway is resumed with an HTTP
- * `Range` request from the last byte received (up to 5 times), as long as the registry
- * answers 206; otherwise it starts over.
+ * keeps nothing and names the blob. A download cut off midway resumes with an HTTP `Range`
+ * request from the last byte received, and starts over when the registry ignores Range.
+ * Every attempt, resumed or restarted, spends one retry budget, so no answer loops forever.
  */
 export async function fetchBlob(client: RegistryClient, repository: string, desc: Descriptor, store: BlobStore): Promise<void> {
   if (await store.has(desc.digest)) return;
-  const writer = await store.writer();
+  const budget = client.budget();
+  let writer = await store.writer();
   let received = 0;
   try {
-    for (let attempt = 0; ; attempt++) {
+    for (;;) {
       const headers: Record<string, string> = received > 0 ? { range: `bytes=${received}-` } : {};
-      const res = await client.request({ method: 'GET', path: `/v2/${repository}/blobs/${desc.digest}`, scopes: [`repository:${repository}:pull`], headers });
+      const res = await client.request({ method: 'GET', path: `/v2/${repository}/blobs/${desc.digest}`, scopes: [`repository:${repository}:pull`], headers, budget });
       if (res.status !== 200 && res.status !== 206) throw await registryError(res, `fetching blob ${desc.digest} of ${repository}`, client.registry);
       if (received > 0 && res.status === 200) {
         // The registry ignored the Range: start again from the first byte.
-        await res.body.dump();
         await writer.abort();
-        return fetchBlob(client, repository, desc, store);
+        writer = await store.writer();
+        received = 0;
       }
       try {
         for await (const chunk of res.body) {
@@ -66,10 +81,13 @@ export async function fetchBlob(client: RegistryClient, repository: string, desc
           if (received > desc.size) throw new OcimakeError('DIGEST_INVALID', `blob ${desc.digest} from ${client.registry}/${repository} is corrupt: more than ${desc.size} bytes`);
           if (!writer.stream.write(chunk)) await new Promise((r) => writer.stream.once('drain', r));
         }
+        if (received < desc.size) throw Object.assign(new Error(`body ended after ${received} of ${desc.size} bytes`), { code: 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' });
         break;
       } catch (err) {
-        if (err instanceof OcimakeError || attempt >= 5) throw err;
-        await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
+        destroyQuietly(res.body);
+        if (err instanceof OcimakeError) throw err;
+        if (isTransient(err) && (await budget.wait())) continue;
+        throw networkError(`downloading blob ${desc.digest} of ${repository} from ${client.registry}`, err, budget, `check that ${client.registry} is reachable from here`);
       }
     }
     await writer.commit({ digest: desc.digest, size: desc.size });

@@ -6,6 +6,7 @@ import type { Digest } from '../oci/digest.js';
 import { isIndexType } from '../oci/media-types.js';
 import { IndexSchema, type Descriptor, type Platform } from '../oci/schemas.js';
 import { fetchBlob, fetchManifest } from './pull.js';
+import { formatBytes, LIMITS } from './bounded.js';
 import { formatReference, type Reference } from '../oci/reference.js';
 import { selectPlatform } from '../oci/select-platform.js';
 import { RegistryClient, type TransportOptions } from './transport.js';
@@ -54,6 +55,9 @@ export async function pullImage(remote: Remote, ref: Reference, platform: Platfo
       fetched = await fetchManifest(client, ref, chosen.digest);
     }
     const manifest = parseManifest(fetched.bytes, what);
+    if (manifest.config.size > LIMITS.config) {
+      throw new OcimakeError('SIZE_INVALID', `the config of ${what} is ${formatBytes(manifest.config.size)}, more than the ${formatBytes(LIMITS.config)} ocimake reads`, { hint: 'image configs are a few KiB; this image was made to exhaust memory or is broken' });
+    }
     await fetchBlob(client, ref.repository, manifest.config, store);
     const config = parseConfig(await store.readBytes(manifest.config.digest), what);
     let downloads = 0;

@@ -3,6 +3,9 @@ import { Agent, request as undiciRequest, type Dispatcher } from 'undici';
 import { OcimakeError } from '../errors.js';
 import { parseChallenge } from './challenge.js';
 import { dockerCredentials, type CredentialSource, type Credentials } from './credentials.js';
+import { discard, LIMITS, readBounded, type ReadCounters } from './bounded.js';
+import { isRetryableStatus, isTransient, networkError, RetryBudget, type RetryPolicy } from './retry.js';
+import { fetchToken, summarize } from './token.js';
 import { apiHost, isLoopbackHost } from '../oci/reference.js';
 
 /** How a client reaches registries. */
@@ -10,8 +13,10 @@ export interface TransportOptions {
   /** Hosts (host[:port]) that may be reached over plain HTTP besides loopback ones. */
   insecureRegistries?: readonly string[];
   credentials?: CredentialSource;
-  /** Attempts for retryable failures (429, 5xx, connection resets); default 4. */
+  /** Retries for transient failures (429, 5xx, connection resets, cut bodies); default 5. */
   retries?: number;
+  /** Back-off and Retry-After limits (see RetryPolicy). */
+  retry?: RetryPolicy;
   userAgent?: string;
 }
 
@@ -26,6 +31,10 @@ export interface RegistryRequest {
   body?: ReplayableBody;
   /** Token scopes this request needs, e.g. ["repository:acme/app:pull,push"]. */
   scopes: readonly string[];
+  /** The retry budget of the operation this request is part of; a fresh one per request otherwise. */
+  budget?: RetryBudget;
+  /** False for requests that must not be sent twice as they are (upload PATCH/PUT into a session): the caller resumes instead. */
+  retry?: boolean;
 }
 
 export interface RegistryResponse {
@@ -35,8 +44,7 @@ export interface RegistryResponse {
   url: string;
 }
 
-const agent = new Agent({ keepAliveTimeout: 10_000, connections: 16 });
-const RETRYABLE_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
+const agent = new Agent({ keepAliveTimeout: 10_000, connections: 16, connect: { timeout: 30_000 }, headersTimeout: 120_000, bodyTimeout: 120_000 });
 
 function flatHeaders(h: Dispatcher.ResponseData['headers']): Record<string, string> {
   const out: Record<string, string> = {};
@@ -46,14 +54,17 @@ function flatHeaders(h: Dispatcher.ResponseData['headers']): Record<string, stri
 
 /**
  * One registry host: picks http or https, runs the Basic and Bearer auth flows (tokens
- * cached per scope), retries 429/5xx and connection resets with backoff and Retry-After
- * (only when the body can be replayed), and follows redirects without carrying the
- * Authorization header to another host.
+ * cached per scope), retries 429/5xx and broken connections within one budget per
+ * operation (Retry-After honoured up to a cap), and follows redirects without carrying
+ * the Authorization header to another host. Every body it reads into memory is bounded.
  */
 export class RegistryClient {
   readonly registry: string;
   readonly baseUrl: string;
+  /** What this client read: request count and the largest body held in memory. */
+  readonly counters: ReadCounters = { requests: 0, maxBuffered: 0 };
   readonly #opts: TransportOptions;
+  readonly #policy: RetryPolicy;
   readonly #tokens = new Map<string, string>();
   #basic: string | undefined;
   #creds: Promise<Credentials | undefined> | undefined;
@@ -61,32 +72,63 @@ export class RegistryClient {
   constructor(registry: string, opts: TransportOptions = {}) {
     this.registry = registry;
     this.#opts = opts;
+    this.#policy = { ...(opts.retries !== undefined ? { attempts: opts.retries + 1 } : {}), ...opts.retry };
     const host = apiHost(registry);
     const plain = isLoopbackHost(host) || (opts.insecureRegistries ?? []).includes(host) || (opts.insecureRegistries ?? []).includes(registry);
     this.baseUrl = `${plain ? 'http' : 'https'}://${host}`;
+  }
+
+  /** A retry budget under this client's policy, for an operation of several requests. */
+  budget(): RetryBudget {
+    return new RetryBudget(this.#policy);
   }
 
   #credentials(): Promise<Credentials | undefined> {
     return (this.#creds ??= (this.#opts.credentials ?? dockerCredentials())(this.registry));
   }
 
+  #authHint(creds: Credentials | undefined): string {
+    return creds ? `check the credentials for ${this.registry} (docker config, credential helper, OCIMAKE_REGISTRY_AUTH or DOCKER_AUTH_CONFIG)` : `no credentials found for ${this.registry}: add them to ~/.docker/config.json (or $DOCKER_CONFIG), or set OCIMAKE_REGISTRY_AUTH`;
+  }
+
   /** Sends a request, authenticating and retrying as needed. The caller consumes or dumps the body. */
   async request(req: RegistryRequest): Promise<RegistryResponse> {
     const scopeKey = [...req.scopes].sort().join(' ');
-    let res = await this.#send(req, this.#authHeader(scopeKey));
+    const budget = req.budget ?? this.budget();
+    let res = await this.#send(req, this.#authHeader(scopeKey), budget);
     if (res.status === 401) {
       const challenge = res.headers['www-authenticate'] ?? '';
-      await res.body.dump();
+      await discard(res.body);
       const auth = await this.#authenticate(challenge, req.scopes, scopeKey);
-      res = await this.#send(req, auth);
+      res = await this.#send(req, auth, budget);
       if (res.status === 401 || res.status === 403) {
-        const text = await res.body.text().catch(() => '');
+        const text = (await readBounded(res.body, LIMITS.errorBody, 'an error body', 'truncate').catch(() => Buffer.alloc(0))).toString('utf8');
         throw new OcimakeError(res.status === 401 ? 'UNAUTHORIZED' : 'DENIED', `${this.registry} refused ${req.method} ${req.path}: ${summarize(text) || res.status}`, {
-          hint: (await this.#credentials()) ? 'check the credentials for this registry in your docker config' : `no credentials found for ${this.registry}: run "docker login ${this.registry}" or add it to ~/.docker/config.json`,
+          hint: this.#authHint(await this.#credentials()),
         });
       }
     }
     return res;
+  }
+
+  /**
+   * A request whose whole body is read into memory (manifests, indexes): at most `limit`
+   * bytes, and a body cut off midway is asked for again within the same retry budget.
+   */
+  async requestBytes(req: RegistryRequest, limit: number, what: string): Promise<{ status: number; headers: Record<string, string>; bytes: Buffer; url: string }> {
+    const budget = req.budget ?? this.budget();
+    for (;;) {
+      const res = await this.request({ ...req, budget });
+      if (res.status < 200 || res.status >= 300) return { ...res, bytes: await readErrorBody(res) };
+      try {
+        const bytes = await readBounded(res.body, limit, what, 'throw', this.counters);
+        return { status: res.status, headers: res.headers, bytes, url: res.url };
+      } catch (err) {
+        if (!(err instanceof OcimakeError) && isTransient(err) && (await budget.wait())) continue;
+        if (err instanceof OcimakeError) throw err;
+        throw networkError(`reading ${what} from ${this.registry}`, err, budget, `check that ${this.registry} is reachable from here`);
+      }
+    }
   }
 
   #authHeader(scopeKey: string): string | undefined {
@@ -98,76 +140,52 @@ export class RegistryClient {
     const creds = await this.#credentials();
     if (scheme === 'basic') {
       if (!creds?.username) {
-        throw new OcimakeError('UNAUTHORIZED', `${this.registry} requires authentication`, {
-          hint: `run "docker login ${this.registry}", or add credentials for it to ~/.docker/config.json (or $DOCKER_CONFIG)`,
-        });
+        throw new OcimakeError('UNAUTHORIZED', `${this.registry} requires authentication`, { hint: this.#authHint(undefined) });
       }
       this.#basic = `Basic ${Buffer.from(`${creds.username}:${creds.password ?? ''}`).toString('base64')}`;
       return this.#basic;
     }
     if (scheme === 'bearer') {
       if (creds?.registryToken) return `Bearer ${creds.registryToken}`;
-      const token = await this.#fetchToken(params, scopes, creds);
+      const token = await fetchToken({
+        registry: this.registry, registryInsecure: this.baseUrl.startsWith('http:'), params, scopes, creds,
+        dispatcher: agent, policy: this.#policy, counters: this.counters, hint: this.#authHint(creds),
+      });
       const value = `Bearer ${token}`;
       this.#tokens.set(scopeKey, value);
       return value;
     }
-    throw new OcimakeError('UNAUTHORIZED', `${this.registry} asked for unsupported authentication "${header}"`);
+    throw new OcimakeError('UNAUTHORIZED', `${this.registry} asked for unsupported authentication "${summarize(header)}"`);
   }
 
-  async #fetchToken(params: Record<string, string>, scopes: readonly string[], creds: Credentials | undefined): Promise<string> {
-    const realm = params.realm;
-    if (!realm) throw new OcimakeError('UNAUTHORIZED', `${this.registry} sent a Bearer challenge without a realm`);
-    const url = new URL(realm);
-    const wanted = scopes.length > 0 ? scopes : params.scope ? [params.scope] : [];
-    let res: Dispatcher.ResponseData;
-    if (creds?.identityToken) {
-      const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: creds.identityToken, service: params.service ?? '', scope: wanted.join(' '), client_id: 'ocimake' });
-      res = await undiciRequest(url, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() });
-    } else {
-      if (params.service) url.searchParams.set('service', params.service);
-      for (const s of wanted) url.searchParams.append('scope', s);
-      const headers: Record<string, string> = {};
-      if (creds?.username) headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password ?? ''}`).toString('base64')}`;
-      res = await undiciRequest(url, { method: 'GET', dispatcher: agent, headers });
-    }
-    const text = await res.body.text();
-    if (res.statusCode !== 200) {
-      throw new OcimakeError(res.statusCode === 401 ? 'UNAUTHORIZED' : 'DENIED', `token request to ${url.origin}${url.pathname} for ${this.registry} failed with ${res.statusCode}: ${summarize(text)}`, {
-        hint: creds ? 'check the credentials for this registry in your docker config' : `run "docker login ${this.registry}" or set credentials in ~/.docker/config.json`,
-      });
-    }
-    const j = JSON.parse(text) as { token?: string; access_token?: string };
-    const token = j.token ?? j.access_token;
-    if (!token) throw new OcimakeError('UNAUTHORIZED', `token endpoint ${url.origin} returned no token`);
-    return token;
-  }
-
-  async #send(req: RegistryRequest, authorization: string | undefined): Promise<RegistryResponse> {
-    const retries = this.#opts.retries ?? 4;
-    const replayable = req.body === undefined || Buffer.isBuffer(req.body) || typeof req.body === 'function';
-    for (let attempt = 0; ; attempt++) {
+  async #send(req: RegistryRequest, authorization: string | undefined, budget: RetryBudget): Promise<RegistryResponse> {
+    const retry = req.retry !== false;
+    for (;;) {
       try {
         const res = await this.#sendFollowingRedirects(req, authorization);
-        if ((res.status === 429 || (res.status >= 500 && res.status !== 501)) && attempt < retries && replayable) {
-          const wait = retryAfterMs(res.headers['retry-after']) ?? backoffMs(attempt);
-          await res.body.dump();
-          await sleep(wait);
-          continue;
+        if (retry && isRetryableStatus(res.status)) {
+          const wait = budget.next(res.headers['retry-after']);
+          if (wait !== undefined) {
+            await discard(res.body);
+            await sleep(wait);
+            continue;
+          }
+          if (budget.refusedWaitMs !== undefined) res.headers['x-ocimake-gave-up'] = budget.describe();
         }
         return res;
       } catch (err) {
-        const code = (err as { code?: string }).code ?? '';
-        if (RETRYABLE_CODES.has(code) && attempt < retries && replayable) {
-          await sleep(backoffMs(attempt));
-          continue;
+        if (err instanceof OcimakeError) throw err;
+        if (retry && isTransient(err)) {
+          const wait = budget.next();
+          if (wait !== undefined) {
+            await sleep(wait);
+            continue;
+          }
         }
-        throw new OcimakeError('NETWORK', `${req.method} ${this.baseUrl}${req.path} failed: ${(err as Error).message}`, {
-          cause: err,
-          hint: this.baseUrl.startsWith('https') && /EPROTO|wrong version|SSL/i.test(String(err))
+        throw networkError(`${req.method} ${req.path.startsWith('http') ? req.path : `${this.baseUrl}${req.path}`}`, err, budget,
+          this.baseUrl.startsWith('https') && /EPROTO|wrong version|SSL/i.test(String(err))
             ? `if ${this.registry} serves plain HTTP, pass --insecure-registry ${this.registry}`
-            : `check that ${this.registry} is reachable from here (network, proxy, or a typo in the image name)`,
-        });
+            : `check that ${this.registry} is reachable from here (network, proxy, or a typo in the image name)`);
       }
     }
   }
@@ -180,10 +198,11 @@ export class RegistryClient {
       const headers: Record<string, string> = { 'user-agent': this.#opts.userAgent ?? 'ocimake', ...req.headers };
       if (authorization && url.host === origin) headers.authorization = authorization;
       const body = hop === 0 && req.body !== undefined ? (Buffer.isBuffer(req.body) ? req.body : req.body()) : undefined;
+      this.counters.requests++;
       const res = await undiciRequest(url, { method, headers, body, dispatcher: agent });
       const h = flatHeaders(res.headers);
       if ([301, 302, 303, 307, 308].includes(res.statusCode) && h.location && (method === 'GET' || method === 'HEAD')) {
-        await res.body.dump();
+        await discard(res.body);
         url = new URL(h.location, url);
         if (res.statusCode === 303) method = 'GET';
         continue;
@@ -194,36 +213,29 @@ export class RegistryClient {
   }
 }
 
-/** Reads a registry error body into an OcimakeError keeping the spec's code. */
-export async function registryError(res: RegistryResponse, what: string, registry: string): Promise<OcimakeError> {
-  const text = await res.body.text().catch(() => '');
+async function readErrorBody(res: RegistryResponse): Promise<Buffer> {
+  return readBounded(res.body, LIMITS.errorBody, 'an error body', 'truncate').catch(() => Buffer.alloc(0));
+}
+
+/**
+ * Reads a registry error answer (at most LIMITS.errorBody bytes) into an OcimakeError that
+ * keeps the spec's code; says so when a Retry-After past the cap made the client give up.
+ */
+export async function registryError(res: RegistryResponse | { status: number; headers: Record<string, string>; bytes: Buffer }, what: string, registry: string): Promise<OcimakeError> {
+  const text = ('bytes' in res ? res.bytes : await readErrorBody(res)).toString('utf8');
   let code = `HTTP_${res.status}`;
   let message = summarize(text);
   try {
-    const j = JSON.parse(text) as { errors?: { code?: string; message?: string; detail?: unknown }[] };
-    const first = j.errors?.[0];
-    if (first?.code) code = first.code;
-    if (first) message = [first.message, first.detail ? JSON.stringify(first.detail) : ''].filter(Boolean).join(' ');
+    const j = JSON.parse(text) as { errors?: { code?: unknown; message?: unknown; detail?: unknown }[] };
+    const first = Array.isArray(j.errors) ? j.errors[0] : undefined;
+    if (first && typeof first.code === 'string' && /^[A-Z_]{1,40}$/.test(first.code)) code = first.code;
+    if (first) message = summarize([typeof first.message === 'string' ? first.message : '', first.detail ? JSON.stringify(first.detail) : ''].filter(Boolean).join(' '));
   } catch {
     /* not JSON */
   }
-  return new OcimakeError(code, `${what} on ${registry}: ${res.status} ${code}${message ? `: ${message}` : ''}`);
-}
-
-function summarize(text: string): string {
-  return text.replace(/\s+/g, ' ').trim().slice(0, 300);
-}
-
-function retryAfterMs(v: string | undefined): number | undefined {
-  if (!v) return undefined;
-  const s = Number(v);
-  if (Number.isFinite(s)) return Math.min(s * 1000, 60_000);
-  const t = Date.parse(v);
-  return Number.isFinite(t) ? Math.max(0, Math.min(t - Date.now(), 60_000)) : undefined;
-}
-
-function backoffMs(attempt: number): number {
-  return Math.min(200 * 2 ** attempt, 5_000) + Math.floor(Math.random() * 100);
+  const gaveUp = res.headers['x-ocimake-gave-up'];
+  const hint = gaveUp ? `${gaveUp}; try again later` : res.status === 429 ? 'the registry is rate-limiting this client; try again later or authenticate' : undefined;
+  return new OcimakeError(code, `${what} on ${registry}: ${res.status} ${code}${message ? `: ${message}` : ''}`, hint ? { hint } : {});
 }
 
 function sleep(ms: number): Promise<void> {

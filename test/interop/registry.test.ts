@@ -87,6 +87,6 @@ describe('ocimake registry serve with real clients', () => {
     const bundle = join(work, 'bundle');
     run('umoci', ['unpack', '--image', `${layout}:a`, bundle]);
     expect(existsSync(join(bundle, 'rootfs', 'bin', 'busybox'))).toBe(true);
-    expect(readFileSync(join(bundle, 'rootfs', 'etc', 'alpine-release'), 'utf8').trim()).toBe('3.16.2');
+    expect(readFileSync(join(bundle, 'rootfs', 'etc', 'alpine-release'), 'utf8').trim()).toBe('3.20.3');
   });
 });

@@ -53,7 +53,7 @@ describe('RegistryClient', () => {
       expect(seen[1]).toBe(`token /token?service=reg&scope=repository%3Aa%2Fb%3Apull Basic ${Buffer.from('u:p').toString('base64')}`);
     });
 
-    it('fails with UNAUTHORIZED and a docker login hint when the token is refused', async () => {
+    it('fails with UNAUTHORIZED and a hint naming where credentials come from when the token is refused', async () => {
       const auth = await serve((_req, res) => { res.statusCode = 401; res.end('{"details":"bad creds"}'); });
       const host = await serve((_req, res) => {
         res.statusCode = 401;
@@ -64,7 +64,7 @@ describe('RegistryClient', () => {
       const err = await client.request({ method: 'GET', path: '/v2/', scopes: [] }).catch((e: unknown) => e as OcimakeError);
       expect(err).toBeInstanceOf(OcimakeError);
       expect((err as OcimakeError).code).toBe('UNAUTHORIZED');
-      expect((err as OcimakeError).hint).toMatch(/docker login/);
+      expect((err as OcimakeError).hint).toMatch(/config.json.*OCIMAKE_REGISTRY_AUTH/);
     });
   });
 
