@@ -1,10 +1,13 @@
 import { Readable } from 'node:stream';
-import { OcimakeError, withContext } from '../errors.js';
+import { withContext } from '../errors.js';
 import { imageArtifacts, type Image } from '../image/image.js';
 import type { Descriptor } from '../oci/schemas.js';
 import { formatReference, type Reference } from '../oci/reference.js';
 import { Remote } from './registry-image.js';
+import { discard } from './bounded.js';
+import type { RetryBudget } from './retry.js';
 import { registryError, type RegistryClient, type TransportOptions } from './transport.js';
+import { CHUNKED_UPLOAD_MIN, uploadBlob } from './upload.js';
 
 /** Progress events of a push. */
 export type PushEvent =
@@ -17,6 +20,7 @@ export interface PushOptions extends TransportOptions {
   onEvent?: (e: PushEvent) => void;
   /** Clients shared with other pushes of the same build, so each registry authenticates once. */
   remote?: Remote;
+
 }
 
 /**
@@ -63,47 +67,30 @@ async function pushBlob(
   from?: string,
 ): Promise<void> {
   const scopes = [`repository:${repo}:pull,push`];
-  const head = await client.request({ method: 'HEAD', path: `/v2/${repo}/blobs/${desc.digest}`, scopes });
-  await head.body.dump();
-  if (head.status === 200) {
+  const budget = client.budget();
+  if (await blobExists(client, repo, desc.digest, scopes, budget)) {
     opts.onEvent?.({ kind: 'blob-exists', digest: desc.digest, size: desc.size });
     return;
   }
-  let startPath = `/v2/${repo}/blobs/uploads/`;
-  if (from && from !== repo) startPath += `?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(from)}`;
-  const scopesWithFrom = from && from !== repo ? [...scopes, `repository:${from}:pull`] : scopes;
-  const start = await client.request({ method: 'POST', path: startPath, scopes: scopesWithFrom, headers: { 'content-length': '0' } });
-  if (start.status === 201) {
-    await start.body.dump();
-    opts.onEvent?.({ kind: 'blob-mounted', digest: desc.digest, from: from ?? '' });
-    return;
+  if (from && from !== repo) {
+    const start = await client.request({
+      method: 'POST', path: `/v2/${repo}/blobs/uploads/?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(from)}`,
+      scopes: [...scopes, `repository:${from}:pull`], headers: { 'content-length': '0' }, budget,
+    }).catch(() => undefined); // a mount we may not make falls back to an upload
+    if (start) await discard(start.body);
+    if (start?.status === 201) {
+      opts.onEvent?.({ kind: 'blob-mounted', digest: desc.digest, from });
+      return;
+    }
   }
-  if (start.status !== 202) throw await registryError(start, `starting the upload of ${desc.digest}`, client.registry);
-  await start.body.dump();
-  const location = start.headers.location;
-  if (!location) throw new OcimakeError('BLOB_UPLOAD_INVALID', `${client.registry} started an upload without a Location header`);
-  const url = new URL(location, client.baseUrl);
-  url.searchParams.set('digest', desc.digest);
-  // A stream that can be reopened is replayable, so a retry re-sends the whole blob.
-  const reopen = (): Readable => {
-    const s = open();
-    if (s instanceof Promise) return Readable.from(awaitStream(s));
-    return s;
-  };
-  const put = await client.request({
-    method: 'PUT',
-    path: url.toString(),
-    scopes,
-    headers: { 'content-type': 'application/octet-stream', 'content-length': String(desc.size) },
-    body: reopen,
-  });
-  if (put.status !== 201 && put.status !== 204) throw await registryError(put, `uploading ${desc.digest}`, client.registry);
-  await put.body.dump();
+  await uploadBlob({ client, repo, desc, open, scopes, budget, chunkedMin: opts.chunkedUploadMin ?? CHUNKED_UPLOAD_MIN });
   opts.onEvent?.({ kind: 'blob-uploaded', digest: desc.digest, size: desc.size });
 }
 
-async function* awaitStream(p: Promise<Readable>): AsyncGenerator<Buffer> {
-  for await (const chunk of await p) yield chunk as Buffer;
+async function blobExists(client: RegistryClient, repo: string, digest: string, scopes: string[], budget: RetryBudget): Promise<boolean> {
+  const head = await client.request({ method: 'HEAD', path: `/v2/${repo}/blobs/${digest}`, scopes, budget });
+  await discard(head.body);
+  return head.status === 200;
 }
 
 /** PUTs manifest bytes under a tag or digest. */
@@ -116,5 +103,5 @@ export async function putManifest(client: RegistryClient, repo: string, tagOrDig
     body: bytes,
   });
   if (res.status !== 201 && res.status !== 200 && res.status !== 204) throw await registryError(res, `putting the manifest ${repo}:${tagOrDigest}`, client.registry);
-  await res.body.dump();
+  await discard(res.body);
 }

@@ -17,6 +17,8 @@ export interface TransportOptions {
   retries?: number;
   /** Back-off and Retry-After limits (see RetryPolicy). */
   retry?: RetryPolicy;
+  /** Blobs of at least this many bytes upload in a resumable PATCH session (default 4 MiB). */
+  chunkedUploadMin?: number;
   userAgent?: string;
 }
 
