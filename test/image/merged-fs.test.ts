@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { copyOut } from '../../src/image/copy-out.js';
@@ -95,6 +95,43 @@ describe('extract and hostile layers', () => {
     expect(err?.message).toMatch(re);
     expect(outsideFiles(parent)).toEqual([]);
     expect(existsSync('/etc/x')).toBe(false);
+  });
+
+  // Issue 13, finding 1: `a/X`, then `a` → a host directory, then `a-b` hardlinked to `a/X`
+  // made link() resolve through the symlink and hard-link the host file into the output.
+  it('never hard-links a host file through a symlink planted over a directory it wrote', async () => {
+    const host = tempDir('ocimake-host-');
+    const secret = join(host, 'X');
+    writeFileSync(secret, 'host secret');
+    const layer = await rawLayer([
+      { name: 'a/X', content: 'image file' },
+      { name: 'a', type: 'symlink', linkname: host },
+      { name: 'a-b', type: 'link', linkname: 'a/X' },
+    ]);
+    const { dest, err } = await extractAll([layer]);
+    expect(statSync(secret).nlink).toBe(1);
+    expect(readFileSync(secret, 'utf8')).toBe('host secret');
+    const linked = lstatSync(join(dest, 'a-b'), { throwIfNoEntry: false });
+    if (linked) expect(linked.ino).not.toBe(statSync(secret).ino);
+    // The merged view either refuses the layer or drops the dangling link; never the host file.
+    if (err) expect(err.message).toMatch(/hardlink|refus|not a file this extraction wrote/);
+  });
+
+  it('never hard-links to anything but a file it wrote itself', async () => {
+    const { dest } = await extractAll([await rawLayer([{ name: 'etc/', type: 'directory' }])]);
+    const { TreeWriter } = await import('../../src/source/tree-writer.js');
+    const w = await TreeWriter.open(dest);
+    await expect(w.write('x', { type: 'hardlink', path: 'x', mode: 0o644, uid: 0, gid: 0, linkname: 'etc' })).rejects.toThrow(/not a file this extraction wrote/);
+    symlinkSync('/etc', join(dest, 'sys-etc'));
+    await expect(w.write('sys-etc/passwd2', { type: 'file', path: 'sys-etc/passwd2', mode: 0o644, uid: 0, gid: 0, size: 1, source: { kind: 'bytes', data: Buffer.from('x') } })).rejects.toThrow(/not a real directory/);
+    expect(existsSync('/etc/passwd2')).toBe(false);
+  });
+
+  it('writes read-only directories after their children', async () => {
+    const { dest, err } = await extractAll([await rawLayer([{ name: 'ro/', type: 'directory', mode: 0o555 }, { name: 'ro/f', content: 'x', mode: 0o444 }])]);
+    expect(err).toBeUndefined();
+    expect(lstatSync(join(dest, 'ro')).mode & 0o777).toBe(0o555);
+    expect(readFileSync(join(dest, 'ro/f'), 'utf8')).toBe('x');
   });
 
   it('confines absolute paths inside the target', async () => {
