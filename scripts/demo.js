@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRegistry } from '../dist/registry/index.js';
 import { buildAndExport, BlobStore, hostPlatform } from '../dist/src/index.js';
-import { inspectImage } from '../dist/src/image/inspect.js';
-import { openImage } from '../dist/src/image/source.js';
+import { inspectImage } from '../dist/src/source/inspect.js';
+import { openImage } from '../dist/src/source/open.js';
 import { MergedFs } from '../dist/src/image/merged-fs.js';
-import { extractPaths } from '../dist/src/image/extract.js';
+import { extractPaths } from '../dist/src/source/extract.js';
 import { Remote } from '../dist/src/remote/registry-image.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
