@@ -1,8 +1,8 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import bcrypt from 'bcryptjs';
 import { RegistryError } from './errors.js';
+import { PasswordChecker } from './password-check.js';
 
 /** Optional authentication of the embedded registry. */
 export interface AuthOptions {
@@ -24,7 +24,7 @@ interface TokenClaims { sub: string; access: { name: string; actions: Action[] }
 export class Authenticator {
   readonly #users = new Map<string, string>();
   readonly #secret = randomBytes(32);
-  readonly #cache = new Map<string, boolean>();
+  readonly #passwords = new PasswordChecker();
 
   constructor(readonly opts: AuthOptions, readonly service = 'ocimake-registry') {
     for (const [u, p] of Object.entries(opts.users ?? {})) this.#users.set(u, `plain:${p}`);
@@ -40,23 +40,20 @@ export class Authenticator {
     return this.opts.realm ?? 'basic';
   }
 
-  /** The user named by valid Basic credentials, or undefined. */
-  basicUser(header: string | undefined): string | undefined {
-    if (!header?.startsWith('Basic ')) return undefined;
-    const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8');
+  /** The user named by valid Basic credentials, or undefined. The scheme is case-insensitive (RFC 7617). */
+  async basicUser(header: string | undefined): Promise<string | undefined> {
+    const m = /^basic\s+(\S+)\s*$/i.exec(header ?? '');
+    if (!m) return undefined;
+    const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
     const i = decoded.indexOf(':');
     if (i < 0) return undefined;
     const user = decoded.slice(0, i);
-    const pass = decoded.slice(i + 1);
-    const stored = this.#users.get(user);
-    if (!stored) return undefined;
-    const key = `${user}\0${createHash('sha256').update(pass).digest('hex')}`;
-    let ok = this.#cache.get(key);
-    if (ok === undefined) {
-      ok = verify(stored, pass);
-      this.#cache.set(key, ok);
-    }
+    const ok = await this.#passwords.check(user, decoded.slice(i + 1), this.#users.get(user));
     return ok ? user : undefined;
+  }
+
+  async close(): Promise<void> {
+    await this.#passwords.close();
   }
 
   allowed(user: string, repo: string, action: Action): boolean {
@@ -84,8 +81,9 @@ export class Authenticator {
 
   /** The claims of a valid, unexpired Bearer token, or undefined. */
   bearer(header: string | undefined): TokenClaims | undefined {
-    if (!header?.startsWith('Bearer ')) return undefined;
-    const [body, sig] = header.slice(7).split('.');
+    const m = /^bearer\s+(\S+)\s*$/i.exec(header ?? '');
+    if (!m) return undefined;
+    const [body, sig] = m[1]!.split('.');
     if (!body || !sig) return undefined;
     const want = Buffer.from(this.#sign(body));
     const got = Buffer.from(sig);
@@ -99,29 +97,23 @@ export class Authenticator {
   }
 
   /**
-   * Authorises a request for `repo`/`action` (no repo: any authenticated user). Throws
-   * UNAUTHORIZED (with the challenge to send) or DENIED.
+   * Authorises a request for `repo`/`action` (no repo: any authenticated user) and returns
+   * who asked. Throws UNAUTHORIZED (with the challenge to send) or DENIED.
    */
-  check(req: IncomingMessage, baseUrl: string, repo: string | undefined, action: Action): void {
+  async check(req: IncomingMessage, baseUrl: string, repo: string | undefined, action: Action): Promise<string> {
     const header = req.headers.authorization;
     const scope = repo ? `repository:${repo}:${action === 'push' ? 'pull,push' : 'pull'}` : undefined;
     if (this.realm === 'token') {
       const claims = this.bearer(header);
-      if (claims && (!repo || claims.access.some((a) => a.name === repo && a.actions.includes(action)))) return;
+      if (claims && (!repo || claims.access.some((a) => a.name === repo && a.actions.includes(action)))) return claims.sub;
       const challenge = `Bearer realm="${baseUrl}/token",service="${this.service}"${scope ? `,scope="${scope}"` : ''}`;
       // Too narrow a token gets a fresh challenge (RFC 6750 insufficient_scope), so clients ask again.
       if (claims) throw new RegistryError('UNAUTHORIZED', `token does not grant ${action} on ${repo}`, { detail: { challenge: `${challenge},error="insufficient_scope"` } });
       throw new RegistryError('UNAUTHORIZED', 'authentication required', { detail: { challenge } });
     }
-    const user = this.basicUser(header);
+    const user = await this.basicUser(header);
     if (!user) throw new RegistryError('UNAUTHORIZED', 'authentication required', { detail: { challenge: `Basic realm="${this.service}"` } });
     if (repo && !this.allowed(user, repo, action)) throw new RegistryError('DENIED', `${user} may not ${action} ${repo}`);
+    return user;
   }
-}
-
-function verify(stored: string, pass: string): boolean {
-  if (stored.startsWith('plain:')) return stored.slice(6) === pass;
-  if (/^\$2[aby]\$/.test(stored)) return bcrypt.compareSync(pass, stored.replace(/^\$2y\$/, '$2b$'));
-  if (stored.startsWith('{SHA}')) return createHash('sha1').update(pass).digest('base64') === stored.slice(5);
-  return false;
 }

@@ -24,6 +24,13 @@ export interface RegistryOptions {
   /** Largest blob accepted; default 1 GiB in memory, 64 GiB on disk. */
   maxBlobBytes?: number;
   tls?: { cert: string; key: string };
+  /** DELETE of manifests and blobs; off by default, as in distribution. */
+  deletes?: boolean;
+  /** In memory: everything held at once (default 2 GiB); past it, uploads are refused. */
+  maxMemoryBytes?: number;
+  /** Open upload sessions at most (default 1,000) and their idle lifetime (default 1 h). */
+  maxUploads?: number;
+  uploadTtlMs?: number;
 }
 
 export interface RunningRegistry {
@@ -40,8 +47,10 @@ export interface RunningRegistry {
 export async function startRegistry(opts: RegistryOptions = {}): Promise<RunningRegistry> {
   if (opts.root) mkdirSync(opts.root, { recursive: true });
   const maxBlob = opts.maxBlobBytes ?? (opts.root ? 64 * 2 ** 30 : 2 ** 30);
-  const store = new RegistryStore(opts.root ? new FsBackend(opts.root) : new MemoryBackend(maxBlob), maxBlob);
-  const { server, stats } = createRegistryServer({
+  const limits = { ...(opts.maxUploads !== undefined ? { maxUploads: opts.maxUploads } : {}), ...(opts.uploadTtlMs !== undefined ? { uploadTtlMs: opts.uploadTtlMs } : {}) };
+  const store = new RegistryStore(opts.root ? new FsBackend(opts.root) : new MemoryBackend(maxBlob, opts.maxMemoryBytes), maxBlob, limits);
+  const { server, stats, close } = createRegistryServer({
+    ...(opts.deletes ? { deletes: true } : {}),
     store,
     maxManifestBytes: opts.maxManifestBytes ?? 4 * 2 ** 20,
     ...(opts.auth ? { auth: opts.auth } : {}),
@@ -60,10 +69,13 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Running
     host: `${hostPart}:${port}`,
     stats,
     store,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await close();
+    },
   };
 }
 

@@ -13,11 +13,18 @@ interface ManifestJson {
   mediaType?: string;
   artifactType?: string;
   config?: { digest?: string; mediaType?: string };
-  layers?: { digest?: string; urls?: string[] }[];
+  layers?: { digest?: string; urls?: string[]; mediaType?: string }[];
   manifests?: { digest?: string }[];
   subject?: { digest?: string };
   annotations?: Record<string, string>;
 }
+
+const FOREIGN_LAYERS = new Set([
+  'application/vnd.oci.image.layer.nondistributable.v1.tar',
+  'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
+  'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd',
+  'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
+]);
 
 function parse(bytes: Buffer): ManifestJson {
   try {
@@ -68,7 +75,11 @@ async function putManifest(req: IncomingMessage, res: ServerResponse, store: Reg
   if (isImage) {
     if (!j.config?.digest || !Array.isArray(j.layers)) throw new RegistryError('MANIFEST_INVALID', 'an image manifest needs config and layers');
     const missing: string[] = [];
-    for (const d of [j.config.digest, ...j.layers.filter((l) => !l.urls?.length).map((l) => l.digest ?? '')]) {
+    if (j.layers.some((l) => typeof l !== 'object' || l === null || Array.isArray(l))) throw new RegistryError('MANIFEST_INVALID', 'every layer must be a descriptor object');
+    // Only non-distributable ("foreign") layers may live elsewhere (their `urls`); any other
+    // layer must be in the repository, whatever `urls` it lists.
+    const local = j.layers.filter((l) => !(l.urls?.length && FOREIGN_LAYERS.has(l.mediaType ?? '')));
+    for (const d of [j.config.digest, ...local.map((l) => l.digest ?? '')]) {
       if (!isDigest(d)) throw new RegistryError('MANIFEST_INVALID', `invalid digest "${d}" in manifest`);
       if ((await store.blobSize(repo, d)) === undefined) missing.push(d);
     }

@@ -18,7 +18,35 @@ export interface StoredManifest { digest: string; mediaType: string; bytes: Buff
 
 /** Repository-level operations of the registry over a byte backend. */
 export class RegistryStore {
-  constructor(readonly backend: Backend, readonly maxBlobBytes = 64 * 2 ** 30) {}
+  /** Open upload sessions by last use (ms), oldest first. */
+  readonly #sessions = new Map<string, number>();
+  readonly #finishing = new Set<string>();
+
+  /**
+   * `maxUploads` open sessions at most (the least recently used is dropped past it) and
+   * `uploadTtlMs` of idleness before a session is dropped (default 1,000 and 1 h).
+   */
+  constructor(readonly backend: Backend, readonly maxBlobBytes = 64 * 2 ** 30, readonly limits: { maxUploads?: number; uploadTtlMs?: number } = {}) {}
+
+  /** Upload sessions held now. */
+  get openUploads(): number { return this.#sessions.size; }
+
+  #touch(id: string): void {
+    this.#sessions.delete(id);
+    this.#sessions.set(id, Date.now());
+  }
+
+  async #sweep(): Promise<void> {
+    const ttl = this.limits.uploadTtlMs ?? 3_600_000;
+    const max = this.limits.maxUploads ?? 1000;
+    const now = Date.now();
+    for (const [id, at] of this.#sessions) {
+      if (now - at < ttl && this.#sessions.size < max) break;
+      if (this.#finishing.has(id)) continue;
+      this.#sessions.delete(id);
+      await this.backend.remove(`_uploads/${id}`);
+    }
+  }
 
   async blobSize(repo: string, digest: string): Promise<number | undefined> {
     if ((await this.backend.size(`${repoKey(repo)}/_links/${digest.replace(':', '/')}`)) === undefined) return undefined;
@@ -48,7 +76,9 @@ export class RegistryStore {
   }
 
   async startUpload(repo: string): Promise<string> {
+    await this.#sweep();
     const id = randomUUID();
+    this.#touch(id);
     await this.backend.write(`_uploads/${id}/repo`, Buffer.from(repo));
     await this.backend.write(`_uploads/${id}/data`, Buffer.alloc(0));
     return id;
@@ -57,7 +87,8 @@ export class RegistryStore {
   /** The current size of an upload of `repo`, or BLOB_UPLOAD_UNKNOWN. */
   async uploadSize(repo: string, id: string): Promise<number> {
     const owner = /^[0-9a-f-]{36}$/.test(id) ? await this.backend.read(`_uploads/${id}/repo`) : undefined;
-    if (!owner || owner.toString() !== repo) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${id} is unknown`);
+    if (!owner || owner.toString() !== repo || this.#finishing.has(id)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${id} is unknown`);
+    if (this.#sessions.has(id)) this.#touch(id);
     return (await this.backend.size(`_uploads/${id}/data`)) ?? 0;
   }
 
@@ -65,22 +96,29 @@ export class RegistryStore {
     return this.backend.append(`_uploads/${id}/data`, src, this.maxBlobBytes);
   }
 
-  /** Verifies the upload against `digest`, publishes it as a blob of `repo`, ends the session. */
+  /** Verifies the upload against `digest`, publishes it as a blob of `repo`, ends the session. One finisher per session: a concurrent one gets BLOB_UPLOAD_UNKNOWN. */
   async finishUpload(repo: string, id: string, digest: string): Promise<number> {
-    const got = await this.backend.hash(`_uploads/${id}/data`);
-    if (!got) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${id} is unknown`);
-    if (!digest.startsWith('sha256:')) throw new RegistryError('UNSUPPORTED', 'only sha256 uploads are supported', { status: 400 });
-    if (got.digest !== digest) {
+    if (this.#finishing.has(id)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${id} is already being finished`);
+    this.#finishing.add(id);
+    try {
+      const got = await this.backend.hash(`_uploads/${id}/data`).catch(() => undefined);
+      if (!got) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${id} is unknown`);
+      if (!digest.startsWith('sha256:')) throw new RegistryError('UNSUPPORTED', 'only sha256 uploads are supported', { status: 400 });
+      if (got.digest !== digest) {
+        await this.cancelUpload(id);
+        throw new RegistryError('DIGEST_INVALID', `uploaded content has digest ${got.digest}, not ${digest}`);
+      }
+      if ((await this.backend.size(blobKey(digest))) === undefined) await this.backend.move(`_uploads/${id}/data`, blobKey(digest));
+      await this.link(repo, digest);
       await this.cancelUpload(id);
-      throw new RegistryError('DIGEST_INVALID', `uploaded content has digest ${got.digest}, not ${digest}`);
+      return got.size;
+    } finally {
+      this.#finishing.delete(id);
     }
-    if ((await this.backend.size(blobKey(digest))) === undefined) await this.backend.move(`_uploads/${id}/data`, blobKey(digest));
-    await this.link(repo, digest);
-    await this.cancelUpload(id);
-    return got.size;
   }
 
   async cancelUpload(id: string): Promise<void> {
+    this.#sessions.delete(id);
     await this.backend.remove(`_uploads/${id}`);
   }
 

@@ -18,13 +18,15 @@ function hasBody(req: IncomingMessage): boolean {
 }
 
 /** POST /v2/<name>/blobs/uploads/: a session, a monolithic upload (?digest=) or a mount (?mount=&from=). */
-export async function startUpload(req: IncomingMessage, res: ServerResponse, store: RegistryStore, repo: string, url: URL): Promise<void> {
+export async function startUpload(req: IncomingMessage, res: ServerResponse, store: RegistryStore, repo: string, url: URL, canPull: (repo: string) => boolean): Promise<void> {
   const mount = url.searchParams.get('mount');
   const from = url.searchParams.get('from');
   if (mount && from) {
     checkDigest(mount);
     checkName(from);
-    if (await store.mount(repo, mount, from)) {
+    // Mounting reads `from`: without pull permission there, it is an ordinary upload (and
+    // says nothing about whether the blob exists), as in distribution.
+    if (canPull(from) && (await store.mount(repo, mount, from))) {
       return send(res, 201, { location: `/v2/${repo}/blobs/${mount}`, 'docker-content-digest': mount });
     }
   }

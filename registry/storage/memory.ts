@@ -6,15 +6,37 @@ import type { Backend } from './backend.js';
 /** In-memory storage: everything is lost on close. */
 export class MemoryBackend implements Backend {
   readonly #data = new Map<string, Buffer>();
+  #total = 0;
 
-  /** `maxBytes` caps what one write may hold in memory (default 1 GiB). */
-  constructor(readonly maxBytes = 2 ** 30) {}
+  /**
+   * `maxBytes` caps what one write may hold (default 1 GiB), `maxTotalBytes` everything held
+   * at once (default 2 GiB): past it, writes are refused, so memory never fills.
+   */
+  constructor(readonly maxBytes = 2 ** 30, readonly maxTotalBytes = 2 ** 31) {}
+
+  /** Bytes held now. */
+  get totalBytes(): number { return this.#total; }
+
+  #room(): number {
+    return this.maxTotalBytes - this.#total;
+  }
+
+  #set(key: string, b: Buffer): void {
+    this.#total += b.length - (this.#data.get(key)?.length ?? 0);
+    this.#data.set(key, b);
+  }
+
+  #delete(key: string): void {
+    this.#total -= this.#data.get(key)?.length ?? 0;
+    this.#data.delete(key);
+  }
 
   async write(key: string, src: Readable | Buffer, check?: (digest: string, size: number) => void): Promise<{ digest: string; size: number }> {
-    const buf = Buffer.isBuffer(src) ? src : await collect(src, this.maxBytes);
+    const buf = Buffer.isBuffer(src) ? src : await collect(src, Math.min(this.maxBytes, this.#room()));
+    if (buf.length > this.#room()) throw full();
     const digest = `sha256:${createHash('sha256').update(buf).digest('hex')}`;
     check?.(digest, buf.length);
-    this.#data.set(key, buf);
+    this.#set(key, buf);
     return { digest, size: buf.length };
   }
 
@@ -40,21 +62,21 @@ export class MemoryBackend implements Backend {
   }
 
   async remove(key: string): Promise<void> {
-    this.#data.delete(key);
-    for (const k of [...this.#data.keys()]) if (k.startsWith(`${key}/`)) this.#data.delete(k);
+    this.#delete(key);
+    for (const k of [...this.#data.keys()]) if (k.startsWith(`${key}/`)) this.#delete(k);
   }
 
   async append(key: string, src: Readable, limit: number): Promise<number> {
     const prev = this.#data.get(key) ?? Buffer.alloc(0);
-    const add = await collect(src, Math.min(limit, this.maxBytes) - prev.length);
+    const add = await collect(src, Math.min(Math.min(limit, this.maxBytes) - prev.length, this.#room()));
     const next = Buffer.concat([prev, add]);
-    this.#data.set(key, next);
+    this.#set(key, next);
     return next.length;
   }
 
   async move(from: string, to: string): Promise<void> {
     const b = this.#data.get(from);
-    if (b) { this.#data.set(to, b); this.#data.delete(from); }
+    if (b) { this.#delete(from); this.#set(to, b); }
   }
 
   async hash(key: string): Promise<{ digest: string; size: number } | undefined> {
@@ -69,8 +91,15 @@ async function collect(src: Readable, limit: number): Promise<Buffer> {
   let n = 0;
   for await (const c of src) {
     n += (c as Buffer).length;
-    if (n > limit) throw new RegistryError('SIZE_INVALID', 'request body is larger than allowed');
+    if (n > limit) {
+      src.resume();
+      throw new RegistryError('SIZE_INVALID', 'request body is larger than this registry takes (per blob, or its in-memory storage is full)', { status: 413 });
+    }
     chunks.push(c as Buffer);
   }
   return Buffer.concat(chunks);
+}
+
+function full(): RegistryError {
+  return new RegistryError('SIZE_INVALID', 'the registry\'s in-memory storage is full', { status: 413 });
 }

@@ -17,7 +17,9 @@ export function registerRegistry(program: Command): void {
     .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM)')
     .option('--tls-key <file>', 'the private key of --tls-cert (PEM)')
     .option('--log', 'log one line per request to stderr')
-    .action(async (o: { addr: string; root?: string; htpasswd?: string; tokenAuth?: boolean; authConfig?: string; tlsCert?: string; tlsKey?: string; log?: boolean }) => {
+    .option('--enable-delete', 'allow DELETE of manifests and blobs (off by default, as in distribution)')
+    .option('--max-memory <bytes>', 'in memory: the most held at once; uploads past it are refused (default 2 GiB)')
+    .action(async (o: { addr: string; root?: string; htpasswd?: string; tokenAuth?: boolean; authConfig?: string; tlsCert?: string; tlsKey?: string; log?: boolean; enableDelete?: boolean; maxMemory?: string }) => {
       const m = /^(.*):(\d+)$/.exec(o.addr);
       if (!m) throw new OcimakeError('FLAG_INVALID', `--addr "${o.addr}" is not host:port`, { hint: 'e.g. --addr 127.0.0.1:5000 or --addr 0.0.0.0:0' });
       const host = m[1]!.replace(/^\[(.*)\]$/, '$1');
@@ -31,6 +33,8 @@ export function registerRegistry(program: Command): void {
         ...(o.log ? { log: (line: string) => process.stderr.write(`${line}\n`) } : {}),
         ...(auth ? { auth } : {}),
         ...(o.tlsCert && o.tlsKey ? { tls: { cert: o.tlsCert, key: o.tlsKey } } : {}),
+        ...(o.enableDelete ? { deletes: true } : {}),
+        ...(o.maxMemory !== undefined ? { maxMemoryBytes: bytesFlag(o.maxMemory) } : {}),
       });
       process.stdout.write(`ocimake registry listening on ${running.url}\n`);
       await new Promise<void>((resolve) => {
@@ -53,4 +57,11 @@ async function loadAuth(o: { htpasswd?: string; tokenAuth?: boolean; authConfig?
   if (o.htpasswd) auth = { ...(auth ?? {}), htpasswd: o.htpasswd };
   if (o.tokenAuth) auth = { ...(auth ?? {}), realm: 'token' };
   return auth;
+}
+
+function bytesFlag(v: string): number {
+  const m = /^(\d+)\s*([kmg]i?b?)?$/i.exec(v.trim());
+  if (!m) throw new OcimakeError('FLAG_INVALID', `--max-memory "${v}" is not a size`, { hint: 'e.g. --max-memory 512MiB or --max-memory 2147483648' });
+  const unit = (m[2] ?? '').toLowerCase()[0];
+  return Number(m[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1);
 }

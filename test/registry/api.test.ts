@@ -5,7 +5,7 @@ import { errorCode, putBlob, putImage, req, sha } from './client.js';
 describe('embedded registry: the distribution API', () => {
   let reg: RunningRegistry;
   let base: string;
-  beforeAll(async () => { reg = await startRegistry(); base = reg.url; });
+  beforeAll(async () => { reg = await startRegistry({ deletes: true }); base = reg.url; });
   afterAll(async () => reg.close());
 
   it('answers GET /v2/ with the API version header', async () => {
