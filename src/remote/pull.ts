@@ -6,6 +6,7 @@ import type { Descriptor } from '../oci/schemas.js';
 import { formatReference, referenceIdentifier, type Reference } from '../oci/reference.js';
 import { destroyQuietly, LIMITS } from './bounded.js';
 import { isTransient, networkError } from './retry.js';
+import { DiffIdCheck } from './diff-id.js';
 import { RegistryClient, registryError } from './transport.js';
 
 /** Manifest bytes as served, verified against the digest they were asked by (or the header). */
@@ -58,12 +59,15 @@ export async function fetchManifest(client: RegistryClient, ref: Reference, iden
  * keeps nothing and names the blob. A download cut off midway resumes with an HTTP `Range`
  * request from the last byte received, and starts over when the registry ignores Range.
  * Every attempt, resumed or restarted, spends one retry budget, so no answer loops forever.
+ * With `diffId`, a layer is also decompressed as it arrives and must hash to it (the
+ * config's rootfs.diff_ids entry), so a wrong diff_id never reaches an output.
  */
-export async function fetchBlob(client: RegistryClient, repository: string, desc: Descriptor, store: BlobStore): Promise<void> {
+export async function fetchBlob(client: RegistryClient, repository: string, desc: Descriptor, store: BlobStore, diffId?: string): Promise<void> {
   if (await store.has(desc.digest)) return;
   const budget = client.budget();
   let writer = await store.writer();
   let received = 0;
+  let uncompressed = diffId !== undefined ? DiffIdCheck.for(desc.mediaType) : undefined;
   try {
     for (;;) {
       const headers: Record<string, string> = received > 0 ? { range: `bytes=${received}-` } : {};
@@ -74,11 +78,14 @@ export async function fetchBlob(client: RegistryClient, repository: string, desc
         await writer.abort();
         writer = await store.writer();
         received = 0;
+        uncompressed?.abandon();
+        uncompressed = diffId !== undefined ? DiffIdCheck.for(desc.mediaType) : undefined;
       }
       try {
         for await (const chunk of res.body) {
           received += (chunk as Buffer).length;
           if (received > desc.size) throw new OcimakeError('DIGEST_INVALID', `blob ${desc.digest} from ${client.registry}/${repository} is corrupt: more than ${desc.size} bytes`);
+          await uncompressed?.update(chunk as Buffer);
           if (!writer.stream.write(chunk)) await new Promise((r) => writer.stream.once('drain', r));
         }
         if (received < desc.size) throw Object.assign(new Error(`body ended after ${received} of ${desc.size} bytes`), { code: 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' });
@@ -90,8 +97,17 @@ export async function fetchBlob(client: RegistryClient, repository: string, desc
         throw networkError(`downloading blob ${desc.digest} of ${repository} from ${client.registry}`, err, budget, `check that ${client.registry} is reachable from here`);
       }
     }
+    if (uncompressed && diffId !== undefined) {
+      const got = await uncompressed.digest();
+      if (got !== undefined && got !== diffId) {
+        throw new OcimakeError('DIGEST_INVALID', `layer ${desc.digest} from ${client.registry}/${repository} is corrupt: its content has digest ${got}, but the image config's rootfs.diff_ids says ${diffId}`, {
+          hint: 'the image is broken or was tampered with; nothing of it was kept',
+        });
+      }
+    }
     await writer.commit({ digest: desc.digest, size: desc.size });
   } catch (err) {
+    uncompressed?.abandon();
     await writer.abort();
     if (err instanceof OcimakeError && err.code === 'DIGEST_INVALID' && !err.message.includes('is corrupt')) {
       throw new OcimakeError('DIGEST_INVALID', `blob ${desc.digest} from ${client.registry}/${repository} is corrupt: ${err.message}`, { cause: err });

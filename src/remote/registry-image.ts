@@ -63,11 +63,12 @@ export async function pullImage(remote: Remote, ref: Reference, platform: Platfo
     let downloads = 0;
     const source = {
       async open(digest: string) {
-        const desc = manifest.layers.find((l) => l.digest === digest) as Descriptor | undefined;
+        const i = manifest.layers.findIndex((l) => l.digest === digest);
+        const desc = manifest.layers[i] as Descriptor | undefined;
         if (!desc) throw new OcimakeError('BLOB_UNKNOWN', `${digest} is not a layer of ${what}`);
         if (!(await store.has(digest))) {
           downloads++;
-          await fetchBlob(client, ref.repository, desc, store);
+          await withLayerContext(i, what, fetchBlob(client, ref.repository, desc, store, config.rootfs.diff_ids[i]));
         }
         return store.open(digest);
       },
@@ -86,5 +87,13 @@ function isIndexJson(bytes: Buffer): boolean {
     return Array.isArray(j.manifests) && j.layers === undefined;
   } catch {
     return false;
+  }
+}
+
+async function withLayerContext(i: number, what: string, p: Promise<void>): Promise<void> {
+  try {
+    await p;
+  } catch (err) {
+    throw withContext(`layer ${i + 1} of ${what}`, err);
   }
 }

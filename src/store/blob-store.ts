@@ -137,7 +137,12 @@ export class BlobStore {
         return { digest, size };
       },
       async abort() {
+        // Writes may still be in flight: their errors after a destroy are expected, not news.
+        stream.on('error', () => {});
+        file.on('error', () => {});
+        stream.destroy();
         file.destroy();
+        if (!file.closed) await new Promise<void>((res) => file.once('close', () => res()));
         await fs.rm(tmp, { force: true });
       },
     };
