@@ -28,7 +28,7 @@ const GENERIC_JSON = new Set(['', 'application/json', 'application/octet-stream'
 export async function fetchManifest(client: RegistryClient, ref: Reference, identifier = referenceIdentifier(ref)): Promise<FetchedManifest> {
   const what = `the manifest of ${formatReference(ref)}`;
   const res = await client.requestBytes({ method: 'GET', path: `/v2/${ref.repository}/manifests/${identifier}`, scopes: [`repository:${ref.repository}:pull`], headers: { accept: MANIFEST_ACCEPT } }, LIMITS.manifest, what);
-  if (res.status !== 200) throw await registryError(res, `fetching ${what}`, client.registry);
+  if (res.status !== 200) throw await registryError(res, `fetching ${what}`, client);
   const { bytes } = res;
   const digest = sha256(bytes);
   const expected = identifier.includes(':') ? identifier : res.headers['docker-content-digest'];
@@ -72,7 +72,7 @@ export async function fetchBlob(client: RegistryClient, repository: string, desc
     for (;;) {
       const headers: Record<string, string> = received > 0 ? { range: `bytes=${received}-` } : {};
       const res = await client.request({ method: 'GET', path: `/v2/${repository}/blobs/${desc.digest}`, scopes: [`repository:${repository}:pull`], headers, budget });
-      if (res.status !== 200 && res.status !== 206) throw await registryError(res, `fetching blob ${desc.digest} of ${repository}`, client.registry);
+      if (res.status !== 200 && res.status !== 206) throw await registryError(res, `fetching blob ${desc.digest} of ${repository}`, client);
       if (received > 0 && res.status === 200) {
         // The registry ignored the Range: start again from the first byte.
         await writer.abort();

@@ -102,6 +102,6 @@ export async function putManifest(client: RegistryClient, repo: string, tagOrDig
     headers: { 'content-type': mediaType },
     body: bytes,
   });
-  if (res.status !== 201 && res.status !== 200 && res.status !== 204) throw await registryError(res, `putting the manifest ${repo}:${tagOrDigest}`, client.registry);
+  if (res.status !== 201 && res.status !== 200 && res.status !== 204) throw await registryError(res, `putting the manifest ${repo}:${tagOrDigest}`, client);
   await discard(res.body);
 }

@@ -104,7 +104,7 @@ export class RegistryClient {
       const auth = await this.#authenticate(challenge, req.scopes, scopeKey);
       res = await this.#send(req, auth, budget);
       if (res.status === 401 || res.status === 403) {
-        const text = (await readBounded(res.body, LIMITS.errorBody, 'an error body', 'truncate').catch(() => Buffer.alloc(0))).toString('utf8');
+        const text = (await readErrorBody(res, this.counters)).toString('utf8');
         throw new OcimakeError(res.status === 401 ? 'UNAUTHORIZED' : 'DENIED', `${this.registry} refused ${req.method} ${req.path}: ${summarize(text) || res.status}`, {
           hint: this.#authHint(await this.#credentials()),
         });
@@ -121,7 +121,7 @@ export class RegistryClient {
     const budget = req.budget ?? this.budget();
     for (;;) {
       const res = await this.request({ ...req, budget });
-      if (res.status < 200 || res.status >= 300) return { ...res, bytes: await readErrorBody(res) };
+      if (res.status < 200 || res.status >= 300) return { ...res, bytes: await readErrorBody(res, this.counters) };
       try {
         const bytes = await readBounded(res.body, limit, what, 'throw', this.counters);
         return { status: res.status, headers: res.headers, bytes, url: res.url };
@@ -215,16 +215,16 @@ export class RegistryClient {
   }
 }
 
-async function readErrorBody(res: RegistryResponse): Promise<Buffer> {
-  return readBounded(res.body, LIMITS.errorBody, 'an error body', 'truncate').catch(() => Buffer.alloc(0));
+async function readErrorBody(res: RegistryResponse, counters?: ReadCounters): Promise<Buffer> {
+  return readBounded(res.body, LIMITS.errorBody, 'an error body', 'truncate', counters).catch(() => Buffer.alloc(0));
 }
 
 /**
  * Reads a registry error answer (at most LIMITS.errorBody bytes) into an OcimakeError that
  * keeps the spec's code; says so when a Retry-After past the cap made the client give up.
  */
-export async function registryError(res: RegistryResponse | { status: number; headers: Record<string, string>; bytes: Buffer }, what: string, registry: string): Promise<OcimakeError> {
-  const text = ('bytes' in res ? res.bytes : await readErrorBody(res)).toString('utf8');
+export async function registryError(res: RegistryResponse | { status: number; headers: Record<string, string>; bytes: Buffer }, what: string, client: Pick<RegistryClient, 'registry' | 'counters'>): Promise<OcimakeError> {
+  const text = ('bytes' in res ? res.bytes : await readErrorBody(res, client.counters)).toString('utf8');
   let code = `HTTP_${res.status}`;
   let message = summarize(text);
   try {
@@ -237,7 +237,7 @@ export async function registryError(res: RegistryResponse | { status: number; he
   }
   const gaveUp = res.headers['x-ocimake-gave-up'];
   const hint = gaveUp ? `${gaveUp}; try again later` : res.status === 429 ? 'the registry is rate-limiting this client; try again later or authenticate' : undefined;
-  return new OcimakeError(code, `${what} on ${registry}: ${res.status} ${code}${message ? `: ${message}` : ''}`, hint ? { hint } : {});
+  return new OcimakeError(code, `${what} on ${client.registry}: ${res.status} ${code}${message ? `: ${message}` : ''}`, hint ? { hint } : {});
 }
 
 function sleep(ms: number): Promise<void> {

@@ -55,7 +55,7 @@ export async function uploadBlob(u: Upload): Promise<void> {
 
 async function startSession(u: Upload): Promise<string> {
   const start = await u.client.request({ method: 'POST', path: `/v2/${u.repo}/blobs/uploads/`, scopes: u.scopes, headers: { 'content-length': '0' }, budget: u.budget });
-  if (start.status !== 202) throw await registryError(start, `starting the upload of ${u.desc.digest}`, u.client.registry);
+  if (start.status !== 202) throw await registryError(start, `starting the upload of ${u.desc.digest}`, u.client);
   await discard(start.body);
   const location = start.headers.location;
   if (!location) throw new OcimakeError('BLOB_UPLOAD_INVALID', `${u.client.registry} started an upload without a Location header`);
@@ -96,13 +96,13 @@ async function patchResumable(u: Upload, first: string): Promise<void> {
       location = res.headers.location ? new URL(res.headers.location, u.client.baseUrl).toString() : location;
       break;
     }
-    if (res && res.status !== 416 && !isRetryableStatus(res.status)) throw await registryError(res, `uploading ${u.desc.digest}`, u.client.registry);
+    if (res && res.status !== 416 && !isRetryableStatus(res.status)) throw await registryError(res, `uploading ${u.desc.digest}`, u.client);
     if (res) await discard(res.body);
     // Ask the registry how much it kept, then go on from there.
     if (!(await u.budget.wait(res?.headers['retry-after']))) throw new OcimakeError('BLOB_UPLOAD_INVALID', `uploading ${u.desc.digest} to ${u.client.registry} kept failing (${u.budget.describe()})`);
     const st = await u.client.request({ method: 'GET', path: location, scopes: u.scopes, budget: u.budget });
     await discard(st.body);
-    if (st.status !== 204) throw new RestartSession(await registryError(st, `asking for the state of the upload of ${u.desc.digest}`, u.client.registry));
+    if (st.status !== 204) throw new RestartSession(await registryError(st, `asking for the state of the upload of ${u.desc.digest}`, u.client));
     const m = /^(?:bytes=)?0-(\d+)$/.exec(st.headers.range ?? '');
     offset = m ? Number(m[1]) + 1 : 0;
     if (offset > u.desc.size) throw new RestartSession(new OcimakeError('BLOB_UPLOAD_INVALID', `the registry holds more than ${u.desc.size} bytes of ${u.desc.digest}`));
@@ -118,7 +118,7 @@ async function finish(u: Upload, res: RegistryResponse): Promise<void> {
     await discard(res.body);
     return;
   }
-  const err = await registryError(res, `uploading ${u.desc.digest}`, u.client.registry);
+  const err = await registryError(res, `uploading ${u.desc.digest}`, u.client);
   // A failed commit (a 5xx, or bytes that arrived damaged) is worth a new session.
   if (isRetryableStatus(res.status) || err.code === 'DIGEST_INVALID' || err.code === 'BLOB_UPLOAD_UNKNOWN' || err.code === 'BLOB_UPLOAD_INVALID') throw new RestartSession(err);
   throw err;

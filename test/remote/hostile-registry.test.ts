@@ -1,0 +1,99 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OcimakeError } from '../../src/errors.js';
+import { parsePlatform } from '../../src/oci/platform.js';
+import { parseReference } from '../../src/oci/reference.js';
+import { LIMITS } from '../../src/remote/bounded.js';
+import { pullImage, Remote } from '../../src/remote/registry-image.js';
+import { BlobStore } from '../../src/store/blob-store.js';
+import { createHash } from 'node:crypto';
+import { hostileImage, startHostileRegistry, type Hostile, type HostileRegistry } from '../helpers/hostile-registry.js';
+import { tempDir } from '../helpers/tmp.js';
+
+// Issue 13, findings 2 and 3: each bad answer ends in a clear error, with the memory the
+// client held and the requests it made bounded (read from the client's own counters and
+// the hostile server's request log).
+
+const layerDigest = (kind: Hostile) => `sha256:${createHash('sha256').update(hostileImage(kind).layer).digest('hex')}`;
+
+describe('when a registry answers with hostile content', () => {
+  let reg: HostileRegistry;
+  beforeAll(async () => { reg = await startHostileRegistry(); });
+  afterAll(async () => reg?.close());
+
+  async function pull(kind: Hostile): Promise<{ err: OcimakeError; maxBuffered: number; requests: number; store: BlobStore }> {
+    const remote = new Remote({ retry: { baseMs: 1, maxBackoffMs: 5 } });
+    const store = new BlobStore(tempDir());
+    let err: unknown;
+    try {
+      const img = await pullImage(remote, parseReference(`${reg.host}/h/${kind}:1`), parsePlatform('linux/amd64'), store);
+      const layer = img.image.layers[0]!;
+      await layer.source.open(layer.descriptor.digest);
+    } catch (e) {
+      err = e;
+    }
+    expect(err, `${kind} must fail`).toBeInstanceOf(OcimakeError);
+    const c = remote.client(reg.host).counters;
+    return { err: err as OcimakeError, maxBuffered: c.maxBuffered, requests: reg.requests.get(kind) ?? 0, store };
+  }
+
+  it('reads only the first KiBs of an endless error body', async () => {
+    const r = await pull('endless-error');
+    expect(r.err.message).toMatch(/404/);
+    expect(r.maxBuffered).toBeLessThanOrEqual(LIMITS.errorBody);
+    expect(r.requests).toBe(1);
+  });
+
+  it('refuses an endless token answer past 64 KiB', async () => {
+    const r = await pull('endless-token');
+    expect(r.err.message).toMatch(/token answer .* larger than 64 KiB/);
+    expect(r.maxBuffered).toBeLessThanOrEqual(LIMITS.token);
+  });
+
+  it('refuses a token that is not a string', async () => {
+    const r = await pull('numeric-token');
+    expect(r.err.code).toBe('UNAUTHORIZED');
+    expect(r.err.message).toMatch(/did not answer with a token/);
+  });
+
+  it('gives up a blob that is always cut off and never resumed, within one retry budget', async () => {
+    const r = await pull('cut-ignores-range');
+    expect(r.err.code).toBe('NETWORK');
+    expect(r.err.message).toMatch(/layer 1 of .*gave up after 6 attempts/);
+    // manifest + config + at most 6 attempts at the layer
+    expect(r.requests).toBeLessThanOrEqual(8);
+    expect(await r.store.has(layerDigest('cut-ignores-range'))).toBe(false);
+  });
+
+  it('refuses a config whose descriptor says 300 MB, before asking for it', async () => {
+    const r = await pull('huge-config');
+    expect(r.err.code).toBe('SIZE_INVALID');
+    expect(r.err.message).toMatch(/config .* is 300 MiB, more than the 4 MiB/);
+    expect(r.requests).toBe(1);
+  });
+
+  it('stops reading a config at the size its descriptor gave', async () => {
+    const r = await pull('lying-config-size');
+    expect(r.err.code).toBe('DIGEST_INVALID');
+    expect(r.err.message).toMatch(/more than \d+ bytes/);
+  });
+
+  it('gives up at once on a Retry-After longer than it waits, and says so', async () => {
+    const r = await pull('retry-after-forever');
+    expect(r.err.message).toMatch(/429 TOOMANYREQUESTS/);
+    expect(r.err.hint).toMatch(/asked to retry after 100000 s/);
+    expect(r.requests).toBe(1);
+  });
+
+  it('refuses a layer whose content does not match the config\'s diff_ids, and keeps none of it', async () => {
+    const r = await pull('wrong-diff-id');
+    expect(r.err.code).toBe('DIGEST_INVALID');
+    expect(r.err.message).toMatch(/rootfs\.diff_ids says sha256:/);
+    expect(await r.store.has(layerDigest('wrong-diff-id'))).toBe(false);
+  });
+
+  it('refuses a manifest served as text/html', async () => {
+    const r = await pull('html-manifest');
+    expect(r.err.code).toBe('MANIFEST_INVALID');
+    expect(r.err.message).toMatch(/served as text\/html/);
+  });
+});
