@@ -17,13 +17,39 @@ export interface ConfigEdit {
 
 const SIGNALS = new Set(['SIGABRT', 'SIGALRM', 'SIGBUS', 'SIGCHLD', 'SIGCONT', 'SIGFPE', 'SIGHUP', 'SIGILL', 'SIGINT', 'SIGIO', 'SIGIOT', 'SIGKILL', 'SIGPIPE', 'SIGPOLL', 'SIGPROF', 'SIGPWR', 'SIGQUIT', 'SIGSEGV', 'SIGSTKFLT', 'SIGSTOP', 'SIGSYS', 'SIGTERM', 'SIGTRAP', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU', 'SIGURG', 'SIGUSR1', 'SIGUSR2', 'SIGVTALRM', 'SIGWINCH', 'SIGXCPU', 'SIGXFSZ']);
 
-/** Sets `KEY=value` in an Env list: an existing KEY is replaced where it stands (as Docker does), else appended. */
-export function setEnv(list: readonly string[] | null | undefined, key: string, value: string): string[] {
-  const out = [...(list ?? [])];
-  const i = out.findIndex((e) => e.split('=')[0] === key);
-  if (i >= 0) out[i] = `${key}=${value}`;
-  else out.push(`${key}=${value}`);
-  return out;
+/**
+ * A container config that a run of metadata instructions may change in place: its lists
+ * and maps are copies, so the image it came from is untouched. `envIndex` finds an Env
+ * entry by name in O(1), so a thousand ENVs cost a thousand steps, not a million.
+ */
+export interface ConfigDraft {
+  config: ContainerConfig;
+  envIndex: Map<string, number>;
+}
+
+/** Work counters, for tests that bound work by counting it: config copies made so far. */
+export const configWork = { drafts: 0 };
+
+/** A draft over a copy of `prev` (one copy for a whole run of instructions). */
+export function draftConfig(prev: ContainerConfig): ConfigDraft {
+  configWork.drafts++;
+  const config: ContainerConfig = { ...prev };
+  if (prev.Env) config.Env = [...prev.Env];
+  if (prev.Labels) config.Labels = { ...prev.Labels };
+  if (prev.ExposedPorts) config.ExposedPorts = { ...prev.ExposedPorts };
+  if (prev.Volumes) config.Volumes = { ...prev.Volumes };
+  if (prev.OnBuild) config.OnBuild = [...prev.OnBuild];
+  const envIndex = new Map<string, number>();
+  (config.Env ?? []).forEach((e, i) => { const k = e.split('=')[0]!; if (!envIndex.has(k)) envIndex.set(k, i); });
+  return { config, envIndex };
+}
+
+/** Sets `KEY=value` in the draft's Env: an existing KEY is replaced where it stands (as Docker does), else appended. */
+function setEnv(d: ConfigDraft, key: string, value: string): void {
+  const list = (d.config.Env ??= []);
+  const i = d.envIndex.get(key);
+  if (i !== undefined) list[i] = `${key}=${value}`;
+  else { d.envIndex.set(key, list.length); list.push(`${key}=${value}`); }
 }
 
 /** A command line for CMD/ENTRYPOINT/HEALTHCHECK: exec form as is, shell form wrapped in the shell. */
@@ -38,27 +64,27 @@ function goList(a: readonly string[]): string {
 /**
  * Applies a metadata instruction (ENV, LABEL, USER, EXPOSE, CMD, ENTRYPOINT, VOLUME,
  * STOPSIGNAL, HEALTHCHECK, SHELL, MAINTAINER, ONBUILD, and WORKDIR's config part) to a
- * container config, with Docker's rules: shell forms use the current SHELL, ENTRYPOINT
- * clears an inherited CMD, WORKDIR is resolved against the previous one.
+ * draft config, in place, with Docker's rules: shell forms use the current SHELL,
+ * ENTRYPOINT clears an inherited CMD, WORKDIR is resolved against the previous one.
+ * ENV also updates `env`, so the next instruction of a run sees it.
  */
-export function applyConfigInstruction(inst: Instruction, prev: ContainerConfig, env: VarMap, ctx: { shell: readonly string[]; cmdSet: boolean; escape: string }): ConfigEdit {
-  const c: ContainerConfig = { ...prev };
-  const ex = (s: string) => expandWord(s, env, ctx.escape);
+export function applyConfigInstruction(inst: Instruction, draft: ConfigDraft, env: Map<string, string>, ctx: { shell: readonly string[]; cmdSet: boolean; escape: string }): ConfigEdit {
+  const c = draft.config;
+  const ex = (s: string) => expandWord(s, env as VarMap, ctx.escape);
   switch (inst.kind) {
     case 'env': {
       const pairs = inst.pairs.map((p) => ({ key: ex(p.key), value: ex(p.value) }));
-      let list = c.Env;
       for (const p of pairs) {
         if (p.key === '') throw new OcimakeError('DOCKERFILE_INVALID', 'ENV names can not be blank');
-        list = setEnv(list, p.key, p.value);
+        setEnv(draft, p.key, p.value);
+        env.set(p.key, p.value);
       }
-      c.Env = list;
       return { config: c, createdBy: `ENV ${pairs.map((p) => `${p.key}=${p.value}`).join(' ')}` };
     }
     case 'label': {
       const pairs = inst.pairs.map((p) => ({ key: ex(p.key), value: ex(p.value) }));
-      c.Labels = { ...(c.Labels ?? {}) };
-      for (const p of pairs) c.Labels[p.key] = p.value;
+      const labels = (c.Labels ??= {});
+      for (const p of pairs) labels[p.key] = p.value;
       return { config: c, createdBy: `LABEL ${pairs.map((p) => `${p.key}=${p.value}`).join(' ')}` };
     }
     case 'workdir': {
@@ -75,16 +101,16 @@ export function applyConfigInstruction(inst: Instruction, prev: ContainerConfig,
       return { config: c, createdBy: `MAINTAINER ${inst.value}` };
     case 'expose': {
       const ports: string[] = [];
-      for (const raw of inst.values.flatMap((v) => expandWords(v, env, ctx.escape))) ports.push(...exposePorts(raw));
-      c.ExposedPorts = { ...(c.ExposedPorts ?? {}) };
-      for (const p of ports) c.ExposedPorts[p] = {};
+      for (const raw of inst.values.flatMap((v) => expandWords(v, env as VarMap, ctx.escape))) ports.push(...exposePorts(raw));
+      const exposed = (c.ExposedPorts ??= {});
+      for (const p of ports) exposed[p] = {};
       return { config: c, createdBy: `EXPOSE ${ports.join(' ')}` };
     }
     case 'volume': {
-      const vols = inst.values.flatMap((v) => expandWords(v, env, ctx.escape)).filter((v) => v !== '');
+      const vols = inst.values.flatMap((v) => expandWords(v, env as VarMap, ctx.escape)).filter((v) => v !== '');
       if (vols.length === 0) throw new OcimakeError('DOCKERFILE_INVALID', 'VOLUME specified can not be an empty string');
-      c.Volumes = { ...(c.Volumes ?? {}) };
-      for (const v of vols) c.Volumes[v] = {};
+      const volumes = (c.Volumes ??= {});
+      for (const v of vols) volumes[v] = {};
       return { config: c, createdBy: `VOLUME ${goList(vols)}` };
     }
     case 'stopsignal': {
@@ -128,7 +154,7 @@ export function applyConfigInstruction(inst: Instruction, prev: ContainerConfig,
       return { config: c, createdBy: `HEALTHCHECK &{${goList(hc.Test ?? [])}}` };
     }
     case 'onbuild':
-      c.OnBuild = [...(c.OnBuild ?? []), inst.expression];
+      (c.OnBuild ??= []).push(inst.expression);
       return { config: c, createdBy: `ONBUILD ${inst.expression}` };
     default:
       throw new OcimakeError('INTERNAL', `${inst.kind} is not a metadata instruction`);

@@ -8,7 +8,8 @@ import { lineError } from '../dockerfile/instructions.js';
 import { expandWord } from '../dockerfile/shell-lex.js';
 import type { Stage } from '../dockerfile/stages.js';
 import type { Reference } from '../oci/reference.js';
-import { applyConfigInstruction } from './config-instructions.js';
+import { applyConfigInstruction, draftConfig } from './config-instructions.js';
+import type { History } from '../oci/schemas.js';
 import type { BuildContext } from './context.js';
 import { planCopy } from './copy.js';
 import { planCopyFrom, type FromSource } from './copy-from.js';
@@ -62,17 +63,55 @@ const HISTORY_COMMENT = 'ocimake.dockerfile.v0';
 /** Runs the instructions of one stage from `initial`, returning the final state. */
 export async function runStage(stage: Stage, initial: StageState, env: StageEnv): Promise<StageState> {
   let state = initial;
-  for (const [i, inst] of stage.instructions.entries()) {
+  const list = stage.instructions;
+  for (let i = 0; i < list.length;) {
+    if (CONFIG_ONLY.has(list[i]!.kind)) {
+      // A run of metadata instructions edits one draft: linear in the run's length.
+      let j = i;
+      while (j < list.length && CONFIG_ONLY.has(list[j]!.kind)) j++;
+      state = configRun(list.slice(i, j), i, state, env, stage);
+      i = j;
+      continue;
+    }
+    const inst = list[i]!;
     env.onStep?.(stage, inst, i);
     try {
       state = await step(inst, state, env, stage);
     } catch (err) {
-      if (err instanceof OcimakeError && err.message.startsWith(`${env.file}:`)) throw err;
-      const e = withContext(`${env.file}:${inst.line}: ${inst.kind.toUpperCase()}`, err);
-      throw e;
+      throw atLine(env, inst, err);
     }
+    i++;
   }
   return state;
+}
+
+/** Instructions that only edit the config (WORKDIR may write a layer, ARG edits the stage's args). */
+const CONFIG_ONLY = new Set(['env', 'label', 'user', 'expose', 'cmd', 'entrypoint', 'volume', 'stopsignal', 'healthcheck', 'shell', 'maintainer', 'onbuild']);
+
+function atLine(env: StageEnv, inst: Instruction, err: unknown): OcimakeError {
+  if (err instanceof OcimakeError && err.message.startsWith(`${env.file}:`)) return err;
+  return withContext(`${env.file}:${inst.line}: ${inst.kind.toUpperCase()}`, err);
+}
+
+function configRun(run: readonly Instruction[], first: number, state: StageState, env: StageEnv, stage: Stage): StageState {
+  const draft = draftConfig(state.image.config.config ?? {});
+  const vars = varsOf(state);
+  let { shell, cmdSet } = state;
+  const history: History[] = [];
+  for (const [k, inst] of run.entries()) {
+    env.onStep?.(stage, inst, first + k);
+    try {
+      const edit = applyConfigInstruction(inst, draft, vars, { shell, cmdSet, escape: env.escape });
+      shell = edit.shell ?? shell;
+      cmdSet = edit.cmdSet ?? cmdSet;
+      history.push({ created: env.created, created_by: edit.createdBy, comment: HISTORY_COMMENT, empty_layer: true });
+    } catch (err) {
+      throw atLine(env, inst, err);
+    }
+  }
+  const image = editConfig(state.image, () => draft.config);
+  image.config.history = [...(state.image.config.history ?? []), ...history];
+  return { ...state, image, shell, cmdSet };
 }
 
 async function step(inst: Instruction, state: StageState, env: StageEnv, stage: Stage): Promise<StageState> {
@@ -108,7 +147,7 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
       return writeEntries(state, env, plan.entries, plan.owner, history(plan.createdBy));
     }
     case 'workdir': {
-      const edit = applyConfigInstruction(inst, state.image.config.config ?? {}, varsOf(state), { shell: state.shell, cmdSet: state.cmdSet, escape: env.escape });
+      const edit = applyConfigInstruction(inst, draftConfig(state.image.config.config ?? {}), varsOf(state), { shell: state.shell, cmdSet: state.cmdSet, escape: env.escape });
       await state.fs.ensure([edit.config.WorkingDir ?? '/']);
       const dir = await state.fs.realDir(edit.config.WorkingDir ?? '/');
       await state.fs.ensure([dir]);
@@ -118,11 +157,8 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
       const path = normalizeEntryPath(dir);
       return writeEntries(withConfig, env, [{ type: 'directory', path, mode: 0o755, uid: 0, gid: 0 }], { uid: 0, gid: 0 }, history(edit.createdBy));
     }
-    default: {
-      const edit = applyConfigInstruction(inst, state.image.config.config ?? {}, varsOf(state), { shell: state.shell, cmdSet: state.cmdSet, escape: env.escape });
-      const image = editConfig(state.image, () => edit.config, history(edit.createdBy));
-      return { ...state, image, shell: edit.shell ?? state.shell, cmdSet: edit.cmdSet ?? state.cmdSet };
-    }
+    default:
+      throw new OcimakeError('INTERNAL', `${inst.kind} is handled by configRun`);
   }
 }
 

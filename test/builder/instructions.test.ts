@@ -57,6 +57,23 @@ describe('metadata instructions', () => {
     expect(flatten(r.layers).get('srv/app')).toMatchObject({ type: 'directory' });
   });
 
+  it('applies a long run of metadata instructions with one copy of the config (linear, not quadratic)', async () => {
+    const { configWork } = await import('../../src/builder/config-instructions.js');
+    const lines = ['FROM scratch'];
+    for (let i = 0; i < 5000; i++) lines.push(`LABEL k${i}=v${i}`);
+    for (let i = 0; i < 2000; i++) lines.push(`ENV E${i}=\${E${Math.max(0, i - 1)}:-start}`);
+    lines.push('ENV E0=again');
+    const before = configWork.drafts;
+    const c = await cfg(`${lines.join('\n')}\n`);
+    expect(configWork.drafts - before).toBe(1);
+    expect(Object.keys(c.config?.Labels ?? {})).toHaveLength(5000);
+    const env = (c.config?.Env ?? []).filter((e) => e.startsWith('E'));
+    expect(env).toHaveLength(2000);
+    expect(env[0]).toBe('E0=again'); // replaced where it stood
+    expect(env[1]).toBe('E1=start');
+    expect(c.history).toHaveLength(7001);
+  });
+
   it('CMD and ENTRYPOINT in exec and shell form, with SHELL', async () => {
     const c = await cfg('FROM scratch\nCMD ["run", "a b"]\nENTRYPOINT /bin/app --flag\n');
     expect(c.config?.Entrypoint).toEqual(['/bin/sh', '-c', '/bin/app --flag']);
