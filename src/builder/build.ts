@@ -1,3 +1,4 @@
+import { trackTemp } from '../util/temp-files.js';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -81,6 +82,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const needed = neededStages(plan, target, globalArgs);
   const remote = new Remote(opts);
   const scratch = await fs.mkdtemp(join(tmpdir(), 'ocimake-build-'));
+  const untrackScratch = trackTemp(scratch);
   const consumed = new Set<string>(plan.globalArgs.flatMap((a) => a.args.map((x) => x.name)));
   const env: StageEnv = {
     file: plan.file, escape: plan.escape, context, store, buildArgs, globalArgs, consumed, created, mtime: epoch, scratch,
@@ -124,6 +126,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     await runOne(target);
   } finally {
     await fs.rm(scratch, { recursive: true, force: true });
+    untrackScratch();
   }
   const unused = [...buildArgs.keys()].filter((k) => !consumed.has(k) && !BUILTIN_ARGS.has(k));
   if (unused.length > 0) warn(`one or more build-args [${unused.join(' ')}] were not consumed`);

@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { trackTemp } from '../util/temp-files.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -29,11 +30,13 @@ export function registerExtract(program: Command): void {
       });
       const mfs = new MergedFs(opened.image, opened.what);
       const scratch = await mkdtemp(join(tmpdir(), 'ocimake-extract-'));
+      const untrack = trackTemp(scratch);
       try {
         const r = await extractPaths(mfs, paths, o.output, scratch, opened.what);
         process.stderr.write(`extracted ${r.files} file(s) from ${opened.what} into ${o.output} (read ${mfs.layersOpened} of ${opened.image.layers.length} layers)\n`);
       } finally {
         await rm(scratch, { recursive: true, force: true });
+        untrack();
       }
     });
 }

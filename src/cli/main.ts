@@ -5,6 +5,7 @@ import { registerBuild } from './build-command.js';
 import { registerRegistry } from './registry-command.js';
 import { registerInspect } from './inspect-command.js';
 import { registerExtract } from './extract-command.js';
+import { removeTrackedTemps } from '../util/temp-files.js';
 
 /** The package version, read from package.json. */
 export function version(): string {
@@ -36,6 +37,7 @@ export function program(): Command {
 
 /** Runs the CLI; returns the exit code. Errors go to stderr, stacks only with OCIMAKE_DEBUG=1. */
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] !== 'registry') stopCleanlyOnSignals();
   try {
     await program().parseAsync(argv, { from: 'user' });
     return 0;
@@ -50,5 +52,24 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (debug && err instanceof Error) process.stderr.write(`${err.stack}\n`);
     return 1;
+  }
+}
+
+let signalsHandled = false;
+
+/**
+ * Ctrl-C (SIGINT) or SIGTERM during a command: remove every temporary file and directory
+ * this run started (partial blobs in the cache, scratch trees, `*.tmp` beside outputs), say
+ * so, and exit 130 or 143 as shells expect. Nothing was tagged: tags are written last.
+ */
+function stopCleanlyOnSignals(): void {
+  if (signalsHandled) return;
+  signalsHandled = true;
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    process.once(signal, () => {
+      const n = removeTrackedTemps();
+      process.stderr.write(`\ninterrupted (${signal}): removed ${n} temporary file(s) this run had started\n`);
+      process.exit(code);
+    });
   }
 }

@@ -2,6 +2,7 @@ import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { tmpdir } from 'node:os';
+import { trackTemp } from '../util/temp-files.js';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
@@ -25,6 +26,7 @@ export async function writeDockerArchive(file: string, image: Image, tags: reado
   const out = createWriteStream(tmp);
   const done = pipeline(pack, out);
   const scratch = await fs.mkdtemp(join(tmpdir(), 'ocimake-archive-'));
+  const untrack = [trackTemp(tmp), trackTemp(scratch)];
   try {
     const mtime = new Date(0);
     const configPath = `blobs/sha256/${digestHex(art.config.digest)}`;
@@ -57,6 +59,7 @@ export async function writeDockerArchive(file: string, image: Image, tags: reado
     throw err;
   } finally {
     await fs.rm(scratch, { recursive: true, force: true });
+    for (const u of untrack) u();
   }
 }
 

@@ -2,6 +2,7 @@ import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { tmpdir } from 'node:os';
+import { trackTemp } from '../util/temp-files.js';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import type { Image } from '../image/image.js';
@@ -16,6 +17,7 @@ import { writeOciLayout } from './oci-layout.js';
 export async function writeOciArchive(file: string, image: Image, opts: { refName?: string; imageName?: string } = {}): Promise<Descriptor> {
   const dir = await fs.mkdtemp(join(tmpdir(), 'ocimake-oci-tar-'));
   const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  const untrack = [trackTemp(tmp), trackTemp(dir)];
   try {
     const desc = await writeOciLayout(dir, image, opts);
     await fs.mkdir(dirname(file), { recursive: true });
@@ -41,5 +43,6 @@ export async function writeOciArchive(file: string, image: Image, opts: { refNam
     throw err;
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
+    for (const u of untrack) u();
   }
 }

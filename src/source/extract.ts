@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
+import { trackTemp } from '../util/temp-files.js';
 import { normalizeEntryPath } from '../layer/entry.js';
 import { TreeWriter } from './tree-writer.js';
 import { copyOut } from '../image/copy-out.js';
@@ -30,10 +31,12 @@ export async function extractPaths(mfs: MergedFs, paths: readonly string[], dest
 /** The local exporter (`-o DIR`): the image's whole merged filesystem written under `dest`. */
 export async function writeRootfs(dest: string, image: Image): Promise<{ files: number }> {
   const scratch = await fs.mkdtemp(join(tmpdir(), 'ocimake-rootfs-'));
+  const untrack = trackTemp(scratch);
   try {
     if (image.layers.length === 0) { await fs.mkdir(dest, { recursive: true }); return { files: 0 }; }
     return await extractPaths(new MergedFs(image, 'the image'), ['/'], dest, scratch, 'the image');
   } finally {
     await fs.rm(scratch, { recursive: true, force: true });
+    untrack();
   }
 }

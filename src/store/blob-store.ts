@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Writable, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { OcimakeError } from '../errors.js';
+import { pidAlive, trackTemp } from '../util/temp-files.js';
 import { digestAlgorithm, digestHex, isDigest, Sha256Counter, type Digest } from '../oci/digest.js';
 
 /** A blob being written: bytes go to `stream`, then `commit` verifies and publishes. */
@@ -23,6 +24,7 @@ export interface BlobWriter {
  */
 export class BlobStore {
   readonly root: string;
+  #swept = false;
 
   constructor(root: string) {
     this.root = root;
@@ -91,7 +93,9 @@ export class BlobStore {
   async writer(): Promise<BlobWriter> {
     const tmpDir = join(this.root, 'tmp');
     await fs.mkdir(tmpDir, { recursive: true });
+    if (!this.#swept) { this.#swept = true; await sweepDeadWriters(tmpDir); }
     const tmp = join(tmpDir, `${process.pid}-${randomBytes(8).toString('hex')}`);
+    const untrack = trackTemp(tmp);
     const file = createWriteStream(tmp, { flags: 'wx' });
     const counter = new Sha256Counter();
     const stream = new Writable({
@@ -125,6 +129,7 @@ export class BlobStore {
         if (await store.has(digest)) {
           // Already stored (content-addressed): the new copy is identical; drop it.
           await fs.rm(tmp, { force: true });
+          untrack();
           return { digest, size };
         }
         const fh = await fs.open(tmp, 'r');
@@ -134,6 +139,7 @@ export class BlobStore {
         const dest = store.path(digest);
         await fs.mkdir(join(dest, '..'), { recursive: true });
         await fs.rename(tmp, dest);
+        untrack();
         return { digest, size };
       },
       async abort() {
@@ -144,6 +150,7 @@ export class BlobStore {
         file.destroy();
         if (!file.closed) await new Promise<void>((res) => file.once('close', () => res()));
         await fs.rm(tmp, { force: true });
+        untrack();
       },
     };
   }
@@ -163,5 +170,13 @@ export class BlobStore {
       await w.abort();
       throw err;
     }
+  }
+}
+
+/** Removes partial blobs left in tmp/ by writers that died (named `<pid>-<random>`, that pid no longer running). */
+async function sweepDeadWriters(tmpDir: string): Promise<void> {
+  for (const name of await fs.readdir(tmpDir).catch(() => [] as string[])) {
+    const pid = Number(/^(\d+)-/.exec(name)?.[1]);
+    if (pid && pid !== process.pid && !pidAlive(pid)) await fs.rm(join(tmpDir, name), { force: true, recursive: true });
   }
 }

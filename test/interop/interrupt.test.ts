@@ -1,0 +1,48 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from './tools.js';
+
+// Issue 13 (finding 5) and 14: Ctrl-C in the middle of a build removes what the run started
+// (scratch trees, the partial layer in the cache's tmp/, the *.tmp beside an archive), says
+// "interrupted" and exits 130; a later run sweeps partial blobs that dead runs left behind.
+
+describe('when a build is interrupted', () => {
+  const work = mkdtempSync(join(tmpdir(), 'ocimake-interrupt-'));
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('stops on SIGINT, removes its temporary files and exits 130', async () => {
+    const ctx = join(work, 'ctx');
+    mkdirSync(ctx);
+    // Large and incompressible, so the layer is still being written when the signal comes.
+    writeFileSync(join(ctx, 'big'), randomBytes(96 << 20));
+    writeFileSync(join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY big /big\n');
+    const cache = join(work, 'cache');
+    const runTmp = join(work, 'tmp');
+    mkdirSync(runTmp);
+    // A partial blob a dead run left (pid 999999 is not running).
+    mkdirSync(join(cache, 'tmp'), { recursive: true });
+    writeFileSync(join(cache, 'tmp', '999999-deadbeefdeadbeef'), 'partial');
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'ocimake.js'), 'build', ctx, '-o', `type=docker,dest=${join(work, 'out.tar')}`, '-t', 'x:1', '--cache-dir', cache, '--progress=plain'], {
+      env: { ...process.env, TMPDIR: runTmp }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    // Wait until this run is writing a blob of its own, then interrupt it.
+    const mine = () => (existsSync(join(cache, 'tmp')) ? readdirSync(join(cache, 'tmp')).filter((n) => n.startsWith(`${child.pid}-`)) : []);
+    for (let i = 0; i < 2000 && mine().length === 0 && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(mine().length, stderr).toBeGreaterThan(0);
+    expect(existsSync(join(cache, 'tmp', '999999-deadbeefdeadbeef'))).toBe(false); // swept by this run
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(stderr).toMatch(/interrupted \(SIGINT\)/);
+    expect(readdirSync(join(cache, 'tmp'))).toEqual([]);
+    expect(readdirSync(runTmp)).toEqual([]);
+    expect(readdirSync(work).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+    expect(existsSync(join(work, 'out.tar'))).toBe(false);
+  });
+});
