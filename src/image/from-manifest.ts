@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { OcimakeError } from '../errors.js';
 import { MediaType } from '../oci/media-types.js';
-import { ImageConfigSchema, ManifestSchema, type Descriptor, type ImageConfig, type Manifest } from '../oci/schemas.js';
+import { ImageConfigSchema, IndexSchema, ManifestSchema, type Descriptor, type ImageConfig, type Index, type Manifest } from '../oci/schemas.js';
 import type { BlobSource, Image, Layer } from './image.js';
 
 const DOCKER_TO_OCI: Record<string, string> = {
@@ -19,6 +19,11 @@ function parseDoc<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, bytes: Buffer,
   const r = schema.safeParse(json);
   if (!r.success) throw new OcimakeError(code, `the ${doc} of ${what} is not a valid image ${doc}: ${r.error.issues[0]?.message ?? ''}`);
   return r.data;
+}
+
+/** Parses index JSON, naming the source on failure. */
+export function parseIndex(bytes: Buffer | string, what: string): Index {
+  return parseDoc(IndexSchema, Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes), 'MANIFEST_INVALID', 'index', what);
 }
 
 /** Parses manifest JSON, naming the source on failure. */

@@ -59,7 +59,7 @@ export class MergedFs {
     const whiteouts: string[] = [];
     const opaques: string[] = [];
     const links = new Set<string>();
-    for await (const { entry, body } of readLayer(await layer.source.open(layer.descriptor.digest), `${this.#what} layer ${i}`)) {
+    for await (const { entry, body } of readLayer(await layer.source.open(layer.descriptor.digest), `${this.#what} layer ${i + 1} (${layer.descriptor.digest.slice(7, 19)})`)) {
       body.resume();
       const w = classifyWhiteout(entry.path);
       if (w.kind === 'whiteout') { whiteouts.push(w.target); continue; }
@@ -139,7 +139,7 @@ export class MergedFs {
     let n = 0;
     for (const [i, wanted] of byLayer) {
       const layer = this.#image.layers[i]!;
-      for await (const { entry, body } of readLayer(await layer.source.open(layer.descriptor.digest), `${this.#what} layer ${i}`)) {
+      for await (const { entry, body } of readLayer(await layer.source.open(layer.descriptor.digest), `${this.#what} layer ${i + 1} (${layer.descriptor.digest.slice(7, 19)})`)) {
         if (entry.type === 'file' && wanted.has(entry.path)) {
           const tmp = join(scratch, `f${n++}`);
           await pipeline(body, createWriteStream(tmp, { mode: 0o600 }));

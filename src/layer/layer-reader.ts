@@ -67,6 +67,9 @@ export async function* readLayer(src: Readable, what: string): AsyncGenerator<{ 
       yield { entry, body: e as unknown as Readable };
       e.resume();
     }
+  } catch (err) {
+    if (err instanceof OcimakeError) throw err;
+    throw new OcimakeError('LAYER_INVALID', `${what}: ${(err as Error).message}`, { cause: err, hint: 'the layer is not a valid tar or gzip stream: the image is broken or was cut off' });
   } finally {
     await done;
   }

@@ -6,10 +6,10 @@ import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { OcimakeError } from '../errors.js';
 import type { Image } from '../image/image.js';
-import { imageFromManifest, parseConfig, parseManifest } from '../image/from-manifest.js';
+import { imageFromManifest, parseConfig, parseIndex, parseManifest } from '../image/from-manifest.js';
 import { sha256, type Digest } from '../oci/digest.js';
 import { isIndexType, MediaType } from '../oci/media-types.js';
-import { IndexSchema, type Index, type Manifest, type Platform } from '../oci/schemas.js';
+import type { Index, Manifest, Platform } from '../oci/schemas.js';
 import { selectPlatform } from '../oci/select-platform.js';
 import { BlobStore } from '../store/blob-store.js';
 
@@ -28,14 +28,14 @@ export async function openOciLayout(dir: string, tag: string | undefined, platfo
     throw new OcimakeError('IMAGE_NOT_FOUND', `${dir} is not an OCI image layout (no index.json)`, { hint: 'write one with "ocimake build -o type=oci,dest=DIR" or "skopeo copy ... oci:DIR:TAG"' });
   });
   const store = new BlobStore(dir);
-  let index: Index = IndexSchema.parse(JSON.parse(text));
+  let index: Index = parseIndex(text, what);
   let entries = tag ? index.manifests.filter((m) => m.annotations?.[REF_NAME] === tag) : index.manifests;
   if (entries.length === 0) throw new OcimakeError('IMAGE_NOT_FOUND', `${what}: no image tagged "${tag}"`, { hint: `tags: ${index.manifests.map((m) => m.annotations?.[REF_NAME]).filter(Boolean).join(', ') || 'none'}` });
   if (entries.length > 1 && entries.every((e) => e.platform)) entries = [selectPlatform({ ...index, manifests: entries }, platform, what)];
   if (entries.length > 1) throw new OcimakeError('IMAGE_AMBIGUOUS', `${what} holds ${entries.length} images`, { hint: 'name one as oci:DIR:TAG' });
   let desc = entries[0]!;
   for (let depth = 0; isIndexType(desc.mediaType) && depth < 4; depth++) {
-    index = IndexSchema.parse(JSON.parse((await store.readBytes(desc.digest)).toString('utf8')));
+    index = parseIndex(await store.readBytes(desc.digest), what);
     desc = selectPlatform(index, platform, what);
   }
   const manifestBytes = await store.readBytes(desc.digest);

@@ -1,10 +1,10 @@
 import { OcimakeError, withContext } from '../errors.js';
 import type { Image } from '../image/image.js';
-import { imageFromManifest, parseConfig, parseManifest } from '../image/from-manifest.js';
+import { imageFromManifest, parseConfig, parseIndex, parseManifest } from '../image/from-manifest.js';
 import type { BlobStore } from '../store/blob-store.js';
 import type { Digest } from '../oci/digest.js';
 import { isIndexType } from '../oci/media-types.js';
-import { IndexSchema, type Descriptor, type Platform } from '../oci/schemas.js';
+import type { Descriptor, Platform } from '../oci/schemas.js';
 import { fetchBlob, fetchManifest } from './pull.js';
 import { formatBytes, LIMITS } from './bounded.js';
 import { formatReference, type Reference } from '../oci/reference.js';
@@ -49,7 +49,7 @@ export async function pullImage(remote: Remote, ref: Reference, platform: Platfo
     const top = fetched;
     let indexDigest: Digest | undefined;
     if (isIndexType(fetched.mediaType) || isIndexJson(fetched.bytes)) {
-      const index = IndexSchema.parse(JSON.parse(fetched.bytes.toString('utf8')));
+      const index = parseIndex(fetched.bytes, what);
       indexDigest = fetched.digest;
       const chosen = selectPlatform(index, platform, what);
       fetched = await fetchManifest(client, ref, chosen.digest);

@@ -6,6 +6,7 @@ import { extractPaths } from '../../src/source/extract.js';
 import { MergedFs } from '../../src/image/merged-fs.js';
 import { memoryImage, rawLayer } from '../helpers/layers.js';
 import { tempDir } from '../helpers/tmp.js';
+import { OcimakeError } from '../../src/errors.js';
 
 async function threeLayers() {
   const l0 = await rawLayer([
@@ -132,6 +133,14 @@ describe('extract and hostile layers', () => {
     expect(err).toBeUndefined();
     expect(lstatSync(join(dest, 'ro')).mode & 0o777).toBe(0o555);
     expect(readFileSync(join(dest, 'ro/f'), 'utf8')).toBe('x');
+  });
+
+  it('names the layer and its digest when a layer is not a valid tar or gzip stream', async () => {
+    const broken = Buffer.concat([Buffer.from([0x1f, 0x8b, 0x08, 0x00]), Buffer.alloc(64, 0x41)]);
+    const { err } = await extractAll([broken]);
+    expect(err).toBeInstanceOf(OcimakeError);
+    expect((err as OcimakeError).code).toBe('LAYER_INVALID');
+    expect(err?.message).toMatch(/^hostile layer 1 \([0-9a-f]{12}\): /);
   });
 
   it('confines absolute paths inside the target', async () => {
