@@ -38,7 +38,13 @@ export class DiffIdCheck {
     const g = this.#gunzip;
     if (!g) { this.#hash.update(chunk); return; }
     if (g.destroyed || this.#failed) return;
-    if (!g.write(chunk)) await new Promise<void>((r) => { g.once('drain', r); g.once('close', r); });
+    if (!g.write(chunk)) {
+      await new Promise<void>((r) => {
+        const done = () => { g.off('drain', done); g.off('close', done); r(); };
+        g.on('drain', done);
+        g.on('close', done);
+      });
+    }
   }
 
   /** The digest of the uncompressed bytes; throws when they do not decompress. */
