@@ -2,78 +2,177 @@ import { createWriteStream, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { OcimakeError } from '../errors.js';
+import type { LayerEntry } from '../layer/entry.js';
 import { readLayer, type TarEntry } from '../layer/layer-reader.js';
 import { classifyWhiteout } from '../layer/whiteout.js';
 import type { Image } from './image.js';
 
-/** An entry of the merged filesystem and the layer (index, bottom = 0) it comes from. */
-export interface MergedEntry { entry: TarEntry; layer: number }
+/**
+ * An entry of the merged filesystem and the layer (index, bottom = 0) it comes from. A
+ * hardlink carries the file it was linked to in its own layer (`linkTarget`), so it keeps
+ * that content when the other name is later replaced or deleted (an inode group per layer).
+ * `implicit` marks a directory no layer listed but a deeper path needs.
+ */
+export interface MergedEntry { entry: TarEntry; layer: number; implicit?: boolean; linkTarget?: { layer: number; entry: TarEntry } }
 
 const MAX_LINKS = 40;
 
 function parentsOf(path: string): string[] {
-  const segs = path.split('/');
-  return segs.slice(0, -1).map((_, i) => segs.slice(0, i + 1).join('/'));
+  const out: string[] = [];
+  for (let i = path.indexOf('/'); i >= 0; i = path.indexOf('/', i + 1)) out.push(path.slice(0, i));
+  return out;
 }
 
-/**
- * The merged filesystem of an image, read lazily from the top layer down (OCI whiteouts and
- * opaque directories applied). Lookups stop reading layers as soon as what was asked is
- * fully known, so a file in an upper layer never downloads the layers below it.
- */
-export class MergedFs {
-  readonly #image: Image;
-  readonly #what: string;
-  readonly #seen = new Map<string, MergedEntry>();
-  readonly #whited = new Set<string>();
-  readonly #opaque = new Set<string>();
-  #next: number;
-  /** How many layer blobs were opened (each may mean a download). */
+const implicitDir = (path: string): TarEntry => ({ path, type: 'directory', mode: 0o755, uid: 0, gid: 0, size: 0 });
+
+/** The layers a build wrote on top, merged bottom-up: entries (null: deleted), and what they hide below. */
+interface Upper {
+  entries: Map<string, MergedEntry | null>;
+  /** Paths whose lower entry (and everything below it) is hidden: deleted, or replaced by a non-directory. */
+  goneSelf: Set<string>;
+  /** Directories whose lower children are hidden (opaque). */
+  goneBelow: Set<string>;
+}
+
+/** What is known of the read-only layers below, shared by every view of the same image. */
+class LowerIndex {
+  readonly seen = new Map<string, MergedEntry>();
+  /** A whiteout of a path, by the highest layer that has it: hides that path in every lower layer. */
+  readonly whitedBelow = new Map<string, number>();
+  /** An opaque directory, by the highest layer that marks it: hides its children in every lower layer. */
+  readonly opaqueBelow = new Map<string, number>();
+  next: number;
   layersOpened = 0;
-
-  constructor(image: Image, what = 'image') {
-    this.#image = image;
-    this.#what = what;
-    this.#next = image.layers.length - 1;
+  constructor(readonly image: Image, readonly what: string, top: number) {
+    this.next = top;
   }
 
-  get complete(): boolean {
-    return this.#next < 0;
-  }
-
-  #hidden(path: string): boolean {
-    if (this.#seen.has(path) || this.#whited.has(path)) return true;
+  /** True when an entry of layer `layer` at `path` is hidden by what upper layers did. */
+  hidden(path: string, layer: number): boolean {
+    const w = this.whitedBelow.get(path);
+    if (w !== undefined && w > layer) return true;
     for (const p of parentsOf(path)) {
-      if (this.#whited.has(p) || this.#opaque.has(p)) return true;
-      const e = this.#seen.get(p);
-      if (e && e.entry.type !== 'directory') return true;
+      const wp = this.whitedBelow.get(p);
+      if (wp !== undefined && wp > layer) return true;
+      const o = this.opaqueBelow.get(p);
+      if (o !== undefined && o > layer) return true;
+      const e = this.seen.get(p);
+      if (e && e.entry.type !== 'directory' && e.layer > layer) return true;
     }
     return false;
   }
 
-  /** Reads the next lower layer's headers into the index. */
-  async #readNext(): Promise<void> {
-    const i = this.#next--;
-    const layer = this.#image.layers[i]!;
+  async readNext(): Promise<void> {
+    const i = this.next--;
+    const layer = this.image.layers[i]!;
     this.layersOpened++;
     const whiteouts: string[] = [];
     const opaques: string[] = [];
     const links = new Set<string>();
-    for await (const { entry, body } of readLayer(await layer.source.open(layer.descriptor.digest), `${this.#what} layer ${i + 1} (${layer.descriptor.digest.slice(7, 19)})`)) {
+    // Files of this layer by path, for its hardlinks (tar links name an earlier entry of the same archive).
+    const files = new Map<string, TarEntry>();
+    const what = `${this.what} layer ${i + 1} (${layer.descriptor.digest.slice(7, 19)})`;
+    for await (const { entry, body } of readLayer(await layer.source.open(layer.descriptor.digest), what)) {
       body.resume();
       const w = classifyWhiteout(entry.path);
       if (w.kind === 'whiteout') { whiteouts.push(w.target); continue; }
       if (w.kind === 'opaque') { opaques.push(w.dir); continue; }
       const through = parentsOf(entry.path).find((p) => links.has(p));
       if (through !== undefined) {
-        throw new OcimakeError('LAYER_UNSAFE', `${this.#what} layer ${i}: entry "${entry.path}" is written through the symlink "${through}"`, { hint: 'the layer is malformed or hostile; it is refused' });
+        throw new OcimakeError('LAYER_UNSAFE', `${what}: entry "${entry.path}" is written through the symlink "${through}"`, { hint: 'the layer is malformed or hostile; it is refused' });
       }
       if (entry.type === 'symlink') links.add(entry.path);
-      if (!this.#hidden(entry.path)) this.#seen.set(entry.path, { entry, layer: i });
+      let linkTarget: MergedEntry['linkTarget'];
+      if (entry.type === 'file') files.set(entry.path, entry);
+      if (entry.type === 'hardlink') {
+        const t = files.get(entry.linkname ?? '');
+        if (t) { files.set(entry.path, t); linkTarget = { layer: i, entry: t }; }
+      }
+      if (this.hidden(entry.path, i)) continue;
+      const prev = this.seen.get(entry.path);
+      if (!prev || (prev.implicit && entry.type === 'directory')) {
+        this.seen.set(entry.path, { entry, layer: i, ...(linkTarget ? { linkTarget } : {}) });
+      }
+      for (const p of parentsOf(entry.path)) {
+        if (!this.seen.has(p) && !this.hidden(p, i)) this.seen.set(p, { entry: implicitDir(p), layer: i, implicit: true });
+      }
     }
-    // A layer's whiteouts hide only the layers below it.
-    for (const t of whiteouts) if (!this.#seen.has(t) || this.#seen.get(t)!.layer < i) this.#whited.add(t);
-    for (const d of opaques) this.#opaque.add(d);
+    // A layer's whiteouts and opaque markers hide only the layers below it.
+    for (const t of whiteouts) this.whitedBelow.set(t, Math.max(this.whitedBelow.get(t) ?? -1, i));
+    for (const d of opaques) this.opaqueBelow.set(d, Math.max(this.opaqueBelow.get(d) ?? -1, i));
+  }
+}
+
+/**
+ * The one filesystem model of an image or a stage: its layers merged as a container would
+ * see them. The read-only layers below (a base image, a pulled image) are read lazily from
+ * the top down, with OCI whiteouts and opaque directories applied per layer, so a file in an
+ * upper layer never downloads the layers below it and a deleted directory that is created
+ * again never brings its old children back. Layers a build writes are added on top with
+ * `withLayer` from their entries (no re-reading), in a copy-on-write upper view; the lower
+ * index is shared. COPY destinations, COPY --from, WORKDIR, /etc/passwd lookups and extract
+ * all use this view.
+ */
+export class MergedFs {
+  readonly #lower: LowerIndex;
+  readonly #upper: Upper;
+  readonly #image: Image;
+
+  constructor(image: Image, what = 'image', shared?: { lower: LowerIndex; upper: Upper }) {
+    this.#image = image;
+    this.#lower = shared?.lower ?? new LowerIndex(image, what, image.layers.length - 1);
+    this.#upper = shared?.upper ?? { entries: new Map(), goneSelf: new Set(), goneBelow: new Set() };
+  }
+
+  /** How many layer blobs were opened (each may mean a download). */
+  get layersOpened(): number { return this.#lower.layersOpened; }
+
+  get complete(): boolean {
+    return this.#lower.next < 0;
+  }
+
+  /**
+   * The view after a layer that `image` (this image plus that layer, on top) adds, from the
+   * entries the layer was written from. Whiteouts (`.wh.x`, `.wh..wh..opq`) delete as in
+   * the image spec. This view is unchanged.
+   */
+  withLayer(image: Image, entries: readonly LayerEntry[]): MergedFs {
+    const layer = image.layers.length - 1;
+    const upper: Upper = { entries: new Map(this.#upper.entries), goneSelf: new Set(this.#upper.goneSelf), goneBelow: new Set(this.#upper.goneBelow) };
+    const removeBelow = (dir: string) => { const pre = `${dir}/`; for (const k of upper.entries.keys()) if (k.startsWith(pre)) upper.entries.delete(k); };
+    for (const e of entries) {
+      const w = classifyWhiteout(e.path);
+      if (w.kind === 'whiteout') { upper.entries.set(w.target, null); upper.goneSelf.add(w.target); removeBelow(w.target); continue; }
+      if (w.kind === 'opaque') { upper.goneBelow.add(w.dir); removeBelow(w.dir); continue; }
+      if (e.type !== 'directory') { upper.goneSelf.add(e.path); removeBelow(e.path); }
+      const entry: TarEntry = { path: e.path, type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, size: e.type === 'file' ? e.size : 0 };
+      if (e.type === 'symlink' || e.type === 'hardlink') entry.linkname = e.linkname;
+      upper.entries.set(e.path, { entry, layer });
+      for (const p of parentsOf(e.path)) {
+        const u = upper.entries.get(p);
+        if (!u || u.entry.type !== 'directory') upper.entries.set(p, { entry: implicitDir(p), layer, implicit: true });
+      }
+    }
+    return new MergedFs(image, this.#lower.what, { lower: this.#lower, upper });
+  }
+
+  /** True when the layers written on top hide what the lower layers have at `path`. */
+  #upperHides(path: string): boolean {
+    if (this.#upper.goneSelf.has(path)) return true;
+    for (const p of parentsOf(path)) if (this.#upper.goneSelf.has(p) || this.#upper.goneBelow.has(p)) return true;
+    return false;
+  }
+
+  /** What one path is, without following it: found, missing, or unknown until more lower layers are read. */
+  #entryAt(p: string): MergedEntry | 'missing' | 'unknown' {
+    const u = this.#upper.entries.get(p);
+    if (u === null) return 'missing';
+    if (u && !u.implicit) return u;
+    if (this.#upperHides(p)) return u ?? 'missing';
+    const e = this.#lower.seen.get(p);
+    if (e && !e.implicit) return u && e.entry.type !== 'directory' ? u : e;
+    if (this.complete || this.#lower.hidden(p, this.#lower.next)) return e ?? u ?? 'missing';
+    return 'unknown';
   }
 
   /**
@@ -85,8 +184,31 @@ export class MergedFs {
       const r = this.#resolve(path, followLast);
       if (r.state === 'found') return { path: r.path, entry: r.entry };
       if (r.state === 'missing' || this.complete) return undefined;
-      await this.#readNext();
+      await this.#lower.readNext();
     }
+  }
+
+  /**
+   * The real path of a destination: every parent component followed through symlinks inside
+   * the root (whoever wrote them), the last one only when it is a symlink to a directory and
+   * `followLast` is set. Components that do not exist are kept as written.
+   */
+  async realPath(path: string, followLast: boolean): Promise<string> {
+    const segs = path.split('/').filter((s) => s !== '' && s !== '.');
+    let cur = '';
+    for (const [i, seg] of segs.entries()) {
+      const next = seg === '..' ? cur.split('/').slice(0, -1).join('/') : cur === '' ? seg : `${cur}/${seg}`;
+      const last = i === segs.length - 1;
+      if (seg !== '..') {
+        const st = await this.lookup(next, false);
+        if (st?.entry.entry.type === 'symlink' && (!last || followLast)) {
+          const target = await this.lookup(next, true);
+          if (target && (target.entry.entry.type === 'directory' || !last)) { cur = target.path; continue; }
+        }
+      }
+      cur = next;
+    }
+    return cur;
   }
 
   #resolve(input: string, followLast: boolean): { state: 'found'; path: string; entry: MergedEntry } | { state: 'missing' | 'unknown' } {
@@ -96,50 +218,59 @@ export class MergedFs {
     while (pending.length > 0) {
       const seg = pending.shift()!;
       if (seg === '..') { cur.pop(); continue; }
-      const p = [...cur, seg].join('/');
-      const e = this.#seen.get(p);
-      if (!e) {
-        if (this.#hidden(p) || this.complete) return { state: 'missing' };
-        return { state: 'unknown' };
-      }
+      const p = cur.length === 0 ? seg : `${cur.join('/')}/${seg}`;
+      const e = this.#entryAt(p);
+      if (e === 'missing' || e === 'unknown') return { state: e };
       if (e.entry.type === 'symlink' && (pending.length > 0 || followLast)) {
-        if (++links > MAX_LINKS) throw new OcimakeError('SYMLINK_LOOP', `${this.#what}: too many levels of symbolic links resolving ${input}`);
+        if (++links > MAX_LINKS) throw new OcimakeError('SYMLINK_LOOP', `${this.#lower.what}: too many levels of symbolic links resolving ${input}`);
         const target = e.entry.linkname ?? '';
         pending = [...target.split('/').filter((s) => s !== '' && s !== '.'), ...pending];
         if (target.startsWith('/')) cur = [];
         continue;
       }
       if (pending.length > 0 && e.entry.type !== 'directory') return { state: 'missing' };
-      cur = [...cur, seg];
+      cur.push(seg);
     }
     const path = cur.join('/');
-    if (path === '') return { state: 'found', path, entry: { entry: { path: '', type: 'directory', mode: 0o755, uid: 0, gid: 0, size: 0 }, layer: -1 } };
-    const e = this.#seen.get(path)!;
-    return { state: 'found', path, entry: e };
+    if (path === '') return { state: 'found', path, entry: { entry: implicitDir(''), layer: -1 } };
+    const e = this.#entryAt(path);
+    return typeof e === 'string' ? { state: e } : { state: 'found', path, entry: e };
   }
 
-  /** Every entry below a directory (all layers read first, since any layer may add to it). */
+  /** Every entry below a directory (all lower layers read first, since any may add to it), sorted by path. */
   async descendants(dir: string): Promise<MergedEntry[]> {
-    while (!this.complete && !this.#opaque.has(dir)) await this.#readNext();
+    while (!this.complete && !this.#lower.opaqueBelow.has(dir) && !this.#upper.goneBelow.has(dir) && !this.#upper.goneSelf.has(dir)) await this.#lower.readNext();
     const prefix = dir === '' ? '' : `${dir}/`;
-    return [...this.#seen.entries()].filter(([p]) => p.startsWith(prefix) && p !== dir).sort(([a], [b]) => (a < b ? -1 : 1)).map(([, e]) => e);
+    const out = new Map<string, MergedEntry>();
+    for (const [p, e] of this.#lower.seen) {
+      if (!p.startsWith(prefix) || p === dir || this.#upperHides(p)) continue;
+      const u = this.#upper.entries.get(p);
+      if (u === undefined || (u?.implicit && e.entry.type === 'directory')) out.set(p, e);
+    }
+    for (const [p, u] of this.#upper.entries) {
+      if (u && p.startsWith(prefix) && p !== dir && !out.has(p)) out.set(p, u);
+    }
+    return [...out.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, e]) => e);
   }
 
-  /** Streams the contents of the given regular-file entries into `scratch`, one pass per layer; returns path → temp file. */
+  /** Streams the contents of the given regular-file entries into `scratch`, one pass per layer; returns `layer:path` → temp file. */
   async spool(entries: readonly MergedEntry[], scratch: string): Promise<Map<string, string>> {
     await fs.mkdir(scratch, { recursive: true });
     const out = new Map<string, string>();
     const byLayer = new Map<number, Set<string>>();
+    const want = (layer: number, path: string) => {
+      const set = byLayer.get(layer) ?? new Set();
+      set.add(path);
+      byLayer.set(layer, set);
+    };
     for (const e of entries) {
-      if (e.entry.type !== 'file') continue;
-      const set = byLayer.get(e.layer) ?? new Set();
-      set.add(e.entry.path);
-      byLayer.set(e.layer, set);
+      if (e.entry.type === 'file') want(e.layer, e.entry.path);
+      if (e.entry.type === 'hardlink' && e.linkTarget) want(e.linkTarget.layer, e.linkTarget.entry.path);
     }
     let n = 0;
     for (const [i, wanted] of byLayer) {
       const layer = this.#image.layers[i]!;
-      for await (const { entry, body } of readLayer(await layer.source.open(layer.descriptor.digest), `${this.#what} layer ${i + 1} (${layer.descriptor.digest.slice(7, 19)})`)) {
+      for await (const { entry, body } of readLayer(await layer.source.open(layer.descriptor.digest), `${this.#lower.what} layer ${i + 1} (${layer.descriptor.digest.slice(7, 19)})`)) {
         if (entry.type === 'file' && wanted.has(entry.path)) {
           const tmp = join(scratch, `f${n++}`);
           await pipeline(body, createWriteStream(tmp, { mode: 0o600 }));

@@ -202,6 +202,9 @@ export class RegistryClient {
       const body = hop === 0 && req.body !== undefined ? (Buffer.isBuffer(req.body) ? req.body : req.body()) : undefined;
       this.counters.requests++;
       const res = await undiciRequest(url, { method, headers, body, dispatcher: agent });
+      // A body that breaks after its reader gave up on it must not crash the process; readers
+      // still see the error through the stream they iterate.
+      res.body.on('error', () => {});
       const h = flatHeaders(res.headers);
       if ([301, 302, 303, 307, 308].includes(res.statusCode) && h.location && (method === 'GET' || method === 'HEAD')) {
         await discard(res.body);
