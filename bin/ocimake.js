@@ -8,5 +8,5 @@ if (!existsSync(entry)) {
   process.stderr.write('error: ocimake is not built (dist/ is missing)\nhint: run "npm run build" in the ocimake directory\n');
   process.exit(1);
 }
-const { main } = await import(entry.href);
-process.exitCode = await main(process.argv.slice(2));
+const { runCli } = await import(entry.href);
+process.exitCode = await runCli(process.argv.slice(2));

@@ -37,7 +37,6 @@ export function program(): Command {
 
 /** Runs the CLI; returns the exit code. Errors go to stderr, stacks only with OCIMAKE_DEBUG=1. */
 export async function main(argv: string[]): Promise<number> {
-  if (argv[0] !== 'registry') stopCleanlyOnSignals();
   try {
     await program().parseAsync(argv, { from: 'user' });
     return 0;
@@ -53,6 +52,12 @@ export async function main(argv: string[]): Promise<number> {
     if (debug && err instanceof Error) process.stderr.write(`${err.stack}\n`);
     return 1;
   }
+}
+
+/** The `ocimake` process: `main`, plus a clean stop on Ctrl-C (not installed when `main` is embedded, e.g. in tests). */
+export async function runCli(argv: string[]): Promise<number> {
+  if (argv[0] !== 'registry') stopCleanlyOnSignals();
+  return main(argv);
 }
 
 let signalsHandled = false;
