@@ -8,7 +8,6 @@ import type { DockerfilePlan, Stage } from '../dockerfile/stages.js';
 import { parsePlatform } from '../oci/platform.js';
 import type { Platform } from '../oci/schemas.js';
 import type { Remote } from '../remote/registry-image.js';
-import { FsState } from './fs-state.js';
 import { MergedFs } from '../image/merged-fs.js';
 import type { StageState } from './stage.js';
 
@@ -43,15 +42,18 @@ export async function baseState(inp: BaseInputs): Promise<StageState> {
   const platform = stage.from.platform ? parsePlatform(expandWord(stage.from.platform, globalArgs, plan.escape)) : inp.platform;
   const ref = stageRef(plan, name, stage.index);
   if (ref) {
+    // As BuildKit: the stage's ARGs carry over, its ONBUILD triggers do not.
     const prev = inp.results.get(ref.index)!;
-    return { ...prev, args: new Map(), cmdSet: false };
+    const config = { ...(prev.image.config.config ?? {}) };
+    delete config.OnBuild;
+    return { ...prev, image: { ...prev.image, config: { ...prev.image.config, config } }, args: new Map(prev.args), cmdSet: false };
   }
   if (name.toLowerCase() === 'scratch') {
     const image: Image = {
       config: { created, architecture: platform.architecture, os: platform.os, ...(platform.variant ? { variant: platform.variant } : {}), config: { Env: [DEFAULT_PATH] }, rootfs: { type: 'layers', diff_ids: [] }, history: [] },
       layers: [],
     };
-    return { image, fs: new FsState(), args: new Map(), cmdSet: false, shell: ['/bin/sh', '-c'] };
+    return { image, fs: new MergedFs(image, 'the stage'), args: new Map(), cmdSet: false, shell: ['/bin/sh', '-c'] };
   }
   let opened;
   try {
@@ -66,10 +68,11 @@ export async function baseState(inp: BaseInputs): Promise<StageState> {
     throw lineError(plan.file, stage.from.line, `FROM ${name}: the base image has ONBUILD triggers (${onbuild.join('; ')}), which ocimake does not run`, 'use a base image without ONBUILD triggers, or write the triggered steps into this Dockerfile', 'UNSUPPORTED_INSTRUCTION');
   }
   const config = { ...(base.config.config ?? {}) };
-  if (!config.Env?.some((e) => e.startsWith('PATH='))) config.Env = [DEFAULT_PATH, ...(config.Env ?? [])];
+  // As BuildKit: a base without PATH gets the default one, appended.
+  if (!config.Env?.some((e) => e.startsWith('PATH='))) config.Env = [...(config.Env ?? []), DEFAULT_PATH];
   const image: Image = {
     config: { ...base.config, created, config, history: [...(base.config.history ?? [])], rootfs: { type: 'layers', diff_ids: [...base.config.rootfs.diff_ids] } },
     layers: opened.ref ? base.layers.map((l) => ({ ...l, origin: { registry: opened.ref!.registry, repository: opened.ref!.repository } })) : base.layers,
   };
-  return { image, fs: new FsState(new MergedFs(image, opened.what)), args: new Map(), cmdSet: false, shell: config.Shell ?? ['/bin/sh', '-c'], ...(opened.ref ? { baseRef: opened.ref } : {}) };
+  return { image, fs: new MergedFs(image, opened.what), args: new Map(), cmdSet: false, shell: config.Shell ?? ['/bin/sh', '-c'], ...(opened.ref ? { baseRef: opened.ref } : {}) };
 }

@@ -94,7 +94,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       let hit = fromCache.get(key);
       if (!hit) {
         hit = ref
-          ? Promise.resolve({ fs: new MergedFs(results.get(ref.index)!.image, `stage ${ref.name ?? ref.index}`), what: `stage ${ref.name ?? ref.index}` })
+          ? Promise.resolve({ fs: results.get(ref.index)!.fs, what: `stage ${ref.name ?? ref.index}` })
           : openImage(name, { remote, platform, store }).then((o) => ({ fs: new MergedFs(o.image, o.what), what: o.what }));
         fromCache.set(key, hit);
       }

@@ -13,6 +13,8 @@ export interface ConfigEdit {
   shell?: string[];
   /** CMD sets this so that a later ENTRYPOINT in the same stage keeps it. */
   cmdSet?: boolean;
+  /** MAINTAINER sets the image's `author`. */
+  author?: string;
 }
 
 const SIGNALS = new Set(['SIGABRT', 'SIGALRM', 'SIGBUS', 'SIGCHLD', 'SIGCONT', 'SIGFPE', 'SIGHUP', 'SIGILL', 'SIGINT', 'SIGIO', 'SIGIOT', 'SIGKILL', 'SIGPIPE', 'SIGPOLL', 'SIGPROF', 'SIGPWR', 'SIGQUIT', 'SIGSEGV', 'SIGSTKFLT', 'SIGSTOP', 'SIGSYS', 'SIGTERM', 'SIGTRAP', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU', 'SIGURG', 'SIGUSR1', 'SIGUSR2', 'SIGVTALRM', 'SIGWINCH', 'SIGXCPU', 'SIGXFSZ']);
@@ -98,7 +100,7 @@ export function applyConfigInstruction(inst: Instruction, draft: ConfigDraft, en
       c.User = ex(inst.value);
       return { config: c, createdBy: `USER ${c.User}` };
     case 'maintainer':
-      return { config: c, createdBy: `MAINTAINER ${inst.value}` };
+      return { config: c, createdBy: `MAINTAINER ${inst.value}`, author: inst.value };
     case 'expose': {
       const ports: string[] = [];
       for (const raw of inst.values.flatMap((v) => expandWords(v, env as VarMap, ctx.escape))) ports.push(...exposePorts(raw));

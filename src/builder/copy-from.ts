@@ -25,7 +25,7 @@ export async function planCopyFrom(inp: CopyFromInputs): Promise<CopyPlan> {
   const { rawDest, dest, destIsDir } = await resolveDest(inp);
   const sources = inst.sources.map((s) => expandWord(s, env, escape));
   if (sources.length > 1 && !destIsDir) throw destNotDir('COPY', rawDest);
-  const copied = await copyOut(inp.from.fs, sources, inp.scratch, inp.from.what);
+  const copied = await copyOut(inp.from.fs, sources, inp.scratch, inp.from.what, { allowEmptyWildcard: true });
   if (copied.length > 1 && !destIsDir) throw destNotDir('COPY', rawDest, `the sources matched ${copied.length} paths`);
   const entries: LayerEntry[] = [];
   const fix = (e: LayerEntry, path: string): LayerEntry => {
@@ -41,7 +41,7 @@ export async function planCopyFrom(inp: CopyFromInputs): Promise<CopyPlan> {
       entries.push(fix(c.entries[0]!.entry, normalizeEntryPath(target)));
       continue;
     }
-    if (dest !== '' && !inp.fs.isDirectory(dest)) entries.push({ type: 'directory', path: dest, mode: 0o755, uid: owner?.uid ?? 0, gid: owner?.gid ?? 0 });
+    if (dest !== '' && !(await inp.fs.isDirectory(dest))) entries.push({ type: 'directory', path: dest, mode: 0o755, uid: owner?.uid ?? 0, gid: owner?.gid ?? 0 });
     for (const { rel, entry } of c.entries) entries.push(fix(entry, normalizeEntryPath(`${dest}/${rel}`)));
   }
   const createdBy = `COPY --from=${inst.from ?? ''}${inst.chown ? ` --chown=${inst.chown}` : ''}${inst.chmod ? ` --chmod=${inst.chmod}` : ''} ${[...sources, rawDest].join(' ')}`;

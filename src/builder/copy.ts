@@ -6,7 +6,7 @@ import { expandWord, type VarMap } from '../dockerfile/shell-lex.js';
 import type { Instruction } from '../dockerfile/instructions.js';
 import { detectArchive, extractArchiveEntries } from './archive.js';
 import type { BuildContext, ContextMatch } from './context.js';
-import type { FsState } from './fs-state.js';
+import type { MergedFs } from '../image/merged-fs.js';
 import { hasGlob } from '../util/glob.js';
 
 type CopyInstruction = Extract<Instruction, { kind: 'copy' | 'add' }>;
@@ -26,11 +26,11 @@ export interface CopyInputs extends DestInputs {
   /** A directory for temporary files (ADD archive extraction). */
   scratch: string;
   /** Resolves a user or group name to an id from the stage's /etc/passwd and /etc/group. */
-  lookupId?: (kind: 'user' | 'group', name: string) => number | undefined;
+  lookupId?: (kind: 'user' | 'group' | 'primary-gid', name: string) => number | undefined;
 }
 
 /** What every COPY and ADD shares: the instruction, the stage's filesystem and variables. */
-export interface DestInputs { inst: CopyInstruction; fs: FsState; env: VarMap; workdir: string; escape: string }
+export interface DestInputs { inst: CopyInstruction; fs: MergedFs; env: VarMap; workdir: string; escape: string }
 
 /**
  * Expands a COPY/ADD destination and applies Docker's rules: relative to WORKDIR, followed
@@ -40,10 +40,8 @@ export interface DestInputs { inst: CopyInstruction; fs: FsState; env: VarMap; w
 export async function resolveDest(inp: DestInputs): Promise<{ rawDest: string; dest: string; destIsDir: boolean }> {
   const rawDest = expandWord(inp.inst.dest, inp.env, inp.escape);
   const destAbs = rawDest.startsWith('/') ? rawDest : posix.join(inp.workdir || '/', rawDest);
-  await inp.fs.ensure([destAbs]);
-  const dest = await inp.fs.realDir(destAbs);
-  await inp.fs.ensure([dest]);
-  return { rawDest, dest, destIsDir: /\/\.?$/.test(rawDest) || rawDest === '.' || inp.fs.isDirectory(dest) };
+  const dest = await inp.fs.realPath(destAbs, true);
+  return { rawDest, dest, destIsDir: /\/\.?$/.test(rawDest) || rawDest === '.' || (await inp.fs.isDirectory(dest)) };
 }
 
 /** Docker's error for several sources copied to something that is not a directory. */
@@ -53,7 +51,7 @@ export function destNotDir(kw: string, rawDest: string, why?: string): OcimakeEr
   });
 }
 
-/** Parses `--chown=user[:group]`; a user alone sets the group to the same id, as Docker does. */
+/** Parses `--chown=user[:group]`. A user alone: a name takes its primary group from /etc/passwd, a number the same id, as Docker does. */
 export function parseChown(spec: string, lookupId?: CopyInputs['lookupId']): Owner {
   const [user = '', group] = spec.split(':');
   const id = (kind: 'user' | 'group', v: string): number => {
@@ -66,7 +64,8 @@ export function parseChown(spec: string, lookupId?: CopyInputs['lookupId']): Own
   };
   if (user === '') throw new OcimakeError('CHOWN_INVALID', `invalid --chown value "${spec}"`, { hint: 'use --chown=uid[:gid] or --chown=user[:group]' });
   const uid = id('user', user);
-  return { uid, gid: group === undefined || group === '' ? uid : id('group', group) };
+  if (group === undefined || group === '') return { uid, gid: /^\d+$/.test(user) ? uid : (lookupId?.('primary-gid', user) ?? uid) };
+  return { uid, gid: id('group', group) };
 }
 
 /** Parses an octal `--chmod` value (e.g. 755 or 0644). */
@@ -107,6 +106,8 @@ export async function planCopy(inp: CopyInputs): Promise<CopyPlan> {
       throw new OcimakeError('UNSUPPORTED', `${kw} from a URL ("${src}") is not supported yet`, { hint: 'download the file into the build context first, then COPY it' });
     }
     const matches = await inp.context.resolveSource(src);
+    // As BuildKit: a wildcard that matches nothing copies nothing, and is no error.
+    if (matches.length === 0 && hasGlob(src)) continue;
     if (matches.length === 0) {
       throw new OcimakeError('SOURCE_NOT_FOUND', hasGlob(src) ? `no source files were specified: "${src}" matches nothing in the build context` : `"${src}" not found in the build context or excluded by .dockerignore`, {
         hint: `check the path relative to ${inp.context.root} and your .dockerignore`,
@@ -137,7 +138,7 @@ export async function planCopy(inp: CopyInputs): Promise<CopyPlan> {
 
 async function dirEntries(inp: CopyInputs, m: ContextMatch, dest: string, owner: Owner, perm: (m: number) => number): Promise<LayerEntry[]> {
   const out: LayerEntry[] = [];
-  if (dest !== '' && !inp.fs.isDirectory(dest)) out.push({ type: 'directory', path: dest, mode: 0o755, uid: owner.uid, gid: owner.gid });
+  if (dest !== '' && !(await inp.fs.isDirectory(dest))) out.push({ type: 'directory', path: dest, mode: 0o755, uid: owner.uid, gid: owner.gid });
   const seen = new Map<string, string>(); // dev:ino -> first in-image path, for hardlinks
   for (const c of await inp.context.walk(m.rel)) {
     const rel = m.rel === '' ? c.rel : c.rel.slice(m.rel.length + 1);

@@ -1,17 +1,16 @@
 import { promises as fs } from 'node:fs';
 import { copyOut } from '../image/copy-out.js';
-import type { Image } from '../image/image.js';
-import { MergedFs } from '../image/merged-fs.js';
+import type { MergedFs } from '../image/merged-fs.js';
 
 /** Resolves user and group names from the image's /etc/passwd and /etc/group. */
-export type IdLookup = (kind: 'user' | 'group', name: string) => number | undefined;
+/** `primary-gid` is the group of a user by name (passwd's fourth field). */
+export type IdLookup = (kind: 'user' | 'group' | 'primary-gid', name: string) => number | undefined;
 
 /**
  * Reads /etc/passwd and /etc/group of an image (following symlinks inside it) so that
  * `COPY --chown=app:app` works as in Docker. Missing files simply resolve nothing.
  */
-export async function loadIdLookup(image: Image, scratch: string): Promise<IdLookup> {
-  const mfs = new MergedFs(image, 'the stage');
+export async function loadIdLookup(mfs: MergedFs, scratch: string): Promise<IdLookup> {
   const read = async (path: string, idField: number): Promise<Map<string, number>> => {
     const out = new Map<string, number>();
     const hit = await mfs.lookup(path);
@@ -27,8 +26,9 @@ export async function loadIdLookup(image: Image, scratch: string): Promise<IdLoo
     return out;
   };
   const users = await read('/etc/passwd', 2);
+  const primary = await read('/etc/passwd', 3);
   const groups = await read('/etc/group', 2);
-  return (kind, name) => (kind === 'user' ? users : groups).get(name);
+  return (kind, name) => (kind === 'user' ? users : kind === 'group' ? groups : primary).get(name);
 }
 
 /** True when a --chown value names a user or group rather than numeric ids. */

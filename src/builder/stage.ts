@@ -11,16 +11,18 @@ import type { Reference } from '../oci/reference.js';
 import { applyConfigInstruction, draftConfig } from './config-instructions.js';
 import type { History } from '../oci/schemas.js';
 import type { BuildContext } from './context.js';
-import { planCopy } from './copy.js';
+import { parseChown, planCopy } from './copy.js';
 import { planCopyFrom, type FromSource } from './copy-from.js';
 import { chownNeedsNames, loadIdLookup } from './passwd.js';
-import type { FsState } from './fs-state.js';
-import { finalizeEntries, normalizeEntryPath, type LayerEntry } from '../layer/entry.js';
+import type { MergedFs } from '../image/merged-fs.js';
+import { placeEntries } from './place.js';
+import { normalizeEntryPath, type LayerEntry } from '../layer/entry.js';
 
 /** The state of a stage between instructions. Values only; each step returns a new one. */
 export interface StageState {
   image: Image;
-  fs: FsState;
+  /** The stage's filesystem: the one model every step reads and writes through. */
+  fs: MergedFs;
   /** ARGs declared in this stage, with their values. */
   args: Map<string, string>;
   cmdSet: boolean;
@@ -97,6 +99,7 @@ function configRun(run: readonly Instruction[], first: number, state: StageState
   const draft = draftConfig(state.image.config.config ?? {});
   const vars = varsOf(state);
   let { shell, cmdSet } = state;
+  let author: string | undefined;
   const history: History[] = [];
   for (const [k, inst] of run.entries()) {
     env.onStep?.(stage, inst, first + k);
@@ -104,6 +107,7 @@ function configRun(run: readonly Instruction[], first: number, state: StageState
       const edit = applyConfigInstruction(inst, draft, vars, { shell, cmdSet, escape: env.escape });
       shell = edit.shell ?? shell;
       cmdSet = edit.cmdSet ?? cmdSet;
+      author = edit.author ?? author;
       history.push({ created: env.created, created_by: edit.createdBy, comment: HISTORY_COMMENT, empty_layer: true });
     } catch (err) {
       throw atLine(env, inst, err);
@@ -111,6 +115,7 @@ function configRun(run: readonly Instruction[], first: number, state: StageState
   }
   const image = editConfig(state.image, () => draft.config);
   image.config.history = [...(state.image.config.history ?? []), ...history];
+  if (author !== undefined) image.config.author = author;
   return { ...state, image, shell, cmdSet };
 }
 
@@ -135,11 +140,15 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
     case 'copy':
     case 'add': {
       const workdir = state.image.config.config?.WorkingDir || '/';
-      const lookupId = chownNeedsNames(inst.chown) ? await loadIdLookup(state.image, env.scratch) : undefined;
+      const lookupId = chownNeedsNames(inst.chown) ? await loadIdLookup(state.fs, env.scratch) : undefined;
       let plan;
       if (inst.from !== undefined) {
         if (inst.kind === 'add') throw lineError(env.file, inst.line, 'ADD does not take --from', 'use COPY --from=...');
-        const from = await env.resolveFrom(expandWord(inst.from, varsOf(state), env.escape), stage);
+        if (expandWord(inst.from, new Map(), env.escape) !== inst.from) {
+          // As BuildKit (since Dockerfile 1.18): a variable would hide which stage this one needs.
+          throw lineError(env.file, inst.line, `variable expansion is not supported for --from ("${inst.from}")`, 'define a stage with FROM using a global ARG (ARG IMG=… before the first FROM; FROM ${IMG} AS src) and COPY --from=src', 'DOCKERFILE_INVALID');
+        }
+        const from = await env.resolveFrom(inst.from, stage);
         plan = await planCopyFrom({ inst, from, fs: state.fs, env: varsOf(state), workdir, escape: env.escape, scratch: env.scratch, ...(lookupId ? { lookupId } : {}) });
       } else {
         plan = await planCopy({ inst, context: env.context, fs: state.fs, env: varsOf(state), workdir, escape: env.escape, scratch: env.scratch, ...(lookupId ? { lookupId } : {}) });
@@ -148,14 +157,13 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
     }
     case 'workdir': {
       const edit = applyConfigInstruction(inst, draftConfig(state.image.config.config ?? {}), varsOf(state), { shell: state.shell, cmdSet: state.cmdSet, escape: env.escape });
-      await state.fs.ensure([edit.config.WorkingDir ?? '/']);
-      const dir = await state.fs.realDir(edit.config.WorkingDir ?? '/');
-      await state.fs.ensure([dir]);
-      if (state.fs.isDirectory(dir)) return { ...state, image: editConfig(state.image, () => edit.config, history(edit.createdBy)) };
-      // The directory is created, as Docker does, in a layer of its own.
+      const dir = await state.fs.realPath(edit.config.WorkingDir ?? '/', true);
+      if (await state.fs.isDirectory(dir)) return { ...state, image: editConfig(state.image, () => edit.config, history(edit.createdBy)) };
+      // The directory is created, as Docker does, in a layer of its own, owned by the USER.
       const withConfig: StageState = { ...state, image: editConfig(state.image, () => edit.config) };
       const path = normalizeEntryPath(dir);
-      return writeEntries(withConfig, env, [{ type: 'directory', path, mode: 0o755, uid: 0, gid: 0 }], { uid: 0, gid: 0 }, history(edit.createdBy));
+      const owner = await userOwner(state, env);
+      return writeEntries(withConfig, env, [{ type: 'directory', path, mode: 0o755, ...owner }], owner, history(edit.createdBy));
     }
     default:
       throw new OcimakeError('INTERNAL', `${inst.kind} is handled by configRun`);
@@ -163,10 +171,7 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
 }
 
 async function writeEntries(state: StageState, env: StageEnv, entries: readonly LayerEntry[], owner: { uid: number; gid: number }, history: { created: string; created_by: string; comment: string }): Promise<StageState> {
-  const parents = new Set<string>();
-  for (const e of entries) { const i = e.path.lastIndexOf('/'); if (i > 0) parents.add(e.path.slice(0, i)); }
-  await state.fs.ensure(parents);
-  const all = finalizeEntries(entries, (p) => state.fs.parentEntry(p, owner));
+  const all = await placeEntries(state.fs, entries, owner);
   const layer = await writeLayer(env.store, all, { mtime: env.mtime });
   const store = env.store;
   const image = appendLayer(
@@ -174,10 +179,22 @@ async function writeEntries(state: StageState, env: StageEnv, entries: readonly 
     { descriptor: { mediaType: layer.mediaType, digest: layer.digest, size: layer.size }, diffId: layer.diffId, source: store.source() },
     history,
   );
-  return { ...state, image, fs: state.fs.with(all) };
+  return { ...state, image, fs: state.fs.withLayer(image, all) };
 }
 
 function truncate(s: string): string {
   const one = s.replace(/\s+/g, ' ').trim();
   return one.length > 60 ? `${one.slice(0, 57)}...` : one;
+}
+
+/** The uid and gid of the stage's USER (names from its /etc/passwd and /etc/group), root when unset. */
+async function userOwner(state: StageState, env: StageEnv): Promise<{ uid: number; gid: number }> {
+  const user = state.image.config.config?.User ?? '';
+  if (user === '') return { uid: 0, gid: 0 };
+  const lookupId = chownNeedsNames(user) ? await loadIdLookup(state.fs, env.scratch) : undefined;
+  try {
+    return parseChown(user, lookupId);
+  } catch (err) {
+    throw new OcimakeError('USER_INVALID', `USER "${user}" is not in the image's /etc/passwd or /etc/group`, { cause: err, hint: 'add the user first (COPY an /etc/passwd, or adduser), or use numeric ids: USER 1000:1000' });
+  }
 }

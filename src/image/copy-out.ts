@@ -20,10 +20,11 @@ export interface CopiedSource {
  * contents, keeping modes, owners, symlinks and the hardlinks inside the set. File bytes are
  * spooled to `scratch`. Only the layers needed are opened.
  */
-export async function copyOut(mfs: MergedFs, paths: readonly string[], scratch: string, what: string): Promise<CopiedSource[]> {
+export async function copyOut(mfs: MergedFs, paths: readonly string[], scratch: string, what: string, opts: { allowEmptyWildcard?: boolean } = {}): Promise<CopiedSource[]> {
   const found: { requested: string; path: string; root: MergedEntry; items: MergedEntry[] }[] = [];
   for (const pattern of paths) {
     const matches = hasGlob(pattern) ? await expandGlob(mfs, pattern) : [pattern];
+    if (matches.length === 0 && opts.allowEmptyWildcard) continue;
     if (matches.length === 0) throw new OcimakeError('SOURCE_NOT_FOUND', `no source files were specified: "${pattern}" matches nothing in ${what}`, { hint: 'check the pattern against the paths inside the image' });
     for (const p of matches) {
       const hit = await mfs.lookup(p);
@@ -32,12 +33,13 @@ export async function copyOut(mfs: MergedFs, paths: readonly string[], scratch: 
       found.push({ requested: p, path: hit.path, root: hit.entry, items });
     }
   }
-  // Hardlinks whose target is outside the copied set become regular files with the target's bytes.
+  // Hardlinks whose target is outside the copied set, or no longer the same file there,
+  // become regular files with the bytes they were linked to in their own layer.
   const extra: MergedEntry[] = [];
   for (const f of found) {
     const inSet = new Set(f.items.map((e) => e.entry.path));
     for (const e of f.items) {
-      if (e.entry.type === 'hardlink' && !inSet.has(e.entry.linkname ?? '')) {
+      if (e.entry.type === 'hardlink' && !e.linkTarget && !inSet.has(e.entry.linkname ?? '')) {
         const t = await mfs.lookup(e.entry.linkname ?? '');
         if (t) extra.push(t.entry);
       }
@@ -49,7 +51,7 @@ export async function copyOut(mfs: MergedFs, paths: readonly string[], scratch: 
     const isDir = f.root.entry.type === 'directory';
     const prefix = f.path === '' ? '' : `${f.path}/`;
     const out: CopiedSource['entries'] = [];
-    const inSet = new Set(f.items.map((e) => e.entry.path));
+    const byPath = new Map(f.items.map((e) => [e.entry.path, e] as const));
     for (const e of f.items) {
       const rel = isDir ? e.entry.path.slice(prefix.length) : '';
       const base = { path: rel, mode: e.entry.mode, uid: e.entry.uid, gid: e.entry.gid };
@@ -59,8 +61,14 @@ export async function copyOut(mfs: MergedFs, paths: readonly string[], scratch: 
         case 'file': out.push({ rel, entry: { ...base, type: 'file', size: e.entry.size, source: { kind: 'path', path: fileOf(e)! } } }); break;
         case 'hardlink': {
           const target = e.entry.linkname ?? '';
-          if (isDir && inSet.has(target) && target.startsWith(prefix)) {
+          const there = byPath.get(target);
+          // Still one inode: the name it links to holds the very file of the link's own layer.
+          const sameInode = there !== undefined && (!e.linkTarget || (there.layer === e.linkTarget.layer && there.entry === e.linkTarget.entry));
+          if (isDir && sameInode && target.startsWith(prefix)) {
             out.push({ rel, entry: { ...base, type: 'hardlink', linkname: target.slice(prefix.length) } });
+          } else if (e.linkTarget) {
+            const t = e.linkTarget;
+            out.push({ rel, entry: { ...base, type: 'file', size: t.entry.size, source: { kind: 'path', path: spooled.get(`${t.layer}:${t.entry.path}`)! } } });
           } else {
             const t = await mfs.lookup(target);
             if (!t || t.entry.entry.type !== 'file') throw new OcimakeError('LAYER_UNSAFE', `${what}: hardlink ${e.entry.path} points at missing ${target}`);

@@ -189,26 +189,48 @@ export class MergedFs {
   }
 
   /**
-   * The real path of a destination: every parent component followed through symlinks inside
-   * the root (whoever wrote them), the last one only when it is a symlink to a directory and
-   * `followLast` is set. Components that do not exist are kept as written.
+   * The real path of a destination, as BuildKit resolves one inside the root: every parent
+   * component is followed through symlinks (whoever wrote them, dangling ones included), the
+   * last one only when `followLast` is set and it leads to a directory. Components that do not
+   * exist are kept as written; `..` stops at `/`.
    */
   async realPath(path: string, followLast: boolean): Promise<string> {
-    const segs = path.split('/').filter((s) => s !== '' && s !== '.');
-    let cur = '';
-    for (const [i, seg] of segs.entries()) {
-      const next = seg === '..' ? cur.split('/').slice(0, -1).join('/') : cur === '' ? seg : `${cur}/${seg}`;
-      const last = i === segs.length - 1;
-      if (seg !== '..') {
-        const st = await this.lookup(next, false);
-        if (st?.entry.entry.type === 'symlink' && (!last || followLast)) {
-          const target = await this.lookup(next, true);
-          if (target && (target.entry.entry.type === 'directory' || !last)) { cur = target.path; continue; }
+    const segsOf = (p: string) => p.split('/').filter((s) => s !== '' && s !== '.');
+    let pending = segsOf(path);
+    const cur: string[] = [];
+    let links = 0;
+    while (pending.length > 0) {
+      const seg = pending.shift()!;
+      if (seg === '..') { cur.pop(); continue; }
+      const p = cur.length === 0 ? seg : `${cur.join('/')}/${seg}`;
+      const last = pending.length === 0;
+      if (!last || followLast) {
+        const st = await this.lookup(p, false);
+        if (st?.entry.entry.type === 'symlink' && st.path === p) {
+          if (++links > MAX_LINKS) throw new OcimakeError('SYMLINK_LOOP', `${this.#lower.what}: too many levels of symbolic links resolving ${path}`);
+          const target = st.entry.entry.linkname ?? '';
+          if (last) {
+            const to = await this.lookup(p, true);
+            if (!to || to.entry.entry.type !== 'directory') { cur.push(seg); continue; }
+          }
+          pending = [...segsOf(target), ...pending];
+          if (target.startsWith('/')) cur.length = 0;
+          continue;
         }
       }
-      cur = next;
+      cur.push(seg);
     }
-    return cur;
+    return cur.join('/');
+  }
+
+  /** The entry at `path` itself (parents followed, the last component not), or undefined. */
+  async stat(path: string): Promise<TarEntry | undefined> {
+    return (await this.lookup(path, false))?.entry.entry;
+  }
+
+  /** True when `path` (followed) is a directory. */
+  async isDirectory(path: string): Promise<boolean> {
+    return (await this.lookup(path, true))?.entry.entry.type === 'directory';
   }
 
   #resolve(input: string, followLast: boolean): { state: 'found'; path: string; entry: MergedEntry } | { state: 'missing' | 'unknown' } {

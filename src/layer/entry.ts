@@ -57,7 +57,31 @@ export function finalizeEntries(entries: readonly LayerEntry[], parentFor: (path
       }
     }
   }
-  return [...byPath.values()].sort((a, b) => comparePaths(sortKey(a.path), sortKey(b.path)));
+  const sorted = [...byPath.values()].sort((a, b) => comparePaths(sortKey(a.path), sortKey(b.path)));
+  return linksAfterTargets(sorted);
+}
+
+/**
+ * Makes every hardlink come after the file it links to, as GNU tar and extractors need: when
+ * a link sorts before its target, the two swap roles (the first name holds the bytes, the
+ * other links to it; both are the same inode either way).
+ */
+function linksAfterTargets(sorted: LayerEntry[]): LayerEntry[] {
+  const at = new Map(sorted.map((e, i) => [e.path, i] as const));
+  const renamed = new Map<string, string>();
+  for (let i = 0; i < sorted.length; i++) {
+    const e = sorted[i]!;
+    if (e.type !== 'hardlink') continue;
+    const linkname = renamed.get(e.linkname) ?? e.linkname;
+    if (linkname !== e.linkname) sorted[i] = { ...e, linkname };
+    const j = at.get(linkname);
+    const t = j === undefined ? undefined : sorted[j];
+    if (j === undefined || j < i || t?.type !== 'file') continue;
+    sorted[i] = { ...t, path: e.path };
+    sorted[j] = { type: 'hardlink', path: t.path, mode: t.mode, uid: t.uid, gid: t.gid, linkname: e.path };
+    renamed.set(t.path, e.path);
+  }
+  return sorted;
 }
 
 // Sorting "a/b" against "a-c": compare with "/" lowest so every directory's children

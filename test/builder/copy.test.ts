@@ -50,7 +50,8 @@ describe('COPY from the build context', () => {
 
   it('names the missing source', async () => {
     await expect(buildFrom('FROM scratch\nCOPY nope /x\n')).rejects.toThrow(/Dockerfile:2: COPY: "nope" not found in the build context/);
-    await expect(buildFrom('FROM scratch\nCOPY *.none /x/\n')).rejects.toThrow(/no source files were specified/);
+    // A wildcard that matches nothing is no error (BuildKit), and copies nothing.
+    expect(flatten((await buildFrom('FROM scratch\nCOPY *.none /x/\n')).layers).size).toBe(0);
   });
 
   it('refuses sources outside the context', async () => {
@@ -130,7 +131,7 @@ describe('.dockerignore', () => {
 
   it('makes an ignored file unavailable to COPY', async () => {
     await expect(buildFrom('FROM scratch\nCOPY secret/key /k\n', tree)).rejects.toThrow(/not found in the build context or excluded by .dockerignore/);
-    await expect(buildFrom('FROM scratch\nCOPY *.log /l/\n', tree)).rejects.toThrow(/no source files/);
+    expect([...flatten((await buildFrom('FROM scratch\nCOPY *.log /l/\n', tree)).layers).keys()].filter((p) => p.endsWith('.log'))).toEqual([]);
   });
 
   it('is case-sensitive, as Docker is on Linux', async () => {

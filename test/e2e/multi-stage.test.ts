@@ -108,7 +108,9 @@ describe('multi-stage builds against the embedded registry', () => {
     const multi = writeTree(join(work, 'glob2'), { Dockerfile: `FROM scratch\nCOPY --from=${base} /etc/* /single\n` });
     await expect(buildAndExport({ context: multi, cacheDir: join(work, 'cache-glob') })).rejects.toThrow(/destination must be a directory/);
     const none = writeTree(join(work, 'glob3'), { Dockerfile: `FROM scratch\nCOPY --from=${base} /etc/*.none /x/\n` });
-    await expect(buildAndExport({ context: none, cacheDir: join(work, 'cache-glob') })).rejects.toThrow(/no source files were specified/);
+    // BuildKit allows a wildcard that matches nothing: the step copies nothing.
+    const empty = await buildAndExport({ context: none, cacheDir: join(work, 'cache-glob') });
+    expect(empty.image.layers).toHaveLength(1);
   });
 
   it('follows base-image symlinks in the destination, as on merged-/usr images', async () => {

@@ -1,19 +1,19 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
 import type { Image } from '../../src/image/image.js';
 import type { Digest } from '../../src/oci/digest.js';
 
 /** A raw tar entry for synthetic (possibly hostile) layers. */
-export type RawEntry = { name: string; type?: 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'fifo'; content?: string; linkname?: string; mode?: number; uid?: number };
+export type RawEntry = { name: string; type?: 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'fifo'; content?: string; linkname?: string; mode?: number; uid?: number; gid?: number };
 
 /** Makes a gzipped layer tarball from raw entries, written exactly as given (no normalisation). */
 export async function rawLayer(entries: RawEntry[]): Promise<Buffer> {
   const pack = tar.pack();
   for (const e of entries) {
     const type = e.type ?? 'file';
-    const header = { name: e.name, type, mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644), uid: e.uid ?? 0, gid: e.uid ?? 0, ...(e.linkname !== undefined ? { linkname: e.linkname } : {}) };
+    const header = { name: e.name, type, mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644), uid: e.uid ?? 0, gid: e.gid ?? e.uid ?? 0, ...(e.linkname !== undefined ? { linkname: e.linkname } : {}) };
     if (type === 'file') pack.entry(header, e.content ?? '');
     else pack.entry(header);
   }
@@ -24,6 +24,17 @@ export async function rawLayer(entries: RawEntry[]): Promise<Buffer> {
 }
 
 const sha = (b: Buffer): Digest => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+/** The diffID: the digest of the uncompressed tar (the gzip's digest only when it is not gzip). */
+const diffIdOf = (b: Buffer): Digest => {
+  try { return sha(gunzipSync(b)); } catch { return sha(b); }
+};
+
+/** Writes an OCI image layout at `dir` (tag `1`) over raw layers, for `FROM oci:DIR:1` and `COPY --from=oci:DIR:1`. */
+export async function layoutOf(dir: string, layers: Buffer[]): Promise<string> {
+  const { writeOciLayout } = await import('../../src/layout/oci-layout.js');
+  await writeOciLayout(dir, memoryImage(layers).image, { refName: '1' });
+  return `oci:${dir}:1`;
+}
 
 /** An in-memory image over layer buffers (bottom first); `opened` counts blob opens per digest. */
 export function memoryImage(layers: Buffer[]): { image: Image; opened: Map<string, number> } {
@@ -36,8 +47,8 @@ export function memoryImage(layers: Buffer[]): { image: Image; opened: Map<strin
     },
   };
   const image: Image = {
-    config: { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: layers.map(sha) } },
-    layers: layers.map((b) => ({ descriptor: { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha(b), size: b.length }, diffId: sha(b), source })),
+    config: { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: layers.map(diffIdOf) } },
+    layers: layers.map((b) => ({ descriptor: { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha(b), size: b.length }, diffId: diffIdOf(b), source })),
   };
   return { image, opened };
 }

@@ -1,0 +1,55 @@
+import { posix } from 'node:path';
+import type { MergedFs } from '../image/merged-fs.js';
+import { finalizeEntries, normalizeEntryPath, type LayerEntry } from '../layer/entry.js';
+
+/**
+ * Places the entries a step plans onto the stage's filesystem, as BuildKit's copy does:
+ * every parent component of every path is followed through symlinks inside the root (so on
+ * a merged-/usr base `lib/x/libfoo.so` lands in `usr/lib/x/`, and the `/lib` symlink stays),
+ * and a directory that lands on a symlink to a directory goes into that directory. Parents
+ * that exist are written again with their own metadata; missing ones are made 0755 for
+ * `owner`. Hardlink targets move with their files. Returns the layer's final entries.
+ */
+export async function placeEntries(fs: MergedFs, entries: readonly LayerEntry[], owner: { uid: number; gid: number }): Promise<LayerEntry[]> {
+  const realDir = new Map<string, string>();
+  const dirOf = async (p: string): Promise<string> => {
+    if (p === '') return '';
+    let r = realDir.get(p);
+    if (r === undefined) {
+      r = await fs.realPath(p, true);
+      realDir.set(p, r);
+    }
+    return r;
+  };
+  const sorted = finalizeEntries(entries, (p) => ({ type: 'directory', path: p, mode: 0o755, uid: owner.uid, gid: owner.gid }));
+  const moved = new Map<string, string>();
+  const placed: LayerEntry[] = [];
+  const planned = new Set(entries.map((x) => normalizeEntryPath(x.path)));
+  const implicitParents = new Set(sorted.filter((e) => !planned.has(e.path)).map((e) => e.path));
+  for (const e of sorted) {
+    if (implicitParents.has(e.path)) continue; // written again below, with the real metadata
+    const parent = posix.dirname(e.path) === '.' ? '' : posix.dirname(e.path);
+    const rp = await dirOf(parent);
+    let path = rp === '' ? posix.basename(e.path) : `${rp}/${posix.basename(e.path)}`;
+    if (e.type === 'directory') {
+      path = await dirOf(e.path);
+    }
+    if (path === '') continue; // the root itself is never an entry
+    moved.set(e.path, path);
+    placed.push({ ...e, path } as LayerEntry);
+  }
+  for (const e of placed) if (e.type === 'hardlink') e.linkname = moved.get(e.linkname) ?? e.linkname;
+  // Parents of everything placed: existing ones keep their metadata, as in an overlay diff.
+  const parents = new Map<string, LayerEntry>();
+  for (const e of placed) {
+    for (let i = e.path.indexOf('/'); i > 0; i = e.path.indexOf('/', i + 1)) {
+      const p = e.path.slice(0, i);
+      if (parents.has(p)) continue;
+      const st = await fs.stat(p);
+      parents.set(p, st?.type === 'directory'
+        ? { type: 'directory', path: p, mode: st.mode, uid: st.uid, gid: st.gid }
+        : { type: 'directory', path: p, mode: 0o755, uid: owner.uid, gid: owner.gid });
+    }
+  }
+  return finalizeEntries(placed, (p) => parents.get(p) ?? { type: 'directory', path: p, mode: 0o755, uid: owner.uid, gid: owner.gid });
+}
