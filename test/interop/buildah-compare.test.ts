@@ -1,11 +1,11 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTree } from '../helpers/tmp.js';
-import { requireTools, run, runOcimake } from './tools.js';
+import { requireTools, run, runOcimake, walk } from './tools.js';
 import { MINIROOTFS } from '../helpers/alpine-images.js';
 
 // Issue 3 check 6: for a RUN-free multi-stage Dockerfile, our rootfs and config match what
@@ -32,25 +32,6 @@ STOPSIGNAL SIGINT
 ENTRYPOINT ["/usr/local/bin/app"]
 CMD ["--serve"]
 `;
-
-interface Node { type: string; mode: number; uid: number; gid: number; content?: string; link?: string }
-
-function walk(root: string): Map<string, Node> {
-  const out = new Map<string, Node>();
-  const visit = (rel: string) => {
-    for (const name of readdirSync(join(root, rel)).sort()) {
-      const r = rel ? `${rel}/${name}` : name;
-      const st = lstatSync(join(root, r));
-      const node: Node = { type: st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'file', mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
-      if (st.isFile()) node.content = createHash('sha256').update(readFileSync(join(root, r))).digest('hex');
-      if (st.isSymbolicLink()) { node.link = readlinkSync(join(root, r)); delete (node as Partial<Node>).mode; }
-      out.set(r, node);
-      if (st.isDirectory()) visit(r);
-    }
-  };
-  visit('');
-  return out;
-}
 
 describe('ocimake and buildah bud agree on a RUN-free multi-stage Dockerfile', () => {
   let work: string;

@@ -1,5 +1,6 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -129,4 +130,36 @@ export function runOcimakeAsync(args: string[], opts: { env?: NodeJS.ProcessEnv 
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     child.once('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
+}
+
+/** One path of an unpacked rootfs, as the buildah comparisons see it. */
+export interface Node { type: string; mode: number; uid: number; gid: number; content?: string; link?: string }
+
+/** Every path under `root` with its type, mode, owner, content digest or link target. */
+export function walk(root: string): Map<string, Node> {
+  const out = new Map<string, Node>();
+  const visit = (rel: string) => {
+    for (const name of readdirSync(join(root, rel)).sort()) {
+      const r = rel ? `${rel}/${name}` : name;
+      const st = lstatSync(join(root, r));
+      const node: Node = { type: st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'file', mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+      if (st.isFile()) node.content = createHash('sha256').update(readFileSync(join(root, r))).digest('hex');
+      if (st.isSymbolicLink()) { node.link = readlinkSync(join(root, r)); delete (node as Partial<Node>).mode; }
+      out.set(r, node);
+      if (st.isDirectory()) visit(r);
+    }
+  };
+  visit('');
+  return out;
+}
+
+/** The paths where two rootfs walks differ, each with both sides. */
+export function rootfsDiff(a: Map<string, Node>, b: Map<string, Node>): string[] {
+  const diff: string[] = [];
+  for (const p of new Set([...a.keys(), ...b.keys()])) {
+    const x = JSON.stringify(a.get(p));
+    const y = JSON.stringify(b.get(p));
+    if (x !== y) diff.push(`${p}: ocimake ${x ?? 'absent'} / buildah ${y ?? 'absent'}`);
+  }
+  return diff.sort();
 }
