@@ -8,6 +8,7 @@ import { detectArchive, extractArchiveEntries } from './archive.js';
 import type { BuildContext, ContextMatch } from './context.js';
 import type { MergedFs } from '../image/merged-fs.js';
 import { hasGlob } from '../util/glob.js';
+import { excludeMatcher, refuseUnsupportedFlags } from './copy-filters.js';
 
 type CopyInstruction = Extract<Instruction, { kind: 'copy' | 'add' }>;
 
@@ -84,12 +85,14 @@ export function parseChmod(spec: string): number {
 export async function planCopy(inp: CopyInputs): Promise<CopyPlan> {
   const { inst, env, escape } = inp;
   const kw = inst.kind.toUpperCase();
+  refuseUnsupportedFlags(inst);
+  const excluded = excludeMatcher(inst, env, escape);
   const owner = inst.chown !== undefined ? parseChown(expandWord(inst.chown, env, escape), inp.lookupId) : { uid: 0, gid: 0 };
   const chmod = inst.chmod !== undefined ? parseChmod(expandWord(inst.chmod, env, escape)) : undefined;
   const { rawDest, dest, destIsDir } = await resolveDest(inp);
   const heredocs = new Map(inst.heredocs.map((h) => [h.name, h]));
   const sources = inst.sources.map((s) => (heredocNameOf(s) !== undefined && heredocs.has(heredocNameOf(s)!) ? s : expandWord(s, env, escape)));
-  if (sources.length > 1 && !destIsDir) throw destNotDir(kw, rawDest);
+  if ((sources.length > 1 || inst.parents) && !destIsDir) throw destNotDir(kw, rawDest);
   const entries: LayerEntry[] = [];
   const perm = (m: number) => (chmod !== undefined ? chmod : m & 0o7777);
   let scratchN = 0;
@@ -115,11 +118,13 @@ export async function planCopy(inp: CopyInputs): Promise<CopyPlan> {
     }
     if (matches.length > 1 && !destIsDir) throw destNotDir(kw, rawDest, `"${src}" matched ${matches.length} paths`);
     for (const m of matches) {
+      if (excluded?.(m.rel)) continue;
+      // --parents keeps the source's path (relative to the context) under the destination.
       if (m.stat.isDirectory()) {
-        entries.push(...(await dirEntries(inp, m, dest, owner, perm)));
+        entries.push(...(await dirEntries(inp, m, inst.parents ? join(dest, m.rel) : dest, owner, perm, excluded)));
         continue;
       }
-      const target = destIsDir ? join(dest, basename(m.rel)) : dest;
+      const target = inst.parents ? join(dest, m.rel) : destIsDir ? join(dest, basename(m.rel)) : dest;
       if (inst.kind === 'add' && m.stat.isFile()) {
         const kind = await detectArchive(m.abs);
         if (kind) {
@@ -136,12 +141,13 @@ export async function planCopy(inp: CopyInputs): Promise<CopyPlan> {
   return { entries, owner, createdBy };
 }
 
-async function dirEntries(inp: CopyInputs, m: ContextMatch, dest: string, owner: Owner, perm: (m: number) => number): Promise<LayerEntry[]> {
+async function dirEntries(inp: CopyInputs, m: ContextMatch, dest: string, owner: Owner, perm: (m: number) => number, excluded?: (rel: string) => boolean): Promise<LayerEntry[]> {
   const out: LayerEntry[] = [];
   if (dest !== '' && !(await inp.fs.isDirectory(dest))) out.push({ type: 'directory', path: dest, mode: 0o755, uid: owner.uid, gid: owner.gid });
   const seen = new Map<string, string>(); // dev:ino -> first in-image path, for hardlinks
   for (const c of await inp.context.walk(m.rel)) {
     const rel = m.rel === '' ? c.rel : c.rel.slice(m.rel.length + 1);
+    if (excluded?.(rel)) continue;
     const path = normalizeEntryPath(`${dest}/${rel}`);
     const base = { path, uid: owner.uid, gid: owner.gid };
     if (c.stat.isDirectory()) out.push({ ...base, type: 'directory', mode: perm(c.stat.mode) });

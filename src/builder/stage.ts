@@ -14,7 +14,7 @@ import type { BuildContext } from './context.js';
 import { parseChown, planCopy } from './copy.js';
 import { planCopyFrom, type FromSource } from './copy-from.js';
 import { chownNeedsNames, loadIdLookup } from './passwd.js';
-import type { MergedFs } from '../image/merged-fs.js';
+import { MergedFs } from '../image/merged-fs.js';
 import { placeEntries } from './place.js';
 import { normalizeEntryPath, type LayerEntry } from '../layer/entry.js';
 
@@ -140,6 +140,9 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
     case 'copy':
     case 'add': {
       const workdir = state.image.config.config?.WorkingDir || '/';
+      // --link (as BuildKit): the layer is made on its own, reading nothing of the stage below,
+      // so destination symlinks are not followed and every directory it names is a real one.
+      const destFs = inst.link ? new MergedFs({ config: state.image.config, layers: [] }, 'the linked layer') : state.fs;
       const lookupId = chownNeedsNames(inst.chown) ? await loadIdLookup(state.fs, env.scratch) : undefined;
       let plan;
       if (inst.from !== undefined) {
@@ -149,11 +152,11 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
           throw lineError(env.file, inst.line, `variable expansion is not supported for --from ("${inst.from}")`, 'define a stage with FROM using a global ARG (ARG IMG=… before the first FROM; FROM ${IMG} AS src) and COPY --from=src', 'DOCKERFILE_INVALID');
         }
         const from = await env.resolveFrom(inst.from, stage);
-        plan = await planCopyFrom({ inst, from, fs: state.fs, env: varsOf(state), workdir, escape: env.escape, scratch: env.scratch, ...(lookupId ? { lookupId } : {}) });
+        plan = await planCopyFrom({ inst, from, fs: destFs, env: varsOf(state), workdir, escape: env.escape, scratch: env.scratch, ...(lookupId ? { lookupId } : {}) });
       } else {
-        plan = await planCopy({ inst, context: env.context, fs: state.fs, env: varsOf(state), workdir, escape: env.escape, scratch: env.scratch, ...(lookupId ? { lookupId } : {}) });
+        plan = await planCopy({ inst, context: env.context, fs: destFs, env: varsOf(state), workdir, escape: env.escape, scratch: env.scratch, ...(lookupId ? { lookupId } : {}) });
       }
-      return writeEntries(state, env, plan.entries, plan.owner, history(plan.createdBy));
+      return writeEntries(state, env, plan.entries, plan.owner, history(plan.createdBy), destFs);
     }
     case 'workdir': {
       const edit = applyConfigInstruction(inst, draftConfig(state.image.config.config ?? {}), varsOf(state), { shell: state.shell, cmdSet: state.cmdSet, escape: env.escape });
@@ -170,8 +173,8 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
   }
 }
 
-async function writeEntries(state: StageState, env: StageEnv, entries: readonly LayerEntry[], owner: { uid: number; gid: number }, history: { created: string; created_by: string; comment: string }): Promise<StageState> {
-  const all = await placeEntries(state.fs, entries, owner);
+async function writeEntries(state: StageState, env: StageEnv, entries: readonly LayerEntry[], owner: { uid: number; gid: number }, history: { created: string; created_by: string; comment: string }, placeOn: MergedFs = state.fs): Promise<StageState> {
+  const all = await placeEntries(placeOn, entries, owner);
   const layer = await writeLayer(env.store, all, { mtime: env.mtime });
   const store = env.store;
   const image = appendLayer(

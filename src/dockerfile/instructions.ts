@@ -71,6 +71,7 @@ export function toInstruction(node: Node, file: string): Instruction {
       if (flags.has('chown')) inst.chown = str(flags.get('chown'))!;
       if (flags.has('chmod')) inst.chmod = str(flags.get('chmod'))!;
       if (flags.has('checksum')) inst.checksum = str(flags.get('checksum'))!;
+      if (flags.has('keep-git-dir')) inst.keepGitDir = true;
       return inst;
     }
     case 'env':

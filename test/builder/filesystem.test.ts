@@ -174,3 +174,47 @@ describe('Docker semantics of COPY, WORKDIR and FROM', () => {
     expect((err as OcimakeError).message).toMatch(/Dockerfile:4: variable expansion is not supported for --from/);
   });
 });
+
+describe('COPY flags of Dockerfile 1.7 (each works or is refused; none is accepted and ignored)', () => {
+  const tree = { 'app/main.js': 'm', 'app/server.key': 'k', 'app/sub/deep.key': 'd', 'app/sub/ok.txt': 'o', 'a.txt': 'a', 'b.txt': 'b' };
+
+  it('--exclude leaves out what its patterns match, with .dockerignore rules', async () => {
+    const r = await buildFrom('FROM scratch\nCOPY --exclude=*.key app/ /app/\nCOPY --exclude=b.txt *.txt /t/\n', tree);
+    const paths = [...flatten(r.layers).keys()].sort();
+    expect(paths).toContain('app/main.js');
+    expect(paths).not.toContain('app/server.key');
+    expect(paths).toContain('app/sub/deep.key'); // *.key is top-level only; **/*.key reaches down
+    expect(paths).toContain('t/a.txt');
+    expect(paths).not.toContain('t/b.txt');
+    const deep = await buildFrom('FROM scratch\nCOPY --exclude=**/*.key --exclude=sub app/ /app/\n', tree);
+    expect([...flatten(deep.layers).keys()].filter((p) => p.startsWith('app/')).sort()).toEqual(['app/main.js']);
+  });
+
+  it('--exclude works on COPY --from too', async () => {
+    const r = await buildFrom('FROM scratch AS src\nCOPY app/ /app/\nFROM scratch\nCOPY --from=src --exclude=*.key /app/ /copy/\n', tree);
+    const paths = [...flatten(r.layers).keys()];
+    expect(paths).toContain('copy/main.js');
+    expect(paths).not.toContain('copy/server.key');
+  });
+
+  it('--parents keeps the source path under the destination', async () => {
+    const r = await buildFrom('FROM scratch\nCOPY --parents app/sub/ok.txt a.txt /dst/\n', tree);
+    const paths = [...flatten(r.layers).keys()];
+    expect(paths).toContain('dst/app/sub/ok.txt');
+    expect(paths).toContain('dst/a.txt');
+  });
+
+  it('--link does not follow the stage\'s symlinks: its directories are real ones (BuildKit\'s documented difference)', async () => {
+    const base = await mergedUsrBase(join(tempDir(), 'usr'));
+    const r = await buildFrom(`FROM ${base}\nCOPY --link f /lib/x/f\n`, { f: 'x' });
+    const mine = flatten(r.layers.slice(1));
+    expect(mine.get('lib')?.type).toBe('directory');
+    expect(mine.get('lib/x/f')?.content).toBe('x');
+  });
+
+  it('refuses ADD --checksum, --keep-git-dir and a --parents pivot, naming the line', async () => {
+    await expect(buildFrom('FROM scratch\nADD --checksum=sha256:abc a.txt /a\n', tree)).rejects.toThrow(/Dockerfile:2: ADD: ADD --checksum applies to URL sources/);
+    await expect(buildFrom('FROM scratch\nADD --keep-git-dir=true a.txt /a\n', tree)).rejects.toThrow(/Dockerfile:2: ADD: ADD --keep-git-dir/);
+    await expect(buildFrom('FROM scratch\nCOPY --parents app/./sub/ok.txt /d/\n', tree)).rejects.toThrow(/pivot is not supported/);
+  });
+});
