@@ -46,50 +46,62 @@ export async function extractArchiveEntries(
   const entries: LayerEntry[] = [];
   let n = 0;
   const input = createReadStream(archive);
-  const source = kind === 'gzip' ? input.pipe(createGunzip()) : input;
-  const done = pipeline(source, extract);
-  for await (const entry of extract) {
-    const h = entry.header;
-    let rel: string;
-    try {
-      rel = normalizeEntryPath(h.name);
-    } catch {
-      entry.resume();
-      throw new OcimakeError('ARCHIVE_INVALID', `${archive}: entry "${h.name}" climbs out of the archive root`);
-    }
-    const path = rel === '' ? normalizeEntryPath(destDir) : normalizeEntryPath(`${destDir}/${rel}`);
-    const uid = owner?.uid ?? h.uid ?? 0;
-    const gid = owner?.gid ?? h.gid ?? 0;
-    const mode = (h.mode ?? 0o644) & 0o7777;
-    switch (h.type) {
-      case 'directory':
-        if (path !== '') entries.push({ type: 'directory', path, mode, uid, gid });
+  let failed: unknown;
+  const done = (kind === 'gzip' ? pipeline(input, createGunzip(), extract) : pipeline(input, extract)).catch((err: unknown) => { failed = err; extract.destroy(err as Error); });
+  try {
+    for await (const entry of extract) {
+      const h = entry.header;
+      let rel: string;
+      try {
+        rel = normalizeEntryPath(h.name);
+      } catch {
         entry.resume();
-        break;
-      case 'symlink':
-        entries.push({ type: 'symlink', path, mode, uid, gid, linkname: h.linkname ?? '' });
-        entry.resume();
-        break;
-      case 'link': {
-        const target = normalizeEntryPath(h.linkname ?? '');
-        entries.push({ type: 'hardlink', path, mode, uid, gid, linkname: normalizeEntryPath(`${destDir}/${target}`) });
-        entry.resume();
-        break;
+        throw new OcimakeError('ARCHIVE_INVALID', `${archive}: entry "${h.name}" climbs out of the archive root`);
       }
-      case 'file':
-      case 'contiguous-file':
-      case null:
-      case undefined: {
-        const tmp = join(scratchDir, `f${n++}`);
-        await pipeline(entry, createWriteStream(tmp));
-        entries.push({ type: 'file', path, mode, uid, gid, size: h.size ?? 0, source: { kind: 'path', path: tmp } });
-        break;
+      const path = rel === '' ? normalizeEntryPath(destDir) : normalizeEntryPath(`${destDir}/${rel}`);
+      const uid = owner?.uid ?? h.uid ?? 0;
+      const gid = owner?.gid ?? h.gid ?? 0;
+      const mode = (h.mode ?? 0o644) & 0o7777;
+      switch (h.type) {
+        case 'directory':
+          if (path !== '') entries.push({ type: 'directory', path, mode, uid, gid });
+          entry.resume();
+          break;
+        case 'symlink':
+          entries.push({ type: 'symlink', path, mode, uid, gid, linkname: h.linkname ?? '' });
+          entry.resume();
+          break;
+        case 'link': {
+          const target = normalizeEntryPath(h.linkname ?? '');
+          entries.push({ type: 'hardlink', path, mode, uid, gid, linkname: normalizeEntryPath(`${destDir}/${target}`) });
+          entry.resume();
+          break;
+        }
+        case 'file':
+        case 'contiguous-file':
+        case null:
+        case undefined: {
+          const tmp = join(scratchDir, `f${n++}`);
+          await pipeline(entry, createWriteStream(tmp));
+          entries.push({ type: 'file', path, mode, uid, gid, size: h.size ?? 0, source: { kind: 'path', path: tmp } });
+          break;
+        }
+        default:
+          entry.resume();
+          throw new OcimakeError('ARCHIVE_INVALID', `${archive}: entry "${h.name}" is a ${h.type}, which ADD does not extract`, { hint: 'device nodes and fifos cannot be created without privileges' });
       }
-      default:
-        entry.resume();
-        throw new OcimakeError('ARCHIVE_INVALID', `${archive}: entry "${h.name}" is a ${h.type}, which ADD does not extract`, { hint: 'device nodes and fifos cannot be created without privileges' });
     }
+  } catch (err) {
+    input.destroy();
+    throw archiveError(archive, failed ?? err);
   }
   await done;
+  if (failed) throw archiveError(archive, failed);
   return entries;
+}
+
+/** An archive that breaks while it is read: one error, with the file and a hint, never an unhandled rejection. */
+function archiveError(archive: string, err: unknown): OcimakeError {
+  if (err instanceof OcimakeError) return err;
+  return new OcimakeError('ARCHIVE_INVALID', `${archive}: ${(err as Error)?.message ?? String(err)}`, { cause: err, hint: 'the archive is corrupt or cut off; ADD extracts tar, tar.gz and other local archives as they are' });
 }

@@ -12,6 +12,7 @@ import { isIndexType, MediaType } from '../oci/media-types.js';
 import type { Index, Manifest, Platform } from '../oci/schemas.js';
 import { selectPlatform } from '../oci/select-platform.js';
 import { BlobStore } from '../store/blob-store.js';
+import { VerifyingTransform } from '../layer/hash-transform.js';
 
 const REF_NAME = 'org.opencontainers.image.ref.name';
 
@@ -41,8 +42,21 @@ export async function openOciLayout(dir: string, tag: string | undefined, platfo
   const manifestBytes = await store.readBytes(desc.digest);
   if (sha256(manifestBytes) !== desc.digest) throw new OcimakeError('DIGEST_INVALID', `${what}: manifest ${desc.digest} does not match its digest`);
   const manifest = parseManifest(manifestBytes, what);
-  const config = parseConfig(await store.readBytes(manifest.config.digest), what);
-  return { image: imageFromManifest(manifest, config, store.source(), what), digest: desc.digest, what };
+  const configBytes = await store.readBytes(manifest.config.digest);
+  if (sha256(configBytes) !== manifest.config.digest || configBytes.length !== manifest.config.size) throw new OcimakeError('DIGEST_INVALID', `${what}: config ${manifest.config.digest} does not match its digest or size`, { hint: 'the layout is corrupt or was tampered with' });
+  const config = parseConfig(configBytes, what);
+  // Layers are read in place, through a check of digest and size (as registry pulls are);
+  // no local path is offered, so no output hardlinks an unverified file.
+  const sizes = new Map(manifest.layers.map((l) => [l.digest, l.size] as const));
+  const source = {
+    open: (d: string): Readable => {
+      const verify = new VerifyingTransform(d, sizes.get(d as Digest) ?? -1, what);
+      const file = store.open(d);
+      file.on('error', (err) => verify.destroy(new OcimakeError('BLOB_UNKNOWN', `${what}: blob ${d} cannot be read: ${err.message}`, { cause: err })));
+      return file.pipe(verify);
+    },
+  };
+  return { image: imageFromManifest(manifest, config, source, what), digest: desc.digest, what };
 }
 
 /**
@@ -59,20 +73,28 @@ export async function openDockerArchive(file: string, store: BlobStore): Promise
   await fh.close();
   const input = createReadStream(file);
   const extract = tar.extract();
-  const done = pipeline(head[0] === 0x1f && head[1] === 0x8b ? input.pipe(createGunzip()) : input, extract);
+  let failed: unknown;
+  const done = (head[0] === 0x1f && head[1] === 0x8b ? pipeline(input, createGunzip(), extract) : pipeline(input, extract)).catch((err: unknown) => { failed = err; extract.destroy(err as Error); });
   let manifestJson: Buffer | undefined;
-  for await (const entry of extract) {
-    const name = entry.header.name.replace(/^\.\//, '');
-    if (entry.header.type !== 'file') { entry.resume(); continue; }
-    if (name === 'manifest.json') {
-      const chunks: Buffer[] = [];
-      for await (const c of entry) chunks.push(c as Buffer);
-      manifestJson = Buffer.concat(chunks);
-      continue;
+  const broken = (err: unknown) => (err instanceof OcimakeError ? err : new OcimakeError('IMAGE_INVALID', `${what}: ${(err as Error)?.message ?? String(err)}`, { cause: err, hint: 'the archive is corrupt or cut off; make it again with "docker save" or "ocimake build -o type=docker"' }));
+  try {
+    for await (const entry of extract) {
+      const name = entry.header.name.replace(/^\.\//, '');
+      if (entry.header.type !== 'file') { entry.resume(); continue; }
+      if (name === 'manifest.json') {
+        const chunks: Buffer[] = [];
+        for await (const c of entry) chunks.push(c as Buffer);
+        manifestJson = Buffer.concat(chunks);
+        continue;
+      }
+      byPath.set(name, await store.putStream(entry as unknown as Readable));
     }
-    byPath.set(name, await store.putStream(entry as unknown as Readable));
+  } catch (err) {
+    input.destroy();
+    throw broken(failed ?? err);
   }
   await done;
+  if (failed) throw broken(failed);
   if (!manifestJson) throw new OcimakeError('IMAGE_INVALID', `${what} has no manifest.json`, { hint: 'make it with "docker save" or "ocimake build -o type=docker,dest=FILE"' });
   const list = JSON.parse(manifestJson.toString('utf8')) as { Config: string; Layers: string[] }[];
   const top = list[0];
@@ -88,6 +110,13 @@ export async function openDockerArchive(file: string, store: BlobStore): Promise
   }));
   const manifest: Manifest = { schemaVersion: 2, mediaType: MediaType.OciManifest, config: { mediaType: MediaType.OciConfig, ...cfg }, layers };
   const config = parseConfig(configBytes, what);
+  // An uncompressed layer's digest is its diffID: it must be the one the config names.
+  layers.forEach((l, i) => {
+    const want = config.rootfs.diff_ids[i];
+    if (l.mediaType === MediaType.OciLayer && want !== undefined && want !== l.digest) {
+      throw new OcimakeError('DIGEST_INVALID', `${what}: layer ${i + 1} has digest ${l.digest}, but the config's rootfs.diff_ids says ${want}`, { hint: 'the archive is corrupt or was tampered with' });
+    }
+  });
   const image = imageFromManifest(manifest, config, store.source(), what);
   return { image, digest: sha256(JSON.stringify(manifest)), what };
 }

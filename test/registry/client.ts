@@ -19,13 +19,15 @@ export async function putBlob(base: string, repo: string, data: Buffer | string)
 
 /** Pushes a minimal image (config + one layer) and its manifest under `tag`; returns the manifest digest and bytes. */
 export async function putImage(base: string, repo: string, tag: string, extra: Record<string, unknown> = {}): Promise<{ digest: string; bytes: string; config: string; layer: string }> {
-  const layer = await putBlob(base, repo, `layer of ${repo}:${tag}`);
-  const config = await putBlob(base, repo, `{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["${layer}"]},"n":"${repo}:${tag}"}`);
+  const layerBytes = `layer of ${repo}:${tag}`;
+  const layer = await putBlob(base, repo, layerBytes);
+  const configBytes = `{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["${layer}"]},"n":"${repo}:${tag}"}`;
+  const config = await putBlob(base, repo, configBytes);
   const manifest = {
     schemaVersion: 2,
     mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: config, size: 1 },
-    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: layer, size: 1 }],
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: config, size: Buffer.byteLength(configBytes) },
+    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: layer, size: Buffer.byteLength(layerBytes) }],
     ...extra,
   };
   const bytes = JSON.stringify(manifest);
