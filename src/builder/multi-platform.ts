@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { imageArtifacts, type Image } from '../image/image.js';
 import { BlobStore } from '../store/blob-store.js';
-import { writeFileAtomic, writeOciLayout } from '../layout/oci-layout.js';
+import { withIndexLock, writeFileAtomic, writeOciLayout } from '../layout/oci-layout.js';
 import { canonicalBytes } from '../oci/canonical-json.js';
 import { sha256, type Digest } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
@@ -54,11 +54,13 @@ export async function writeOciLayoutIndex(dir: string, images: readonly Image[],
   // Each image's blobs and manifest go in first; their own index.json entries are dropped below.
   for (const img of images) await writeOciLayout(dir, img);
   await new BlobStore(dir).putBytes(art.bytes, art.descriptor);
-  await fs.rm(join(dir, 'tmp'), { recursive: true, force: true });
-  const existing = IndexSchema.parse(JSON.parse(await fs.readFile(join(dir, 'index.json'), 'utf8')));
-  const platformDigests = new Set(art.index.manifests.map((m) => m.digest));
-  const kept = existing.manifests.filter((m) => !platformDigests.has(m.digest) && (refName === undefined || m.annotations?.['org.opencontainers.image.ref.name'] !== refName));
-  const entry: Descriptor = { ...art.descriptor, ...(refName ? { annotations: { 'org.opencontainers.image.ref.name': refName } } : {}) };
-  await writeFileAtomic(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [...kept, entry] }));
+  await withIndexLock(dir, async () => {
+    const existing = IndexSchema.parse(JSON.parse(await fs.readFile(join(dir, 'index.json'), 'utf8')));
+    const platformDigests = new Set(art.index.manifests.map((m) => m.digest));
+    // The per-platform entries writeOciLayout added without a name go; named ones stay.
+    const kept = existing.manifests.filter((m) => !(platformDigests.has(m.digest) && !m.annotations?.['org.opencontainers.image.ref.name']) && (refName === undefined || m.annotations?.['org.opencontainers.image.ref.name'] !== refName));
+    const entry: Descriptor = { ...art.descriptor, ...(refName ? { annotations: { 'org.opencontainers.image.ref.name': refName } } : {}) };
+    await writeFileAtomic(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [...kept, entry] }));
+  });
   return art;
 }

@@ -6,6 +6,7 @@ import { imageArtifacts, type Image } from '../image/image.js';
 import { MediaType } from '../oci/media-types.js';
 import { IndexSchema, type Descriptor, type Index } from '../oci/schemas.js';
 import { BlobStore } from '../store/blob-store.js';
+import { pidAlive, trackTemp } from '../util/temp-files.js';
 
 // https://github.com/opencontainers/image-spec/blob/main/image-layout.md
 
@@ -30,7 +31,7 @@ export async function writeFileAtomic(path: string, data: string | Buffer): Prom
 export async function writeOciLayout(dir: string, image: Image, opts: { refName?: string; imageName?: string } = {}): Promise<Descriptor> {
   await fs.mkdir(dir, { recursive: true });
   const layoutFile = join(dir, 'oci-layout');
-  const existing = await readIndexIfAny(dir);
+  await readIndexIfAny(dir); // refuses a non-empty directory that is not a layout, before any write
   const store = new BlobStore(dir);
   const art = imageArtifacts(image);
   for (const layer of image.layers) {
@@ -41,27 +42,33 @@ export async function writeOciLayout(dir: string, image: Image, opts: { refName?
   }
   await store.putBytes(art.configBytes, art.config);
   await store.putBytes(art.manifestBytes, art.descriptor);
-  await fs.rm(join(dir, 'tmp'), { recursive: true, force: true });
+  await fs.rmdir(join(dir, 'tmp')).catch(() => {}); // only when empty: another writer may be using it
   const annotations: Record<string, string> = {};
   if (opts.refName) annotations[REF_NAME] = opts.refName;
   if (opts.imageName) annotations[IMAGE_NAME] = opts.imageName;
   const desc: Descriptor = { ...art.descriptor, ...(Object.keys(annotations).length ? { annotations } : {}) };
-  const kept = (existing?.manifests ?? []).filter((m) => {
-    const name = m.annotations?.[REF_NAME];
-    return opts.refName ? name !== opts.refName : m.digest !== desc.digest || name !== undefined;
+  // Read, change and write index.json under a lock, so concurrent writers never lose a tag.
+  await withIndexLock(dir, async () => {
+    const existing = await readIndexIfAny(dir, true);
+    const kept = (existing?.manifests ?? []).filter((m) => {
+      const name = m.annotations?.[REF_NAME];
+      return opts.refName ? name !== opts.refName : m.digest !== desc.digest || name !== undefined;
+    });
+    const index: Index = { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [...kept, desc] };
+    await writeFileAtomic(layoutFile, JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+    await writeFileAtomic(join(dir, 'index.json'), JSON.stringify(index));
   });
-  const index: Index = { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [...kept, desc] };
-  await writeFileAtomic(layoutFile, JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  await writeFileAtomic(join(dir, 'index.json'), JSON.stringify(index));
   return desc;
 }
 
-async function readIndexIfAny(dir: string): Promise<Index | undefined> {
+async function readIndexIfAny(dir: string, ours = false): Promise<Index | undefined> {
   let text: string;
   try {
     text = await fs.readFile(join(dir, 'index.json'), 'utf8');
   } catch {
-    const entries = await fs.readdir(dir);
+    if (ours) return undefined; // our own blobs are there already; the index comes now
+    // A layout another writer is still filling (blobs first, index last) is a layout too.
+    const entries = (await fs.readdir(dir)).filter((n) => !['index.json.lock', 'blobs', 'oci-layout'].includes(n));
     if (entries.length > 0) {
       throw new OcimakeError('OUTPUT_INVALID', `${dir} exists, is not empty, and is not an OCI image layout`, { hint: 'choose an empty or new directory for --output type=oci,dest=DIR' });
     }
@@ -72,3 +79,33 @@ async function readIndexIfAny(dir: string): Promise<Index | undefined> {
   return parsed.data;
 }
 
+
+/**
+ * Runs `fn` holding `DIR/index.json.lock` (created with O_EXCL, holding our pid). A lock
+ * whose process is gone is taken over; a live one is waited for, up to a minute.
+ */
+export async function withIndexLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  const lock = join(dir, 'index.json.lock');
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await fs.writeFile(lock, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'EEXIST') throw err;
+      const holder = Number(await fs.readFile(lock, 'utf8').catch(() => ''));
+      if (holder && holder !== process.pid && !pidAlive(holder)) {
+        await fs.rm(lock, { force: true });
+        continue;
+      }
+      if (attempt > 1200) throw new OcimakeError('OUTPUT_BUSY', `${dir} is locked by another writer (pid ${holder || '?'})`, { hint: `if no ocimake is writing there, remove ${lock}` });
+      await new Promise((r) => setTimeout(r, 10 + Math.min(attempt, 40)));
+    }
+  }
+  const untrack = trackTemp(lock);
+  try {
+    return await fn();
+  } finally {
+    await fs.rm(lock, { force: true });
+    untrack();
+  }
+}

@@ -63,3 +63,17 @@ describe('ADD of a broken local archive', () => {
     expect((err as OcimakeError).message).toMatch(/^Dockerfile:2: ADD: .*broken\.tar\.gz/);
   });
 });
+
+describe('an OCI layout written by several builds at once', () => {
+  it('keeps every tag (index.json is changed under a lock)', async () => {
+    const { writeOciLayout } = await import('../../src/layout/oci-layout.js');
+    const { memoryImage } = await import('../helpers/layers.js');
+    const dir = join(tempDir(), 'shared-layout');
+    const images = await Promise.all(Array.from({ length: 12 }, async (_, i) => memoryImage([await rawLayer([{ name: `f${i}`, content: `image ${i}` }])]).image));
+    await Promise.all(images.map((img, i) => writeOciLayout(dir, img, { refName: `t${i}` })));
+    const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as { manifests: { annotations?: Record<string, string> }[] };
+    const tags = index.manifests.map((m) => m.annotations?.['org.opencontainers.image.ref.name']).sort();
+    expect(tags).toEqual(Array.from({ length: 12 }, (_, i) => `t${i}`).sort());
+    for (let i = 0; i < 12; i++) expect((await openOciLayout(dir, `t${i}`, amd64)).image.layers).toHaveLength(1);
+  });
+});
