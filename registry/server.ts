@@ -20,7 +20,7 @@ export interface ServerOptions {
   deletes?: boolean;
 }
 
-export interface Stats extends BlobStats { requests: number }
+export interface Stats extends BlobStats { requests: number; /** Upload sessions and monolithic uploads started (POST …/blobs/uploads/). */ uploads: number }
 
 type Route = { re: RegExp; handle: (ctx: Ctx, m: RegExpExecArray) => Promise<void>; action?: (method: string) => Action; repo?: boolean };
 interface Ctx {
@@ -54,7 +54,7 @@ const ROUTES: Route[] = [
     },
   },
   { re: /^\/v2\/(.+)\/manifests\/([^/]+)$/, repo: true, action: readOrWrite, handle: async ({ req, res, opts }, m) => handleManifest(req, res, opts.store, m[1]!, m[2]!, opts.maxManifestBytes) },
-  { re: /^\/v2\/(.+)\/blobs\/uploads\/?$/, repo: true, action: () => 'push', handle: async (ctx, m) => { const { req, res, opts, url } = ctx; if (req.method !== 'POST') throw new RegistryError('UNSUPPORTED', 'POST starts an upload', { status: 405 }); await startUpload(req, res, opts.store, m[1]!, url, ctx.canPull); } },
+  { re: /^\/v2\/(.+)\/blobs\/uploads\/?$/, repo: true, action: () => 'push', handle: async (ctx, m) => { const { req, res, opts, url } = ctx; if (req.method !== 'POST') throw new RegistryError('UNSUPPORTED', 'POST starts an upload', { status: 405 }); ctx.stats.uploads++; await startUpload(req, res, opts.store, m[1]!, url, ctx.canPull); } },
   { re: /^\/v2\/(.+)\/blobs\/uploads\/([^/]+)$/, repo: true, action: () => 'push', handle: async ({ req, res, opts, url }, m) => handleUpload(req, res, opts.store, m[1]!, m[2]!, url) },
   { re: /^\/v2\/(.+)\/blobs\/([^/]+)$/, repo: true, action: readOrWrite, handle: async ({ req, res, opts, stats }, m) => handleBlob(req, res, opts.store, m[1]!, m[2]!, stats) },
   { re: /^\/v2\/(.+)\/referrers\/([^/]+)$/, repo: true, action: () => 'pull', handle: async ({ res, opts, url }, m) => handleReferrers(res, opts.store, m[1]!, m[2]!, url) },
@@ -62,7 +62,7 @@ const ROUTES: Route[] = [
 
 /** Creates the HTTP(S) server of the registry; `stats` counts requests and blob downloads. */
 export function createRegistryServer(opts: ServerOptions): { server: Server; stats: Stats; close: () => Promise<void> } {
-  const stats: Stats = { requests: 0, blobGets: 0, blobGetsByDigest: new Map() };
+  const stats: Stats = { requests: 0, uploads: 0, blobGets: 0, blobGetsByDigest: new Map() };
   const auth = opts.auth ? new Authenticator(opts.auth) : undefined;
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     stats.requests++;

@@ -1,9 +1,10 @@
+import { buildChecked, validatePushed } from '../helpers/validate.js';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRegistry, type RunningRegistry } from '../../registry/index.js';
-import { buildAndExport, type BuildAndExportOptions } from '../../src/builder/export.js';
+import type { BuildAndExportOptions } from '../../src/builder/export.js';
 import { OcimakeError } from '../../src/errors.js';
 import { FAULTS, startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { tempDir, writeTree } from '../helpers/tmp.js';
@@ -39,15 +40,15 @@ describe('when the network between ocimake and the registry is faulty', () => {
     // The base and the etcd-like image go straight to the registry.
     const base = writeTree(join(work, 'base'), { Dockerfile: 'FROM scratch\nCOPY bin/ /bin/\n', 'bin/busybox': randomBytes(300 << 10), 'bin/sh': 'sh' });
     const etcd = writeTree(join(work, 'etcd'), { Dockerfile: 'FROM scratch\nCOPY lib/ /lib/\nCOPY etcd /usr/local/bin/etcd\n', 'lib/libc.so': randomBytes(200 << 10), etcd: { content: randomBytes(2 << 20).toString('latin1'), mode: 0o755 } });
-    await buildAndExport({ context: base, cacheDir: join(work, 'c0'), tags: [`${reg.host}/library/busybox:1`], push: true });
-    await buildAndExport({ context: etcd, cacheDir: join(work, 'c0'), tags: [`${reg.host}/coreos/etcd:v3`], push: true });
+    await buildChecked({ context: base, cacheDir: join(work, 'c0'), tags: [`${reg.host}/library/busybox:1`], push: true });
+    await buildChecked({ context: etcd, cacheDir: join(work, 'c0'), tags: [`${reg.host}/coreos/etcd:v3`], push: true });
     proxy = await startFaultProxy({ upstream: reg.host, seed: 20261124, rate: 0 });
     ctx = writeTree(join(work, 'ctx'), {
       Dockerfile: `FROM ${proxy.host}/library/busybox:1\nCOPY --from=${proxy.host}/coreos/etcd:v3 /usr/local/bin/etcd /usr/local/bin/\nCOPY stamp /stamp\n`,
       stamp: 'build 1',
     });
     // The digest a clean network gives.
-    expected = (await buildAndExport(opts(join(work, 'clean-cache'), 'clean'))).digest;
+    expected = (await buildChecked(opts(join(work, 'clean-cache'), 'clean'))).digest;
   });
 
   afterAll(async () => {
@@ -60,7 +61,7 @@ describe('when the network between ocimake and the registry is faulty', () => {
     for (let i = 0; i < RUNS; i++) {
       const cache = join(work, `cache-${i}`);
       mkdirSync(cache);
-      const r = await buildAndExport(opts(cache, `run-${i}`));
+      const r = await buildChecked(opts(cache, `run-${i}`));
       expect(r.digest, `run ${i}`).toBe(expected);
       const m = await direct(`/v2/out/app/manifests/run-${i}`);
       expect(m.status).toBe(200);
@@ -68,6 +69,7 @@ describe('when the network between ocimake and the registry is faulty', () => {
       for (const d of [manifest.config.digest, ...manifest.layers.map((l) => l.digest)]) {
         expect((await direct(`/v2/out/app/blobs/${d}`, 'HEAD')).status, d).toBe(200);
       }
+      await validatePushed(`${reg.host}/out/app:run-${i}`, expected);
     }
     // Every kind of fault was met along the way.
     for (const f of FAULTS) expect(proxy.stats[f], f).toBeGreaterThan(0);
@@ -84,7 +86,7 @@ describe('when the network between ocimake and the registry is faulty', () => {
       seen.clear();
       proxy.setForce(cutOnce(kind));
       try {
-        const r = await buildAndExport(opts(join(work, `cache-cut-${kind}`), `cut-${kind}`));
+        const r = await buildChecked(opts(join(work, `cache-cut-${kind}`), `cut-${kind}`));
         expect(r.digest).toBe(expected);
       } finally {
         proxy.setForce(undefined);
@@ -100,7 +102,7 @@ describe('when the network between ocimake and the registry is faulty', () => {
     writeFileSync(join(ctx, 'stamp'), 'build 2: a new layer that must be uploaded');
     let err: unknown;
     try {
-      await buildAndExport({ ...opts(join(work, 'cache-give-up'), 'given-up'), retry: { attempts: 3, baseMs: 1, maxBackoffMs: 5 } });
+      await buildChecked({ ...opts(join(work, 'cache-give-up'), 'given-up'), retry: { attempts: 3, baseMs: 1, maxBackoffMs: 5 } });
     } catch (e) {
       err = e;
     } finally {

@@ -1,3 +1,5 @@
+import { captured } from '../helpers/capture.js';
+import { validatePushed } from '../helpers/validate.js';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,7 +37,8 @@ describe('multi-platform builds', () => {
     });
     const meta = join(work, 'meta.json');
     const layout = join(work, 'layout');
-    const code = await main(['build', ctx, '--platform', 'linux/amd64,linux/arm64', '-t', `${reg.host}/mp/app:1`, '--push', '-o', `type=oci,dest=${layout}`, '--metadata-file', meta, '--progress=quiet', '--cache-dir', join(work, 'cache')]);
+    const { value: code, stdout } = await captured(() => main(['build', ctx, '--platform', 'linux/amd64,linux/arm64', '-t', `${reg.host}/mp/app:1`, '--push', '-o', `type=oci,dest=${layout}`, '--metadata-file', meta, '--progress=quiet', '--cache-dir', join(work, 'cache')]));
+    expect(stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
     expect(code).toBe(0);
     const digest = (JSON.parse(readFileSync(meta, 'utf8')) as Record<string, string>)['containerimage.digest'];
     const res = await fetch(`${reg.url}/v2/mp/app/manifests/1`, { headers: { accept: 'application/vnd.oci.image.index.v1+json' } });
@@ -46,16 +49,14 @@ describe('multi-platform builds', () => {
     expect(await appOf(`${reg.host}/mp/app:1`, 'linux/arm64')).toBe('arm64 binary');
     expect(await appOf(`${reg.host}/mp/app:1`, 'linux/amd64')).toBe('amd64 binary');
     expect(await appOf(`oci:${layout}:1`, 'linux/arm64')).toBe('arm64 binary');
+    for (const p of ['linux/amd64', 'linux/arm64']) await validatePushed(`${reg.host}/mp/app:1`, undefined, p);
   });
 
   it('refuses outputs that cannot hold several platforms', async () => {
     const ctx = writeTree(join(work, 'ctx2'), { Dockerfile: 'FROM scratch\n' });
-    const { vi } = await import('vitest');
-    const spy = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-    try {
-      expect(await main(['build', ctx, '--platform', 'linux/amd64,linux/arm64', '-o', `type=docker,dest=${join(work, 'x.tar')}`, '--progress=quiet'])).toBe(1);
-    } finally {
-      spy.mockRestore();
-    }
+    const r = await captured(() => main(['build', ctx, '--platform', 'linux/amd64,linux/arm64', '-o', `type=docker,dest=${join(work, 'x.tar')}`, '--progress=quiet']));
+    expect(r.value).toBe(1);
+    expect(r.stderr).toMatch(/^error: .*docker.*(one platform|several platforms|multi-platform)/im);
+    expect(r.stderr).toMatch(/^hint: /m);
   });
 });

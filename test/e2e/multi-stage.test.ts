@@ -1,3 +1,4 @@
+import { buildChecked } from '../helpers/validate.js';
 import { mkdtempSync, readFileSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,7 +28,7 @@ describe('multi-stage builds against the embedded registry', () => {
       'lib/libbig.so': 'x'.repeat(200_000), etcd: '#!etcd binary\n',
     });
     base = `${reg.host}/coreos/etcd:v3.3.9`;
-    const r = await buildAndExport({ context: ctx, tags: [base], push: true, cacheDir: join(work, 'cache-tool') });
+    const r = await buildChecked({ context: ctx, tags: [base], push: true, cacheDir: join(work, 'cache-tool') });
     baseDigest = r.digest;
     baseLayers = r.image.layers.map((l) => l.descriptor.digest);
   });
@@ -36,7 +37,7 @@ describe('multi-stage builds against the embedded registry', () => {
   it('COPY --from=<image> downloads only the layers down to the one holding the path', async () => {
     const ctx = writeTree(join(work, 'lazy'), { Dockerfile: `FROM scratch\nCOPY --from=${base} /usr/local/bin/etcd /usr/local/bin/\n` });
     const before = new Map(reg.stats.blobGetsByDigest);
-    const r = await buildAndExport({ context: ctx, cacheDir: join(work, 'cache-lazy') });
+    const r = await buildChecked({ context: ctx, cacheDir: join(work, 'cache-lazy') });
     const fetched = [...reg.stats.blobGetsByDigest.entries()].filter(([d, n]) => n > (before.get(d) ?? 0)).map(([d]) => d);
     // Layers: 0 etc/, 1 a 200 kB lib, 2 etcd, 3 the WORKDIR directory. Only 3 and 2 are read.
     expect(fetched.filter((d) => baseLayers.includes(d)).sort()).toEqual([baseLayers[2], baseLayers[3]].sort());
@@ -57,7 +58,7 @@ describe('multi-stage builds against the embedded registry', () => {
       'app-server': { content: 'server', mode: 0o755 }, 'notes.txt': 'n',
     });
     const cacheDir = join(work, 'cache-app');
-    const r = await buildAndExport({ context: ctx, tags: [`${reg.host}/acme/app:1`], push: true, cacheDir });
+    const r = await buildChecked({ context: ctx, tags: [`${reg.host}/acme/app:1`], push: true, cacheDir });
     expect(r.image.layers.slice(0, 4).map((l) => l.descriptor.digest)).toEqual(baseLayers);
     // Inherited config; our ENTRYPOINT clears the inherited CMD.
     expect(r.image.config.config).toMatchObject({ WorkingDir: '/var/lib/tool', Entrypoint: ['/usr/local/bin/app-server'], Cmd: null });
@@ -73,7 +74,7 @@ describe('multi-stage builds against the embedded registry', () => {
 
     // A second build downloads nothing.
     const gets = reg.stats.blobGets;
-    const again = await buildAndExport({ context: ctx, tags: [`${reg.host}/acme/app:2`], push: true, cacheDir });
+    const again = await buildChecked({ context: ctx, tags: [`${reg.host}/acme/app:2`], push: true, cacheDir });
     expect(again.digest).toBe(r.digest);
     expect(reg.stats.blobGets).toBe(gets);
   });
@@ -82,9 +83,9 @@ describe('multi-stage builds against the embedded registry', () => {
     const src = writeTree(join(work, 'local-src'), { Dockerfile: 'FROM scratch\nCOPY tool /bin/tool\nCMD ["/bin/tool"]\n', tool: { content: 'T', mode: 0o755 } });
     const layout = join(work, 'local-layout');
     const archive = join(work, 'local.tar');
-    await buildAndExport({ context: src, tags: ['example.com/local/tool:1'], outputs: [{ type: 'oci', dest: layout }, { type: 'docker', dest: archive }], cacheDir: join(work, 'cache-local') });
+    await buildChecked({ context: src, tags: ['example.com/local/tool:1'], outputs: [{ type: 'oci', dest: layout }, { type: 'docker', dest: archive }], cacheDir: join(work, 'cache-local') });
     const ctx = writeTree(join(work, 'local-use'), { Dockerfile: `FROM oci:${layout}:1\nCOPY --from=docker-archive:${archive} /bin/tool /bin/tool2\n` });
-    const r = await buildAndExport({ context: ctx, cacheDir: join(work, 'cache-local2') });
+    const r = await buildChecked({ context: ctx, cacheDir: join(work, 'cache-local2') });
     expect(r.image.config.config?.Cmd).toEqual(['/bin/tool']);
     const top = await readTar(await r.image.layers[1]!.source.open(r.image.layers[1]!.descriptor.digest));
     expect(top.find((e) => e.name === 'bin/tool2')).toMatchObject({ content: 'T', mode: 0o755 });
@@ -92,7 +93,7 @@ describe('multi-stage builds against the embedded registry', () => {
 
   it('resolves --chown names from the image\'s /etc/passwd and keeps existing WORKDIRs', async () => {
     const ctx = writeTree(join(work, 'chown'), { Dockerfile: `FROM ${base}\nWORKDIR /var/lib/tool\nCOPY --chown=app:app f /home/app/f\n`, f: 'x' });
-    const r = await buildAndExport({ context: ctx, cacheDir: join(work, 'cache-chown') });
+    const r = await buildChecked({ context: ctx, cacheDir: join(work, 'cache-chown') });
     expect(r.image.layers).toHaveLength(5); // WORKDIR of an existing directory adds no layer
     const entries = await readTar(await r.image.layers[4]!.source.open(r.image.layers[4]!.descriptor.digest));
     expect(entries.find((e) => e.name === 'home/app/f')).toMatchObject({ uid: 1000, gid: 1000 });
@@ -102,43 +103,43 @@ describe('multi-stage builds against the embedded registry', () => {
 
   it('expands wildcards in COPY --from sources', async () => {
     const ctx = writeTree(join(work, 'glob'), { Dockerfile: `FROM scratch\nCOPY --from=${base} /etc/os-* /etc/pass* /out/\n` });
-    const r = await buildAndExport({ context: ctx, cacheDir: join(work, 'cache-glob') });
+    const r = await buildChecked({ context: ctx, cacheDir: join(work, 'cache-glob') });
     const names = (await readTar(await r.image.layers[0]!.source.open(r.image.layers[0]!.descriptor.digest))).map((e) => e.name);
     expect(names).toEqual(['out/', 'out/os-release', 'out/passwd']);
     const multi = writeTree(join(work, 'glob2'), { Dockerfile: `FROM scratch\nCOPY --from=${base} /etc/* /single\n` });
     await expect(buildAndExport({ context: multi, cacheDir: join(work, 'cache-glob') })).rejects.toThrow(/destination must be a directory/);
     const none = writeTree(join(work, 'glob3'), { Dockerfile: `FROM scratch\nCOPY --from=${base} /etc/*.none /x/\n` });
     // BuildKit allows a wildcard that matches nothing: the step copies nothing.
-    const empty = await buildAndExport({ context: none, cacheDir: join(work, 'cache-glob') });
+    const empty = await buildChecked({ context: none, cacheDir: join(work, 'cache-glob') });
     expect(empty.image.layers).toHaveLength(1);
   });
 
   it('follows base-image symlinks in the destination, as on merged-/usr images', async () => {
     const baseCtx = writeTree(join(work, 'usrmerge'), { Dockerfile: 'FROM scratch\nCOPY root/ /\n', 'root/usr/bin/sh': 'sh', 'root/bin': { link: 'usr/bin' } });
     const layout = join(work, 'usrmerge-layout');
-    await buildAndExport({ context: baseCtx, tags: ['x/usrmerge:1'], outputs: [{ type: 'oci', dest: layout }], cacheDir: join(work, 'cache-um') });
+    await buildChecked({ context: baseCtx, tags: ['x/usrmerge:1'], outputs: [{ type: 'oci', dest: layout }], cacheDir: join(work, 'cache-um') });
     const ctx = writeTree(join(work, 'usrmerge-use'), { Dockerfile: `FROM oci:${layout}:1\nCOPY app /bin/\n`, app: 'a' });
-    const r = await buildAndExport({ context: ctx, cacheDir: join(work, 'cache-um') });
+    const r = await buildChecked({ context: ctx, cacheDir: join(work, 'cache-um') });
     const names = (await readTar(await r.image.layers[1]!.source.open(r.image.layers[1]!.descriptor.digest))).map((e) => e.name);
     expect(names).toEqual(['usr/', 'usr/bin/', 'usr/bin/app']);
   });
 
   it('builds only up to --target', async () => {
     const ctx = writeTree(join(work, 'target'), { Dockerfile: 'FROM scratch AS builder\nCOPY a /a\nFROM scratch\nCOPY --from=builder /a /b\nCOPY missing /x\n', a: 'A' });
-    const r = await buildAndExport({ context: ctx, target: 'builder', cacheDir: join(work, 'cache-t') });
+    const r = await buildChecked({ context: ctx, target: 'builder', cacheDir: join(work, 'cache-t') });
     expect(r.image.layers).toHaveLength(1);
   });
 
   it('uses global ARGs in FROM', async () => {
     const ctx = writeTree(join(work, 'args'), { Dockerfile: `ARG BASE=${base}\nFROM \${BASE}\nLABEL from=base\n` });
-    const r = await buildAndExport({ context: ctx, cacheDir: join(work, 'cache-args') });
+    const r = await buildChecked({ context: ctx, cacheDir: join(work, 'cache-args') });
     expect(r.image.layers.map((l) => l.descriptor.digest)).toEqual(baseLayers);
   });
 
   it('pushes with a cross-repository mount instead of uploading base layers', async () => {
     const ctx = writeTree(join(work, 'mount'), { Dockerfile: `FROM ${base}\nLABEL x=y\n` });
     const events: string[] = [];
-    await buildAndExport({ context: ctx, tags: [`${reg.host}/other/repo:1`], push: true, cacheDir: join(work, 'cache-mount'), onPush: (e) => events.push(e.kind) });
+    await buildChecked({ context: ctx, tags: [`${reg.host}/other/repo:1`], push: true, cacheDir: join(work, 'cache-mount'), onPush: (e) => events.push(e.kind) });
     expect(events.filter((k) => k === 'blob-mounted')).toHaveLength(4);
     expect(events.filter((k) => k === 'blob-uploaded')).toHaveLength(1); // the config only
   });
@@ -151,7 +152,7 @@ describe('multi-stage builds against the embedded registry', () => {
     try {
       const ctx = writeTree(join(work, 'corrupt'), { Dockerfile: `FROM scratch\nCOPY --from=${base} /etc/os-release /x\n` });
       const cacheDir = join(work, 'cache-corrupt');
-      const err = await buildAndExport({ context: ctx, cacheDir }).then(() => undefined, (e: Error) => e);
+      const err = await buildChecked({ context: ctx, cacheDir }).then(() => undefined, (e: Error) => e);
       expect(err?.message).toMatch(new RegExp(`blob ${victim} .* is corrupt`));
       expect(() => statSync(join(cacheDir, 'blobs', 'sha256', victim.slice(7)))).toThrow();
     } finally {

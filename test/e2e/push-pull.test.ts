@@ -1,3 +1,5 @@
+import { captured } from '../helpers/capture.js';
+import { validatePushed } from '../helpers/validate.js';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, writeFileSync, readFileSync, cpSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,8 +25,12 @@ function context(): string {
   return writeTree(dir, { Dockerfile: DOCKERFILE, 'app-server': { content: '#!fake static binary\n', mode: 0o755 }, 'static/index.html': '<h1>hi</h1>', 'static/css/site.css': 'body{}' });
 }
 
+let last = { stdout: '', stderr: '' };
+/** Runs the CLI in-process with its output captured (asserted where it matters, never printed). */
 async function cli(args: string[]): Promise<number> {
-  return main(args);
+  const r = await captured(() => main(args));
+  last = r;
+  return r.value;
 }
 
 describe('build, push and pull back on the embedded registry', () => {
@@ -47,6 +53,7 @@ describe('build, push and pull back on the embedded registry', () => {
     expect(digest).toMatch(/^sha256:[a-f0-9]{64}$/);
     expect(m['image.name']).toBe(`${reg.host}/acme/app:1.0,${reg.host}/acme/app:latest`);
 
+    await validatePushed(`${reg.host}/acme/app:1.0`, digest);
     const client = new RegistryClient(reg.host);
     const store = new BlobStore(join(work, 'pulled'));
     for (const tag of ['1.0', 'latest']) {
@@ -77,11 +84,12 @@ describe('build, push and pull back on the embedded registry', () => {
     const args = ['build', ctx, '-t', `${reg.host}/acme/again:1`, '--push', '--progress=quiet', '--cache-dir', join(work, 'cache')];
     expect(await cli(args)).toBe(0);
     const before = reg.stats.requests;
-    const uploadsBefore = reg.stats.blobGets;
+    const uploadsBefore = reg.stats.uploads;
     expect(await cli(args)).toBe(0);
     // The second push sends HEADs and the manifest PUT only: 2 layers + config HEAD, 1 PUT, plus /v2/ checks at most.
     expect(reg.stats.requests - before).toBeLessThanOrEqual(6);
-    expect(reg.stats.blobGets).toBe(uploadsBefore);
+    expect(reg.stats.uploads).toBe(uploadsBefore);
+    expect(uploadsBefore).toBeGreaterThan(0); // the first push did upload
   });
 
   it('builds the same digest from two clones with the same SOURCE_DATE_EPOCH', async () => {
@@ -129,11 +137,15 @@ describe('build, push and pull back on the embedded registry', () => {
     const meta = join(work, 'never.json');
     const code = await cli(['build', ctx, '-t', '127.0.0.1:1/x/y:1', '--push', '--progress=quiet', '--metadata-file', meta, '--cache-dir', join(work, 'cache')]);
     expect(code).toBe(1);
+    expect(last.stderr).toMatch(/^error: pushing 127\.0\.0\.1:1\/x\/y:1: HEAD http:\/\/127\.0\.0\.1:1\/v2\/x\/y\/blobs\/sha256:[0-9a-f]{64} failed: connect ECONNREFUSED/m);
+    expect(last.stderr).toMatch(/^hint: check that 127\.0\.0\.1:1 is reachable/m);
+    expect(last.stderr).not.toMatch(/\n\s+at /);
     expect(() => readFileSync(meta)).toThrow();
   });
 
   it('refuses a malformed tag before building', async () => {
     writeFileSync(join(work, 'x'), '');
     expect(await cli(['build', context(), '-t', 'Bad/Name', '--push', '--progress=quiet'])).toBe(1);
+    expect(last.stderr).toMatch(/^error: invalid image reference "Bad\/Name": repository names must be lowercase/m);
   });
 });
