@@ -140,6 +140,7 @@ export class MergedFs {
     const layer = image.layers.length - 1;
     const upper: Upper = { entries: new Map(this.#upper.entries), goneSelf: new Set(this.#upper.goneSelf), goneBelow: new Set(this.#upper.goneBelow) };
     const removeBelow = (dir: string) => { const pre = `${dir}/`; for (const k of upper.entries.keys()) if (k.startsWith(pre)) upper.entries.delete(k); };
+    const files = new Map<string, TarEntry>(); // this layer's files, for its hardlinks (an inode group per layer)
     for (const e of entries) {
       const w = classifyWhiteout(e.path);
       if (w.kind === 'whiteout') { upper.entries.set(w.target, null); upper.goneSelf.add(w.target); removeBelow(w.target); continue; }
@@ -147,7 +148,10 @@ export class MergedFs {
       if (e.type !== 'directory') { upper.goneSelf.add(e.path); removeBelow(e.path); }
       const entry: TarEntry = { path: e.path, type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, size: e.type === 'file' ? e.size : 0 };
       if (e.type === 'symlink' || e.type === 'hardlink') entry.linkname = e.linkname;
-      upper.entries.set(e.path, { entry, layer });
+      if (e.type === 'file') files.set(e.path, entry);
+      const target = e.type === 'hardlink' ? files.get(e.linkname) : undefined;
+      if (target) files.set(e.path, target);
+      upper.entries.set(e.path, { entry, layer, ...(target ? { linkTarget: { layer, entry: target } } : {}) });
       for (const p of parentsOf(e.path)) {
         const u = upper.entries.get(p);
         if (!u || u.entry.type !== 'directory') upper.entries.set(p, { entry: implicitDir(p), layer, implicit: true });

@@ -111,6 +111,13 @@ describe('the filesystem of a stage', () => {
       expect(x.type === 'file' && x.source.kind === 'path' ? readFileSync(x.source.path, 'utf8') : '').toBe('new');
     });
 
+    it('keeps that content for hardlinks a stage wrote itself, when COPY --from reads the stage', async () => {
+      const r = await buildFrom('FROM scratch AS s\nCOPY d /d\nCOPY newa /d/a\nFROM scratch\nCOPY --from=s /d /out\n', { 'd/a': 'same', 'd/b': { hardlinkTo: 'd/a' }, newa: 'new' });
+      const out = flatten(r.layers);
+      expect(out.get('out/a')?.content).toBe('new');
+      expect(out.get('out/b')?.content).toBe('same');
+    });
+
     it('writes every hardlink after the file it links to, whatever their names', async () => {
       const r = await buildFrom('FROM scratch\nCOPY d /d\n', { 'd/z-target': 'same', 'd/a-link': { hardlinkTo: 'd/z-target' } });
       const names = r.layers[0]!.map((e) => ({ name: e.name.replace(/\/$/, ''), type: e.type, linkname: e.linkname }));
