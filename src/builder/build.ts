@@ -16,7 +16,7 @@ import { BuildContext } from './context.js';
 import { runStage, type StageEnv, type StageState } from './stage.js';
 import { defaultCacheDir } from '../store/cache-dir.js';
 import { baseState, stageRef } from './base.js';
-import type { FromSource } from './copy-from.js';
+import type { FromSource } from './stage.js';
 import { MergedFs } from '../image/merged-fs.js';
 import { openImage } from '../source/open.js';
 import { Remote } from '../remote/registry-image.js';

@@ -1,13 +1,10 @@
-import { promises as fs } from 'node:fs';
 import { basename, join, posix } from 'node:path';
 import { OcimakeError } from '../errors.js';
 import { normalizeEntryPath, type LayerEntry } from '../layer/entry.js';
 import { expandWord, type VarMap } from '../dockerfile/shell-lex.js';
 import type { Instruction } from '../dockerfile/instructions.js';
-import { detectArchive, extractArchiveEntries } from './archive.js';
-import type { BuildContext, ContextMatch } from './context.js';
+import type { CopySource } from './copy-sources.js';
 import type { MergedFs } from '../image/merged-fs.js';
-import { hasGlob } from '../util/glob.js';
 import { excludeMatcher, refuseUnsupportedFlags } from './copy-filters.js';
 
 type CopyInstruction = Extract<Instruction, { kind: 'copy' | 'add' }>;
@@ -23,7 +20,8 @@ export interface CopyPlan {
 }
 
 export interface CopyInputs extends DestInputs {
-  context: BuildContext;
+  /** Where the sources are read from: the build context, a stage or an image. */
+  source: CopySource;
   /** A directory for temporary files (ADD archive extraction). */
   scratch: string;
   /** Resolves a user or group name to an id from the stage's /etc/passwd and /etc/group. */
@@ -76,26 +74,37 @@ export function parseChmod(spec: string): number {
 }
 
 /**
- * Plans a COPY or ADD from the build context (or its heredocs): expands the arguments,
- * resolves wildcards, applies Docker's destination rules (a trailing `/` or an existing
- * directory means "into"; several sources need a directory), copies directory contents
- * rather than the directory, keeps symlinks and hardlinks, and for ADD extracts local tar
- * archives.
+ * Plans a COPY or ADD, in the shape of BuildKit's copy, over any source (the build context,
+ * a stage, an image): each source argument is expanded (wildcards; a symlink source is
+ * followed), a directory's contents are copied rather than the directory, `--exclude` and
+ * `--parents` apply, the destination means "into" when it ends with `/` (or is `.`) or is
+ * an existing directory, several sources need a directory, and `--chown`/`--chmod` set what
+ * they say. Context files become root's unless `--chown`; COPY --from keeps the owners it
+ * reads. ADD unpacks local archives, and heredocs are files of their own.
  */
 export async function planCopy(inp: CopyInputs): Promise<CopyPlan> {
-  const { inst, env, escape } = inp;
+  const { inst, env, escape, source } = inp;
   const kw = inst.kind.toUpperCase();
   refuseUnsupportedFlags(inst);
   const excluded = excludeMatcher(inst, env, escape);
-  const owner = inst.chown !== undefined ? parseChown(expandWord(inst.chown, env, escape), inp.lookupId) : { uid: 0, gid: 0 };
+  const chown = inst.chown !== undefined ? parseChown(expandWord(inst.chown, env, escape), inp.lookupId) : undefined;
   const chmod = inst.chmod !== undefined ? parseChmod(expandWord(inst.chmod, env, escape)) : undefined;
+  const owner = chown ?? { uid: 0, gid: 0 };
   const { rawDest, dest, destIsDir } = await resolveDest(inp);
   const heredocs = new Map(inst.heredocs.map((h) => [h.name, h]));
   const sources = inst.sources.map((s) => (heredocNameOf(s) !== undefined && heredocs.has(heredocNameOf(s)!) ? s : expandWord(s, env, escape)));
   if ((sources.length > 1 || inst.parents) && !destIsDir) throw destNotDir(kw, rawDest);
   const entries: LayerEntry[] = [];
-  const perm = (m: number) => (chmod !== undefined ? chmod : m & 0o7777);
-  let scratchN = 0;
+  // An entry read from the source, placed at `path` with the owner and mode COPY gives it.
+  const place = (e: LayerEntry, path: string, linkBase: string): LayerEntry => {
+    const out = { ...e, path } as LayerEntry;
+    const ids = chown ?? (source.keepsOwners ? { uid: e.uid, gid: e.gid } : { uid: 0, gid: 0 });
+    out.uid = ids.uid;
+    out.gid = ids.gid;
+    if (chmod !== undefined && out.type !== 'symlink') out.mode = chmod;
+    if (out.type === 'hardlink') out.linkname = normalizeEntryPath(`${linkBase}/${out.linkname}`);
+    return out;
+  };
   for (const src of sources) {
     const hd = heredocs.get(heredocNameOf(src) ?? '');
     if (hd) {
@@ -108,61 +117,35 @@ export async function planCopy(inp: CopyInputs): Promise<CopyPlan> {
     if (/^(https?:\/\/|git@)/.test(src)) {
       throw new OcimakeError('UNSUPPORTED', `${kw} from a URL ("${src}") is not supported yet`, { hint: 'download the file into the build context first, then COPY it' });
     }
-    const matches = await inp.context.resolveSource(src);
-    // As BuildKit: a wildcard that matches nothing copies nothing, and is no error.
-    if (matches.length === 0 && hasGlob(src)) continue;
-    if (matches.length === 0) {
-      throw new OcimakeError('SOURCE_NOT_FOUND', hasGlob(src) ? `no source files were specified: "${src}" matches nothing in the build context` : `"${src}" not found in the build context or excluded by .dockerignore`, {
-        hint: `check the path relative to ${inp.context.root} and your .dockerignore`,
-      });
-    }
-    if (matches.length > 1 && !destIsDir) throw destNotDir(kw, rawDest, `"${src}" matched ${matches.length} paths`);
-    for (const m of matches) {
-      if (excluded?.(m.rel)) continue;
-      // --parents keeps the source's path (relative to the context) under the destination.
-      if (m.stat.isDirectory()) {
-        entries.push(...(await dirEntries(inp, m, inst.parents ? join(dest, m.rel) : dest, owner, perm, excluded)));
+    const items = await source.resolve(src, { archives: inst.kind === 'add', scratch: inp.scratch });
+    if (items.length > 1 && !destIsDir) throw destNotDir(kw, rawDest, `"${src}" matched ${items.length} paths`);
+    for (const item of items) {
+      if (excluded?.(item.rel)) continue;
+      if (item.kind === 'archive') {
+        if (chmod !== undefined) throw new OcimakeError('UNSUPPORTED', 'ADD --chmod cannot be used when ADD extracts an archive', { hint: 'drop --chmod or COPY the archive instead' });
+        // An archive keeps its own owners unless --chown says otherwise.
+        for (const { rel, entry } of item.entries) {
+          const e = place(entry, normalizeEntryPath(`${dest}/${rel}`), dest);
+          if (!chown) { e.uid = entry.uid; e.gid = entry.gid; }
+          entries.push(e);
+        }
         continue;
       }
-      const target = inst.parents ? join(dest, m.rel) : destIsDir ? join(dest, basename(m.rel)) : dest;
-      if (inst.kind === 'add' && m.stat.isFile()) {
-        const kind = await detectArchive(m.abs);
-        if (kind) {
-          if (chmod !== undefined) throw new OcimakeError('UNSUPPORTED', 'ADD --chmod cannot be used when ADD extracts an archive', { hint: 'drop --chmod or COPY the archive instead' });
-          entries.push(...(await extractArchiveEntries(m.abs, kind, dest, join(inp.scratch, `add-${scratchN++}`), inst.chown !== undefined ? owner : undefined)));
-          continue;
-        }
+      if (item.kind === 'file') {
+        const target = inst.parents ? join(dest, item.rel) : destIsDir ? join(dest, basename(item.rel)) : dest;
+        entries.push(place(item.entries[0]!.entry, normalizeEntryPath(target), dest));
+        continue;
       }
-      if (!m.stat.isFile()) throw new OcimakeError('SOURCE_INVALID', `"${m.rel}" is not a regular file or directory`, { hint: 'sockets, fifos and devices cannot be copied into an image' });
-      entries.push({ type: 'file', path: target, mode: perm(m.stat.mode), uid: owner.uid, gid: owner.gid, size: m.stat.size, source: { kind: 'path', path: m.abs } });
+      const under = inst.parents ? normalizeEntryPath(`${dest}/${item.rel}`) : dest;
+      if (under !== '' && !(await inp.fs.isDirectory(under))) entries.push({ type: 'directory', path: under, mode: 0o755, uid: owner.uid, gid: owner.gid });
+      for (const { rel, entry } of item.entries) {
+        if (excluded?.(rel)) continue;
+        entries.push(place(entry, normalizeEntryPath(`${under}/${rel}`), under));
+      }
     }
   }
   const createdBy = `${kw}${inst.from ? ` --from=${inst.from}` : ''}${inst.chown ? ` --chown=${inst.chown}` : ''}${inst.chmod ? ` --chmod=${inst.chmod}` : ''} ${[...sources, rawDest].join(' ')}`;
   return { entries, owner, createdBy };
-}
-
-async function dirEntries(inp: CopyInputs, m: ContextMatch, dest: string, owner: Owner, perm: (m: number) => number, excluded?: (rel: string) => boolean): Promise<LayerEntry[]> {
-  const out: LayerEntry[] = [];
-  if (dest !== '' && !(await inp.fs.isDirectory(dest))) out.push({ type: 'directory', path: dest, mode: 0o755, uid: owner.uid, gid: owner.gid });
-  const seen = new Map<string, string>(); // dev:ino -> first in-image path, for hardlinks
-  for (const c of await inp.context.walk(m.rel)) {
-    const rel = m.rel === '' ? c.rel : c.rel.slice(m.rel.length + 1);
-    if (excluded?.(rel)) continue;
-    const path = normalizeEntryPath(`${dest}/${rel}`);
-    const base = { path, uid: owner.uid, gid: owner.gid };
-    if (c.stat.isDirectory()) out.push({ ...base, type: 'directory', mode: perm(c.stat.mode) });
-    else if (c.stat.isSymbolicLink()) out.push({ ...base, type: 'symlink', mode: 0o777, linkname: await fs.readlink(c.abs) });
-    else if (c.stat.isFile()) {
-      const key = `${c.stat.dev}:${c.stat.ino}`;
-      const first = c.stat.nlink > 1 ? seen.get(key) : undefined;
-      if (first) out.push({ ...base, type: 'hardlink', mode: perm(c.stat.mode), linkname: first });
-      else {
-        if (c.stat.nlink > 1) seen.set(key, path);
-        out.push({ ...base, type: 'file', mode: perm(c.stat.mode), size: c.stat.size, source: { kind: 'path', path: c.abs } });
-      }
-    }
-  }
-  return out;
 }
 
 /** `<<EOF`, `<<-EOF`, `<<"EOF"` → EOF; undefined when `s` is not a heredoc marker. */

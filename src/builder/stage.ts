@@ -12,7 +12,7 @@ import { applyConfigInstruction, draftConfig } from './config-instructions.js';
 import type { History } from '../oci/schemas.js';
 import type { BuildContext } from './context.js';
 import { parseChown, planCopy } from './copy.js';
-import { planCopyFrom, type FromSource } from './copy-from.js';
+import { contextSource, imageSource } from './copy-sources.js';
 import { chownNeedsNames, loadIdLookup } from './passwd.js';
 import { MergedFs } from '../image/merged-fs.js';
 import { placeEntries } from './place.js';
@@ -30,6 +30,9 @@ export interface StageState {
   /** The registry reference of the base image, for cross-repository mounts on push. */
   baseRef?: Reference;
 }
+
+/** An image to copy from: a stage of this build or any image source, with its filesystem. */
+export interface FromSource { fs: MergedFs; what: string }
 
 export interface StageEnv {
   file: string;
@@ -152,9 +155,9 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
           throw lineError(env.file, inst.line, `variable expansion is not supported for --from ("${inst.from}")`, 'define a stage with FROM using a global ARG (ARG IMG=… before the first FROM; FROM ${IMG} AS src) and COPY --from=src', 'DOCKERFILE_INVALID');
         }
         const from = await env.resolveFrom(inst.from, stage);
-        plan = await planCopyFrom({ inst, from, fs: destFs, env: varsOf(state), workdir, escape: env.escape, scratch: env.scratch, ...(lookupId ? { lookupId } : {}) });
+        plan = await planCopy({ inst, source: imageSource(from.fs, from.what), fs: destFs, env: varsOf(state), workdir, escape: env.escape, scratch: env.scratch, ...(lookupId ? { lookupId } : {}) });
       } else {
-        plan = await planCopy({ inst, context: env.context, fs: destFs, env: varsOf(state), workdir, escape: env.escape, scratch: env.scratch, ...(lookupId ? { lookupId } : {}) });
+        plan = await planCopy({ inst, source: contextSource(env.context), fs: destFs, env: varsOf(state), workdir, escape: env.escape, scratch: env.scratch, ...(lookupId ? { lookupId } : {}) });
       }
       return writeEntries(state, env, plan.entries, plan.owner, history(plan.createdBy), destFs);
     }
