@@ -10,7 +10,7 @@ export default function setup(): () => void {
   const outer = process.env.TMPDIR;
   // Lowercase only: buildah reads oci: paths under it as image names.
   const root = join(tmpdir(), `ocimake-testrun-${randomBytes(6).toString('hex')}`);
-  mkdirSync(root, { mode: 0o700 });
+  mkdirSync(root, { mode: 0o755 }); // traversable: one interop test runs ocimake as nobody
   process.env.TMPDIR = root;
   return () => {
     if (outer === undefined) delete process.env.TMPDIR;
