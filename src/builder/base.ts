@@ -5,7 +5,7 @@ import type { BlobStore } from '../store/blob-store.js';
 import { lineError } from '../dockerfile/instructions.js';
 import { expandWord } from '../dockerfile/shell-lex.js';
 import type { DockerfilePlan, Stage } from '../dockerfile/stages.js';
-import { parsePlatform } from '../oci/platform.js';
+import { formatPlatform, parsePlatform, platformMatches } from '../oci/platform.js';
 import type { Platform } from '../oci/schemas.js';
 import type { Remote } from '../remote/registry-image.js';
 import { MergedFs } from '../image/merged-fs.js';
@@ -63,6 +63,12 @@ export async function baseState(inp: BaseInputs): Promise<StageState> {
     throw lineError(plan.file, stage.from.line, `FROM ${name}: ${e.message}`, e.hint ?? 'check the image name and that the registry is reachable', e.code);
   }
   const base = opened.image;
+  const has = { os: base.config.os, architecture: base.config.architecture, ...(base.config.variant ? { variant: base.config.variant } : {}) };
+  if (has.os && has.architecture && !platformMatches(has, platform)) {
+    // As BuildKit: a base without the requested platform is refused, not silently used.
+    throw lineError(plan.file, stage.from.line, `FROM ${name}: the image is ${formatPlatform(has)}, not ${formatPlatform(platform)}`,
+      `build for ${formatPlatform(has)} (--platform ${formatPlatform(has)}), or use a base image published for ${formatPlatform(platform)}`, 'PLATFORM_MISMATCH');
+  }
   const onbuild = base.config.config?.OnBuild ?? [];
   if (onbuild.length > 0) {
     throw lineError(plan.file, stage.from.line, `FROM ${name}: the base image has ONBUILD triggers (${onbuild.join('; ')}), which ocimake does not run`, 'use a base image without ONBUILD triggers, or write the triggered steps into this Dockerfile', 'UNSUPPORTED_INSTRUCTION');

@@ -10,7 +10,7 @@ import { defaultMtime } from '../layer/tar-writer.js';
 import type { Instruction } from '../dockerfile/instructions.js';
 import { expandWord } from '../dockerfile/shell-lex.js';
 import { planDockerfile, type DockerfilePlan, type Stage } from '../dockerfile/stages.js';
-import { formatPlatform, hostPlatform } from '../oci/platform.js';
+import { argPlatform, formatPlatform, hostPlatform } from '../oci/platform.js';
 import type { Platform } from '../oci/schemas.js';
 import { BuildContext } from './context.js';
 import { runStage, type StageEnv, type StageState } from './stage.js';
@@ -143,8 +143,8 @@ const BUILTIN_ARGS = new Set(['TARGETPLATFORM', 'TARGETOS', 'TARGETARCH', 'TARGE
 function evalGlobalArgs(plan: DockerfilePlan, buildArgs: ReadonlyMap<string, string>, platform: Platform): Map<string, string> {
   const host = hostPlatform();
   const vars = new Map<string, string>([
-    ['TARGETPLATFORM', formatPlatform(platform)], ['TARGETOS', platform.os], ['TARGETARCH', platform.architecture], ['TARGETVARIANT', platform.variant ?? ''],
-    ['BUILDPLATFORM', formatPlatform(host)], ['BUILDOS', host.os], ['BUILDARCH', host.architecture], ['BUILDVARIANT', host.variant ?? ''],
+    ['TARGETPLATFORM', formatPlatform(argPlatform(platform))], ['TARGETOS', platform.os], ['TARGETARCH', platform.architecture], ['TARGETVARIANT', argPlatform(platform).variant ?? ''],
+    ['BUILDPLATFORM', formatPlatform(argPlatform(host))], ['BUILDOS', host.os], ['BUILDARCH', host.architecture], ['BUILDVARIANT', argPlatform(host).variant ?? ''],
   ]);
   for (const inst of plan.globalArgs) {
     for (const a of inst.args) {

@@ -29,14 +29,27 @@ export function registerBuild(program: Command): void {
     .option('-q, --quiet', 'print only the image digest (same as --progress=quiet)')
     .option('--insecure-registry <host[:port]>', 'reach this registry over plain HTTP (repeatable)', collect, [])
     .option('--cache-dir <dir>', 'blob cache directory (default: $XDG_CACHE_HOME/ocimake)')
+    .option('--pull', 'always look up base images in their registry (ocimake always does; cached blobs are reused by digest)')
+    .option('--ssh <spec>', 'not supported: ocimake runs nothing that could use an SSH agent')
+    .option('--secret <spec>', 'not supported: ocimake runs nothing that could read a secret')
     .action(async (context: string, o: BuildFlags) => {
       const mode = (o.quiet ? 'quiet' : o.progress) as ProgressMode;
       if (!['auto', 'plain', 'quiet', 'tty'].includes(mode)) {
         throw new OcimakeError('FLAG_INVALID', `--progress=${o.progress} is not a progress mode`, { hint: 'use auto, plain, quiet or tty' });
       }
+      if (o.ssh !== undefined || o.secret !== undefined) {
+        throw new OcimakeError('FLAG_UNSUPPORTED', `--${o.ssh !== undefined ? 'ssh' : 'secret'} is not supported: ocimake never runs programs inside the image, so nothing could use it`, { hint: 'RUN --mount=type=ssh/secret steps need a container runtime; build that artifact before ocimake and COPY it' });
+      }
+      for (const t of o.tag) {
+        if (/@sha256:/.test(t)) throw new OcimakeError('TAG_INVALID', `-t ${t}: a tag cannot name a digest (the digest is what the build produces)`, { hint: 'use -t name:tag; --metadata-file and --iidfile tell you the digest' });
+      }
       const progress = new Progress(mode);
       const { buildAndExport } = await import('../builder/export.js');
       const outputs: Output[] = o.output.map(parseOutput);
+      if (outputs.length === 0 && !o.push) {
+        // As buildx: say that the result goes nowhere.
+        process.stderr.write('warning: no output specified: the image is built and checked, then discarded. Use --push, -o type=oci,dest=DIR, -o type=docker,dest=FILE.tar or -o DIR to keep it\n');
+      }
       const result = await buildAndExport({
         context,
         ...(o.file === '-' ? { dockerfileText: await readStdin() } : o.file ? { dockerfile: resolve(o.file) } : {}),
@@ -74,6 +87,9 @@ interface BuildFlags {
   quiet?: boolean;
   insecureRegistry: string[];
   cacheDir?: string;
+  pull?: boolean;
+  ssh?: string;
+  secret?: string;
 }
 
 async function readStdin(): Promise<string> {

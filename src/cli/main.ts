@@ -27,6 +27,8 @@ export function program(): Command {
     .description('Build OCI images from Dockerfiles without a daemon, root or container runtime.')
     .version(version(), '-v, --version')
     .showHelpAfterError('(run "ocimake --help" for usage)')
+    // No "did you mean": it turned --pull and --ssh into --push, a publish.
+    .showSuggestionAfterError(false)
     .exitOverride();
   registerBuild(p);
   registerInspect(p);

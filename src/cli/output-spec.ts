@@ -19,6 +19,7 @@ export function parseOutput(spec: string): OutputSpec {
     kv.set(part.slice(0, i).trim(), part.slice(i + 1).trim());
   }
   const type = kv.get('type');
+  checkAttributes(spec, type, kv);
   const dest = kv.get('dest');
   const name = kv.get('name');
   const withName = <T extends object>(o: T) => (name ? { ...o, name } : o);
@@ -43,6 +44,31 @@ export function parseOutput(spec: string): OutputSpec {
   }
 }
 
+/** What each output type takes, and the only values ocimake can honour where buildx has more. */
+const ATTRIBUTES: Record<string, string[]> = {
+  oci: ['type', 'dest', 'name', 'tar', 'compression', 'oci-mediatypes'],
+  docker: ['type', 'dest', 'name', 'compression'],
+  local: ['type', 'dest'],
+  registry: ['type', 'name', 'push', 'compression', 'oci-mediatypes'],
+  image: ['type', 'name', 'push', 'compression', 'oci-mediatypes'],
+};
+const VALUES: Record<string, string[]> = { compression: ['gzip'], 'oci-mediatypes': ['true'], tar: ['true', 'false'], push: ['true', 'false'] };
+
+/** Refuses an attribute the output type does not take, or a value ocimake would not honour: nothing is accepted and ignored. */
+function checkAttributes(spec: string, type: string | undefined, kv: Map<string, string>): void {
+  const allowed = type ? ATTRIBUTES[type] : undefined;
+  if (!allowed) return; // the type itself is refused below
+  for (const [k, v] of kv) {
+    if (!allowed.includes(k)) {
+      throw new OcimakeError('OUTPUT_INVALID', `--output "${spec}": type=${type} does not take "${k}"`, { hint: `type=${type} takes ${allowed.filter((a) => a !== 'type').join(', ')}` });
+    }
+    const values = VALUES[k];
+    if (values && !values.includes(v)) {
+      throw new OcimakeError('OUTPUT_INVALID', `--output "${spec}": ${k}=${v} is not supported`, { hint: `${k} can be ${values.join(' or ')}${k === 'compression' ? ' (zstd is planned)' : ''}` });
+    }
+  }
+}
+
 /** Parses repeated KEY=VALUE flags (--build-arg, --label). A bare KEY takes its value from the environment. */
 export function parseKeyValues(flag: string, items: readonly string[], env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const out: Record<string, string> = {};
@@ -50,6 +76,8 @@ export function parseKeyValues(flag: string, items: readonly string[], env: Node
     const i = item.indexOf('=');
     if (i === 0) throw new OcimakeError('FLAG_INVALID', `${flag} "${item}" has no name`, { hint: `use ${flag} NAME=VALUE` });
     if (i < 0) {
+      // --build-arg NAME takes the value from the environment (skipped when unset); --label NAME is an empty label, as in docker.
+      if (flag === '--label') { out[item] = ''; continue; }
       const v = env[item];
       if (v !== undefined) out[item] = v;
       continue;

@@ -16,7 +16,32 @@ export function parsePlatform(s: string): Platform {
     throw new OcimakeError('PLATFORM_INVALID', `invalid platform "${s}"`, { hint: 'use os/arch[/variant], e.g. linux/amd64 or linux/arm64/v8' });
   }
   const [os, architecture, variant] = parts as [string, string, string | undefined];
-  return normalizePlatform(variant === undefined ? { os, architecture } : { os, architecture, variant });
+  const p = normalizePlatform(variant === undefined ? { os, architecture } : { os, architecture, variant });
+  if (p.os !== 'linux') {
+    throw new OcimakeError('PLATFORM_INVALID', `unsupported platform "${s}": ocimake builds linux images`, { hint: 'use linux/ARCH, e.g. linux/amd64 or linux/arm64' });
+  }
+  if (!KNOWN_ARCH.has(p.architecture)) {
+    throw new OcimakeError('PLATFORM_INVALID', `unknown architecture "${architecture}" in platform "${s}"`, { hint: `use one of ${[...KNOWN_ARCH].join(', ')}` });
+  }
+  const variants = VARIANTS[p.architecture];
+  if (p.variant !== undefined && !(variants ?? []).includes(p.variant)) {
+    throw new OcimakeError('PLATFORM_INVALID', `unknown variant "${p.variant}" for ${p.architecture} in platform "${s}"`, { hint: variants ? `use one of ${variants.join(', ')}` : `${p.architecture} has no variants` });
+  }
+  return p;
+}
+
+/** Architectures of the OCI image index spec (GOARCH values) that Linux images use. */
+const KNOWN_ARCH = new Set(['amd64', 'arm64', 'arm', '386', 'ppc64le', 'ppc64', 's390x', 'riscv64', 'mips64le', 'mips64', 'mipsle', 'mips', 'loong64']);
+const VARIANTS: Record<string, string[]> = { arm64: ['v8', 'v9'], arm: ['v5', 'v6', 'v7', 'v8'], amd64: ['v1', 'v2', 'v3', 'v4'] };
+
+/**
+ * The platform as BuildKit gives it to TARGETPLATFORM and friends: containerd's
+ * normalisation, where arm64's default variant v8 is dropped (`linux/arm64`, TARGETVARIANT empty).
+ */
+export function argPlatform(p: Platform): Platform {
+  const n = normalizePlatform(p);
+  if (n.architecture === 'arm64' && n.variant === 'v8') { const { variant: _v, ...rest } = n; return rest; }
+  return n;
 }
 
 /** Applies Docker's normalisation: aarch64→arm64 (v8), x86_64→amd64, armhf→arm/v7. */

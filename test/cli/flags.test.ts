@@ -1,0 +1,70 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { parseKeyValues, parseOutput } from '../../src/cli/output-spec.js';
+import { parsePlatform } from '../../src/oci/platform.js';
+import { buildFrom, flatten } from '../helpers/build.js';
+import { captured } from '../helpers/capture.js';
+import { layoutOf, rawLayer } from '../helpers/layers.js';
+import { tempDir, writeTree } from '../helpers/tmp.js';
+
+// Issue 14, "wrong results with exit 0": what a buildx user types is either honoured or
+// refused with the reason, never accepted and ignored.
+
+describe('flags that used to be accepted and ignored', () => {
+  it('refuses output attributes it does not honour, listing what it takes', () => {
+    expect(() => parseOutput('type=oci,dest=x,compression=zstd')).toThrow(/compression=zstd is not supported/);
+    expect(() => parseOutput('type=oci,dest=x,oci-mediatypes=false')).toThrow(/oci-mediatypes=false is not supported/);
+    expect(() => parseOutput('type=oci,dest=x,foo=bar')).toThrow(/type=oci does not take "foo"/);
+    expect(() => parseOutput('type=local,dest=x,name=y')).toThrow(/type=local does not take "name"/);
+    expect(parseOutput('type=oci,dest=x,compression=gzip,oci-mediatypes=true')).toMatchObject({ type: 'oci', dest: 'x' });
+  });
+
+  it('takes --label NAME as an empty label, as docker does', () => {
+    expect(parseKeyValues('--label', ['novalue', 'a=b'], {})).toEqual({ novalue: '', a: 'b' });
+  });
+
+  it('refuses a tag that names a digest, --ssh and --secret, and never suggests a publishing flag', async () => {
+    const ctx = writeTree(tempDir(), { Dockerfile: 'FROM scratch\n' });
+    const digestTag = await captured(() => main(['build', ctx, '-t', `r.example/a@sha256:${'a'.repeat(64)}`]));
+    expect(digestTag.value).toBe(1);
+    expect(digestTag.stderr).toMatch(/a tag cannot name a digest/);
+    const ssh = await captured(() => main(['build', ctx, '--ssh', 'default']));
+    expect(ssh.stderr).toMatch(/--ssh is not supported/);
+    for (const typo of ['--pul', '--pulll', '--sh']) {
+      const r = await captured(() => main(['build', ctx, typo]));
+      expect(r.value, typo).not.toBe(0);
+      expect(r.stderr, typo).not.toMatch(/--push/);
+    }
+  });
+
+  it('warns when a build has no output, as buildx does', async () => {
+    const ctx = writeTree(tempDir(), { Dockerfile: 'FROM scratch\n' });
+    const r = await captured(() => main(['build', ctx, '-t', 'name:1', '--progress=quiet', '--cache-dir', join(tempDir(), 'c')]));
+    expect(r.value).toBe(0);
+    expect(r.stderr).toMatch(/^warning: no output specified/m);
+  });
+});
+
+describe('platforms', () => {
+  it('refuses platform strings that are not linux or not a known architecture or variant', () => {
+    expect(() => parsePlatform('linux/bogus')).toThrow(/unknown architecture "bogus"/);
+    expect(() => parsePlatform('windows/amd64')).toThrow(/ocimake builds linux images/);
+    expect(() => parsePlatform('linux/arm64/v3')).toThrow(/unknown variant "v3"/);
+    expect(parsePlatform('linux/aarch64')).toEqual({ os: 'linux', architecture: 'arm64', variant: 'v8' });
+  });
+
+  it('gives TARGETPLATFORM linux/arm64 and an empty TARGETVARIANT for arm64, as BuildKit does', async () => {
+    const r = await buildFrom('FROM scratch\nARG TARGETPLATFORM\nARG TARGETVARIANT\nARG TARGETARCH\nLABEL p=$TARGETPLATFORM v=[$TARGETVARIANT] a=$TARGETARCH\n', {}, { platform: parsePlatform('linux/arm64') });
+    expect(r.image.config.config?.Labels).toEqual({ p: 'linux/arm64', v: '[]', a: 'arm64' });
+    const arm = await buildFrom('FROM scratch\nARG TARGETPLATFORM\nARG TARGETVARIANT\nLABEL p=$TARGETPLATFORM v=$TARGETVARIANT\n', {}, { platform: parsePlatform('linux/arm/v7') });
+    expect(arm.image.config.config?.Labels).toEqual({ p: 'linux/arm/v7', v: 'v7' });
+  });
+
+  it('refuses a base image that is not published for the requested platform', async () => {
+    const base = await layoutOf(join(tempDir(), 'amd'), [await rawLayer([{ name: 'f', content: 'x' }])]); // an amd64 image
+    await expect(buildFrom(`FROM ${base}\n`, {}, { platform: parsePlatform('linux/arm64') })).rejects.toThrow(/Dockerfile:1: FROM .*the image is linux\/amd64, not linux\/arm64\/v8/);
+    const ok = await buildFrom(`FROM ${base}\nCOPY g /g\n`, { g: 'g' }, { platform: parsePlatform('linux/amd64') });
+    expect(flatten(ok.layers).get('g')?.content).toBe('g');
+  });
+});
