@@ -15,6 +15,8 @@ import { parseChown, planCopy } from './copy.js';
 import { contextSource, imageSource } from './copy-sources.js';
 import { chownNeedsNames, loadIdLookup } from './passwd.js';
 import { MergedFs } from '../image/merged-fs.js';
+import { runNative } from '../run/run.js';
+import type { Command } from '../run/shell/state.js';
 import { placeEntries } from './place.js';
 import { normalizeEntryPath, type LayerEntry } from '../layer/entry.js';
 
@@ -49,6 +51,10 @@ export interface StageEnv {
   mtime: number;
   scratch: string;
   onStep?: (stage: Stage, inst: Instruction, index: number) => void;
+  /** Output of RUN's commands, line by line. */
+  onOutput?: (line: string) => void;
+  /** Native commands the build adds to RUN (apk, with the build's network and options). */
+  runCommands?: ReadonlyMap<string, Command>;
   /** Opens what COPY --from names: an earlier stage (name or index) or an image. */
   resolveFrom: (name: string, stage: Stage) => Promise<FromSource>;
 }
@@ -95,6 +101,8 @@ const CONFIG_ONLY = new Set(['env', 'label', 'user', 'expose', 'cmd', 'entrypoin
 
 function atLine(env: StageEnv, inst: Instruction, err: unknown): OcimakeError {
   if (err instanceof OcimakeError && err.message.startsWith(`${env.file}:`)) return err;
+  // A message that already names the instruction ("RUN would execute ...") gets the place only.
+  if (err instanceof OcimakeError && err.message.startsWith(`${inst.kind.toUpperCase()} `)) return withContext(`${env.file}:${inst.line}`, err);
   return withContext(`${env.file}:${inst.line}: ${inst.kind.toUpperCase()}`, err);
 }
 
@@ -137,9 +145,14 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
       }
       return { ...state, args };
     }
-    case 'run':
-      throw lineError(env.file, inst.line, `RUN is not supported here: ocimake never executes programs inside an image ("${truncate(inst.original)}")`,
-        'build the artifact on the host and COPY it in; native RUN handlers (apk add, ln -sf, mkdir -p) are being added', 'UNSUPPORTED_INSTRUCTION');
+    case 'run': {
+      const { entries, createdBy } = await runNative({
+        spec: { json: inst.json, args: inst.args, heredocs: inst.heredocs, flags: inst.flags, shell: state.shell },
+        fs: state.fs, env: varsOf(state), workdir: state.image.config.config?.WorkingDir || '/', user: state.image.config.config?.User ?? '',
+        scratch: env.scratch, ...(env.onOutput ? { log: env.onOutput } : {}), ...(env.runCommands ? { extra: env.runCommands } : {}),
+      });
+      return writeEntries(state, env, entries, { uid: 0, gid: 0 }, history(createdBy), state.fs, true);
+    }
     case 'copy':
     case 'add': {
       const workdir = state.image.config.config?.WorkingDir || '/';
@@ -176,8 +189,9 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
   }
 }
 
-async function writeEntries(state: StageState, env: StageEnv, entries: readonly LayerEntry[], owner: { uid: number; gid: number }, history: { created: string; created_by: string; comment: string }, placeOn: MergedFs = state.fs): Promise<StageState> {
-  const all = await placeEntries(placeOn, entries, owner);
+async function writeEntries(state: StageState, env: StageEnv, entries: readonly LayerEntry[], owner: { uid: number; gid: number }, history: { created: string; created_by: string; comment: string }, placeOn: MergedFs = state.fs, placed = false): Promise<StageState> {
+  // RUN's entries are placed already: its view resolved every path as it ran.
+  const all = placed ? [...entries] : await placeEntries(placeOn, entries, owner);
   const layer = await writeLayer(env.store, all, { mtime: env.mtime });
   const store = env.store;
   const image = appendLayer(
@@ -186,11 +200,6 @@ async function writeEntries(state: StageState, env: StageEnv, entries: readonly 
     history,
   );
   return { ...state, image, fs: state.fs.withLayer(image, all) };
-}
-
-function truncate(s: string): string {
-  const one = s.replace(/\s+/g, ' ').trim();
-  return one.length > 60 ? `${one.slice(0, 57)}...` : one;
 }
 
 /** The uid and gid of the stage's USER (names from its /etc/passwd and /etc/group), root when unset. */

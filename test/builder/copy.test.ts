@@ -113,7 +113,7 @@ describe('ADD from the build context', () => {
   });
 
   it('refuses URLs with a hint', async () => {
-    await expect(buildFrom('FROM scratch\nADD https://example.com/x /x\n')).rejects.toThrow(/Dockerfile:2: ADD: ADD from a URL/);
+    await expect(buildFrom('FROM scratch\nADD https://example.com/x /x\n')).rejects.toThrow(/Dockerfile:2: ADD from a URL/);
   });
 });
 

@@ -1,0 +1,20 @@
+import type { Command } from '../shell/state.js';
+import { FILE_COMMANDS } from './files.js';
+import { sed } from './sed.js';
+import { TEST_COMMANDS } from './test.js';
+import { TEXT_COMMANDS } from './text.js';
+import { USER_COMMANDS } from './users.js';
+
+/** What the native commands need from the build (apk's repositories, keys and options). */
+export interface NativeOptions {
+  /** Extra native commands (apk), by name. */
+  extra?: ReadonlyMap<string, Command>;
+}
+
+/** Every command RUN can do natively, by name. */
+export function nativeCommands(opts: NativeOptions): Map<string, Command> {
+  return new Map<string, Command>([
+    ...FILE_COMMANDS, ...TEXT_COMMANDS, ...TEST_COMMANDS, ...USER_COMMANDS, ['sed', sed],
+    ...(opts.extra ?? new Map()),
+  ]);
+}

@@ -1,0 +1,190 @@
+import { RunError } from '../errors.js';
+import { writeFileAt } from '../shell/interp.js';
+import { absPath, type Command, type ShellState } from '../shell/state.js';
+import { parseOpts } from './opts.js';
+
+export async function readOperand(sh: ShellState, p: string, stdin: Buffer): Promise<Buffer> {
+  if (p === '-') return stdin;
+  const { node } = await sh.fs.resolve(absPath(sh, p), true);
+  if (!node) throw new RunError(`can't open '${p}': No such file or directory`);
+  if (node.type === 'directory') throw new RunError(`read error: Is a directory`);
+  if (node.type !== 'file') throw new RunError(`can't open '${p}': not a regular file`);
+  return sh.fs.bytes(node);
+}
+
+/** Backslash escapes of echo -e and printf %b; `\c` stops output. */
+function escapes(s: string): { text: string; stop: boolean } {
+  let stop = false;
+  const text = s.replace(/\\(0[0-7]{0,3}|[0-7]{1,3}|x[0-9a-fA-F]{1,2}|.)/gs, (m, c: string) => {
+    if (stop) return '';
+    if (c === 'c') { stop = true; return ''; }
+    if (c.startsWith('x')) return String.fromCharCode(parseInt(c.slice(1), 16));
+    if (/^[0-7]+$/.test(c)) return String.fromCharCode(parseInt(c, 8));
+    const map: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\', a: '\x07', b: '\b', e: '\x1b', f: '\f', v: '\v' };
+    return map[c] ?? m;
+  });
+  const cut = stop ? text : text;
+  return { text: cut, stop };
+}
+
+const echo: Command = async (args, io) => {
+  let newline = true;
+  let interpret = false;
+  let i = 0;
+  for (; i < args.length && /^-[neE]+$/.test(args[i]!); i++) {
+    for (const ch of args[i]!.slice(1)) { if (ch === 'n') newline = false; else interpret = ch === 'e'; }
+  }
+  let text = args.slice(i).join(' ');
+  if (interpret) { const r = escapes(text); text = r.text; if (r.stop) newline = false; }
+  io.out(newline ? `${text}\n` : text);
+  return 0;
+};
+
+const printf: Command = async (args, io) => {
+  const [format, ...rest] = args;
+  if (format === undefined) throw new RunError('usage: printf FORMAT [ARGUMENT...]');
+  let out = '';
+  let k = 0;
+  do {
+    const before = k;
+    let stop = false;
+    out += format.replace(/%([-+ #0]*)(\d*)(?:\.(\d+))?([sdiouxXcb%])|\\(0[0-7]{0,3}|[0-7]{1,3}|x[0-9a-fA-F]{1,2}|.)/gs, (m, flags: string, width: string, prec: string, conv: string, esc: string) => {
+      if (stop) return '';
+      if (esc !== undefined) return escapes(`\\${esc}`).text;
+      if (conv === '%') return '%';
+      const arg = rest[k++] ?? '';
+      let s: string;
+      switch (conv) {
+        case 's': s = prec !== undefined ? arg.slice(0, Number(prec)) : arg; break;
+        case 'b': { const r = escapes(arg); s = r.text; stop = r.stop; break; }
+        case 'c': s = arg.slice(0, 1); break;
+        default: {
+          const n = arg === '' ? 0 : /^'./.test(arg) ? arg.charCodeAt(1) : Number(arg);
+          if (!Number.isFinite(n)) throw new RunError(`invalid number '${arg}'`);
+          const v = Math.trunc(n);
+          s = conv === 'o' ? v.toString(8) : conv === 'x' ? v.toString(16) : conv === 'X' ? v.toString(16).toUpperCase() : String(v);
+          if (flags.includes('+') && v >= 0 && (conv === 'd' || conv === 'i')) s = `+${s}`;
+        }
+      }
+      const w = Number(width || 0);
+      if (s.length < w) s = flags.includes('-') ? s.padEnd(w) : flags.includes('0') && conv !== 's' ? s.padStart(w, '0') : s.padStart(w);
+      return s;
+    });
+    if (stop || k === before) break;
+  } while (k < rest.length);
+  io.out(out);
+  return 0;
+};
+
+const cat: Command = async (args, io, sh) => {
+  const o = parseOpts('cat', args, 'nbvteAu');
+  const files = o.rest.length === 0 ? ['-'] : o.rest;
+  let status = 0;
+  for (const f of files) {
+    try { io.out(await readOperand(sh, f, io.stdin)); } catch (e) {
+      if (!(e instanceof RunError)) throw e;
+      io.err(`cat: ${e.message}\n`);
+      status = 1;
+    }
+  }
+  return status;
+};
+
+const tee: Command = async (args, io, sh) => {
+  const o = parseOpts('tee', args, 'ai', { append: 'a' });
+  for (const f of o.rest) await writeFileAt(sh, f, io.stdin, o.flags.has('a'));
+  io.out(io.stdin);
+  return 0;
+};
+
+const basename: Command = async (args, io) => {
+  const [p = '', suffix] = args;
+  let b = p.replace(/\/+$/, '');
+  b = b.slice(b.lastIndexOf('/') + 1) || (p.startsWith('/') ? '/' : '');
+  if (suffix && b !== suffix && b.endsWith(suffix)) b = b.slice(0, -suffix.length);
+  io.out(`${b}\n`);
+  return 0;
+};
+
+const dirname: Command = async (args, io) => {
+  const p = (args[0] ?? '').replace(/\/+$/, '');
+  const i = p.lastIndexOf('/');
+  io.out(`${i < 0 ? '.' : i === 0 ? '/' : p.slice(0, i).replace(/\/+$/, '') || '/'}\n`);
+  return 0;
+};
+
+const grep: Command = async (args, io, sh) => {
+  const o = parseOpts('grep', args, 'qvEFicxwse:lhHn');
+  const pats = o.values.get('e') ?? (o.rest.length > 0 ? [o.rest.shift()!] : []);
+  if (pats.length === 0) throw new RunError('usage: grep [-qvEFicxw] PATTERN [FILE...]', 2);
+  const flags = o.flags.has('i') ? 'i' : '';
+  const res = pats.map((p) => {
+    let src = o.flags.has('F') ? p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') : o.flags.has('E') ? p : breToJs(p);
+    if (o.flags.has('w')) src = `(?<![A-Za-z0-9_])(?:${src})(?![A-Za-z0-9_])`;
+    if (o.flags.has('x')) src = `^(?:${src})$`;
+    return new RegExp(src, flags);
+  });
+  let count = 0;
+  for (const f of o.rest.length === 0 ? ['-'] : o.rest) {
+    let data: Buffer;
+    try { data = await readOperand(sh, f, io.stdin); } catch (e) {
+      if (!(e instanceof RunError)) throw e;
+      if (!o.flags.has('s')) io.err(`grep: ${f}: No such file or directory\n`);
+      continue;
+    }
+    const lines = data.toString('utf8').split('\n');
+    if (lines[lines.length - 1] === '') lines.pop();
+    for (const line of lines) {
+      if (res.some((r) => r.test(line)) !== o.flags.has('v')) {
+        count++;
+        if (!o.flags.has('q') && !o.flags.has('c')) io.out(`${line}\n`);
+      }
+    }
+  }
+  if (o.flags.has('c')) io.out(`${count}\n`);
+  return count > 0 ? 0 : 1;
+};
+
+/** A POSIX basic regular expression as a JavaScript one (busybox and GNU extensions \+ \? \| included). */
+export function breToJs(re: string): string {
+  let out = '';
+  for (let i = 0; i < re.length; i++) {
+    const c = re[i]!;
+    if (c === '\\' && i + 1 < re.length) {
+      const n = re[++i]!;
+      if ('(){}+?|'.includes(n)) out += n;
+      else if (/[1-9]/.test(n)) out += `\\${n}`;
+      else if (n === 'n') out += '\\n';
+      else if (n === 't') out += '\\t';
+      else if (n === '<' || n === '>') out += '\\b';
+      else out += /[A-Za-z0-9]/.test(n) ? `\\${n}` : `\\${n}`;
+    } else if ('(){}+?|'.includes(c)) out += `\\${c}`;
+    else if (c === '[') {
+      const end = bracketEnd(re, i);
+      if (end < 0) { out += '\\['; continue; }
+      out += re.slice(i, end + 1).replace(/\[:(\w+):\]/g, (_m, cls: string) => POSIX_CLASSES[cls] ?? '');
+      i = end;
+    } else if (c === '*' && (out === '' || out.endsWith('^'))) out += '\\*';
+    else out += c;
+  }
+  return out;
+}
+
+/** The index of the `]` closing the bracket expression at `i` (classes like [:alpha:] inside), or -1. */
+function bracketEnd(re: string, i: number): number {
+  let j = i + 1;
+  if (re[j] === '^') j++;
+  if (re[j] === ']') j++;
+  while (j < re.length && re[j] !== ']') {
+    if (re.startsWith('[:', j)) { const k = re.indexOf(':]', j + 2); if (k < 0) return -1; j = k + 2; } else j++;
+  }
+  return j < re.length ? j : -1;
+}
+
+const POSIX_CLASSES: Record<string, string> = {
+  alpha: 'A-Za-z', digit: '0-9', alnum: 'A-Za-z0-9', upper: 'A-Z', lower: 'a-z', space: ' \\t\\n\\r\\f\\v', blank: ' \\t', punct: '!-\\/:-@\\[-`{-~', xdigit: '0-9A-Fa-f',
+};
+
+export const TEXT_COMMANDS: [string, Command][] = [
+  ['echo', echo], ['printf', printf], ['cat', cat], ['tee', tee], ['basename', basename], ['dirname', dirname], ['grep', grep],
+];

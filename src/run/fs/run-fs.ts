@@ -1,0 +1,184 @@
+import { promises as fs } from 'node:fs';
+import type { MergedEntry, MergedFs } from '../../image/merged-fs.js';
+import type { TarEntry } from '../../layer/layer-reader.js';
+import { RunError } from '../errors.js';
+
+export interface Meta { mode: number; uid: number; gid: number }
+
+/** A regular file's inode: its metadata and its bytes (in memory, or still in a lower layer). Hardlinks share one. */
+export class Inode {
+  constructor(public meta: Meta, public data: Buffer | null, public lower?: MergedEntry) {}
+}
+
+export type Node =
+  | { type: 'file'; ino: Inode }
+  | { type: 'directory'; meta: Meta; /** lower children are hidden (the directory was removed and made again) */ opaque: boolean }
+  | { type: 'symlink'; meta: Meta; target: string }
+  /** Devices and FIFOs from a lower layer: kept, never made by RUN. */
+  | { type: 'other'; meta: Meta; entry: TarEntry };
+
+const MAX_LINKS = 40;
+
+export const parentOf = (p: string): string => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '');
+export const baseOf = (p: string): string => p.slice(p.lastIndexOf('/') + 1);
+export const joinPath = (dir: string, name: string): string => (dir === '' ? name : `${dir}/${name}`);
+
+function fromLower(m: MergedEntry): Node {
+  const e = m.entry;
+  const meta = { mode: e.mode & 0o7777, uid: e.uid, gid: e.gid };
+  switch (e.type) {
+    case 'directory': return { type: 'directory', meta, opaque: false };
+    case 'symlink': return { type: 'symlink', meta, target: e.linkname ?? '' };
+    case 'file': return { type: 'file', ino: new Inode(meta, null, m) };
+    case 'hardlink': return { type: 'file', ino: new Inode(meta, null, m) };
+    default: return { type: 'other', meta, entry: e };
+  }
+}
+
+/**
+ * The filesystem a RUN sees: a copy-on-write view over the stage's merged filesystem. Reads
+ * fall through to the layers below; every change is kept in memory (`overlay`, where `null`
+ * means removed) until the RUN ends and `changes` turns it into one layer. Paths are
+ * canonical: relative to the root, `/`-separated, no leading `/`, symlinks resolved inside
+ * the root only, as MergedFs does.
+ */
+export class RunFs {
+  readonly overlay = new Map<string, Node | null>();
+  readonly #lowerCache = new Map<string, Node | null>();
+  readonly #lowerChildren = new Map<string, string[]>();
+  readonly #bytes = new Map<MergedEntry, Buffer>();
+  /** Paths under these are scratch (RUN --mount=type=cache): usable, never part of the layer. */
+  readonly excluded: string[] = [];
+
+  constructor(readonly lower: MergedFs, readonly scratch: string) {}
+
+  /** True when what the lower layers have at `path` is hidden by the overlay (a removed or replaced ancestor). */
+  #lowerHidden(path: string): boolean {
+    for (let p = parentOf(path); ; p = parentOf(p)) {
+      const o = this.overlay.get(p);
+      if (o === null || (o !== undefined && (o.type !== 'directory' || o.opaque))) return true;
+      if (p === '') return false;
+    }
+  }
+
+  async #lowerAt(path: string): Promise<Node | null> {
+    if (this.#lowerHidden(path)) return null;
+    let n = this.#lowerCache.get(path);
+    if (n === undefined) {
+      const hit = await this.lower.lookup(path, false);
+      n = hit && hit.path === path ? fromLower(hit.entry) : null;
+      this.#lowerCache.set(path, n);
+    }
+    return n;
+  }
+
+  /** What is at a canonical path itself (not followed). */
+  async at(path: string): Promise<Node | undefined> {
+    if (path === '') return this.overlay.get('') ?? { type: 'directory', meta: { mode: 0o755, uid: 0, gid: 0 }, opaque: false };
+    const o = this.overlay.get(path);
+    if (o !== undefined) return o ?? undefined;
+    return (await this.#lowerAt(path)) ?? undefined;
+  }
+
+  /**
+   * Resolves an absolute in-image path: parents are followed through symlinks inside the
+   * root, the last component only when `followLast`. Missing components are kept as written.
+   */
+  async resolve(abs: string, followLast: boolean): Promise<{ path: string; node: Node | undefined }> {
+    let pending = abs.split('/').filter((s) => s !== '' && s !== '.');
+    let cur: string[] = [];
+    let links = 0;
+    let node: Node | undefined = await this.at('');
+    while (pending.length > 0) {
+      const seg = pending.shift()!;
+      if (seg === '..') { cur.pop(); node = await this.at(cur.join('/')); continue; }
+      const p = cur.length === 0 ? seg : `${cur.join('/')}/${seg}`;
+      node = await this.at(p);
+      if (node?.type === 'symlink' && (pending.length > 0 || followLast)) {
+        if (++links > MAX_LINKS) throw new RunError(`${abs}: too many levels of symbolic links`);
+        pending = [...node.target.split('/').filter((s) => s !== '' && s !== '.'), ...pending];
+        if (node.target.startsWith('/')) cur = [];
+        node = await this.at(cur.join('/'));
+        continue;
+      }
+      if (pending.length > 0 && node !== undefined && node.type !== 'directory') {
+        throw new RunError(`${abs}: Not a directory`);
+      }
+      cur.push(seg);
+    }
+    return { path: cur.join('/'), node };
+  }
+
+  /** The names in a directory (canonical path), sorted. */
+  async readdir(dir: string): Promise<string[]> {
+    const names = new Set<string>();
+    const self = this.overlay.get(dir);
+    if (!this.#lowerHidden(dir === '' ? 'x' : `${dir}/x`) && !(self && self.type === 'directory' && self.opaque)) {
+      let lower = this.#lowerChildren.get(dir);
+      if (!lower) {
+        lower = [];
+        const prefix = dir === '' ? '' : `${dir}/`;
+        for (const m of await this.lower.descendants(dir)) {
+          const rest = m.entry.path.slice(prefix.length);
+          if (m.entry.path.startsWith(prefix) && rest !== '' && !rest.includes('/')) lower.push(rest);
+        }
+        this.#lowerChildren.set(dir, lower);
+      }
+      for (const n of lower) names.add(n);
+    }
+    const prefix = dir === '' ? '' : `${dir}/`;
+    for (const [p, n] of this.overlay) {
+      if (p === '' || !p.startsWith(prefix)) continue;
+      const rest = p.slice(prefix.length);
+      if (rest.includes('/')) continue;
+      if (n === null) names.delete(rest);
+      else names.add(rest);
+    }
+    return [...names].sort();
+  }
+
+  /** The bytes of a file node. */
+  async bytes(node: Extract<Node, { type: 'file' }>): Promise<Buffer> {
+    const ino = node.ino;
+    if (ino.data) return ino.data;
+    const m = ino.lower!;
+    let b = this.#bytes.get(m);
+    if (!b) {
+      const files = await this.lower.spool([m], this.scratch);
+      const key = m.entry.type === 'hardlink' && m.linkTarget ? `${m.linkTarget.layer}:${m.linkTarget.entry.path}` : `${m.layer}:${m.entry.path}`;
+      const tmp = files.get(key);
+      b = tmp ? await fs.readFile(tmp) : Buffer.alloc(0);
+      if (tmp) await fs.rm(tmp, { force: true });
+      this.#bytes.set(m, b);
+    }
+    return b;
+  }
+
+  set(path: string, node: Node): void {
+    if (path === '') {
+      if (node.type !== 'directory') throw new RunError('cannot replace the root directory');
+    }
+    this.overlay.set(path, node);
+  }
+
+  /** Removes a path and everything below it. A lower directory made again later becomes opaque. */
+  async remove(path: string): Promise<void> {
+    const prefix = `${path}/`;
+    for (const k of [...this.overlay.keys()]) if (k.startsWith(prefix)) this.overlay.delete(k);
+    this.overlay.set(path, null);
+  }
+
+  /** Makes a directory where nothing is (after a removal, it hides whatever the lower layers had there). */
+  async makeDir(path: string, meta: Meta): Promise<void> {
+    const wasRemoved = this.overlay.get(path) === null;
+    const lowerHad = wasRemoved && !this.#lowerHidden(path) && (await this.lower.lookup(path, false))?.path === path;
+    this.overlay.set(path, { type: 'directory', meta, opaque: lowerHad });
+  }
+
+  /** True when the lower layers (as the overlay leaves them visible) have something at `path`. */
+  async lowerHas(path: string): Promise<boolean> {
+    if (this.#lowerHidden(path)) return false;
+    const hit = await this.lower.lookup(path, false);
+    return hit !== undefined && hit.path === path;
+  }
+}

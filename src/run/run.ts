@@ -1,0 +1,168 @@
+import { posix } from 'node:path';
+import { OcimakeError } from '../errors.js';
+import type { Heredoc } from '../dockerfile/parse.js';
+import type { MergedFs } from '../image/merged-fs.js';
+import type { LayerEntry } from '../layer/entry.js';
+import { wouldExecute } from './errors.js';
+import { changesOf } from './fs/changes.js';
+import { RunFs } from './fs/run-fs.js';
+import { Interpreter, firstForeignCommand, commandName } from './shell/interp.js';
+import type { Command, Io, RunUser, ShellState } from './shell/state.js';
+import { parseShell } from './shell/syntax.js';
+import { nativeCommands, type NativeOptions } from './commands/index.js';
+import { parseRunFlags } from './flags.js';
+
+/** A RUN instruction as the build engine passes it. */
+export interface RunSpec {
+  json: boolean;
+  args: string[];
+  heredocs: Heredoc[];
+  flags: string[];
+  /** The stage's SHELL (default ["/bin/sh", "-c"]). */
+  shell: string[];
+}
+
+export interface RunInputs extends NativeOptions {
+  spec: RunSpec;
+  /** The stage's filesystem before the RUN. */
+  fs: MergedFs;
+  /** ENV, then build ARGs the stage declared: the RUN's environment. */
+  env: ReadonlyMap<string, string>;
+  workdir: string;
+  /** The stage's USER, as written ("" for root). */
+  user: string;
+  scratch: string;
+  /** Output lines of the commands (stdout and stderr, and `set -x` traces). */
+  log?: (line: string) => void;
+}
+
+const SHELLS = new Set(['sh', 'ash', 'bash', 'dash']);
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** The script a RUN runs: shell options and text, or undefined for an exec-form command run directly. */
+export function scriptOf(spec: RunSpec): { opts: string[]; text: string } | { argv: string[] } {
+  if (spec.json) {
+    const [cmd, ...rest] = spec.args;
+    if (cmd === undefined) throw new OcimakeError('DOCKERFILE_INVALID', 'RUN [] has no command', { hint: 'write RUN ["apk", "add", "tzdata"] or RUN apk add tzdata' });
+    if (!SHELLS.has(commandName(cmd))) return { argv: spec.args };
+    return shellScript(rest, cmd);
+  }
+  const [sh, ...shellArgs] = spec.shell.length > 0 ? spec.shell : ['/bin/sh', '-c'];
+  if (!SHELLS.has(commandName(sh!))) throw wouldExecute(sh!, 'the stage\'s SHELL is not a POSIX shell ocimake can interpret');
+  let text: string;
+  if (spec.heredocs.length === 1 && /^<<-?\s*["']?[^\s"']+["']?$/.test(spec.args.join(' ').trim())) {
+    // As BuildKit: a RUN that is only a heredoc runs its body as the script.
+    text = spec.heredocs[0]!.content;
+    if (text.startsWith('#!')) {
+      const interp = text.slice(2, text.indexOf('\n') < 0 ? undefined : text.indexOf('\n')).trim().split(/\s+/)[0] ?? '';
+      if (!SHELLS.has(commandName(interp))) throw wouldExecute(interp, 'the heredoc script names another interpreter');
+    }
+  } else {
+    text = spec.args.join(' ');
+    for (const h of spec.heredocs) text += `\n${h.content}${h.content.endsWith('\n') || h.content === '' ? '' : '\n'}${h.name}`;
+  }
+  return shellScript([...shellArgs, text], sh!);
+}
+
+function shellScript(args: string[], shell: string): { opts: string[]; text: string } {
+  const c = args.indexOf('-c');
+  if (c < 0 || c !== args.length - 2) throw wouldExecute(`${shell} ${args.join(' ')}`, 'only "sh -c COMMAND" is interpreted (a script file would have to be executed)');
+  return { opts: args.slice(0, c), text: args[c + 1]! };
+}
+
+/** True when a program name resolves in the image: a path as given, or a name along PATH. */
+export async function findProgram(rfs: RunFs, name: string, path: string): Promise<boolean> {
+  const dirs = name.includes('/') ? [''] : path.split(':').filter((d) => d.startsWith('/'));
+  for (const d of dirs) {
+    const { node } = await rfs.resolve(d === '' ? posix.resolve('/', name) : `${d}/${name}`, true).catch(() => ({ node: undefined }));
+    if (node && node.type !== 'directory') return true;
+  }
+  return false;
+}
+
+/** Reads the RUN's user from the stage's /etc/passwd: ids and home (root when unset). */
+async function userOf(rfs: RunFs, user: string): Promise<RunUser> {
+  if (user === '' || user === 'root' || user === '0' || user === '0:0') return { uid: 0, gid: 0, home: '/root' };
+  const [u = '', g] = user.split(':');
+  const { node } = await rfs.resolve('/etc/passwd', true);
+  const rows = node?.type === 'file' ? (await rfs.bytes(node)).toString('utf8').split('\n').map((l) => l.split(':')) : [];
+  const row = rows.find((r) => r[0] === u || (/^\d+$/.test(u) && r[2] === u));
+  if (!row && !/^\d+$/.test(u)) throw new OcimakeError('USER_INVALID', `USER "${user}" is not in the image's /etc/passwd`, { hint: 'add the user first (RUN adduser -D NAME), or use numeric ids: USER 1000:1000' });
+  let gid = row ? Number(row[3]) : Number(u);
+  if (g !== undefined && g !== '') {
+    const { node: gn } = await rfs.resolve('/etc/group', true);
+    const groups = gn?.type === 'file' ? (await rfs.bytes(gn)).toString('utf8').split('\n').map((l) => l.split(':')) : [];
+    const grow = groups.find((r) => r[0] === g || r[2] === g);
+    if (!grow && !/^\d+$/.test(g)) throw new OcimakeError('USER_INVALID', `group "${g}" of USER "${user}" is not in the image's /etc/group`);
+    gid = grow ? Number(grow[2]) : Number(g);
+  }
+  return { uid: row ? Number(row[2]) : Number(u), gid, home: row?.[5] || '/' };
+}
+
+/**
+ * Runs a RUN natively over a copy-on-write view of the stage and returns the layer it
+ * writes. Nothing is executed: the shell is interpreted and every command is native. A RUN
+ * that needs a program ocimake does not have fails before anything is written.
+ */
+export async function runNative(inp: RunInputs): Promise<{ entries: LayerEntry[]; createdBy: string }> {
+  const script = scriptOf(inp.spec);
+  const rfs = new RunFs(inp.fs, inp.scratch);
+  const flags = parseRunFlags(inp.spec.flags);
+  const commands: Map<string, Command> = nativeCommands(inp);
+  const file = 'text' in script ? await parseShell(script.text, 'RUN') : undefined;
+  if (file) {
+    const foreign = firstForeignCommand(file, { commands });
+    if (foreign !== undefined) throw wouldExecute(foreign);
+  } else {
+    const c = commandName((script as { argv: string[] }).argv[0]!);
+    if (!commands.has(c)) throw wouldExecute((script as { argv: string[] }).argv[0]!);
+  }
+  if ('text' in script) {
+    const shellPath = inp.spec.json ? inp.spec.args[0]! : (inp.spec.shell[0] ?? '/bin/sh');
+    if (!(await findProgram(rfs, shellPath, inp.env.get('PATH') ?? DEFAULT_PATH))) {
+      throw new OcimakeError('RUN_NO_SHELL', `the image has no ${shellPath}, so RUN has no shell to run "${script.text.slice(0, 60)}" in`, {
+        hint: 'FROM scratch and distroless images have no shell: build on a base that has one (alpine), or COPY the files in instead',
+      });
+    }
+  }
+  const user = await userOf(rfs, inp.user);
+  for (const target of flags.cacheTargets) {
+    // A cache mount: an empty directory for the RUN, never part of the layer.
+    const { path } = await rfs.resolve(posix.resolve(inp.workdir || '/', target), true);
+    await rfs.remove(path);
+    await rfs.makeDir(path, { mode: 0o755, uid: 0, gid: 0 });
+    rfs.excluded.push(path);
+  }
+  const vars = new Map(inp.env);
+  if (!vars.has('PATH')) vars.set('PATH', DEFAULT_PATH);
+  if (!vars.has('HOME')) vars.set('HOME', user.home);
+  const sh: ShellState = {
+    fs: rfs, cwd: posix.resolve('/', inp.workdir || '/'), vars, exported: new Set(vars.keys()),
+    opts: { errexit: false, nounset: false, xtrace: false, noglob: false, pipefail: false },
+    user, umask: 0o022, lastStatus: 0, functions: new Map(), commands,
+  };
+  const out: string[] = [];
+  const log = (s: string) => { for (const line of s.split('\n')) if (line !== '') { out.push(line); inp.log?.(line); } };
+  const io: Io = { stdin: Buffer.alloc(0), out: (d) => log(Buffer.from(d).toString('utf8')), err: (d) => log(d) };
+  const interp = new Interpreter(sh, log);
+  let status: number;
+  if (file) {
+    if ('opts' in script) {
+      const { BUILTINS } = await import('./shell/builtins.js');
+      const opts = script.opts.filter((o) => o !== '-c');
+      if (opts.length > 0) await BUILTINS.get('set')!(opts, io, sh, interp);
+    }
+    status = await interp.runFile(file, io);
+  } else {
+    status = await interp.dispatch((script as { argv: string[] }).argv, io);
+  }
+  if (status !== 0) {
+    const tail = out.slice(-5).join('\n');
+    throw new OcimakeError('RUN_FAILED', `RUN did not complete successfully: exit code: ${status}${tail ? `\n${tail}` : ''}`, {
+      hint: 'the command failed as it would in a container; its output is above',
+    });
+  }
+  const createdBy = `RUN ${'text' in script ? `/bin/sh -c ${script.text}` : JSON.stringify((script as { argv: string[] }).argv)} # ocimake native`;
+  return { entries: await changesOf(rfs), createdBy };
+}
+

@@ -1,0 +1,304 @@
+import { RunError, wouldExecute } from '../errors.js';
+import { Inode } from '../fs/run-fs.js';
+import { expandFields, expandPattern, expandString, patternRegExp } from './expand.js';
+import { absPath, newMeta, type Io, type ShellState } from './state.js';
+import { OP, typeOf, walk, type ShNode } from './syntax.js';
+import { BUILTINS } from './builtins.js';
+import { findProgram } from '../run.js';
+
+/** `exit`, or `set -e` ending the script: unwinds to the top with a status. */
+export class ExitSignal { constructor(readonly status: number) {} }
+
+/** Where a command name is looked up: the shell's builtins, then native commands (by name or by a bin/ path). */
+export function commandName(name: string): string {
+  const m = /^\/(?:usr\/)?(?:local\/)?s?bin\/([^/]+)$/.exec(name);
+  return m ? m[1]! : name;
+}
+
+/**
+ * Finds, before anything runs, the first command a script would have to execute: a literal
+ * command name that is neither a builtin, a native command nor a function the script defines.
+ */
+export function firstForeignCommand(file: ShNode, sh: Pick<ShellState, 'commands'>): string | undefined {
+  const functions = new Set<string>();
+  walk(file, (n) => { if (typeOf(n) === 'FuncDecl') functions.add(n.Name.Value); });
+  let found: string | undefined;
+  walk(file, (n) => {
+    if (found !== undefined || typeOf(n) !== 'CallExpr' || n.Args.length === 0) return;
+    const w = n.Args[0];
+    if (w.Parts.length !== 1 || typeOf(w.Parts[0]) !== 'Lit') return;
+    const name: string = w.Parts[0].Value;
+    const c = commandName(name);
+    if (!BUILTINS.has(c) && !sh.commands.has(c) && !functions.has(name)) found = name;
+  });
+  return found;
+}
+
+/** Interprets a parsed script over the RUN's filesystem. Nothing is executed: every command is native. */
+export class Interpreter {
+  constructor(readonly sh: ShellState, readonly trace: (line: string) => void) {
+    sh.runText = undefined;
+  }
+
+  async runFile(file: ShNode, io: Io): Promise<number> {
+    try {
+      return await this.stmts(file.Stmts, io, false);
+    } catch (e) {
+      if (e instanceof ExitSignal) return e.status;
+      throw e;
+    }
+  }
+
+  async stmts(list: ShNode[], io: Io, cond: boolean): Promise<number> {
+    let status = 0;
+    for (const s of list) status = await this.stmt(s, io, cond);
+    return status;
+  }
+
+  async stmt(s: ShNode, io: Io, cond: boolean): Promise<number> {
+    if (s.Background) throw new RunError('background jobs (&) are not interpreted here', 2);
+    let status = await this.withRedirs(s.Redirs, io, (rio) => this.command(s.Cmd, rio, cond || s.Negated));
+    if (s.Negated) status = status === 0 ? 1 : 0;
+    this.sh.lastStatus = status;
+    if (status !== 0 && this.sh.opts.errexit && !cond && !s.Negated && !isAndOr(s.Cmd)) throw new ExitSignal(status);
+    return status;
+  }
+
+  async command(c: ShNode, io: Io, cond: boolean): Promise<number> {
+    if (!c) return 0;
+    const t = typeOf(c);
+    switch (t) {
+      case 'CallExpr': return this.call(c, io);
+      case 'BinaryCmd': return this.binary(c, io, cond);
+      case 'Block': return this.stmts(c.Stmts, io, cond);
+      case 'Subshell': return this.subshell(c.Stmts, io, cond);
+      case 'IfClause': return this.ifClause(c, io, cond);
+      case 'ForClause': return this.forClause(c, io, cond);
+      case 'WhileClause': return this.whileClause(c, io, cond);
+      case 'CaseClause': return this.caseClause(c, io, cond);
+      case 'FuncDecl': this.sh.functions.set(c.Name.Value, c.Body); return 0;
+      case 'DeclClause': return this.decl(c);
+      default: throw new RunError(`shell syntax not interpreted here: ${t}`, 2);
+    }
+  }
+
+  async binary(c: ShNode, io: Io, cond: boolean): Promise<number> {
+    if (c.Op === OP.and) {
+      const a = await this.stmt(c.X, io, true);
+      return a !== 0 ? a : this.stmt(c.Y, io, cond);
+    }
+    if (c.Op === OP.or) {
+      const a = await this.stmt(c.X, io, true);
+      return a === 0 ? 0 : this.stmt(c.Y, io, cond);
+    }
+    if (c.Op === OP.pipe || c.Op === OP.pipeAll) {
+      // Each side runs to completion in turn: the left's output is the right's input.
+      const chunks: Buffer[] = [];
+      const left = await this.stmt(c.X, { ...io, out: (d) => chunks.push(Buffer.from(d)), ...(c.Op === OP.pipeAll ? { err: (d: string) => chunks.push(Buffer.from(d)) } : {}) }, true);
+      const right = await this.stmt(c.Y, { ...io, stdin: Buffer.concat(chunks) }, cond);
+      return this.sh.opts.pipefail && right === 0 ? left : right;
+    }
+    throw new RunError('shell operator not interpreted here', 2);
+  }
+
+  async subshell(list: ShNode[], io: Io, cond: boolean): Promise<number> {
+    const saved = { cwd: this.sh.cwd, vars: new Map(this.sh.vars), exported: new Set(this.sh.exported), opts: { ...this.sh.opts }, umask: this.sh.umask };
+    try {
+      return await this.stmts(list, io, cond);
+    } catch (e) {
+      if (e instanceof ExitSignal) return e.status;
+      throw e;
+    } finally {
+      Object.assign(this.sh, saved);
+    }
+  }
+
+  async ifClause(c: ShNode, io: Io, cond: boolean): Promise<number> {
+    for (let clause = c; clause; clause = clause.Else) {
+      if (clause.Cond.length === 0) return this.stmts(clause.Then, io, cond); // else
+      if ((await this.stmts(clause.Cond, io, true)) === 0) return this.stmts(clause.Then, io, cond);
+    }
+    return 0;
+  }
+
+  async forClause(c: ShNode, io: Io, cond: boolean): Promise<number> {
+    const loop = c.Loop;
+    if (typeOf(loop) !== 'WordIter') throw new RunError('C-style for loops are not interpreted here', 2);
+    const items = await expandFields(loop.Items, this.sh, this.subst);
+    let status = 0;
+    for (const v of items) {
+      this.sh.vars.set(loop.Name.Value, v);
+      status = await this.stmts(c.Do, io, cond);
+    }
+    return status;
+  }
+
+  async whileClause(c: ShNode, io: Io, cond: boolean): Promise<number> {
+    let status = 0;
+    for (let n = 0; ; n++) {
+      if (n > 100_000) throw new RunError('a while loop ran 100,000 times; stopped', 2);
+      const ok = (await this.stmts(c.Cond, io, true)) === 0;
+      if (ok === Boolean(c.Until)) return status;
+      status = await this.stmts(c.Do, io, cond);
+    }
+  }
+
+  async caseClause(c: ShNode, io: Io, cond: boolean): Promise<number> {
+    const word = await expandString(c.Word, this.sh, this.subst);
+    for (const item of c.Items as ShNode[]) {
+      for (const p of item.Patterns as ShNode[]) {
+        if (patternRegExp(await expandPattern(p, this.sh, this.subst), true, true).test(word)) return this.stmts(item.Stmts, io, cond);
+      }
+    }
+    return 0;
+  }
+
+  async decl(c: ShNode): Promise<number> {
+    const variant: string = c.Variant.Value;
+    if (variant !== 'export' && variant !== 'local' && variant !== 'readonly') throw new RunError(`${variant}: not interpreted here`, 2);
+    for (const a of c.Args as ShNode[]) {
+      const name: string | undefined = a.Name?.Value;
+      if (!name) continue;
+      if (!a.Naked || a.Value) this.sh.vars.set(name, await expandString(a.Value, this.sh, this.subst));
+      if (variant === 'export') this.sh.exported.add(name);
+    }
+    return 0;
+  }
+
+  readonly subst = async (stmts: ShNode[]): Promise<string> => {
+    const chunks: Buffer[] = [];
+    const status = await this.subshell(stmts, { stdin: Buffer.alloc(0), out: (d) => chunks.push(Buffer.from(d)), err: () => {} }, true);
+    this.sh.lastStatus = status;
+    return Buffer.concat(chunks).toString('utf8');
+  };
+
+  async call(c: ShNode, io: Io): Promise<number> {
+    const assigns: [string, string][] = [];
+    for (const a of c.Assigns as ShNode[]) assigns.push([a.Name.Value, await expandString(a.Value, this.sh, this.subst)]);
+    const argv = await expandFields(c.Args, this.sh, this.subst);
+    if (argv.length === 0) {
+      for (const [k, v] of assigns) this.sh.vars.set(k, v);
+      return this.sh.lastStatus;
+    }
+    if (this.sh.opts.xtrace) this.trace(`+ ${[...assigns.map(([k, v]) => `${k}=${v}`), ...argv].join(' ')}`);
+    // Assignments before a command are that command's environment only.
+    const saved = assigns.map(([k]) => [k, this.sh.vars.get(k)] as const);
+    for (const [k, v] of assigns) this.sh.vars.set(k, v);
+    try {
+      return await this.dispatch(argv, io);
+    } finally {
+      for (const [k, v] of saved) if (v === undefined) this.sh.vars.delete(k); else this.sh.vars.set(k, v);
+    }
+  }
+
+  async dispatch(argv: string[], io: Io): Promise<number> {
+    const [name, ...args] = argv as [string, ...string[]];
+    const fn = this.sh.functions.get(name);
+    if (fn) return this.stmt(fn, io, false);
+    const c = commandName(name);
+    const builtin = BUILTINS.get(c);
+    try {
+      if (builtin) return await builtin(args, io, this.sh, this);
+      const native = this.sh.commands.get(c);
+      if (!native) throw wouldExecute(name);
+      // As in a container, the program must be in the image: busybox's applet links, or apk's binary.
+      if (!(await findProgram(this.sh.fs, name, this.sh.vars.get('PATH') ?? ''))) {
+        io.err(`sh: ${name}: not found\n`);
+        return 127;
+      }
+      return await native(args, io, this.sh);
+    } catch (e) {
+      if (e instanceof RunError) { io.err(`${c}: ${e.message}\n`); return e.status; }
+      throw e;
+    }
+  }
+
+  async withRedirs(redirs: ShNode[], io: Io, run: (io: Io) => Promise<number>): Promise<number> {
+    if (redirs.length === 0) return run(io);
+    let cur: Io = { ...io };
+    const files: { path: string; chunks: Buffer[]; append: boolean }[] = [];
+    const target = (path: string, append: boolean) => {
+      if (path === '/dev/null') return () => {};
+      const f = { path, chunks: [] as Buffer[], append };
+      files.push(f);
+      return (d: string | Buffer) => { f.chunks.push(Buffer.from(d)); };
+    };
+    for (const r of redirs) {
+      const fd = r.N ? Number(r.N.Value) : undefined;
+      const op: number = r.Op;
+      if (op === OP.hdoc || op === OP.dashHdoc) {
+        const quoted = r.Word.Parts.some((p: ShNode) => typeOf(p) !== 'Lit');
+        let body = quoted ? literalHdoc(r.Hdoc) : await expandString(r.Hdoc, this.sh, this.subst);
+        if (op === OP.dashHdoc) body = body.replace(/^\t+/gm, '');
+        cur = { ...cur, stdin: Buffer.from(body) };
+        continue;
+      }
+      const word = await expandString(r.Word, this.sh, this.subst);
+      switch (op) {
+        case OP.wordHdoc: cur = { ...cur, stdin: Buffer.from(`${word}\n`) }; break;
+        case OP.rdrIn: cur = { ...cur, stdin: await this.readFile(word) }; break;
+        case OP.rdrOut: case OP.clbOut: case OP.appOut: {
+          const w = target(word, op === OP.appOut);
+          if (fd === 2) cur = { ...cur, err: (d) => w(d) }; else cur = { ...cur, out: w };
+          break;
+        }
+        case OP.rdrAll: case OP.appAll: {
+          const w = target(word, op === OP.appAll);
+          cur = { ...cur, out: w, err: (d) => w(d) };
+          break;
+        }
+        case OP.dplOut: {
+          if (word === '1' && fd === 2) cur = { ...cur, err: (d) => cur.out(d) };
+          else if (word === '2' && (fd ?? 1) === 1) { const e = cur.err; cur = { ...cur, out: (d) => e(Buffer.from(d).toString()) }; }
+          else if (word === '-') cur = fd === 2 ? { ...cur, err: () => {} } : { ...cur, out: () => {} };
+          else throw new RunError(`redirection >&${word} is not interpreted here`, 2);
+          break;
+        }
+        case OP.dplIn: break;
+        default: throw new RunError('redirection not interpreted here', 2);
+      }
+    }
+    // Files are opened (created or truncated) before the command runs, as the shell does.
+    for (const f of files) await this.writeFile(f.path, Buffer.alloc(0), f.append);
+    const status = await run(cur);
+    for (const f of files) await this.writeFile(f.path, Buffer.concat(f.chunks), true);
+    return status;
+  }
+
+  async readFile(path: string): Promise<Buffer> {
+    const { node } = await this.sh.fs.resolve(absPath(this.sh, path), true);
+    if (!node) throw new RunError(`can't open '${path}': No such file or directory`);
+    if (node.type !== 'file') throw new RunError(`can't open '${path}': not a regular file`);
+    return this.sh.fs.bytes(node);
+  }
+
+  /** Writes (or appends to) a file as `>`/`>>` do: a new file belongs to the RUN's user. */
+  async writeFile(path: string, data: Buffer, append: boolean): Promise<void> {
+    await writeFileAt(this.sh, path, data, append);
+  }
+}
+
+/** Writes or appends to a file through symlinks; an existing file keeps its inode, owner and mode. */
+export async function writeFileAt(sh: ShellState, path: string, data: Buffer, append: boolean): Promise<void> {
+  const { path: p, node } = await sh.fs.resolve(absPath(sh, path), true);
+  if (node && node.type === 'directory') throw new RunError(`can't create '${path}': Is a directory`);
+  const parent = await sh.fs.resolve(`/${p.slice(0, Math.max(0, p.lastIndexOf('/')))}`, true);
+  if (parent.node?.type !== 'directory') throw new RunError(`can't create '${path}': No such file or directory`);
+  if (node && node.type === 'file') {
+    const old = append ? await sh.fs.bytes(node) : Buffer.alloc(0);
+    node.ino.data = Buffer.concat([old, data]);
+    node.ino.lower = undefined;
+    sh.fs.set(p, { type: 'file', ino: node.ino });
+    return;
+  }
+  sh.fs.set(p, { type: 'file', ino: new Inode(newMeta(sh, 0o666), data) });
+}
+
+function isAndOr(c: ShNode): boolean {
+  return c && typeOf(c) === 'BinaryCmd' && (c.Op === OP.and || c.Op === OP.or);
+}
+
+function literalHdoc(w: ShNode | null): string {
+  if (!w) return '';
+  return (w.Parts as ShNode[]).map((p) => p.Value ?? '').join('');
+}

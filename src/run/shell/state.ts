@@ -1,0 +1,43 @@
+import { posix } from 'node:path';
+import type { RunFs } from '../fs/run-fs.js';
+
+/** A command's standard streams: stdin is whole (pipes run one side after the other). */
+export interface Io {
+  stdin: Buffer;
+  out(data: string | Buffer): void;
+  err(data: string): void;
+}
+
+/** What a RUN is run as and with. */
+export interface RunUser { uid: number; gid: number; home: string }
+
+/** The shell's state: variables, options and the current directory, over the RUN's filesystem. */
+export interface ShellState {
+  fs: RunFs;
+  /** Absolute, with a leading `/`. */
+  cwd: string;
+  vars: Map<string, string>;
+  exported: Set<string>;
+  opts: { errexit: boolean; nounset: boolean; xtrace: boolean; noglob: boolean; pipefail: boolean };
+  user: RunUser;
+  umask: number;
+  lastStatus: number;
+  functions: Map<string, unknown>;
+  /** Commands other than the shell's own (apk, file commands, adduser, ...). */
+  commands: ReadonlyMap<string, Command>;
+  /** Runs shell text in this shell (for `sh -c`). */
+  runText?: (text: string, io: Io) => Promise<number>;
+}
+
+/** A native command: its arguments (without the name), streams and the shell. Returns the exit status. */
+export type Command = (args: string[], io: Io, sh: ShellState) => Promise<number>;
+
+/** An absolute in-image path for a command's argument, relative to the current directory. */
+export function absPath(sh: ShellState, p: string): string {
+  return p.startsWith('/') ? p : posix.join(sh.cwd, p);
+}
+
+/** The owner and mode of what a command creates: the RUN's user, modes under umask. */
+export function newMeta(sh: ShellState, mode: number): { mode: number; uid: number; gid: number } {
+  return { mode: mode & ~sh.umask & 0o7777, uid: sh.user.uid, gid: sh.user.gid };
+}
