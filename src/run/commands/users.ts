@@ -18,10 +18,16 @@ function lastChanged(sh: ShellState): string {
   return epoch && /^\d+$/.test(epoch) ? String(Math.floor(Number(epoch) / 86400)) : '';
 }
 
+/** Busybox's update_passwd keeps the file as it was under `FILE-` (the old inode, linked before the new one is renamed in). */
+function backup(sh: ShellState, path: string, meta: { mode: number; uid: number; gid: number }, data: Buffer): void {
+  sh.fs.set(`${path}-`, { type: 'file', ino: new Inode({ ...meta }, data) });
+}
+
 async function appendLine(sh: ShellState, path: string, line: string, mode = 0o644): Promise<void> {
   const { path: p, node } = await sh.fs.resolve(path, true);
   if (node && node.type !== 'file') throw new RunError(`${path}: not a regular file`);
   const old = node ? await sh.fs.bytes(node) : Buffer.alloc(0);
+  if (node) backup(sh, p, node.ino.meta, old);
   const sep = old.length > 0 && old[old.length - 1] !== 0x0a ? '\n' : '';
   const data = Buffer.concat([old, Buffer.from(`${sep}${line}\n`)]);
   sh.fs.set(p, { type: 'file', ino: new Inode(node ? { ...node.ino.meta } : { mode, uid: 0, gid: 0 }, data) });
@@ -30,6 +36,7 @@ async function appendLine(sh: ShellState, path: string, line: string, mode = 0o6
 async function rewrite(sh: ShellState, path: string, rows: string[][]): Promise<void> {
   const { path: p, node } = await sh.fs.resolve(path, true);
   if (!node || node.type !== 'file') throw new RunError(`${path}: No such file or directory`);
+  backup(sh, p, node.ino.meta, await sh.fs.bytes(node));
   sh.fs.set(p, { type: 'file', ino: new Inode({ ...node.ino.meta }, Buffer.from(rows.map((r) => `${r.join(':')}\n`).join(''))) });
 }
 
