@@ -29,7 +29,7 @@ describe('APKINDEX', () => {
     const file = readFileSync(fixture('apk/APKINDEX-v3.16.3-main-x86_64.tar.gz'));
     await expect(loadIndex(file, new Map(), 'idx')).rejects.toThrow(/signed by alpine-devel@lists.alpinelinux.org-6165ee59.rsa.pub, which is not in the stage's \/etc\/apk\/keys/);
     const bad = Buffer.from(file);
-    bad[bad.length - 20] ^= 0xff;
+    bad[bad.length - 20] = bad[bad.length - 20]! ^ 0xff;
     await expect(loadIndex(bad, keys, 'idx')).rejects.toThrow(/does not verify|corrupt/);
   });
 });
@@ -66,7 +66,7 @@ describe('.apk packages', () => {
     if (name === 'strace') expect(entry).toBeDefined();
     expect(pkg.files.some((f) => f.type === 'file' && f.pax['APK-TOOLS.checksum.SHA1'])).toBe(true);
     const bad = Buffer.from(bytes);
-    bad[bad.length - 100] ^= 0xff;
+    bad[bad.length - 100] = bad[bad.length - 100]! ^ 0xff;
     await expect(openPackage(bad, keys, file)).rejects.toThrow(/datahash|corrupt/);
     if (entry) await expect(openPackage(bytes, keys, file, { checksum: 'Q1AAAAAAAAAAAAAAAAAAAAAAAAAAAAA=' })).rejects.toThrow(/does not match the index/);
   });

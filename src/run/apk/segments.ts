@@ -49,11 +49,11 @@ export async function readTarBuffer(data: Buffer, what: string): Promise<ApkTarE
   // tar-stream wants the end-of-archive blocks; apk's signature and control members omit them.
   const input = Buffer.concat([data, Buffer.alloc(1024)]);
   const out: ApkTarEntry[] = [];
-  const ex = tar.extract({ allowUnknownFormat: true });
+  const ex = tar.extract();
   const done = new Promise<void>((resolve, reject) => {
     ex.on('entry', (h, stream, next) => {
       const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('data', (c: unknown) => { chunks.push(c as Buffer); });
       stream.on('end', () => {
         out.push({
           name: h.name, type: h.type ?? 'file', mode: h.mode ?? 0o644, uid: h.uid ?? 0, gid: h.gid ?? 0, size: h.size ?? 0,
