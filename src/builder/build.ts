@@ -14,6 +14,8 @@ import { argPlatform, formatPlatform, hostPlatform } from '../oci/platform.js';
 import type { Platform } from '../oci/schemas.js';
 import { BuildContext } from './context.js';
 import { runStage, type StageEnv, type StageState } from './stage.js';
+import { apkCommand } from '../run/apk/apk-command.js';
+import { precheckRun } from '../run/run.js';
 import { defaultCacheDir } from '../store/cache-dir.js';
 import { baseState, stageRef } from './base.js';
 import type { FromSource } from './stage.js';
@@ -41,6 +43,10 @@ export interface BuildOptions extends TransportOptions {
   /** Seconds since the epoch for every timestamp; default SOURCE_DATE_EPOCH, else 0. */
   sourceDateEpoch?: number;
   onProgress?: (e: BuildProgress) => void;
+  /** RUN's output, line by line. */
+  onRunOutput?: (line: string) => void;
+  /** Native apk's policy: --apk-allow-untrusted, --apk-mirror (or OCIMAKE_APK_MIRROR), --strict-scripts. */
+  apk?: { allowUntrusted?: boolean; mirror?: string; strictScripts?: boolean };
 }
 
 export type BuildProgress =
@@ -84,8 +90,17 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const scratch = await fs.mkdtemp(join(tmpdir(), 'ocimake-build-'));
   const untrackScratch = trackTemp(scratch);
   const consumed = new Set<string>(plan.globalArgs.flatMap((a) => a.args.map((x) => x.name)));
+  const cacheRoot = opts.cacheDir ?? defaultCacheDir();
+  const mirror = opts.apk?.mirror ?? process.env.OCIMAKE_APK_MIRROR;
+  const runCommands = new Map([['apk', apkCommand({
+    cacheDir: cacheRoot, transport: opts, warn,
+    ...(opts.apk?.allowUntrusted ? { allowUntrusted: true } : {}), ...(mirror ? { mirror } : {}), ...(opts.apk?.strictScripts ? { strictScripts: true } : {}),
+  })]]);
+  // RUNs that would need a program ocimake does not have fail now, before anything is pulled.
+  for (const stage of plan.stages) if (needed.has(stage.index)) for (const inst of stage.instructions) if (inst.kind === 'run') await precheckRun(plan.file, inst, runCommands);
   const env: StageEnv = {
-    file: plan.file, escape: plan.escape, context, store, buildArgs, globalArgs, consumed, created, mtime: epoch, scratch,
+    file: plan.file, escape: plan.escape, context, store, buildArgs, globalArgs, consumed, created, mtime: epoch, scratch, runCommands,
+    ...(opts.onRunOutput ? { onOutput: opts.onRunOutput } : {}),
     onStep: (stage, inst, index) => opts.onProgress?.({ kind: 'step', stage, inst, index }),
     resolveFrom: async (name, stage) => {
       const ref = stageRef(plan, name, stage.index);

@@ -70,6 +70,25 @@ function shellScript(args: string[], shell: string): { opts: string[]; text: str
   return { opts: args.slice(0, c), text: args[c + 1]! };
 }
 
+/**
+ * Checks a RUN before the build starts: its shell text parses, and every command it names
+ * literally is one RUN can do natively. Throws `FILE:LINE: RUN would execute "go"`.
+ */
+export async function precheckRun(file: string, inst: { line: number; json: boolean; args: string[]; heredocs: Heredoc[]; flags: string[] }, extra: ReadonlyMap<string, Command>): Promise<void> {
+  try {
+    parseRunFlags(inst.flags);
+    const script = scriptOf({ ...inst, shell: ['/bin/sh', '-c'] });
+    const commands = nativeCommands({ extra });
+    if ('text' in script) {
+      const foreign = firstForeignCommand(await parseShell(script.text, 'RUN'), { commands });
+      if (foreign !== undefined) throw wouldExecute(foreign);
+    } else if (!commands.has(commandName(script.argv[0]!))) throw wouldExecute(script.argv[0]!);
+  } catch (err) {
+    if (err instanceof OcimakeError) throw new OcimakeError(err.code, `${file}:${inst.line}: ${err.message.startsWith('RUN ') ? '' : 'RUN: '}${err.message}`, { ...(err.hint ? { hint: err.hint } : {}), cause: err });
+    throw err;
+  }
+}
+
 /** True when a program name resolves in the image: a path as given, or a name along PATH. */
 export async function findProgram(rfs: RunFs, name: string, path: string): Promise<boolean> {
   const dirs = name.includes('/') ? [''] : path.split(':').filter((d) => d.startsWith('/'));

@@ -23,6 +23,22 @@ const key = (p: ApkPackage) => `${p.name}-${p.version}`;
  * Returns the packages with every dependency before its dependants.
  */
 export function solve(input: SolveInput): ApkPackage[] {
+  // Greedy, with learning: when a later constraint rules out a version chosen earlier, the
+  // constraint is pinned on that name and the choice starts again (at most once per constraint).
+  const pins = new Map<string, Dep[]>();
+  for (let round = 0; ; round++) {
+    try {
+      return solveOnce(input, pins);
+    } catch (e) {
+      if (!(e instanceof Repin) || round > 200) throw e instanceof Repin ? e.cause : e;
+      pins.set(e.dep.name, [...(pins.get(e.dep.name) ?? []), e.dep]);
+    }
+  }
+}
+
+class Repin { constructor(readonly dep: Dep, readonly cause: OcimakeError) {} }
+
+function solveOnce(input: SolveInput, pins: ReadonlyMap<string, Dep[]>): ApkPackage[] {
   const installedKeys = new Set(input.installed.map(key));
   const all = new Map<string, ApkPackage>();
   for (const p of input.available) if (!all.has(key(p))) all.set(key(p), p);
@@ -49,13 +65,14 @@ export function solve(input: SolveInput): ApkPackage[] {
   };
 
   const pick = (d: Dep, chain: string[]): ApkPackage => {
-    const named = (byName.get(d.name) ?? []).filter((p) => satisfies(p.version, d.op, d.version));
+    const pinned = (p: ApkPackage) => (pins.get(p.name) ?? []).every((x) => satisfies(p.version, x.op, x.version));
+    const named = (byName.get(d.name) ?? []).filter((p) => satisfies(p.version, d.op, d.version) && pinned(p));
     if (named.length > 0) {
       const current = input.installed.find((p) => p.name === d.name);
       if (current && !upgrading(d.name) && named.some((p) => key(p) === key(current))) return named.find((p) => key(p) === key(current))!;
       return [...named].sort((a, b) => compareVersions(b.version, a.version) || (a.repoIndex ?? 1e9) - (b.repoIndex ?? 1e9))[0]!;
     }
-    const provs = (providers.get(d.name) ?? []).filter(({ version }) => d.op === '' || (version !== '' && satisfies(version, d.op, d.version)));
+    const provs = (providers.get(d.name) ?? []).filter(({ pkg, version }) => pinned(pkg) && (d.op === '' || (version !== '' && satisfies(version, d.op, d.version))));
     if (provs.length === 0) {
       return fail(d, chain, (byName.get(d.name)?.length ?? 0) > 0 || (providers.get(d.name)?.length ?? 0) > 0 ? `no version matches ${d.op}${d.version}` : 'no such package');
     }
@@ -80,7 +97,13 @@ export function solve(input: SolveInput): ApkPackage[] {
     for (const p of selected.values()) if (meets(p, d)) return;
     const p = pick(d, chain);
     const same = selected.get(p.name);
-    if (same) fail(d, chain, `${key(same)} is already chosen`);
+    if (same) {
+      let err: OcimakeError | undefined;
+      try { fail(d, chain, `${key(same)} is already chosen`); } catch (e) { err = e as OcimakeError; }
+      const already = (pins.get(d.name) ?? []).some((x) => formatDep(x) === formatDep(d));
+      if (d.name === p.name && !already) throw new Repin(d, err!);
+      throw err!;
+    }
     selected.set(p.name, p);
     for (const dep of p.depends) resolve(dep, [...chain, key(p)]);
   };

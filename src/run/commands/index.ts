@@ -4,6 +4,7 @@ import { sed } from './sed.js';
 import { TEST_COMMANDS } from './test.js';
 import { TEXT_COMMANDS } from './text.js';
 import { USER_COMMANDS } from './users.js';
+import { updateCaCertificatesCommand } from './certs.js';
 
 /** What the native commands need from the build (apk's repositories, keys and options). */
 export interface NativeOptions {
@@ -14,7 +15,7 @@ export interface NativeOptions {
 /** Every command RUN can do natively, by name. */
 export function nativeCommands(opts: NativeOptions): Map<string, Command> {
   return new Map<string, Command>([
-    ...FILE_COMMANDS, ...TEXT_COMMANDS, ...TEST_COMMANDS, ...USER_COMMANDS, ['sed', sed],
+    ...FILE_COMMANDS, ...TEXT_COMMANDS, ...TEST_COMMANDS, ...USER_COMMANDS, ['sed', sed], ['update-ca-certificates', updateCaCertificatesCommand],
     ...(opts.extra ?? new Map()),
   ]);
 }

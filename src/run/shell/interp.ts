@@ -57,7 +57,15 @@ export class Interpreter {
 
   async stmt(s: ShNode, io: Io, cond: boolean): Promise<number> {
     if (s.Background) throw new RunError('background jobs (&) are not interpreted here', 2);
-    let status = await this.withRedirs(s.Redirs, io, (rio) => this.command(s.Cmd, rio, cond || s.Negated));
+    let status: number;
+    try {
+      status = await this.withRedirs(s.Redirs, io, (rio) => this.command(s.Cmd, rio, cond || s.Negated));
+    } catch (e) {
+      // A redirection or expansion that fails fails its command, as in sh.
+      if (!(e instanceof RunError)) throw e;
+      io.err(`sh: ${e.message}\n`);
+      status = e.status;
+    }
     if (s.Negated) status = status === 0 ? 1 : 0;
     this.sh.lastStatus = status;
     if (status !== 0 && this.sh.opts.errexit && !cond && !s.Negated && !isAndOr(s.Cmd)) throw new ExitSignal(status);

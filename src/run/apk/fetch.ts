@@ -1,0 +1,77 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { OcimakeError } from '../../errors.js';
+import { RegistryClient, type TransportOptions } from '../../remote/transport.js';
+
+const INDEX_LIMIT = 64 * 1024 * 1024;
+const PACKAGE_LIMIT = 1024 * 1024 * 1024;
+
+/**
+ * Fetches apk repository files over the same HTTP stack as registries (retries, resumable
+ * reads, bounded bodies). Indexes are cached by URL in the cache dir and revalidated with a
+ * conditional GET; packages are cached by their index checksum.
+ */
+export class ApkFetcher {
+  readonly #clients = new Map<string, RegistryClient>();
+  constructor(readonly cacheDir: string, readonly transport: TransportOptions = {}) {}
+
+  #client(url: URL): RegistryClient {
+    let c = this.#clients.get(url.origin);
+    if (!c) {
+      c = new RegistryClient(url.host, { ...this.transport, ...(url.protocol === 'http:' ? { insecureRegistries: [url.host] } : {}) });
+      this.#clients.set(url.origin, c);
+    }
+    return c;
+  }
+
+  async #get(url: string, limit: number, what: string, headers: Record<string, string> = {}): Promise<{ status: number; bytes: Buffer; headers: Record<string, string> }> {
+    let u: URL;
+    try { u = new URL(url); } catch { throw new OcimakeError('APK_REPOSITORY', `"${url}" is not a repository URL`, { hint: 'write repositories as http(s)://host/path, one per line in /etc/apk/repositories' }); }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new OcimakeError('APK_REPOSITORY', `${what}: only http and https repositories are fetched (${url})`, { hint: 'serve the repository over HTTP, or COPY the packages in' });
+    const r = await this.#client(u).requestBytes({ method: 'GET', path: url, scopes: [], headers }, limit, what);
+    if (r.status !== 200 && r.status !== 304) throw new OcimakeError('APK_FETCH', `${what}: ${url} answered ${r.status}`, { hint: r.status === 404 ? 'the repository does not have it: check /etc/apk/repositories (or -X), the architecture, and run apk with -U' : 'check that the repository is reachable from here (or set --apk-mirror)' });
+    return r;
+  }
+
+  async #cached(kind: string, id: string): Promise<{ body: string; meta: string }> {
+    const dir = join(this.cacheDir, 'apk', kind);
+    await fs.mkdir(dir, { recursive: true });
+    const h = createHash('sha256').update(id).digest('hex');
+    return { body: join(dir, h), meta: join(dir, `${h}.json`) };
+  }
+
+  async #store(path: string, data: Buffer | string): Promise<void> {
+    const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+    await fs.writeFile(tmp, data);
+    await fs.rename(tmp, path);
+  }
+
+  /** An APKINDEX.tar.gz: from the cache when the server says it has not changed. */
+  async index(url: string): Promise<Buffer> {
+    const c = await this.#cached('index', url);
+    const meta = await fs.readFile(c.meta, 'utf8').then((t) => JSON.parse(t) as { etag?: string; lastModified?: string }, () => undefined);
+    const cached = meta ? await fs.readFile(c.body).catch(() => undefined) : undefined;
+    const headers: Record<string, string> = {};
+    if (cached && meta?.etag) headers['if-none-match'] = meta.etag;
+    if (cached && meta?.lastModified) headers['if-modified-since'] = meta.lastModified;
+    const r = await this.#get(url, INDEX_LIMIT, 'APKINDEX', headers);
+    if (r.status === 304 && cached) return cached;
+    await this.#store(c.body, r.bytes);
+    await this.#store(c.meta, JSON.stringify({ etag: r.headers.etag, lastModified: r.headers['last-modified'] }));
+    return r.bytes;
+  }
+
+  /** A package, checked by `check` before it is cached (by checksum); a cached copy that fails is fetched again. */
+  async package<T>(url: string, checksum: string, check: (bytes: Buffer) => Promise<T>): Promise<T> {
+    const c = checksum ? await this.#cached('packages', checksum) : undefined;
+    const hit = c ? await fs.readFile(c.body).catch(() => undefined) : undefined;
+    if (hit) {
+      try { return await check(hit); } catch { await fs.rm(c!.body, { force: true }); }
+    }
+    const r = await this.#get(url, PACKAGE_LIMIT, url.slice(url.lastIndexOf('/') + 1));
+    const out = await check(r.bytes);
+    if (c) await this.#store(c.body, r.bytes);
+    return out;
+  }
+}

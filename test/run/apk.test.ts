@@ -1,0 +1,95 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OcimakeError } from '../../src/errors.js';
+import { alpineLayout } from '../helpers/alpine-images.js';
+import { makeApkKey, serveStatic, testPackages, writeApkRepo, buildApk, type ApkKey } from '../helpers/apk-repo.js';
+import { buildFrom, flatten } from '../helpers/build.js';
+import { tempDir } from '../helpers/tmp.js';
+import type { ReadEntry } from '../helpers/tar.js';
+
+// Issue 7: `apk` natively, against a real apk v2 repository made at test time and served on
+// loopback. The interop suite builds the same Dockerfiles with the real apk-tools.
+
+let base: string;
+let key: ApkKey;
+let repo: Awaited<ReturnType<typeof serveStatic>>;
+let repoDir: string;
+
+beforeAll(async () => {
+  base = `oci:${alpineLayout(join(tempDir(), 'alpine')).dir}:3`;
+  key = makeApkKey();
+  repoDir = tempDir();
+  await writeApkRepo(join(repoDir, 'main'), testPackages(), key);
+  // A second repository whose index names a package whose bytes differ from what it serves.
+  const other = makeApkKey();
+  await writeApkRepo(join(repoDir, 'foreign'), [{ name: 'foreign', version: '1-r0', files: { 'x': 'x' } }], other);
+  await writeApkRepo(join(repoDir, 'tampered'), [{ name: 'tampered', version: '1-r0', files: { 'etc/tampered': 'good' } }], key);
+  writeFileSync(join(repoDir, 'tampered', 'x86_64', 'tampered-1-r0.apk'), (await buildApk({ name: 'tampered', version: '1-r0', files: { 'etc/tampered': 'evil' } }, key)).file);
+  repo = await serveStatic(repoDir);
+});
+afterAll(async () => { await repo.close(); });
+
+/** A build on the Alpine base whose apk trusts the test key and uses the test repository. */
+async function apkBuild(run: string, repoName = 'main') {
+  const r = await buildFrom(`FROM ${base}\nCOPY ${key.name} /etc/apk/keys/\nRUN echo ${repo.url}/${repoName} > /etc/apk/repositories\n${run}\n`, { [key.name]: key.publicPem });
+  return { ...r, top: flatten(r.layers.slice(3)), last: r.layers.at(-1)! };
+}
+
+const text = (e: ReadEntry | undefined) => e?.content ?? '';
+
+describe('RUN apk, natively', () => {
+  it('apk add -U tzdata (seed 000): files, world, installed database and the index cache', async () => {
+    const r = await apkBuild('RUN apk add -U tzdata\nRUN ln -sf /usr/share/zoneinfo/Asia/Shanghai /etc/localtime && echo Asia/Shanghai > /etc/timezone');
+    expect(text(r.top.get('usr/share/zoneinfo/Asia/Shanghai'))).toBe('TZif2 CST-8\n');
+    expect(r.top.get('etc/localtime')).toMatchObject({ type: 'symlink', linkname: '/usr/share/zoneinfo/Asia/Shanghai' });
+    expect(text(r.top.get('etc/apk/world')).split('\n')).toEqual(['alpine-baselayout', 'alpine-keys', 'apk-tools', 'busybox', 'libc-utils', 'tzdata', '']);
+    const installed = text(r.top.get('lib/apk/db/installed'));
+    expect(installed).toMatch(/\nP:tzdata\nV:2024a-r0\nA:x86_64\n/);
+    expect(installed).toMatch(/F:usr\/share\/zoneinfo\/Asia\nR:Shanghai\nZ:Q1[A-Za-z0-9+/]{27}=\n/);
+    expect(installed.startsWith('C:Q1qKcZ+j23xssAXmgQhkOO8dHnbWw=\nP:alpine-baselayout\n')).toBe(true);
+    expect([...r.top.keys()].filter((k) => /^var\/cache\/apk\/APKINDEX\.[0-9a-f]{8}\.tar\.gz$/.test(k))).toHaveLength(1);
+  });
+
+  it('apk --no-cache add resolves so: names and dependencies, newest version, and leaves no index copy', async () => {
+    const r = await apkBuild('RUN apk --no-cache add footool');
+    expect(r.top.get('usr/lib/libfoo.so.1')).toMatchObject({ type: 'symlink', linkname: 'libfoo.so.1.2.0' });
+    expect(r.top.get('usr/bin/footool')).toMatchObject({ mode: 0o755 });
+    expect(r.top.get('var/lib/footool')).toMatchObject({ type: 'directory', mode: 0o750 });
+    expect(text(r.top.get('usr/share/zoneinfo/UTC'))).toBe('TZif2 UTC\n');
+    expect([...r.top.keys()].some((k) => k.startsWith('var/cache/apk/APKINDEX'))).toBe(false);
+    const installed = text(r.top.get('lib/apk/db/installed'));
+    expect(installed.indexOf('P:libfoo')).toBeLessThan(installed.indexOf('P:footool'));
+    expect(installed).toContain('F:var/lib/footool\nM:0:0:750\n');
+  });
+
+  it('apk add --virtual, then apk del removes what it brought (whiteouts in the layer)', async () => {
+    const r = await apkBuild("RUN apk add --no-cache --virtual .deps footool=0.9_rc1-r2 'libfoo<1.2'\nRUN apk del --no-cache .deps");
+    const added = flatten(r.layers.slice(3, 4));
+    expect(added.get('usr/lib/libfoo.so.1')).toMatchObject({ linkname: 'libfoo.so.1.1.0' });
+    const names = r.last.map((e) => e.name);
+    expect(names).toContain('usr/bin/.wh.footool');
+    expect(names).toContain('usr/lib/.wh.libfoo.so.1.1.0');
+    expect(text(r.top.get('etc/apk/world'))).not.toContain('.deps');
+    expect(text(r.top.get('lib/apk/db/installed'))).not.toContain('P:footool');
+  });
+
+  it('refuses what apk refuses, naming the cause', async () => {
+    const fail = (run: string, repoName?: string) => apkBuild(run, repoName).then(() => undefined, (e: unknown) => e as OcimakeError);
+    expect((await fail('RUN apk add --no-cache no-such-package'))?.message).toMatch(/Dockerfile:4: RUN: unable to select packages: no-such-package \(no such package\), required by: world/);
+    expect((await fail('RUN apk add --no-cache footool conflicting'))?.message).toMatch(/conflicts with !footool/);
+    expect((await fail('RUN apk add --no-cache foreign', 'foreign'))?.message).toMatch(/signed by ocimake-test-[0-9a-f]{8}\.rsa\.pub, which is not in the stage's \/etc\/apk\/keys/);
+    expect((await fail('RUN apk add --no-cache tampered', 'tampered'))?.message).toMatch(/tampered-1-r0.apk: .*(does not match the index|bytes, the index says)/);
+    expect((await fail('RUN apk add --allow-untrusted --no-cache tzdata'))?.hint).toMatch(/--apk-allow-untrusted/);
+    expect((await fail('USER nobody\nRUN apk add --no-cache tzdata'))?.message).toMatch(/exit code: 99/);
+  });
+
+  it('caches the index by URL and revalidates it; packages come from the cache the second time', async () => {
+    const before = repo.requests.get('/main/x86_64/tzdata-2024a-r0.apk') ?? 0;
+    await apkBuild('RUN apk add --no-cache tzdata');
+    await apkBuild('RUN apk add --no-cache tzdata');
+    expect((repo.requests.get('/main/x86_64/tzdata-2024a-r0.apk') ?? 0) - before).toBeLessThanOrEqual(1);
+  });
+});
+
+void readFileSync;
