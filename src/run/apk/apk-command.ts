@@ -8,10 +8,10 @@ import { ApkFetcher } from './fetch.js';
 import { formatDep, loadIndex, parseDep, type ApkPackage, type Dep } from './index-file.js';
 import { installPackage, removePackage } from './install.js';
 import { parseInstalled, type InstalledPackage } from './installed-db.js';
-import { openPackage } from './package-file.js';
+import { openPackage, type OpenedPackage } from './package-file.js';
 import { solve } from './resolve.js';
 import { emulateScripts } from './scripts.js';
-import { readText, writeText, appendScripts, writeTriggers } from './image-files.js';
+import { readText, writeText, rewriteScripts, writeTriggers } from './image-files.js';
 
 /** What the build gives apk: where to cache, how to reach repositories, and its policy flags. */
 export interface ApkOptions {
@@ -148,7 +148,7 @@ function virtualPackage(name: string, deps: Dep[], sh: ShellState): ApkPackage {
   };
 }
 
-interface RepoState { available: ApkPackage[]; indexes: { url: string; repo: string; bytes: Buffer }[]; keys: Map<string, string>; arch: string; repoOf: Map<ApkPackage, string> }
+interface RepoState { available: ApkPackage[]; indexes: { url: string; repo: string; cacheUrl: string; bytes: Buffer }[]; keys: Map<string, string>; arch: string; repoOf: Map<ApkPackage, string> }
 
 async function loadRepositories(sh: ShellState, f: Flags, opts: ApkOptions, fetcher: ApkFetcher, io: Io): Promise<RepoState> {
   const arch = ((await readText(sh, '/etc/apk/arch')) ?? '').trim();
@@ -175,7 +175,8 @@ async function loadRepositories(sh: ShellState, f: Flags, opts: ApkOptions, fetc
     if (!f.quiet) io.out(`fetch ${url}\n`);
     const bytes = await fetcher.index(url);
     const idx = await loadIndex(bytes, keys, url, f.allowUntrusted && opts.allowUntrusted === true);
-    indexes.push({ url, repo, bytes });
+    // apk names its cached copy after the index URL as /etc/apk/repositories writes it (not the mirror's).
+    indexes.push({ url, repo, cacheUrl: `${repo.replace(/\/+$/, '')}/${arch}/APKINDEX.tar.gz`, bytes });
     for (const p of idx.packages) {
       const pk = { ...p, repo: base, repoIndex: i };
       available.push(pk);
@@ -191,12 +192,12 @@ function rewriteOrigin(repo: string, mirror: string): string {
   return `${m.origin}${m.pathname.replace(/\/$/, '')}${r.pathname}`;
 }
 
-/** Copies of the indexes in /var/cache/apk, named as apk names them (the first 4 bytes of the SHA-1 of the repository URL). */
+/** Copies of the indexes in /var/cache/apk, named as apk names them (the first 4 bytes of the SHA-1 of the index URL). */
 async function cacheIndexes(sh: ShellState, indexes: RepoState['indexes']): Promise<void> {
   const dir = await sh.fs.resolve('/var/cache/apk', true);
   if (dir.node?.type !== 'directory') return;
   for (const i of indexes) {
-    const id = createHash('sha1').update(i.repo).digest('hex').slice(0, 8);
+    const id = createHash('sha1').update(i.cacheUrl).digest('hex').slice(0, 8);
     await writeText(sh, `/${dir.path}/APKINDEX.${id}.tar.gz`, i.bytes);
   }
 }
@@ -208,8 +209,8 @@ async function apply(sh: ShellState, io: Io, f: Flags, opts: ApkOptions, fetcher
   for (const i of installed) for (const file of i.files) owners.set(file, i.pkg.name);
   const ids = await idNames(sh);
   const blocks = new Map<string, InstalledPackage>(installed.map((i) => [i.pkg.name, i]));
-  const order: string[] = installed.map((i) => i.pkg.name);
   const changes = target.filter((p) => byName.get(p.name)?.pkg.version !== p.version);
+  const added: { p: ApkPackage; opened: OpenedPackage }[] = [];
   let n = 0;
   for (const p of changes) {
     n++;
@@ -238,11 +239,10 @@ async function apply(sh: ShellState, io: Io, f: Flags, opts: ApkOptions, fetcher
           io.err(`WARNING: ${msg}\n`);
         }
       }
-      await appendScripts(sh, p, opened);
+      added.push({ p: inst.pkg, opened });
       await writeTriggers(sh, p, opened);
     }
     blocks.set(p.name, inst);
-    if (!order.includes(p.name)) order.push(p.name);
   }
   for (const i of installed) {
     if (targetNames.has(i.pkg.name)) continue;
@@ -250,8 +250,10 @@ async function apply(sh: ShellState, io: Io, f: Flags, opts: ApkOptions, fetcher
     await removePackage(sh.fs, i, new Set(), otherDirs(blocks, i.pkg.name));
     blocks.delete(i.pkg.name);
   }
-  const text = order.filter((name) => blocks.has(name)).map((name) => `${blocks.get(name)!.block}\n`).join('');
+  // apk-tools writes the database sorted by package name (checked against apk 2.14 in the interop suite).
+  const text = [...blocks.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map((name) => `${blocks.get(name)!.block}\n`).join('');
   await writeText(sh, '/lib/apk/db/installed', text);
+  await rewriteScripts(sh, [...blocks.values()].map((b) => b.pkg), added);
   if (!f.quiet) io.out(`OK: ${blocks.size} packages installed\n`);
 }
 

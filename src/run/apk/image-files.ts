@@ -1,4 +1,4 @@
-import tar from 'tar-stream';
+import { writeApkTar, type ApkTarFile } from './apk-tar.js';
 import { Inode } from '../fs/run-fs.js';
 import type { ShellState } from '../shell/state.js';
 import type { ApkPackage } from './index-file.js';
@@ -23,23 +23,32 @@ export async function writeText(sh: ShellState, path: string, data: string | Buf
   sh.fs.set(p, { type: 'file', ino: new Inode(meta, Buffer.from(data)) });
 }
 
-/** Adds a package's install scripts to /lib/apk/db/scripts.tar, named NAME-VERSION.CHECKSUM.SCRIPT as apk stores them. */
-export async function appendScripts(sh: ShellState, p: ApkPackage, opened: OpenedPackage): Promise<void> {
-  if (opened.scripts.size === 0) return;
+const SCRIPT_ORDER = ['pre-install', 'post-install', 'pre-deinstall', 'post-deinstall', 'pre-upgrade', 'post-upgrade', 'trigger'];
+
+/**
+ * Rewrites /lib/apk/db/scripts.tar as apk does on every change: the scripts of every
+ * installed package (NAME-VERSION.CHECKSUM.SCRIPT), by package name, then script kind.
+ */
+export async function rewriteScripts(sh: ShellState, installed: readonly ApkPackage[], added: readonly { p: ApkPackage; opened: OpenedPackage }[]): Promise<void> {
   const { node } = await sh.fs.resolve('/lib/apk/db/scripts.tar', true);
   const old = node?.type === 'file' ? await readTarBuffer(await sh.fs.bytes(node), 'scripts.tar') : [];
-  // This package's scripts of an earlier version go; every other package's stay.
-  const keep = old.filter((e) => !(e.name.startsWith(`${p.name}-`) && /^\d/.test(e.name.slice(p.name.length + 1))));
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  pack.on('data', (c: unknown) => { chunks.push(c as Buffer); });
-  const done = new Promise<void>((r) => pack.on('end', () => r()));
-  const add = (name: string, data: Buffer, mode: number, mtime: Date) => new Promise<void>((resolve, reject) => pack.entry({ name, size: data.length, mode, uid: 0, gid: 0, uname: 'root', gname: 'root', mtime }, data, (e) => (e ? reject(e) : resolve())));
-  for (const e of keep) await add(e.name, e.data, e.mode, new Date(0));
-  for (const [name, e] of opened.scripts) await add(`${p.name}-${p.version}.${opened.checksum}${name}`, e.data, 0o755, new Date(0));
-  pack.finalize();
-  await done;
-  await writeText(sh, '/lib/apk/db/scripts.tar', Buffer.concat(chunks));
+  const live = new Map<string, string>(installed.map((p) => [`${p.name}-${p.version}.${p.checksum}`, p.name] as const));
+  const files: (ApkTarFile & { pkg: string })[] = [];
+  for (const e of old) {
+    const prefix = e.name.slice(0, e.name.lastIndexOf('.'));
+    const name = live.get(prefix);
+    if (name !== undefined && !added.some((a) => a.p.name === name)) files.push({ name: e.name, mode: e.mode, uid: e.uid, gid: e.gid, mtime: e.mtime, data: e.data, pkg: name, ...(e.uname ? { uname: e.uname } : {}), ...(e.gname ? { gname: e.gname } : {}) });
+  }
+  for (const { p, opened } of added) {
+    for (const [script, e] of opened.scripts) {
+      if (!SCRIPT_ORDER.includes(script.slice(1))) continue;
+      files.push({ name: `${p.name}-${p.version}.${opened.checksum}${script}`, mode: e.mode, uid: e.uid, gid: e.gid, mtime: e.mtime, data: e.data, pkg: p.name });
+    }
+  }
+  if (!node && files.length === 0) return;
+  const kind = (n: string) => SCRIPT_ORDER.indexOf(n.slice(n.lastIndexOf('.') + 1));
+  files.sort((a, b) => (a.pkg < b.pkg ? -1 : a.pkg > b.pkg ? 1 : kind(a.name) - kind(b.name)));
+  await writeText(sh, '/lib/apk/db/scripts.tar', writeApkTar(files));
 }
 
 /** Records a package's trigger paths in /lib/apk/db/triggers ("CHECKSUM /path ..."). */

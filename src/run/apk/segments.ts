@@ -42,7 +42,7 @@ export function gzipMembers(b: Buffer, what: string, maxOut = 1 << 30): Member[]
   return out;
 }
 
-export interface ApkTarEntry { name: string; type: string; mode: number; uid: number; gid: number; size: number; linkname?: string; pax: Record<string, string>; data: Buffer; uname?: string; gname?: string }
+export interface ApkTarEntry { name: string; type: string; mode: number; mtime: number; uid: number; gid: number; size: number; linkname?: string; pax: Record<string, string>; data: Buffer; uname?: string; gname?: string }
 
 /** Reads the entries of a tar held in memory (apk members: no end-of-archive blocks is fine). */
 export async function readTarBuffer(data: Buffer, what: string): Promise<ApkTarEntry[]> {
@@ -56,7 +56,7 @@ export async function readTarBuffer(data: Buffer, what: string): Promise<ApkTarE
       stream.on('data', (c: unknown) => { chunks.push(c as Buffer); });
       stream.on('end', () => {
         out.push({
-          name: h.name, type: h.type ?? 'file', mode: h.mode ?? 0o644, uid: h.uid ?? 0, gid: h.gid ?? 0, size: h.size ?? 0,
+          name: h.name, type: h.type ?? 'file', mode: h.mode ?? 0o644, mtime: h.mtime ? Math.floor(h.mtime.getTime() / 1000) : 0, uid: h.uid ?? 0, gid: h.gid ?? 0, size: h.size ?? 0,
           ...(h.linkname ? { linkname: h.linkname } : {}), pax: (h.pax ?? {}) as Record<string, string>, data: Buffer.concat(chunks),
           ...(h.uname ? { uname: h.uname } : {}), ...(h.gname ? { gname: h.gname } : {}),
         });
