@@ -1,9 +1,10 @@
 import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
+import { fixture } from './alpine-images.js';
 
 // A generator of real apk v2 repositories for tests: packages laid out as abuild writes them
 // (signature, control and data gzip members; PAX checksums on data entries; datahash in
@@ -174,5 +175,18 @@ export function testPackages(): FakePackage[] {
     { name: 'libfoo', version: '1.1.0-r0', provides: ['so:libfoo.so.1=1.1.0'], files: { 'usr/lib/libfoo.so.1.1.0': { content: 'ELF libfoo old', mode: 0o755 }, 'usr/lib/libfoo.so.1': { link: 'libfoo.so.1.1.0' } } },
     { name: 'footool', version: '0.9_rc1-r2', depends: ['so:libfoo.so.1', 'tzdata'], provides: ['cmd:footool=0.9_rc1-r2'], files: { 'usr/bin/footool': { content: '#!/bin/sh\necho foo\n', mode: 0o755 }, 'etc/footool.conf': 'conf=1\n', 'var/lib/footool': { dir: true, mode: 0o750, uid: 0, gid: 0 } } },
     { name: 'conflicting', version: '1.0-r0', depends: ['!footool'], files: { 'usr/share/conflicting': 'x\n' } },
+    {
+      // Like Alpine's: the certificates, the list of those enabled, the tool, and a trigger that runs it.
+      name: 'ca-certificates', version: '20240226-r0',
+      files: {
+        'usr/share/ca-certificates/mozilla/ocimake_Test_Root_CA.crt': readFileSync(fixture('certs/test-root-ca.pem'), 'utf8'),
+        'etc/ca-certificates.conf': '# enabled certificates\nmozilla/ocimake_Test_Root_CA.crt\n',
+        'usr/sbin/update-ca-certificates': { content: '#!/bin/sh\nexit 0\n', mode: 0o755 },
+        'etc/ssl/certs': { dir: true },
+      },
+      scripts: { '.trigger': '#!/bin/sh\nexec /usr/sbin/update-ca-certificates --fresh >/dev/null 2>&1\n' },
+      triggers: ['/usr/share/ca-certificates/*', '/usr/local/share/ca-certificates/*', '/etc/ssl/certs/*'],
+    },
+    { name: 'scripted', version: '1.0-r0', files: { 'etc/scripted': 'x\n' }, scripts: { '.post-install': '#!/bin/sh\necho hi\n' } },
   ];
 }

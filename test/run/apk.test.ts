@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OcimakeError } from '../../src/errors.js';
-import { alpineLayout } from '../helpers/alpine-images.js';
+import { alpineLayout, fixture } from '../helpers/alpine-images.js';
 import { makeApkKey, serveStatic, testPackages, writeApkRepo, buildApk, type ApkKey } from '../helpers/apk-repo.js';
 import { buildFrom, flatten } from '../helpers/build.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -85,6 +85,20 @@ describe('RUN apk, natively', () => {
     expect((await fail('USER nobody\nRUN apk add --no-cache tzdata'))?.message).toMatch(/exit code: 99/);
   });
 
+  it('apk --no-cache add ca-certificates (seed 003): the trigger is emulated, other scripts are named in a warning', async () => {
+    const r = await apkBuild('RUN apk --no-cache add ca-certificates scripted');
+    const pem = readFileSync(fixture('certs/test-root-ca.pem'), 'utf8');
+    expect(text(r.top.get('etc/ssl/certs/ca-certificates.crt'))).toBe(pem);
+    expect(r.top.get('etc/ssl/certs/ocimake_Test_Root_CA.pem')).toMatchObject({ type: 'symlink', linkname: '/usr/share/ca-certificates/mozilla/ocimake_Test_Root_CA.crt' });
+    // `openssl x509 -hash` of the certificate (the interop suite asks openssl itself).
+    expect(r.top.get('etc/ssl/certs/fd40c7e3.0')).toMatchObject({ type: 'symlink', linkname: 'ocimake_Test_Root_CA.pem' });
+    expect(text(r.top.get('lib/apk/db/triggers'))).toMatch(/\nQ1[^ ]+ \/usr\/share\/ca-certificates\/\* \/usr\/local\/share\/ca-certificates\/\* \/etc\/ssl\/certs\/\*\n$/);
+    expect(r.warnings.join('\n')).toMatch(/scripts of scripted-1.0-r0 were not run \(.post-install\)/);
+    expect(r.warnings.join('\n')).not.toMatch(/ca-certificates/);
+    const strict = await buildFrom(`FROM ${base}\nCOPY ${key.name} /etc/apk/keys/\nRUN echo ${repo.url}/main > /etc/apk/repositories\nRUN apk --no-cache add scripted\n`, { [key.name]: key.publicPem }, { apk: { strictScripts: true } }).catch((e: unknown) => e as Error);
+    expect((strict as Error).message).toMatch(/Dockerfile:4: RUN: scripts of scripted-1.0-r0 were not run/);
+  });
+
   it('caches the index by URL and revalidates it; packages come from the cache the second time', async () => {
     const before = repo.requests.get('/main/x86_64/tzdata-2024a-r0.apk') ?? 0;
     await apkBuild('RUN apk add --no-cache tzdata');
@@ -93,4 +107,3 @@ describe('RUN apk, natively', () => {
   });
 });
 
-void readFileSync;
