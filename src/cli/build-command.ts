@@ -30,6 +30,9 @@ export function registerBuild(program: Command): void {
     .option('--insecure-registry <host[:port]>', 'reach this registry over plain HTTP (repeatable)', collect, [])
     .option('--cache-dir <dir>', 'blob cache directory (default: $XDG_CACHE_HOME/ocimake)')
     .option('--pull', 'always look up base images in their registry (ocimake always does; cached blobs are reused by digest)')
+    .option('--apk-mirror <url>', 'fetch apk repositories from this origin instead of the hosts /etc/apk/repositories names (or OCIMAKE_APK_MIRROR)')
+    .option('--apk-allow-untrusted', 'let RUN apk add --allow-untrusted install unsigned packages')
+    .option('--strict-scripts', 'fail when an apk package has install scripts ocimake does not emulate (default: warn)')
     .option('--ssh <spec>', 'not supported: ocimake runs nothing that could use an SSH agent')
     .option('--secret <spec>', 'not supported: ocimake runs nothing that could read a secret')
     .action(async (context: string, o: BuildFlags) => {
@@ -65,6 +68,8 @@ export function registerBuild(program: Command): void {
         insecureRegistries: o.insecureRegistry,
         ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}),
         onProgress: (e) => progress.build(e),
+        onRunOutput: (line) => progress.line(`  ${line}`),
+        apk: { ...(o.apkMirror ? { mirror: o.apkMirror } : {}), ...(o.apkAllowUntrusted ? { allowUntrusted: true } : {}), ...(o.strictScripts ? { strictScripts: true } : {}) },
         onPush: (e) => progress.push(e),
       });
       if (mode === 'quiet') process.stdout.write(`${result.digest}\n`);
@@ -88,6 +93,9 @@ interface BuildFlags {
   insecureRegistry: string[];
   cacheDir?: string;
   pull?: boolean;
+  apkMirror?: string;
+  apkAllowUntrusted?: boolean;
+  strictScripts?: boolean;
   ssh?: string;
   secret?: string;
 }
