@@ -99,7 +99,7 @@ function dataItems(p: FakePackage): { items: TarItem[]; installedSize: number } 
 }
 
 /** Builds a signed .apk; returns its bytes and the fields of its index entry. */
-export async function buildApk(p: FakePackage, key: ApkKey): Promise<{ file: Buffer; index: string }> {
+export async function buildApk(p: FakePackage, key: ApkKey, alg: 'sha1' | 'sha256' = 'sha1'): Promise<{ file: Buffer; index: string }> {
   const arch = p.arch ?? 'x86_64';
   const { items, installedSize } = dataItems(p);
   const data = gzipSync(await tarOf(items, false), { level: 9 });
@@ -115,8 +115,8 @@ export async function buildApk(p: FakePackage, key: ApkKey): Promise<{ file: Buf
   const controlItems: TarItem[] = [{ header: { name: '.PKGINFO', size: Buffer.byteLength(info), mode: 0o644, uid: 0, gid: 0, uname: 'root', gname: 'root', mtime: new Date(1_700_000_000_000) }, body: Buffer.from(info) }];
   for (const [name, text] of Object.entries(p.scripts ?? {})) controlItems.push({ header: { name, size: Buffer.byteLength(text), mode: 0o755, uid: 0, gid: 0, uname: 'root', gname: 'root', mtime: new Date(1_700_000_000_000) }, body: Buffer.from(text) });
   const control = gzipSync(await tarOf(controlItems, true), { level: 9 });
-  const signature = sign('sha1', control, key.privatePem);
-  const sig = gzipSync(await tarOf([{ header: { name: `.SIGN.RSA.${key.name}`, size: signature.length, mode: 0o644, uid: 0, gid: 0, uname: 'root', gname: 'root', mtime: new Date(1_700_000_000_000) }, body: signature }], true), { level: 9 });
+  const signature = sign(alg, control, key.privatePem);
+  const sig = gzipSync(await tarOf([{ header: { name: `.SIGN.${alg === 'sha1' ? 'RSA' : 'RSA256'}.${key.name}`, size: signature.length, mode: 0o644, uid: 0, gid: 0, uname: 'root', gname: 'root', mtime: new Date(1_700_000_000_000) }, body: signature }], true), { level: 9 });
   const file = Buffer.concat([sig, control, data]);
   const index = [
     `C:Q1${createHash('sha1').update(control).digest('base64')}`, `P:${p.name}`, `V:${p.version}`, `A:${arch}`, `S:${file.length}`, `I:${installedSize}`,
@@ -129,27 +129,27 @@ export async function buildApk(p: FakePackage, key: ApkKey): Promise<{ file: Buf
 }
 
 /** A signed APKINDEX.tar.gz from index entries. */
-export async function buildIndex(entries: string[], key: ApkKey, description = 'ocimake-test'): Promise<Buffer> {
+export async function buildIndex(entries: string[], key: ApkKey, description = 'ocimake-test', alg: 'sha1' | 'sha256' = 'sha1'): Promise<Buffer> {
   const text = `${entries.join('\n\n')}\n\n`;
   const body = gzipSync(await tarOf([
     { header: { name: 'DESCRIPTION', size: Buffer.byteLength(description), mode: 0o644, mtime: new Date(1_700_000_000_000) }, body: Buffer.from(description) },
     { header: { name: 'APKINDEX', size: Buffer.byteLength(text), mode: 0o644, mtime: new Date(1_700_000_000_000) }, body: Buffer.from(text) },
   ], false), { level: 9 });
-  const signature = sign('sha1', body, key.privatePem);
-  const sig = gzipSync(await tarOf([{ header: { name: `.SIGN.RSA.${key.name}`, size: signature.length, mode: 0o644, mtime: new Date(1_700_000_000_000) }, body: signature }], true), { level: 9 });
+  const signature = sign(alg, body, key.privatePem);
+  const sig = gzipSync(await tarOf([{ header: { name: `.SIGN.${alg === 'sha1' ? 'RSA' : 'RSA256'}.${key.name}`, size: signature.length, mode: 0o644, mtime: new Date(1_700_000_000_000) }, body: signature }], true), { level: 9 });
   return Buffer.concat([sig, body]);
 }
 
 /** Writes a repository: DIR/ARCH/NAME-VERSION.apk and DIR/ARCH/APKINDEX.tar.gz. */
-export async function writeApkRepo(dir: string, packages: FakePackage[], key: ApkKey, arch = 'x86_64'): Promise<void> {
+export async function writeApkRepo(dir: string, packages: FakePackage[], key: ApkKey, arch = 'x86_64', alg: 'sha1' | 'sha256' = 'sha1'): Promise<void> {
   mkdirSync(join(dir, arch), { recursive: true });
   const entries: string[] = [];
   for (const p of packages) {
-    const { file, index } = await buildApk({ arch, ...p }, key);
+    const { file, index } = await buildApk({ arch, ...p }, key, alg);
     writeFileSync(join(dir, arch, `${p.name}-${p.version}.apk`), file);
     entries.push(index);
   }
-  writeFileSync(join(dir, arch, 'APKINDEX.tar.gz'), await buildIndex(entries, key));
+  writeFileSync(join(dir, arch, 'APKINDEX.tar.gz'), await buildIndex(entries, key, 'ocimake-test', alg));
 }
 
 /** Serves a directory over HTTP on loopback; counts requests per path. */
@@ -160,7 +160,12 @@ export async function serveStatic(root: string): Promise<{ url: string; requests
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     requests.set(path, (requests.get(path) ?? 0) + 1);
     if (path.includes('..')) { res.writeHead(400).end(); return; }
-    readFile(join(root, path)).then((b) => { res.writeHead(200, { 'content-length': b.length }); res.end(b); }, () => { res.writeHead(404).end('not found'); });
+    readFile(join(root, path)).then((b) => {
+      const etag = `"${createHash('sha256').update(b).digest('hex').slice(0, 16)}"`;
+      if (req.headers['if-none-match'] === etag) { requests.set(`304 ${path}`, (requests.get(`304 ${path}`) ?? 0) + 1); res.writeHead(304, { etag }).end(); return; }
+      res.writeHead(200, { 'content-length': b.length, etag });
+      res.end(b);
+    }, () => { res.writeHead(404).end('not found'); });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const port = (server.address() as { port: number }).port;

@@ -99,11 +99,26 @@ describe('RUN apk, natively', () => {
     expect((strict as Error).message).toMatch(/Dockerfile:4: RUN: scripts of scripted-1.0-r0 were not run/);
   });
 
-  it('caches the index by URL and revalidates it; packages come from the cache the second time', async () => {
+  it('caches the index by URL and revalidates it (304); packages come from the cache the second time', async () => {
     const before = repo.requests.get('/main/x86_64/tzdata-2024a-r0.apk') ?? 0;
+    const revalidated = repo.requests.get('304 /main/x86_64/APKINDEX.tar.gz') ?? 0;
     await apkBuild('RUN apk add --no-cache tzdata');
     await apkBuild('RUN apk add --no-cache tzdata');
     expect((repo.requests.get('/main/x86_64/tzdata-2024a-r0.apk') ?? 0) - before).toBeLessThanOrEqual(1);
+    expect((repo.requests.get('304 /main/x86_64/APKINDEX.tar.gz') ?? 0) - revalidated).toBeGreaterThanOrEqual(1);
+  });
+
+  it('apk upgrade moves a package to the newest version and removes the files the old one had', async () => {
+    const r = await apkBuild("RUN apk add --no-cache 'libfoo<1.2' && sed -i 's/^libfoo.*/libfoo/' /etc/apk/world && apk upgrade --no-cache");
+    expect(r.top.get('usr/lib/libfoo.so.1')).toMatchObject({ linkname: 'libfoo.so.1.2.0' });
+    expect(r.top.has('usr/lib/libfoo.so.1.1.0')).toBe(false);
+    expect(text(r.top.get('lib/apk/db/installed'))).toMatch(/P:libfoo\nV:1\.2\.0-r0\n/);
+  });
+
+  it('reads repositories signed with .SIGN.RSA256 (SHA-256)', async () => {
+    await writeApkRepo(join(repoDir, 'sha256'), [{ name: 'tzdata', version: '2024b-r0', files: { 'usr/share/zoneinfo/UTC': 'TZif2 UTC b\n' } }], key, 'x86_64', 'sha256');
+    const r = await apkBuild('RUN apk add --no-cache tzdata', 'sha256');
+    expect(text(r.top.get('usr/share/zoneinfo/UTC'))).toBe('TZif2 UTC b\n');
   });
 });
 
