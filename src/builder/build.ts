@@ -15,6 +15,7 @@ import type { Platform } from '../oci/schemas.js';
 import { BuildContext } from './context.js';
 import { runStage, type StageEnv, type StageState } from './stage.js';
 import { apkCommand } from '../run/apk/apk-command.js';
+import { closest } from '../util/suggest.js';
 import { precheckRun } from '../run/run.js';
 import { defaultCacheDir } from '../store/cache-dir.js';
 import { baseState, stageRef } from './base.js';
@@ -59,6 +60,20 @@ export interface BuildResult {
   artifacts: ImageArtifacts;
   store: BlobStore;
   warnings: string[];
+}
+
+/**
+ * COPY --from=NAME where no earlier stage is NAME and the image NAME could not be opened: a
+ * plain word is most likely a mistyped stage, so that is said first (as BuildKit does not).
+ */
+export function noSuchStage(name: string, earlier: readonly Stage[], err: unknown): unknown {
+  if (/[/:.@]/.test(name) || !(err instanceof OcimakeError)) return err;
+  const names = earlier.flatMap((s) => (s.name ? [s.name, String(s.index)] : [String(s.index)]));
+  const guess = closest(name, earlier.map((s) => s.name).filter((n): n is string => n !== undefined));
+  return new OcimakeError(err.code, `no stage before this one is named "${name}" (${names.length ? `stages: ${names.join(', ')}` : 'there is none'}), and as an image: ${err.message}`, {
+    hint: guess ? `did you mean --from=${guess}?` : 'name an earlier stage (FROM ... AS NAME) or an image that exists',
+    cause: err,
+  });
 }
 
 /**
@@ -110,7 +125,9 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       if (!hit) {
         hit = ref
           ? Promise.resolve({ fs: results.get(ref.index)!.fs, what: `stage ${ref.name ?? ref.index}` })
-          : openImage(name, { remote, platform, store }).then((o) => ({ fs: new MergedFs(o.image, o.what), what: o.what }));
+          : openImage(name, { remote, platform, store }).then((o) => ({ fs: new MergedFs(o.image, o.what), what: o.what }), (err: unknown) => {
+            throw noSuchStage(name, plan.stages.filter((s) => s.index < stage.index), err);
+          });
         fromCache.set(key, hit);
       }
       return hit;

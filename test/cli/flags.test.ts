@@ -68,3 +68,16 @@ describe('platforms', () => {
     expect(flatten(ok.layers).get('g')?.content).toBe('g');
   });
 });
+
+describe('COPY --from with a name that is neither a stage nor an image', () => {
+  it('says no stage has that name, lists the stages and suggests the closest, then the image error', async () => {
+    const { noSuchStage } = await import('../../src/builder/build.js');
+    const { OcimakeError } = await import('../../src/errors.js');
+    const stages = [{ index: 0, name: 'builder' }, { index: 1, name: undefined }] as unknown as Parameters<typeof noSuchStage>[1];
+    const e = noSuchStage('buildr', stages, new OcimakeError('NETWORK', 'pulling docker.io/library/buildr:latest: getaddrinfo ENOTFOUND')) as InstanceType<typeof OcimakeError>;
+    expect(e.message).toBe('no stage before this one is named "buildr" (stages: builder, 0, 1), and as an image: pulling docker.io/library/buildr:latest: getaddrinfo ENOTFOUND');
+    expect(e.hint).toBe('did you mean --from=builder?');
+    const ref = new OcimakeError('NETWORK', 'x');
+    expect(noSuchStage('ghcr.io/a/b:1', stages, ref)).toBe(ref);
+  });
+});
