@@ -17,7 +17,7 @@ import { runStage, type StageEnv, type StageState } from './stage.js';
 import { apkCommand } from '../run/apk/apk-command.js';
 import { closest } from '../util/suggest.js';
 import { precheckRun } from '../run/run.js';
-import { defaultCacheDir } from '../store/cache-dir.js';
+import { resolveCacheDir } from '../store/cache-dir.js';
 import { baseState, stageRef } from './base.js';
 import type { FromSource } from './stage.js';
 import { MergedFs } from '../image/merged-fs.js';
@@ -90,7 +90,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const fileLabel = opts.dockerfileText !== undefined ? 'Dockerfile (stdin)' : opts.dockerfile ? opts.dockerfile : 'Dockerfile';
   const plan = planDockerfile(text, fileLabel);
   const context = await BuildContext.open(contextDir, dockerfilePath);
-  const store = new BlobStore(opts.cacheDir ?? defaultCacheDir());
+  const cacheRoot = resolveCacheDir(opts.cacheDir);
+  const store = new BlobStore(cacheRoot);
   const platform = opts.platform ?? hostPlatform();
   const epoch = opts.sourceDateEpoch ?? defaultMtime();
   const created = new Date(epoch * 1000).toISOString().replace('.000Z', 'Z');
@@ -105,7 +106,6 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const scratch = await fs.mkdtemp(join(tmpdir(), 'ocimake-build-'));
   const untrackScratch = trackTemp(scratch);
   const consumed = new Set<string>(plan.globalArgs.flatMap((a) => a.args.map((x) => x.name)));
-  const cacheRoot = opts.cacheDir ?? defaultCacheDir();
   const mirror = opts.apk?.mirror ?? process.env.OCIMAKE_APK_MIRROR;
   const runCommands = new Map([['apk', apkCommand({
     cacheDir: cacheRoot, transport: opts, warn,

@@ -101,7 +101,11 @@ export class BuildContext {
   async walk(rel: string): Promise<ContextMatch[]> {
     const out: ContextMatch[] = [];
     const visit = async (dirRel: string): Promise<void> => {
-      const names = (await fs.readdir(this.abs(dirRel))).sort();
+      const names = (await fs.readdir(this.abs(dirRel)).catch((err: NodeJS.ErrnoException) => {
+        throw new OcimakeError('FILE_UNREADABLE', `cannot list ${this.abs(dirRel)} in the build context: ${err.code === 'EACCES' ? 'permission denied' : err.code ?? err.message}`, {
+          hint: 'make it readable by the user running ocimake, or list it in .dockerignore',
+        });
+      })).sort();
       for (const name of names) {
         const childRel = dirRel === '' ? name : `${dirRel}/${name}`;
         const abs = this.abs(childRel);

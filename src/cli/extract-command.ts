@@ -3,7 +3,7 @@ import { trackTemp } from '../util/temp-files.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { defaultCacheDir } from '../store/cache-dir.js';
+import { resolveCacheDir } from '../store/cache-dir.js';
 import { hostPlatform, parsePlatform } from '../oci/platform.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -26,7 +26,7 @@ export function registerExtract(program: Command): void {
       const opened = await openImage(image, {
         remote: new Remote({ insecureRegistries: o.insecureRegistry }),
         platform: o.platform ? parsePlatform(o.platform) : hostPlatform(),
-        store: new BlobStore(o.cacheDir ?? defaultCacheDir()),
+        store: new BlobStore(resolveCacheDir(o.cacheDir)),
       });
       const mfs = new MergedFs(opened.image, opened.what);
       const scratch = await mkdtemp(join(tmpdir(), 'ocimake-extract-'));

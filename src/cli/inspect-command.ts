@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { defaultCacheDir } from '../store/cache-dir.js';
+import { resolveCacheDir } from '../store/cache-dir.js';
 import { hostPlatform, parsePlatform } from '../oci/platform.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -19,7 +19,7 @@ export function registerInspect(program: Command): void {
       const r = await inspectImage(image, {
         remote: new Remote({ insecureRegistries: o.insecureRegistry }),
         platform: o.platform ? parsePlatform(o.platform) : hostPlatform(),
-        store: new BlobStore(o.cacheDir ?? defaultCacheDir()),
+        store: new BlobStore(resolveCacheDir(o.cacheDir)),
       });
       if (o.raw) process.stdout.write(`${r.raw}\n`);
       else {

@@ -1,4 +1,5 @@
-import { createReadStream } from 'node:fs';
+import { promises as fsp } from 'node:fs';
+import { OcimakeError } from '../errors.js';
 import { createGzip } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
@@ -99,8 +100,14 @@ function addEntry(pack: tar.Pack, e: LayerEntry, mtime: Date): Promise<void> {
           pack.entry(header, e.source.data, done);
           return;
         }
-        const sink = pack.entry(header, done);
-        createReadStream(e.source.path).on('error', (err) => { sink.destroy(err); reject(err); }).pipe(sink);
+        const path = e.source.path;
+        // Opened before the entry starts, so an unreadable file is a clear error, not a broken archive.
+        fsp.open(path, 'r').then((fh) => {
+          const sink = pack.entry(header, done);
+          fh.createReadStream().on('error', (err) => { sink.destroy(err); reject(err); }).pipe(sink);
+        }, (err: NodeJS.ErrnoException) => reject(new OcimakeError('FILE_UNREADABLE', `cannot read ${path}: ${err.code === 'EACCES' ? 'permission denied' : err.code ?? err.message}`, {
+          hint: err.code === 'EACCES' ? 'make the file readable by the user running ocimake, or list it in .dockerignore' : 'the file changed or vanished while the layer was written; run the build again',
+        })));
         return;
       }
     }
