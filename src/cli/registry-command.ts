@@ -23,19 +23,21 @@ export function registerRegistry(program: Command): void {
       const m = /^(.*):(\d+)$/.exec(o.addr);
       if (!m) throw new OcimakeError('FLAG_INVALID', `--addr "${o.addr}" is not host:port`, { hint: 'e.g. --addr 127.0.0.1:5000 or --addr 0.0.0.0:0' });
       const host = m[1]!.replace(/^\[(.*)\]$/, '$1');
+      const port = Number(m[2]);
+      if (port > 65535) throw new OcimakeError('FLAG_INVALID', `--addr ${o.addr}: port ${port} is out of range`, { hint: 'ports go from 1 to 65535; 0 picks a free one' });
       if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new OcimakeError('FLAG_INVALID', '--tls-cert and --tls-key go together', { hint: 'pass both, or neither for plain HTTP' });
       const auth = await loadAuth(o);
       const { startRegistry } = await import('../../registry/index.js');
       const running = await startRegistry({
         host,
-        port: Number(m[2]),
+        port,
         ...(o.root ? { root: o.root } : {}),
         ...(o.log ? { log: (line: string) => process.stderr.write(`${line}\n`) } : {}),
         ...(auth ? { auth } : {}),
         ...(o.tlsCert && o.tlsKey ? { tls: { cert: o.tlsCert, key: o.tlsKey } } : {}),
         ...(o.enableDelete ? { deletes: true } : {}),
         ...(o.maxMemory !== undefined ? { maxMemoryBytes: bytesFlag(o.maxMemory) } : {}),
-      });
+      }).catch((err: NodeJS.ErrnoException) => { throw listenError(o.addr, port, err); });
       process.stdout.write(`ocimake registry listening on ${running.url}\n`);
       await new Promise<void>((resolve) => {
         const stop = () => { void running.close().then(resolve); };
@@ -43,6 +45,17 @@ export function registerRegistry(program: Command): void {
         process.once('SIGTERM', stop);
       });
     });
+}
+
+/** Why the registry could not listen, in words, with what to do. */
+function listenError(addr: string, port: number, err: NodeJS.ErrnoException): unknown {
+  switch (err.code) {
+    case 'EADDRINUSE': return new OcimakeError('ADDR_IN_USE', `cannot listen on ${addr}: the address is already in use`, { hint: `another process listens on port ${port}; pick another with --addr 127.0.0.1:PORT, or --addr 127.0.0.1:0 for a free one` });
+    case 'EACCES': return new OcimakeError('ADDR_DENIED', `cannot listen on ${addr}: permission denied`, { hint: 'ports below 1024 need privileges; use a port of 1024 or more' });
+    case 'EADDRNOTAVAIL': case 'ENOTFOUND': return new OcimakeError('ADDR_INVALID', `cannot listen on ${addr}: no such address on this host`, { hint: 'use 127.0.0.1 (this host only) or 0.0.0.0 (every interface)' });
+    case 'ENOENT': case 'EISDIR': return new OcimakeError('FILE_UNREADABLE', `cannot start the registry: ${err.message}`, { hint: 'check the paths given to --root, --tls-cert, --tls-key and --htpasswd' });
+    default: return err;
+  }
 }
 
 async function loadAuth(o: { htpasswd?: string; tokenAuth?: boolean; authConfig?: string }): Promise<AuthOptions | undefined> {

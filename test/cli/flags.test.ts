@@ -81,3 +81,22 @@ describe('COPY --from with a name that is neither a stage nor an image', () => {
     expect(noSuchStage('ghcr.io/a/b:1', stages, ref)).toBe(ref);
   });
 });
+
+describe('registry serve: addresses it cannot use are errors in words (issue 14)', () => {
+  it('a port in use, and a port out of range', async () => {
+    const { createServer } = await import('node:net');
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+    const port = (busy.address() as { port: number }).port;
+    try {
+      const inUse = await captured(() => main(['registry', 'serve', '--addr', `127.0.0.1:${port}`]));
+      expect(inUse.value).toBe(1);
+      expect(inUse.stderr).toContain(`error: cannot listen on 127.0.0.1:${port}: the address is already in use`);
+      expect(inUse.stderr).toContain('--addr 127.0.0.1:0 for a free one');
+    } finally {
+      busy.close();
+    }
+    const range = await captured(() => main(['registry', 'serve', '--addr', '127.0.0.1:70000']));
+    expect(range.stderr).toContain('error: --addr 127.0.0.1:70000: port 70000 is out of range');
+  });
+});
