@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { accessSync, constants, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Output } from '../builder/export.js';
 import { parsePlatform } from '../oci/platform.js';
@@ -46,6 +47,8 @@ export function registerBuild(program: Command): void {
       for (const t of o.tag) {
         if (/@sha256:/.test(t)) throw new OcimakeError('TAG_INVALID', `-t ${t}: a tag cannot name a digest (the digest is what the build produces)`, { hint: 'use -t name:tag; --metadata-file and --iidfile tell you the digest' });
       }
+      // Files written after the build (and after a push) are checked first, so a typo does not cost a build.
+      for (const [flag, file] of [['--iidfile', o.iidfile], ['--metadata-file', o.metadataFile]] as const) if (file) checkWritableFile(flag, file);
       const progress = new Progress(mode);
       const { buildAndExport } = await import('../builder/export.js');
       const outputs: Output[] = o.output.map(parseOutput);
@@ -98,6 +101,17 @@ interface BuildFlags {
   strictScripts?: boolean;
   ssh?: string;
   secret?: string;
+}
+
+function checkWritableFile(flag: string, file: string): void {
+  const dir = dirname(resolve(file));
+  try {
+    if (!statSync(dir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    accessSync(dir, constants.W_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new OcimakeError('FLAG_INVALID', `${flag} ${file}: ${code === 'ENOENT' ? `the directory ${dir} does not exist` : code === 'ENOTDIR' ? `${dir} is not a directory` : `${dir} is not writable`}`, { hint: 'create the directory first, or write the file somewhere else' });
+  }
 }
 
 async function readStdin(): Promise<string> {

@@ -100,3 +100,13 @@ describe('registry serve: addresses it cannot use are errors in words (issue 14)
     expect(range.stderr).toContain('error: --addr 127.0.0.1:70000: port 70000 is out of range');
   });
 });
+
+describe('--iidfile and --metadata-file are checked before the build (issue 14)', () => {
+  it('a path in a directory that does not exist fails at once', async () => {
+    const ctx = writeTree(tempDir(), { Dockerfile: 'FROM scratch\n' });
+    const r = await captured(() => main(['build', ctx, '--iidfile', join(ctx, 'no-such-dir', 'iid'), '-o', `type=oci,dest=${join(ctx, 'out')}`]));
+    expect(r.value).toBe(1);
+    expect(r.stderr).toMatch(/error: --iidfile .*no-such-dir\/iid: the directory .*no-such-dir does not exist/);
+    expect(r.stderr).not.toMatch(/built sha256/);
+  });
+});
