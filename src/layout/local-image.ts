@@ -17,7 +17,7 @@ import { VerifyingTransform } from '../layer/hash-transform.js';
 const REF_NAME = 'org.opencontainers.image.ref.name';
 
 /** An image read from a local source, with the digest of its manifest. */
-export interface LocalImage { image: Image; digest: Digest; what: string }
+export interface LocalImage { image: Image; digest: Digest; what: string; /** What the tag names when it is an index, as a registry serves it. */ top?: { bytes: Buffer; mediaType: string; digest: Digest } }
 
 /**
  * Opens `oci:DIR[:TAG]`: picks the index entry whose ref name is TAG (or the only one), then
@@ -35,8 +35,12 @@ export async function openOciLayout(dir: string, tag: string | undefined, platfo
   if (entries.length > 1 && entries.every((e) => e.platform)) entries = [selectPlatform({ ...index, manifests: entries }, platform, what)];
   if (entries.length > 1) throw new OcimakeError('IMAGE_AMBIGUOUS', `${what} holds ${entries.length} images`, { hint: 'name one as oci:DIR:TAG' });
   let desc = entries[0]!;
+  let top: LocalImage['top'];
   for (let depth = 0; isIndexType(desc.mediaType) && depth < 4; depth++) {
-    index = parseIndex(await store.readBytes(desc.digest), what);
+    const bytes = await store.readBytes(desc.digest);
+    if (sha256(bytes) !== desc.digest) throw new OcimakeError('DIGEST_INVALID', `${what}: index ${desc.digest} does not match its digest`);
+    top ??= { bytes, mediaType: desc.mediaType, digest: desc.digest };
+    index = parseIndex(bytes, what);
     desc = selectPlatform(index, platform, what);
   }
   const manifestBytes = await store.readBytes(desc.digest);
@@ -56,7 +60,7 @@ export async function openOciLayout(dir: string, tag: string | undefined, platfo
       return file.pipe(verify);
     },
   };
-  return { image: imageFromManifest(manifest, config, source, what), digest: desc.digest, what };
+  return { image: imageFromManifest(manifest, config, source, what), digest: desc.digest, what, ...(top ? { top } : {}) };
 }
 
 /**

@@ -110,3 +110,17 @@ describe('--iidfile and --metadata-file are checked before the build (issue 14)'
     expect(r.stderr).not.toMatch(/built sha256/);
   });
 });
+
+describe('inspect of a multi-platform OCI layout (issue 14)', () => {
+  it('shows the index the tag names, with its platforms, as a registry would', async () => {
+    const { alpineLayout } = await import('../helpers/alpine-images.js');
+    const layout = alpineLayout(join(tempDir(), 'alpine'));
+    const r = await captured(() => main(['inspect', `oci:${layout.dir}:3`, '--platform', 'linux/arm64']));
+    expect(r.value).toBe(0);
+    const out = JSON.parse(r.stdout) as { digest: string; platforms: string[]; manifestDigest: string; mediaType: string };
+    expect(out.digest).toBe(layout.listDigest);
+    expect(out.mediaType).toBe('application/vnd.docker.distribution.manifest.list.v2+json');
+    expect(out.platforms).toEqual(['linux/amd64', 'linux/arm64/v8']);
+    expect(out.manifestDigest).toBe(layout.manifests.arm64.digest);
+  });
+});
