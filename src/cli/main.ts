@@ -34,6 +34,9 @@ export function program(): Command {
   registerInspect(p);
   registerExtract(p);
   registerRegistry(p);
+  p.command('version')
+    .description('print the version of ocimake and of the Node.js running it')
+    .action(() => { process.stdout.write(`ocimake ${version()} (node ${process.version}, ${process.platform}/${process.arch})\n`); });
   return p;
 }
 

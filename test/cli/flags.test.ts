@@ -124,3 +124,11 @@ describe('inspect of a multi-platform OCI layout (issue 14)', () => {
     expect(out.manifestDigest).toBe(layout.manifests.arm64.digest);
   });
 });
+
+describe('ocimake version (issue 14)', () => {
+  it('prints the version and the Node.js running it', async () => {
+    const r = await captured(() => main(['version']));
+    expect(r.value).toBe(0);
+    expect(r.stdout).toMatch(/^ocimake \d+\.\d+\.\d+ \(node v\d+\.\d+\.\d+, linux\/x64\)\n$/);
+  });
+});
