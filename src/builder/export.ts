@@ -1,11 +1,14 @@
-import { promises as fs } from 'node:fs';
-import { dirname } from 'node:path';
+import { createReadStream, promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { trackTemp } from '../util/temp-files.js';
 import { OcimakeError } from '../errors.js';
 import type { Descriptor } from '../oci/schemas.js';
 import { writeDockerArchive } from '../layout/docker-archive.js';
 import { writeFileAtomic, writeOciLayout } from '../layout/oci-layout.js';
 import { writeOciArchive } from '../layout/oci-archive.js';
-import { writeRootfs } from '../source/extract.js';
+import { writeRootfs, writeRootfsTar } from '../source/extract.js';
 import { pushImage, type PushEvent } from '../remote/push.js';
 import { familiarName } from '../oci/familiar.js';
 import { formatReference, parseReference, type Reference } from '../oci/reference.js';
@@ -19,6 +22,7 @@ import type { Platform } from '../oci/schemas.js';
 export type Output =
   | { type: 'oci'; dest: string; name?: string; tar?: boolean }
   | { type: 'local'; dest: string }
+  | { type: 'tar'; dest: string }
   | { type: 'docker'; dest: string; name?: string }
   | { type: 'registry'; name?: string };
 
@@ -60,20 +64,25 @@ export async function buildAndExport(opts: BuildAndExportOptions): Promise<Build
       throw new OcimakeError('TAG_REQUIRED', 'pushing needs an image name', { hint: 'add -t registry/name:tag' });
     }
   }
+  const toStdout = outputs.filter((o) => 'dest' in o && o.dest === '-');
+  if (toStdout.length > 1) throw new OcimakeError('OUTPUT_INVALID', 'only one output can go to stdout (dest=-)', { hint: 'write the others to files' });
+  if (toStdout.length === 1 && process.stdout.isTTY) throw new OcimakeError('OUTPUT_INVALID', 'refusing to write a tar archive to a terminal', { hint: 'redirect stdout to a file or a pipe (... > image.tar), or give dest=FILE' });
   if (opts.platforms && opts.platforms.length > 1) return buildMulti(opts, outputs, tags);
   const result = await build(opts);
   const { artifacts } = result;
   for (const o of outputs) {
-    const names = o.type !== 'local' && o.name ? o.name.split(',').map((n) => parseReference(n)) : tags;
+    const names = 'name' in o && o.name ? o.name.split(',').map((n) => parseReference(n)) : tags;
     if (o.type === 'oci') {
       const first = names[0];
       const refs = first ? { refName: first.tag ?? 'latest', imageName: formatReference(first) } : {};
-      if (o.tar) await writeOciArchive(o.dest, result.image, refs);
+      if (o.tar) await toFileOrStdout(o.dest, (f) => writeOciArchive(f, result.image, refs));
       else await writeOciLayout(o.dest, result.image, refs);
     } else if (o.type === 'local') {
       await writeRootfs(o.dest, result.image);
+    } else if (o.type === 'tar') {
+      await toFileOrStdout(o.dest, (f) => writeRootfsTar(f, result.image));
     } else if (o.type === 'docker') {
-      await writeDockerArchive(o.dest, result.image, names);
+      await toFileOrStdout(o.dest, (f) => writeDockerArchive(f, result.image, names));
     } else {
       await pushImage(result.image, names, { ...opts, ...(opts.onPush ? { onEvent: opts.onPush } : {}) });
     }
@@ -84,6 +93,21 @@ export async function buildAndExport(opts: BuildAndExportOptions): Promise<Build
   }
   await writeMetadata(opts, tags, artifacts.descriptor, artifacts.config.digest);
   return { ...result, digest: artifacts.digest, descriptor: artifacts.descriptor, tags };
+}
+
+/** Runs a file writer on `dest`, or, for `-`, on a temporary file then copied to stdout (nothing half-written reaches a file). */
+async function toFileOrStdout(dest: string, write: (file: string) => Promise<unknown>): Promise<void> {
+  if (dest !== '-') { await write(dest); return; }
+  const dir = await fs.mkdtemp(join(tmpdir(), 'ocimake-stdout-'));
+  const untrack = trackTemp(dir);
+  try {
+    const file = join(dir, 'out.tar');
+    await write(file);
+    await pipeline(createReadStream(file), process.stdout, { end: false });
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+    untrack();
+  }
 }
 
 async function writeMetadata(opts: BuildAndExportOptions, tags: readonly Reference[], descriptor: Descriptor, configDigest?: string): Promise<void> {
@@ -103,7 +127,7 @@ async function writeMetadata(opts: BuildAndExportOptions, tags: readonly Referen
 /** A multi-platform build: one build per platform, then an OCI index (as buildx --platform a,b). */
 async function buildMulti(opts: BuildAndExportOptions, outputs: readonly Output[], tags: readonly Reference[]): Promise<BuildAndExportResult> {
   for (const o of outputs) {
-    if (o.type === 'docker' || o.type === 'local') {
+    if (o.type === 'docker' || o.type === 'local' || o.type === 'tar') {
       throw new OcimakeError('OUTPUT_INVALID', `--output type=${o.type} cannot hold a multi-platform image`, { hint: 'use -o type=oci,dest=DIR or --push, or build one --platform at a time' });
     }
   }
@@ -112,7 +136,7 @@ async function buildMulti(opts: BuildAndExportOptions, outputs: readonly Output[
   const images = results.map((r) => r.image);
   let art = indexArtifacts(images);
   for (const o of outputs) {
-    const names = o.type !== 'local' && o.name ? o.name.split(',').map((n) => parseReference(n)) : tags;
+    const names = 'name' in o && o.name ? o.name.split(',').map((n) => parseReference(n)) : tags;
     if (o.type === 'oci') {
       if (o.tar) throw new OcimakeError('OUTPUT_INVALID', 'a multi-platform OCI archive (tar=true) is not supported yet', { hint: 'write a directory: -o type=oci,dest=DIR' });
       art = await writeOciLayoutIndex(o.dest, images, names[0]?.tag ?? (names[0] ? 'latest' : undefined));

@@ -19,7 +19,7 @@ export function registerBuild(program: Command): void {
     .option('-f, --file <path>', 'Dockerfile path (default: CONTEXT/Dockerfile); - reads it from stdin')
     .option('-t, --tag <ref>', 'image name and tag, e.g. ghcr.io/acme/app:1.0 (repeatable)', collect, [])
     .option('--push', 'push the image to the registry of each tag')
-    .option('-o, --output <spec>', 'type=oci,dest=DIR|FILE.tar | type=docker,dest=FILE.tar | type=local,dest=DIR (or DIR) | type=registry (repeatable)', collect, [])
+    .option('-o, --output <spec>', 'type=oci,dest=DIR|FILE.tar | type=docker,dest=FILE.tar | type=local,dest=DIR (or DIR) | type=tar,dest=FILE | type=registry; dest=- (or -o -) streams a tar to stdout (repeatable)', collect, [])
     .option('--build-arg <name=value>', 'set a build-time ARG (repeatable)', collect, [])
     .option('--label <key=value>', 'add a label to the image (repeatable)', collect, [])
     .option('--target <stage>', 'build this stage and the stages it needs')
@@ -75,7 +75,8 @@ export function registerBuild(program: Command): void {
         apk: { ...(o.apkMirror ? { mirror: o.apkMirror } : {}), ...(o.apkAllowUntrusted ? { allowUntrusted: true } : {}), ...(o.strictScripts ? { strictScripts: true } : {}) },
         onPush: (e) => progress.push(e),
       });
-      if (mode === 'quiet') process.stdout.write(`${result.digest}\n`);
+      const stdoutTaken = outputs.some((x) => 'dest' in x && x.dest === '-');
+      if (mode === 'quiet' && !stdoutTaken) process.stdout.write(`${result.digest}\n`);
       else progress.done(`built ${result.digest}${result.tags.length ? ` (${o.tag.join(', ')})` : ''}`);
     });
 }

@@ -4,6 +4,7 @@ import { OcimakeError } from '../errors.js';
 export type OutputSpec =
   | { type: 'oci'; dest: string; tar: boolean; name?: string }
   | { type: 'local'; dest: string }
+  | { type: 'tar'; dest: string }
   | { type: 'docker'; dest: string; name?: string }
   | { type: 'registry'; name?: string };
 
@@ -13,7 +14,8 @@ export function parseOutput(spec: string): OutputSpec {
   for (const part of spec.split(',')) {
     const i = part.indexOf('=');
     if (i < 0) {
-      if (!spec.includes('=')) return { type: 'local', dest: spec }; // `-o DIR` is buildx's local exporter
+      // `-o DIR` is buildx's local exporter; `-o -` streams the rootfs as a tar to stdout.
+      if (!spec.includes('=')) return spec === '-' ? { type: 'tar', dest: '-' } : { type: 'local', dest: spec };
       throw new OcimakeError('OUTPUT_INVALID', `--output "${spec}": "${part}" is not key=value`, { hint: 'e.g. -o type=oci,dest=out' });
     }
     kv.set(part.slice(0, i).trim(), part.slice(i + 1).trim());
@@ -27,10 +29,14 @@ export function parseOutput(spec: string): OutputSpec {
     case 'oci':
       if (!dest) throw new OcimakeError('OUTPUT_INVALID', '--output type=oci needs dest=DIR', { hint: 'e.g. -o type=oci,dest=./image' });
       // As in buildx, tar=true (or a dest ending in .tar) writes the layout as an archive.
-      return withName({ type: 'oci', dest, tar: kv.get('tar') === 'true' || (kv.get('tar') === undefined && dest.endsWith('.tar')) });
+      return withName({ type: 'oci', dest, tar: dest === '-' || kv.get('tar') === 'true' || (kv.get('tar') === undefined && dest.endsWith('.tar')) });
     case 'local':
       if (!dest) throw new OcimakeError('OUTPUT_INVALID', '--output type=local needs dest=DIR', { hint: 'e.g. -o type=local,dest=./rootfs' });
-      return { type: 'local', dest };
+      // As buildx: a local export to stdout is a tar stream.
+      return dest === '-' ? { type: 'tar', dest } : { type: 'local', dest };
+    case 'tar':
+      if (!dest) throw new OcimakeError('OUTPUT_INVALID', '--output type=tar needs dest=FILE (or dest=- for stdout)', { hint: 'e.g. -o type=tar,dest=rootfs.tar' });
+      return { type: 'tar', dest };
     case 'docker':
       if (!dest) throw new OcimakeError('OUTPUT_INVALID', '--output type=docker needs dest=FILE.tar', { hint: 'e.g. -o type=docker,dest=image.tar, then docker load -i image.tar' });
       return withName({ type: 'docker', dest });
@@ -40,7 +46,7 @@ export function parseOutput(spec: string): OutputSpec {
       if (kv.get('push') === 'true') return withName({ type: 'registry' });
       throw new OcimakeError('OUTPUT_INVALID', '--output type=image needs push=true (there is no local image store)', { hint: 'use --push, or -o type=oci,dest=DIR' });
     default:
-      throw new OcimakeError('OUTPUT_INVALID', `--output type "${type ?? ''}" is not supported`, { hint: 'supported: type=oci,dest=DIR|FILE.tar; type=docker,dest=FILE.tar; type=local,dest=DIR; type=registry' });
+      throw new OcimakeError('OUTPUT_INVALID', `--output type "${type ?? ''}" is not supported`, { hint: 'supported: type=oci,dest=DIR|FILE.tar; type=docker,dest=FILE.tar; type=local,dest=DIR; type=tar,dest=FILE; type=registry; dest=- streams tar outputs to stdout' });
   }
 }
 
@@ -49,6 +55,7 @@ const ATTRIBUTES: Record<string, string[]> = {
   oci: ['type', 'dest', 'name', 'tar', 'compression', 'oci-mediatypes'],
   docker: ['type', 'dest', 'name', 'compression'],
   local: ['type', 'dest'],
+  tar: ['type', 'dest'],
   registry: ['type', 'name', 'push', 'compression', 'oci-mediatypes'],
   image: ['type', 'name', 'push', 'compression', 'oci-mediatypes'],
 };

@@ -69,6 +69,12 @@ export async function writeLayer(store: BlobStore, entries: readonly LayerEntry[
   }
 }
 
+/** Writes entries as a plain (uncompressed) tar to `out`, with the same deterministic headers as layers. */
+export async function writeTarStream(entries: readonly LayerEntry[], out: NodeJS.WritableStream, opts: { mtime?: number } = {}): Promise<void> {
+  const pack = tar.pack();
+  await Promise.all([pipeline(pack, out), feed(pack, finalizeEntries(entries), new Date((opts.mtime ?? defaultMtime()) * 1000))]);
+}
+
 async function feed(pack: tar.Pack, entries: LayerEntry[], mtime: Date): Promise<void> {
   try {
     for (const e of entries) await addEntry(pack, e, mtime);

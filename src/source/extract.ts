@@ -1,8 +1,9 @@
-import { promises as fs } from 'node:fs';
+import { createWriteStream, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { trackTemp } from '../util/temp-files.js';
-import { normalizeEntryPath } from '../layer/entry.js';
+import { normalizeEntryPath, type LayerEntry } from '../layer/entry.js';
+import { defaultMtime, writeTarStream } from '../layer/tar-writer.js';
 import { TreeWriter } from './tree-writer.js';
 import { copyOut } from '../image/copy-out.js';
 import { MergedFs } from '../image/merged-fs.js';
@@ -36,6 +37,33 @@ export async function writeRootfs(dest: string, image: Image): Promise<{ files: 
     if (image.layers.length === 0) { await fs.mkdir(dest, { recursive: true }); return { files: 0 }; }
     return await extractPaths(new MergedFs(image, 'the image'), ['/'], dest, scratch, 'the image');
   } finally {
+    await fs.rm(scratch, { recursive: true, force: true });
+    untrack();
+  }
+}
+
+/** The tar exporter (`-o type=tar,dest=FILE`): the image's merged filesystem as one tar archive, written atomically. */
+export async function writeRootfsTar(file: string, image: Image): Promise<void> {
+  const scratch = await fs.mkdtemp(join(tmpdir(), 'ocimake-rootfs-'));
+  const untrack = trackTemp(scratch);
+  const tmp = `${file}.${process.pid}.tmp`;
+  const untrackTmp = trackTemp(tmp);
+  try {
+    const entries: LayerEntry[] = [];
+    if (image.layers.length > 0) {
+      for (const c of await copyOut(new MergedFs(image, 'the image'), ['/'], scratch, 'the image')) {
+        for (const { rel, entry } of c.entries) {
+          if (rel === '') continue;
+          const path = normalizeEntryPath(rel);
+          entries.push(entry.type === 'hardlink' ? { ...entry, path, linkname: normalizeEntryPath(entry.linkname) } : { ...entry, path } as LayerEntry);
+        }
+      }
+    }
+    await writeTarStream(entries, createWriteStream(tmp), { mtime: defaultMtime() });
+    await fs.rename(tmp, file);
+  } finally {
+    await fs.rm(tmp, { force: true });
+    untrackTmp();
     await fs.rm(scratch, { recursive: true, force: true });
     untrack();
   }

@@ -132,3 +132,29 @@ describe('ocimake version (issue 14)', () => {
     expect(r.stdout).toMatch(/^ocimake \d+\.\d+\.\d+ \(node v\d+\.\d+\.\d+, linux\/x64\)\n$/);
   });
 });
+
+describe('tar outputs: type=tar, and dest=- to stdout (issue 14)', () => {
+  it('-o - streams the rootfs as a tar; type=docker,dest=- streams a docker archive; -q then prints no digest', async () => {
+    const { vi } = await import('vitest');
+    const { readTar } = await import('../helpers/tar.js');
+    const ctx = writeTree(tempDir(), { Dockerfile: 'FROM scratch\nCOPY a /etc/a\nCOPY b /b\n', a: 'A', b: 'B' });
+    const grab = async (args: string[]) => {
+      const chunks: Buffer[] = [];
+      const o = vi.spyOn(process.stdout, 'write').mockImplementation(((c: string | Uint8Array, ...rest: unknown[]) => { chunks.push(Buffer.from(c)); const cb = rest.find((x) => typeof x === 'function') as (() => void) | undefined; cb?.(); return true; }) as typeof process.stdout.write);
+      const e = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+      try { return { code: await main(args), out: Buffer.concat(chunks) }; } finally { o.mockRestore(); e.mockRestore(); }
+    };
+    const rootfs = await grab(['build', ctx, '-o', '-', '-q']);
+    expect(rootfs.code).toBe(0);
+    const entries = await readTar(rootfs.out, false);
+    expect(entries.map((x) => x.name)).toEqual(['b', 'etc/', 'etc/a']);
+    expect(entries.find((x) => x.name === 'etc/a')?.content).toBe('A');
+    const docker = await grab(['build', ctx, '-t', 'x/y:1', '-o', 'type=docker,dest=-']);
+    const names = (await readTar(docker.out, false)).map((x) => x.name);
+    expect(names).toContain('manifest.json');
+    const file = join(ctx, 'rootfs.tar');
+    expect((await grab(['build', ctx, '-o', `type=tar,dest=${file}`])).code).toBe(0);
+    const { readFileSync } = await import('node:fs');
+    expect((await readTar(readFileSync(file), false)).map((x) => x.name)).toEqual(['b', 'etc/', 'etc/a']);
+  });
+});
