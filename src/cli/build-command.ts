@@ -7,12 +7,13 @@ import type { Platform } from '../oci/schemas.js';
 import { parseKeyValues, parseOutput } from './output-spec.js';
 import { Progress, type ProgressMode } from './progress.js';
 import { OcimakeError } from '../errors.js';
+import { addNetworkFlags, transportFrom, type NetworkFlags } from './network-flags.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
 /** Registers `ocimake build`, whose flags mean what they mean in `docker buildx build`. */
 export function registerBuild(program: Command): void {
-  program
+  addNetworkFlags(program
     .command('build')
     .description('build an image from a Dockerfile, without a daemon')
     .argument('[context]', 'build context directory', '.')
@@ -28,14 +29,13 @@ export function registerBuild(program: Command): void {
     .option('--metadata-file <file>', 'write the build result (digest, descriptor, names) as JSON')
     .option('--progress <mode>', 'auto | plain | quiet | tty', 'auto')
     .option('-q, --quiet', 'print only the image digest (same as --progress=quiet)')
-    .option('--insecure-registry <host[:port]>', 'reach this registry over plain HTTP (repeatable)', collect, [])
     .option('--cache-dir <dir>', 'blob cache directory (default: $XDG_CACHE_HOME/ocimake)')
     .option('--pull', 'always look up base images in their registry (ocimake always does; cached blobs are reused by digest)')
     .option('--apk-mirror <url>', 'fetch apk repositories from this origin instead of the hosts /etc/apk/repositories names (or OCIMAKE_APK_MIRROR)')
     .option('--apk-allow-untrusted', 'let RUN apk add --allow-untrusted install unsigned packages')
     .option('--strict-scripts', 'fail when an apk package has install scripts ocimake does not emulate (default: warn)')
     .option('--ssh <spec>', 'not supported: ocimake runs nothing that could use an SSH agent')
-    .option('--secret <spec>', 'not supported: ocimake runs nothing that could read a secret')
+    .option('--secret <spec>', 'not supported: ocimake runs nothing that could read a secret'))
     .action(async (context: string, o: BuildFlags) => {
       const mode = (o.quiet ? 'quiet' : o.progress) as ProgressMode;
       if (!['auto', 'plain', 'quiet', 'tty'].includes(mode)) {
@@ -50,6 +50,7 @@ export function registerBuild(program: Command): void {
       // Files written after the build (and after a push) are checked first, so a typo does not cost a build.
       for (const [flag, file] of [['--iidfile', o.iidfile], ['--metadata-file', o.metadataFile]] as const) if (file) checkWritableFile(flag, file);
       const progress = new Progress(mode);
+      const transport = transportFrom(o, (m) => progress.line(m, true));
       const { buildAndExport } = await import('../builder/export.js');
       const outputs: Output[] = o.output.map(parseOutput);
       if (outputs.length === 0 && !o.push) {
@@ -68,7 +69,7 @@ export function registerBuild(program: Command): void {
         ...platformOptions(o.platform),
         ...(o.iidfile ? { iidFile: o.iidfile } : {}),
         ...(o.metadataFile ? { metadataFile: o.metadataFile } : {}),
-        insecureRegistries: o.insecureRegistry,
+        ...transport,
         ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}),
         onProgress: (e) => progress.build(e),
         onRunOutput: (line) => progress.line(`  ${line}`),
@@ -81,7 +82,7 @@ export function registerBuild(program: Command): void {
     });
 }
 
-interface BuildFlags {
+interface BuildFlags extends NetworkFlags {
   file?: string;
   tag: string[];
   push?: boolean;
@@ -94,7 +95,6 @@ interface BuildFlags {
   metadataFile?: string;
   progress: string;
   quiet?: boolean;
-  insecureRegistry: string[];
   cacheDir?: string;
   pull?: boolean;
   apkMirror?: string;

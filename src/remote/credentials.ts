@@ -11,6 +11,8 @@ export interface Credentials {
   password?: string;
   identityToken?: string;
   registryToken?: string;
+  /** Where they were found, for error hints: a variable, a file or a credential helper. */
+  source?: string;
 }
 
 /** Finds credentials for a registry host; returns undefined for anonymous access. */
@@ -51,7 +53,7 @@ export function dockerCredentials(env: NodeJS.ProcessEnv = process.env): Credent
     const helper = Object.entries(cfg.credHelpers ?? {}).find(([k]) => keyHost(k) === registry)?.[1];
     if (helper) return runHelper(helper, registry);
     const entry = Object.entries(cfg.auths ?? {}).find(([k]) => keyHost(k) === registry)?.[1];
-    if (entry && (entry.auth || entry.username || entry.identitytoken || entry.registrytoken)) return fromAuthEntry(entry, registry);
+    if (entry && (entry.auth || entry.username || entry.identitytoken || entry.registrytoken)) return { ...fromAuthEntry(entry, registry), source: dockerConfigPath(env) };
     if (cfg.credsStore) return runHelper(cfg.credsStore, registry);
     return undefined;
   };
@@ -77,7 +79,7 @@ function envVarCredentials(env: NodeJS.ProcessEnv, name: 'OCIMAKE_REGISTRY_AUTH'
     throw new OcimakeError('CONFIG_INVALID', `${name} is not valid JSON`, { cause: err, hint: 'set it to {"auths":{"host":{"username":"u","password":"p"}}}' });
   }
   const entry = Object.entries(parsed.auths ?? {}).find(([k]) => keyHost(k) === registry)?.[1];
-  return entry ? fromAuthEntry(entry, registry) : undefined;
+  return entry ? { ...fromAuthEntry(entry, registry), source: name } : undefined;
 }
 
 async function readConfig(path: string): Promise<DockerConfig> {
@@ -130,8 +132,9 @@ export function runHelper(name: string, registry: string): Promise<Credentials |
       }
       try {
         const j = JSON.parse(out) as { Username?: string; Secret?: string };
-        if (j.Username === '<token>') return resolve({ identityToken: j.Secret ?? '' });
-        resolve({ username: j.Username ?? '', password: j.Secret ?? '' });
+        const source = `the credential helper ${bin}`;
+        if (j.Username === '<token>') return resolve({ identityToken: j.Secret ?? '', source });
+        resolve({ username: j.Username ?? '', password: j.Secret ?? '', source });
       } catch (e) {
         reject(new OcimakeError('CREDENTIAL_HELPER', `${bin} get printed invalid JSON`, { cause: e }));
       }

@@ -75,7 +75,7 @@ export async function fetchToken(t: TokenRequest): Promise<string> {
       throw networkError(`token request to ${url.origin}${url.pathname} for ${t.registry}`, err, budget, `check that ${url.host} is reachable from here`);
     }
     if (status !== 200) {
-      throw new OcimakeError(status === 401 ? 'UNAUTHORIZED' : 'DENIED', `token request to ${url.origin}${url.pathname} for ${t.registry} failed with ${status}: ${summarize(text)}`, { hint: t.hint });
+      throw new OcimakeError(status === 401 ? 'UNAUTHORIZED' : 'DENIED', `token request to ${url.origin}${url.pathname} for ${t.registry} failed with ${status}${errorSummary(text) ? `: ${errorSummary(text)}` : ''}`, { hint: t.hint });
     }
     let parsed: z.infer<typeof TokenAnswer>;
     try {
@@ -119,6 +119,29 @@ export function isPrivateHost(host: string): boolean {
   }
   if (h.includes(':')) return h === '::1' || h === '::' || /^f[cd]/.test(h) || /^fe[89ab]/.test(h) || h.startsWith('::ffff:');
   return false;
+}
+
+/**
+ * The words of an error answer: the message of a distribution `errors` list, an OAuth2
+ * `error_description`, or `details`/`message`/`error`; the raw text (folded, cut) only when
+ * it is none of these.
+ */
+export function errorSummary(text: string): string {
+  let j: unknown;
+  try {
+    j = JSON.parse(text);
+  } catch {
+    return /<html|<!doctype/i.test(text) ? 'an HTML page' : summarize(text);
+  }
+  if (!j || typeof j !== 'object') return summarize(text);
+  const o = j as Record<string, unknown>;
+  const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() ? summarize(v) : undefined);
+  if (Array.isArray(o.errors) && o.errors.length > 0) {
+    const e = o.errors[0] as Record<string, unknown> | null;
+    const words = e && typeof e === 'object' ? str(e.message) ?? str(e.code) : undefined;
+    if (words) return words;
+  }
+  return str(o.error_description) ?? str(o.details) ?? str(o.detail) ?? str(o.message) ?? str(o.error) ?? summarize(text);
 }
 
 export function summarize(text: string): string {

@@ -2,10 +2,10 @@ import type { Readable } from 'node:stream';
 import { Agent, request as undiciRequest, type Dispatcher } from 'undici';
 import { OcimakeError } from '../errors.js';
 import { parseChallenge } from './challenge.js';
-import { dockerCredentials, type CredentialSource, type Credentials } from './credentials.js';
+import { dockerConfigPath, dockerCredentials, type CredentialSource, type Credentials } from './credentials.js';
 import { discard, LIMITS, readBounded, type ReadCounters } from './bounded.js';
 import { isRetryableStatus, isTransient, networkError, RetryBudget, type RetryPolicy } from './retry.js';
-import { fetchToken, summarize } from './token.js';
+import { errorSummary, fetchToken, summarize } from './token.js';
 import { apiHost, isLoopbackHost } from '../oci/reference.js';
 
 /** How a client reaches registries. */
@@ -20,6 +20,15 @@ export interface TransportOptions {
   /** Blobs of at least this many bytes upload in a resumable PATCH session (default 4 MiB). */
   chunkedUploadMin?: number;
   userAgent?: string;
+  /**
+   * Force a scheme. Unset: https, and for loopback and --insecure-registry hosts https
+   * without certificate checks first, then plain HTTP when the host does not speak TLS (as Docker).
+   */
+  scheme?: 'http' | 'https';
+  /** Seconds to wait for a connection, and for each answer or body chunk (default 30; OCIMAKE_NETWORK_TIMEOUT). */
+  timeoutSeconds?: number;
+  /** Called with a sentence when a request has waited a while for its answer. */
+  onNotice?: (message: string) => void;
 }
 
 /** A request body that can be sent again on retry: bytes, or a function that reopens a stream. */
@@ -46,7 +55,48 @@ export interface RegistryResponse {
   url: string;
 }
 
-const agent = new Agent({ keepAliveTimeout: 10_000, connections: 16, connect: { timeout: 30_000 }, headersTimeout: 120_000, bodyTimeout: 120_000 });
+/** The default network timeout in seconds: OCIMAKE_NETWORK_TIMEOUT, else 30. */
+export function defaultTimeoutSeconds(env: NodeJS.ProcessEnv = process.env): number {
+  const v = env.OCIMAKE_NETWORK_TIMEOUT;
+  if (v === undefined || v === '') return 30;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0 || n > 86_400) {
+    throw new OcimakeError('CONFIG_INVALID', `OCIMAKE_NETWORK_TIMEOUT=${v} is not a number of seconds`, { hint: 'set it to a number between 1 and 86400, e.g. 60' });
+  }
+  return n;
+}
+
+const agents = new Map<string, Agent>();
+
+/** Pooled connections, one pool per timeout and certificate policy. */
+export function agentFor(timeoutMs: number, verifyTls: boolean): Agent {
+  const key = `${timeoutMs}/${verifyTls}`;
+  let a = agents.get(key);
+  if (!a) {
+    a = new Agent({
+      keepAliveTimeout: 10_000, connections: 16, headersTimeout: timeoutMs, bodyTimeout: timeoutMs,
+      connect: { timeout: Math.min(timeoutMs, 30_000), ...(verifyTls ? {} : { rejectUnauthorized: false }) },
+    });
+    agents.set(key, a);
+  }
+  return a;
+}
+
+/** Hosts found to speak plain HTTP only, so later clients skip the TLS attempt. */
+const plainHosts = new Set<string>();
+
+/** True for the error of a TLS handshake with a server that answers in plain HTTP. */
+export function isTlsMismatch(err: unknown): boolean {
+  for (let e = err as { code?: string; message?: string; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (e.code === 'ERR_SSL_WRONG_VERSION_NUMBER' || e.code === 'EPROTO' || /wrong version number|packet length too long|http request/i.test(e.message ?? '')) return true;
+  }
+  return false;
+}
+
+function isTimeout(err: unknown): boolean {
+  const code = (err as { code?: string }).code ?? '';
+  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT';
+}
 
 function flatHeaders(h: Dispatcher.ResponseData['headers']): Record<string, string> {
   const out: Record<string, string> = {};
@@ -62,7 +112,10 @@ function flatHeaders(h: Dispatcher.ResponseData['headers']): Record<string, stri
  */
 export class RegistryClient {
   readonly registry: string;
-  readonly baseUrl: string;
+  readonly #host: string;
+  /** Loopback or --insecure-registry: TLS without certificate checks, falling back to HTTP. */
+  readonly #insecure: boolean;
+  readonly #timeoutMs: number;
   /** What this client read: request count and the largest body held in memory. */
   readonly counters: ReadCounters = { requests: 0, maxBuffered: 0 };
   readonly #opts: TransportOptions;
@@ -75,9 +128,19 @@ export class RegistryClient {
     this.registry = registry;
     this.#opts = opts;
     this.#policy = { ...(opts.retries !== undefined ? { attempts: opts.retries + 1 } : {}), ...opts.retry };
-    const host = apiHost(registry);
-    const plain = isLoopbackHost(host) || (opts.insecureRegistries ?? []).includes(host) || (opts.insecureRegistries ?? []).includes(registry);
-    this.baseUrl = `${plain ? 'http' : 'https'}://${host}`;
+    this.#host = apiHost(registry);
+    this.#insecure = isLoopbackHost(this.#host) || (opts.insecureRegistries ?? []).includes(this.#host) || (opts.insecureRegistries ?? []).includes(registry);
+    this.#timeoutMs = Math.round((opts.timeoutSeconds ?? defaultTimeoutSeconds()) * 1000);
+  }
+
+  /** The registry root URL; for an insecure host it turns to http:// once TLS was found missing. */
+  get baseUrl(): string {
+    const scheme = this.#opts.scheme ?? (this.#insecure && plainHosts.has(this.#host) ? 'http' : 'https');
+    return `${scheme}://${this.#host}`;
+  }
+
+  get #agent(): Agent {
+    return agentFor(this.#timeoutMs, !this.#insecure);
   }
 
   /** A retry budget under this client's policy, for an operation of several requests. */
@@ -90,7 +153,8 @@ export class RegistryClient {
   }
 
   #authHint(creds: Credentials | undefined): string {
-    return creds ? `check the credentials for ${this.registry} (docker config, credential helper, OCIMAKE_REGISTRY_AUTH or DOCKER_AUTH_CONFIG)` : `no credentials found for ${this.registry}: add them to ~/.docker/config.json (or $DOCKER_CONFIG), or set OCIMAKE_REGISTRY_AUTH`;
+    if (creds) return `check the credentials for ${this.registry} in ${creds.source ?? 'the credentials given to ocimake'}, or log in again with "ocimake login ${this.registry}"`;
+    return `no credentials found for ${this.registry}: run "ocimake login ${this.registry}" (it writes ${dockerConfigPath()}, as docker login does), or set OCIMAKE_REGISTRY_AUTH`;
   }
 
   /** Sends a request, authenticating and retrying as needed. The caller consumes or dumps the body. */
@@ -105,7 +169,7 @@ export class RegistryClient {
       res = await this.#send(req, auth, budget);
       if (res.status === 401 || res.status === 403) {
         const text = (await readErrorBody(res, this.counters)).toString('utf8');
-        throw new OcimakeError(res.status === 401 ? 'UNAUTHORIZED' : 'DENIED', `${this.registry} refused ${req.method} ${req.path}: ${summarize(text) || res.status}`, {
+        throw new OcimakeError(res.status === 401 ? 'UNAUTHORIZED' : 'DENIED', `${this.registry} refused ${req.method} ${req.path.split('?')[0]}: ${errorSummary(text) || res.status}`, {
           hint: this.#authHint(await this.#credentials()),
         });
       }
@@ -151,7 +215,7 @@ export class RegistryClient {
       if (creds?.registryToken) return `Bearer ${creds.registryToken}`;
       const token = await fetchToken({
         registry: this.registry, registryInsecure: this.baseUrl.startsWith('http:'), params, scopes, creds,
-        dispatcher: agent, policy: this.#policy, counters: this.counters, hint: this.#authHint(creds),
+        dispatcher: this.#agent, policy: this.#policy, counters: this.counters, hint: this.#authHint(creds),
       });
       const value = `Bearer ${token}`;
       this.#tokens.set(scopeKey, value);
@@ -162,7 +226,9 @@ export class RegistryClient {
 
   async #send(req: RegistryRequest, authorization: string | undefined, budget: RetryBudget): Promise<RegistryResponse> {
     const retry = req.retry !== false;
+    let timeouts = 0;
     for (;;) {
+      const waiting = this.#noticeWhileWaiting(req);
       try {
         const res = await this.#sendFollowingRedirects(req, authorization);
         if (retry && isRetryableStatus(res.status)) {
@@ -177,19 +243,54 @@ export class RegistryClient {
         return res;
       } catch (err) {
         if (err instanceof OcimakeError) throw err;
-        if (retry && isTransient(err)) {
+        // Docker's rule for insecure registries: TLS first, plain HTTP when the host does not speak it.
+        if (this.#insecure && !this.#opts.scheme && !plainHosts.has(this.#host) && isTlsMismatch(err) && !req.path.startsWith('http')) {
+          plainHosts.add(this.#host);
+          continue;
+        }
+        const timedOut = isTimeout(err);
+        if (timedOut) timeouts++;
+        // A registry that does not answer at all is given one more chance, not the whole budget.
+        if (retry && isTransient(err) && timeouts < 2) {
           const wait = budget.next();
           if (wait !== undefined) {
             await sleep(wait);
             continue;
           }
         }
-        throw networkError(`${req.method} ${req.path.startsWith('http') ? req.path : `${this.baseUrl}${req.path}`}`, err, budget,
-          this.baseUrl.startsWith('https') && /EPROTO|wrong version|SSL/i.test(String(err))
-            ? `if ${this.registry} serves plain HTTP, pass --insecure-registry ${this.registry}`
-            : `check that ${this.registry} is reachable from here (network, proxy, or a typo in the image name)`);
+        throw this.#networkFailure(req, err, budget, timedOut);
+      } finally {
+        clearInterval(waiting);
       }
     }
+  }
+
+  /** Says, every 10 s (a third of the timeout when shorter) until the answer starts, what this request is waiting for. */
+  #noticeWhileWaiting(req: RegistryRequest): NodeJS.Timeout | undefined {
+    const notice = this.#opts.onNotice;
+    if (!notice) return undefined;
+    const started = Date.now();
+    const t = setInterval(() => {
+      const s = Math.floor((Date.now() - started) / 1000);
+      notice(`waiting for ${this.registry} to answer ${req.method} ${req.path.startsWith('http') ? req.path : req.path.split('?')[0]} (${s} s; gives up after ${this.#timeoutMs / 1000} s without an answer, --network-timeout)`);
+    }, Math.min(10_000, Math.max(50, this.#timeoutMs / 3)));
+    t.unref();
+    return t;
+  }
+
+  #networkFailure(req: RegistryRequest, err: unknown, budget: RetryBudget, timedOut: boolean): OcimakeError {
+    const what = `${req.method} ${req.path.startsWith('http') ? req.path : `${this.baseUrl}${req.path}`}`;
+    if (timedOut) {
+      return new OcimakeError('TIMEOUT', `${what}: ${this.registry} did not answer within ${this.#timeoutMs / 1000} s`, {
+        cause: err, hint: `the registry accepted the connection but sent nothing; check that it is healthy, or wait longer with --network-timeout SECONDS (or OCIMAKE_NETWORK_TIMEOUT)`,
+      });
+    }
+    if (this.baseUrl.startsWith('https') && isTlsMismatch(err)) {
+      return new OcimakeError('TLS_MISMATCH', `${what}: ${this.registry} answered in plain HTTP where HTTPS was expected`, {
+        cause: err, hint: `if ${this.registry} serves plain HTTP, pass --insecure-registry ${this.registry}`,
+      });
+    }
+    return networkError(what, err, budget, `check that ${this.registry} is reachable from here (network, proxy, or a typo in the image name)`);
   }
 
   async #sendFollowingRedirects(req: RegistryRequest, authorization: string | undefined): Promise<RegistryResponse> {
@@ -201,7 +302,7 @@ export class RegistryClient {
       if (authorization && url.host === origin) headers.authorization = authorization;
       const body = hop === 0 && req.body !== undefined ? (Buffer.isBuffer(req.body) ? req.body : req.body()) : undefined;
       this.counters.requests++;
-      const res = await undiciRequest(url, { method, headers, body, dispatcher: agent });
+      const res = await undiciRequest(url, { method, headers, body, dispatcher: this.#agent });
       // A body that breaks after its reader gave up on it must not crash the process; readers
       // still see the error through the stream they iterate.
       res.body.on('error', () => {});

@@ -137,7 +137,7 @@ describe('build, push and pull back on the embedded registry', () => {
     const meta = join(work, 'never.json');
     const code = await cli(['build', ctx, '-t', '127.0.0.1:1/x/y:1', '--push', '--progress=quiet', '--metadata-file', meta, '--cache-dir', join(work, 'cache')]);
     expect(code).toBe(1);
-    expect(last.stderr).toMatch(/^error: pushing 127\.0\.0\.1:1\/x\/y:1: HEAD http:\/\/127\.0\.0\.1:1\/v2\/x\/y\/blobs\/sha256:[0-9a-f]{64} failed: connect ECONNREFUSED/m);
+    expect(last.stderr).toMatch(/^error: pushing 127\.0\.0\.1:1\/x\/y:1: HEAD https?:\/\/127\.0\.0\.1:1\/v2\/x\/y\/blobs\/sha256:[0-9a-f]{64} failed: connect ECONNREFUSED/m);
     expect(last.stderr).toMatch(/^hint: check that 127\.0\.0\.1:1 is reachable/m);
     expect(last.stderr).not.toMatch(/\n\s+at /);
     expect(() => readFileSync(meta)).toThrow();

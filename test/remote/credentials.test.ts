@@ -14,8 +14,8 @@ describe('docker config credentials', () => {
   it('reads auths by host, URL key and Docker Hub alias', async () => {
     const d = configDir({ auths: { 'reg.example:5000': { auth: Buffer.from('u:p:with:colons').toString('base64') }, 'https://index.docker.io/v1/': { username: 'hub', password: 'pw' } } });
     const creds = dockerCredentials({ DOCKER_CONFIG: d });
-    expect(await creds('reg.example:5000')).toEqual({ username: 'u', password: 'p:with:colons' });
-    expect(await creds('docker.io')).toEqual({ username: 'hub', password: 'pw' });
+    expect(await creds('reg.example:5000')).toEqual({ username: 'u', password: 'p:with:colons', source: join(d, 'config.json') });
+    expect(await creds('docker.io')).toMatchObject({ username: 'hub', password: 'pw' });
     expect(await creds('other.example')).toBeUndefined();
   });
 
@@ -29,7 +29,7 @@ describe('docker config credentials', () => {
     const old = process.env.PATH;
     process.env.PATH = `${bin}:${old ?? ''}`;
     try {
-      expect(await creds('reg.example')).toEqual({ username: 'helper-user', password: 'helper-secret' });
+      expect(await creds('reg.example')).toEqual({ username: 'helper-user', password: 'helper-secret', source: 'the credential helper docker-credential-test' });
     } finally {
       process.env.PATH = old;
     }
@@ -45,13 +45,13 @@ describe('docker config credentials', () => {
   it('takes OCIMAKE_REGISTRY_AUTH first, for hosts that cannot write a config file', async () => {
     const d = configDir({ auths: { 'r.example': { username: 'file', password: 'f' } } });
     const env = { DOCKER_CONFIG: d, OCIMAKE_REGISTRY_AUTH: JSON.stringify({ auths: { 'r.example': { username: 'env', password: 'e' } } }) };
-    expect(await dockerCredentials(env)('r.example')).toEqual({ username: 'env', password: 'e' });
+    expect(await dockerCredentials(env)('r.example')).toEqual({ username: 'env', password: 'e', source: 'OCIMAKE_REGISTRY_AUTH' });
     await expect(dockerCredentials({ OCIMAKE_REGISTRY_AUTH: '{bad' })('r.example')).rejects.toThrow(/not valid JSON/);
   });
 
   it('reads GitLab CI\'s DOCKER_AUTH_CONFIG', async () => {
     const env = { DOCKER_CONFIG: tempDir(), DOCKER_AUTH_CONFIG: JSON.stringify({ auths: { 'registry.gitlab.example': { auth: Buffer.from('gitlab-ci-token:t0k').toString('base64') } } }) };
-    expect(await dockerCredentials(env)('registry.gitlab.example')).toEqual({ username: 'gitlab-ci-token', password: 't0k' });
+    expect(await dockerCredentials(env)('registry.gitlab.example')).toEqual({ username: 'gitlab-ci-token', password: 't0k', source: 'DOCKER_AUTH_CONFIG' });
   });
 
   it('treats a missing config file as anonymous', async () => {

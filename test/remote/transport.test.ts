@@ -64,7 +64,23 @@ describe('RegistryClient', () => {
       const err = await client.request({ method: 'GET', path: '/v2/', scopes: [] }).catch((e: unknown) => e as OcimakeError);
       expect(err).toBeInstanceOf(OcimakeError);
       expect((err as OcimakeError).code).toBe('UNAUTHORIZED');
-      expect((err as OcimakeError).hint).toMatch(/config.json.*OCIMAKE_REGISTRY_AUTH/);
+      expect((err as OcimakeError).hint).toMatch(/ocimake login .*config.json.*OCIMAKE_REGISTRY_AUTH/);
+      expect((err as OcimakeError).hint).not.toMatch(/run "docker login/);
+      expect((err as OcimakeError).message).toMatch(/failed with 401: bad creds$/);
+    });
+
+    it('names where the refused credentials came from, and reads the words out of a JSON error body', async () => {
+      const auth = await serve((_req, res) => { res.statusCode = 401; res.end('{"errors":[{"code":"UNAUTHORIZED","message":"authentication required","detail":null}]}'); });
+      const host = await serve((_req, res) => {
+        res.statusCode = 401;
+        res.setHeader('www-authenticate', `Bearer realm="http://${auth}/token",service="reg"`);
+        res.end();
+      });
+      const client = new RegistryClient(host, { credentials: async () => ({ username: 'u', password: 'wrong', source: 'OCIMAKE_REGISTRY_AUTH' }) });
+      const err = await client.request({ method: 'GET', path: '/v2/', scopes: [] }).catch((e: unknown) => e as OcimakeError);
+      expect((err as OcimakeError).message).toMatch(/failed with 401: authentication required$/);
+      expect((err as OcimakeError).hint).toMatch(/credentials for .* in OCIMAKE_REGISTRY_AUTH/);
+      expect((err as OcimakeError).hint).not.toMatch(/docker config/);
     });
   });
 
@@ -125,10 +141,10 @@ describe('RegistryClient', () => {
     });
   });
 
-  it('uses https for non-loopback hosts unless marked insecure', () => {
+  it('starts with https everywhere (loopback and --insecure-registry hosts fall back to http once they show no TLS), unless a scheme is forced', () => {
     expect(new RegistryClient('ghcr.io').baseUrl).toBe('https://ghcr.io');
     expect(new RegistryClient('docker.io').baseUrl).toBe('https://registry-1.docker.io');
-    expect(new RegistryClient('localhost:5000').baseUrl).toBe('http://localhost:5000');
-    expect(new RegistryClient('reg.lan:5000', { insecureRegistries: ['reg.lan:5000'] }).baseUrl).toBe('http://reg.lan:5000');
+    expect(new RegistryClient('localhost:5999').baseUrl).toBe('https://localhost:5999');
+    expect(new RegistryClient('reg.lan:5000', { scheme: 'http' }).baseUrl).toBe('http://reg.lan:5000');
   });
 });

@@ -19,7 +19,7 @@ export class ApkFetcher {
   #client(url: URL): RegistryClient {
     let c = this.#clients.get(url.origin);
     if (!c) {
-      c = new RegistryClient(url.host, { ...this.transport, ...(url.protocol === 'http:' ? { insecureRegistries: [url.host] } : {}) });
+      c = new RegistryClient(url.host, { ...this.transport, scheme: url.protocol === 'http:' ? 'http' : 'https' });
       this.#clients.set(url.origin, c);
     }
     return c;
