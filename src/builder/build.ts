@@ -1,6 +1,5 @@
-import { trackTemp } from '../util/temp-files.js';
+import { makeScratchDir, trackTemp } from '../util/temp-files.js';
 import { promises as fs } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { OcimakeError } from '../errors.js';
 import { imageArtifacts, type Image, type ImageArtifacts } from '../image/image.js';
@@ -103,7 +102,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const target = pickTarget(plan, opts.target);
   const needed = neededStages(plan, target, globalArgs);
   const remote = new Remote(opts);
-  const scratch = await fs.mkdtemp(join(tmpdir(), 'ocimake-build-'));
+  const scratch = await makeScratchDir('build');
   const untrackScratch = trackTemp(scratch);
   const consumed = new Set<string>(plan.globalArgs.flatMap((a) => a.args.map((x) => x.name)));
   const mirror = opts.apk?.mirror ?? process.env.OCIMAKE_APK_MIRROR;

@@ -1,8 +1,7 @@
 import { createReadStream, promises as fs } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { trackTemp } from '../util/temp-files.js';
+import { makeScratchDir, trackTemp } from '../util/temp-files.js';
 import { OcimakeError } from '../errors.js';
 import type { Descriptor } from '../oci/schemas.js';
 import { writeDockerArchive } from '../layout/docker-archive.js';
@@ -98,7 +97,7 @@ export async function buildAndExport(opts: BuildAndExportOptions): Promise<Build
 /** Runs a file writer on `dest`, or, for `-`, on a temporary file then copied to stdout (nothing half-written reaches a file). */
 async function toFileOrStdout(dest: string, write: (file: string) => Promise<unknown>): Promise<void> {
   if (dest !== '-') { await write(dest); return; }
-  const dir = await fs.mkdtemp(join(tmpdir(), 'ocimake-stdout-'));
+  const dir = await makeScratchDir('stdout');
   const untrack = trackTemp(dir);
   try {
     const file = join(dir, 'out.tar');

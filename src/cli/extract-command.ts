@@ -1,7 +1,5 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { trackTemp } from '../util/temp-files.js';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { makeScratchDir, trackTemp } from '../util/temp-files.js';
 import type { Command } from 'commander';
 import { addNetworkFlags, transportFrom, type NetworkFlags } from './network-flags.js';
 import { resolveCacheDir } from '../store/cache-dir.js';
@@ -27,7 +25,7 @@ export function registerExtract(program: Command): void {
         store: new BlobStore(resolveCacheDir(o.cacheDir)),
       });
       const mfs = new MergedFs(opened.image, opened.what);
-      const scratch = await mkdtemp(join(tmpdir(), 'ocimake-extract-'));
+      const scratch = await makeScratchDir('extract');
       const untrack = trackTemp(scratch);
       try {
         const r = await extractPaths(mfs, paths, o.output, scratch, opened.what);

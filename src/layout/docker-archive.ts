@@ -1,8 +1,6 @@
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { tmpdir } from 'node:os';
-import { trackTemp } from '../util/temp-files.js';
+import { makeScratchDir, tempPathBeside, trackTemp } from '../util/temp-files.js';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
@@ -20,12 +18,12 @@ import type { Reference } from '../oci/reference.js';
  */
 export async function writeDockerArchive(file: string, image: Image, tags: readonly Reference[]): Promise<void> {
   const art = imageArtifacts(image);
-  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  const tmp = tempPathBeside(file);
   await fs.mkdir(dirname(file), { recursive: true });
   const pack = tar.pack();
   const out = createWriteStream(tmp);
   const done = pipeline(pack, out);
-  const scratch = await fs.mkdtemp(join(tmpdir(), 'ocimake-archive-'));
+  const scratch = await makeScratchDir('archive');
   const untrack = [trackTemp(tmp), trackTemp(scratch)];
   try {
     const mtime = new Date(0);

@@ -1,8 +1,6 @@
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { tmpdir } from 'node:os';
-import { trackTemp } from '../util/temp-files.js';
+import { makeScratchDir, tempPathBeside, trackTemp } from '../util/temp-files.js';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import type { Image } from '../image/image.js';
@@ -15,8 +13,8 @@ import { writeOciLayout } from './oci-layout.js';
  * fixed times, and renamed into place only when complete.
  */
 export async function writeOciArchive(file: string, image: Image, opts: { refName?: string; imageName?: string } = {}): Promise<Descriptor> {
-  const dir = await fs.mkdtemp(join(tmpdir(), 'ocimake-oci-tar-'));
-  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  const dir = await makeScratchDir('oci-tar');
+  const tmp = tempPathBeside(file);
   const untrack = [trackTemp(tmp), trackTemp(dir)];
   try {
     const desc = await writeOciLayout(dir, image, opts);

@@ -1,12 +1,11 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { OcimakeError } from '../errors.js';
 import { imageArtifacts, type Image } from '../image/image.js';
 import { MediaType } from '../oci/media-types.js';
 import { IndexSchema, type Descriptor, type Index } from '../oci/schemas.js';
 import { BlobStore } from '../store/blob-store.js';
-import { pidAlive, trackTemp } from '../util/temp-files.js';
+import { pidAlive, tempPathBeside, trackTemp } from '../util/temp-files.js';
 
 // https://github.com/opencontainers/image-spec/blob/main/image-layout.md
 
@@ -15,7 +14,7 @@ const IMAGE_NAME = 'io.containerd.image.name';
 
 /** Writes `data` to `path` atomically (temporary file in the same directory, then rename). */
 export async function writeFileAtomic(path: string, data: string | Buffer): Promise<void> {
-  const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  const tmp = tempPathBeside(path);
   await fs.writeFile(tmp, data);
   const fh = await fs.open(tmp, 'r');
   try { await fh.sync(); } finally { await fh.close(); }

@@ -1,7 +1,5 @@
 import { createWriteStream, promises as fs } from 'node:fs';
-import { join } from 'node:path';
-import { tmpdir } from 'node:os';
-import { trackTemp } from '../util/temp-files.js';
+import { makeScratchDir, tempPathBeside, trackTemp } from '../util/temp-files.js';
 import { normalizeEntryPath, type LayerEntry } from '../layer/entry.js';
 import { defaultMtime, writeTarStream } from '../layer/tar-writer.js';
 import { TreeWriter } from './tree-writer.js';
@@ -31,7 +29,7 @@ export async function extractPaths(mfs: MergedFs, paths: readonly string[], dest
 
 /** The local exporter (`-o DIR`): the image's whole merged filesystem written under `dest`. */
 export async function writeRootfs(dest: string, image: Image): Promise<{ files: number }> {
-  const scratch = await fs.mkdtemp(join(tmpdir(), 'ocimake-rootfs-'));
+  const scratch = await makeScratchDir('rootfs');
   const untrack = trackTemp(scratch);
   try {
     if (image.layers.length === 0) { await fs.mkdir(dest, { recursive: true }); return { files: 0 }; }
@@ -44,9 +42,9 @@ export async function writeRootfs(dest: string, image: Image): Promise<{ files: 
 
 /** The tar exporter (`-o type=tar,dest=FILE`): the image's merged filesystem as one tar archive, written atomically. */
 export async function writeRootfsTar(file: string, image: Image): Promise<void> {
-  const scratch = await fs.mkdtemp(join(tmpdir(), 'ocimake-rootfs-'));
+  const scratch = await makeScratchDir('rootfs');
   const untrack = trackTemp(scratch);
-  const tmp = `${file}.${process.pid}.tmp`;
+  const tmp = tempPathBeside(file);
   const untrackTmp = trackTemp(tmp);
   try {
     const entries: LayerEntry[] = [];

@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { tempPathBeside } from '../../util/temp-files.js';
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { OcimakeError } from '../../errors.js';
@@ -42,7 +43,7 @@ export class ApkFetcher {
   }
 
   async #store(path: string, data: Buffer | string): Promise<void> {
-    const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+    const tmp = tempPathBeside(path);
     await fs.writeFile(tmp, data);
     await fs.rename(tmp, path);
   }
