@@ -6,8 +6,8 @@ import { OcimakeError } from '../errors.js';
 import type { Descriptor } from '../oci/schemas.js';
 import { writeDockerArchive } from '../layout/docker-archive.js';
 import { writeFileAtomic, writeOciLayout } from '../layout/oci-layout.js';
-import { writeOciArchive } from '../layout/oci-archive.js';
-import { writeRootfs, writeRootfsTar } from '../source/extract.js';
+import { archiveLayout, writeOciArchive } from '../layout/oci-archive.js';
+import { checkEmptyDestination, writeRootfs, writeRootfsTar } from '../source/extract.js';
 import { pushImage, type PushEvent } from '../remote/push.js';
 import { familiarName } from '../oci/familiar.js';
 import { formatReference, parseReference, type Reference } from '../oci/reference.js';
@@ -66,6 +66,8 @@ export async function buildAndExport(opts: BuildAndExportOptions): Promise<Build
   const toStdout = outputs.filter((o) => 'dest' in o && o.dest === '-');
   if (toStdout.length > 1) throw new OcimakeError('OUTPUT_INVALID', 'only one output can go to stdout (dest=-)', { hint: 'write the others to files' });
   if (toStdout.length === 1 && process.stdout.isTTY) throw new OcimakeError('OUTPUT_INVALID', 'refusing to write a tar archive to a terminal', { hint: 'redirect stdout to a file or a pipe (... > image.tar), or give dest=FILE' });
+  // Checked before the build, so a full directory does not cost one.
+  for (const o of outputs) if (o.type === 'local') await checkEmptyDestination(o.dest);
   if (opts.platforms && opts.platforms.length > 1) return buildMulti(opts, outputs, tags);
   const result = await build(opts);
   const { artifacts } = result;
@@ -126,9 +128,10 @@ async function writeMetadata(opts: BuildAndExportOptions, tags: readonly Referen
 /** A multi-platform build: one build per platform, then an OCI index (as buildx --platform a,b). */
 async function buildMulti(opts: BuildAndExportOptions, outputs: readonly Output[], tags: readonly Reference[]): Promise<BuildAndExportResult> {
   for (const o of outputs) {
-    if (o.type === 'docker' || o.type === 'local' || o.type === 'tar') {
-      throw new OcimakeError('OUTPUT_INVALID', `--output type=${o.type} cannot hold a multi-platform image`, { hint: 'use -o type=oci,dest=DIR or --push, or build one --platform at a time' });
+    if (o.type === 'docker' || o.type === 'tar') {
+      throw new OcimakeError('OUTPUT_INVALID', `--output type=${o.type} cannot hold a multi-platform image`, { hint: 'use -o type=oci,dest=DIR|FILE.tar, -o type=local,dest=DIR (a directory per platform) or --push, or build one --platform at a time' });
     }
+    if ('dest' in o && o.dest === '-' && o.type !== 'oci') throw new OcimakeError('OUTPUT_INVALID', `--output type=${o.type},dest=- cannot hold a multi-platform image`);
   }
   const results: BuildResult[] = [];
   for (const platform of opts.platforms!) results.push(await build({ ...opts, platform }));
@@ -137,8 +140,16 @@ async function buildMulti(opts: BuildAndExportOptions, outputs: readonly Output[
   for (const o of outputs) {
     const names = 'name' in o && o.name ? o.name.split(',').map((n) => parseReference(n)) : tags;
     if (o.type === 'oci') {
-      if (o.tar) throw new OcimakeError('OUTPUT_INVALID', 'a multi-platform OCI archive (tar=true) is not supported yet', { hint: 'write a directory: -o type=oci,dest=DIR' });
-      art = await writeOciLayoutIndex(o.dest, images, names[0]?.tag ?? (names[0] ? 'latest' : undefined));
+      const refName = names[0]?.tag ?? (names[0] ? 'latest' : undefined);
+      if (o.tar) await toFileOrStdout(o.dest, (f) => archiveLayout(f, async (dir) => { art = await writeOciLayoutIndex(dir, images, refName); }));
+      else art = await writeOciLayoutIndex(o.dest, images, refName);
+    } else if (o.type === 'local') {
+      // As buildx: one directory per platform, named os_arch[_variant].
+      await fs.mkdir(o.dest, { recursive: true });
+      for (const img of images) {
+        const c = img.config;
+        await writeRootfs(join(o.dest, [c.os, c.architecture, c.architecture === 'arm64' && c.variant === 'v8' ? undefined : c.variant].filter(Boolean).join('_')), img);
+      }
     } else if (o.type === 'registry') {
       art = await pushIndex(images, names, { ...opts, ...(opts.onPush ? { onEvent: opts.onPush } : {}) });
     }

@@ -13,11 +13,16 @@ import { writeOciLayout } from './oci-layout.js';
  * fixed times, and renamed into place only when complete.
  */
 export async function writeOciArchive(file: string, image: Image, opts: { refName?: string; imageName?: string } = {}): Promise<Descriptor> {
+  return archiveLayout(file, (dir) => writeOciLayout(dir, image, opts));
+}
+
+/** Fills a scratch OCI layout with `fill`, then archives it onto `file` (atomically). */
+export async function archiveLayout<T>(file: string, fill: (dir: string) => Promise<T>): Promise<T> {
   const dir = await makeScratchDir('oci-tar');
   const tmp = tempPathBeside(file);
   const untrack = [trackTemp(tmp), trackTemp(dir)];
   try {
-    const desc = await writeOciLayout(dir, image, opts);
+    const desc = await fill(dir);
     await fs.mkdir(dirname(file), { recursive: true });
     const pack = tar.pack();
     const done = pipeline(pack, createWriteStream(tmp));

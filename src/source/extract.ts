@@ -1,4 +1,6 @@
 import { createWriteStream, promises as fs } from 'node:fs';
+import { dirname } from 'node:path';
+import { OcimakeError } from '../errors.js';
 import { makeScratchDir, tempPathBeside, trackTemp } from '../util/temp-files.js';
 import { normalizeEntryPath, type LayerEntry } from '../layer/entry.js';
 import { defaultMtime, writeTarStream } from '../layer/tar-writer.js';
@@ -27,16 +29,46 @@ export async function extractPaths(mfs: MergedFs, paths: readonly string[], dest
   return { files: out.files };
 }
 
-/** The local exporter (`-o DIR`): the image's whole merged filesystem written under `dest`. */
+/**
+ * The local exporter (`-o DIR`): the image's whole merged filesystem, written into a
+ * directory beside `dest` and renamed onto it when complete. `dest` must be missing or
+ * empty: merging into old contents would leave files the image does not have.
+ */
 export async function writeRootfs(dest: string, image: Image): Promise<{ files: number }> {
+  await checkEmptyDestination(dest);
   const scratch = await makeScratchDir('rootfs');
   const untrack = trackTemp(scratch);
+  const staging = tempPathBeside(dest);
+  const untrackStaging = trackTemp(staging);
   try {
-    if (image.layers.length === 0) { await fs.mkdir(dest, { recursive: true }); return { files: 0 }; }
-    return await extractPaths(new MergedFs(image, 'the image'), ['/'], dest, scratch, 'the image');
+    await fs.mkdir(dirname(staging), { recursive: true });
+    await fs.mkdir(staging);
+    const r = image.layers.length === 0 ? { files: 0 } : await extractPaths(new MergedFs(image, 'the image'), ['/'], staging, scratch, 'the image');
+    await fs.rmdir(dest).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOENT') throw err; });
+    await fs.rename(staging, dest);
+    return r;
   } finally {
+    await fs.rm(staging, { recursive: true, force: true });
+    untrackStaging();
     await fs.rm(scratch, { recursive: true, force: true });
     untrack();
+  }
+}
+
+export async function checkEmptyDestination(dest: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await fs.readdir(dest);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    if (code === 'ENOTDIR') throw new OcimakeError('OUTPUT_INVALID', `-o type=local,dest=${dest}: ${dest} is a file, not a directory`, { hint: 'give a new or empty directory' });
+    throw err;
+  }
+  if (names.length > 0) {
+    throw new OcimakeError('OUTPUT_INVALID', `-o type=local,dest=${dest}: ${dest} is not empty (${names.length} entr${names.length === 1 ? 'y' : 'ies'}, e.g. ${names.sort()[0]})`, {
+      hint: `ocimake writes a root filesystem only into a new or empty directory, so no file from before is mistaken for part of the image; remove it first (rm -rf ${dest}) or choose another directory`,
+    });
   }
 }
 
