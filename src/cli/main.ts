@@ -5,6 +5,8 @@ import { registerBuild } from './build-command.js';
 import { registerRegistry } from './registry-command.js';
 import { registerInspect } from './inspect-command.js';
 import { registerExtract } from './extract-command.js';
+import { registerLogin } from './login-command.js';
+import { registerPush } from './push-command.js';
 import { removeTrackedTemps } from '../util/temp-files.js';
 
 /** The package version, read from package.json. */
@@ -34,6 +36,8 @@ export function program(): Command {
   registerInspect(p);
   registerExtract(p);
   registerRegistry(p);
+  registerPush(p);
+  registerLogin(p);
   p.command('version')
     .description('print the version of ocimake and of the Node.js running it')
     .action(() => { process.stdout.write(`ocimake ${version()} (node ${process.version}, ${process.platform}/${process.arch})\n`); });

@@ -1,3 +1,4 @@
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { OcimakeError } from '../errors.js';
@@ -5,21 +6,14 @@ import { imageArtifacts, type Image } from '../image/image.js';
 import { MediaType } from '../oci/media-types.js';
 import { IndexSchema, type Descriptor, type Index } from '../oci/schemas.js';
 import { BlobStore } from '../store/blob-store.js';
-import { pidAlive, tempPathBeside, trackTemp } from '../util/temp-files.js';
+import { pidAlive, trackTemp } from '../util/temp-files.js';
 
 // https://github.com/opencontainers/image-spec/blob/main/image-layout.md
 
 const REF_NAME = 'org.opencontainers.image.ref.name';
 const IMAGE_NAME = 'io.containerd.image.name';
 
-/** Writes `data` to `path` atomically (temporary file in the same directory, then rename). */
-export async function writeFileAtomic(path: string, data: string | Buffer): Promise<void> {
-  const tmp = tempPathBeside(path);
-  await fs.writeFile(tmp, data);
-  const fh = await fs.open(tmp, 'r');
-  try { await fh.sync(); } finally { await fh.close(); }
-  await fs.rename(tmp, path);
-}
+export { writeFileAtomic } from '../util/atomic-file.js';
 
 /**
  * Writes an image into an OCI image layout directory (created when missing, merged when it

@@ -58,7 +58,7 @@ export async function pushImage(image: Image, refs: readonly Reference[], opts: 
   return { digest: art.digest, descriptor: art.descriptor };
 }
 
-async function pushBlob(
+export async function pushBlob(
   client: RegistryClient,
   repo: string,
   desc: Descriptor,
