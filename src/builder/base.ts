@@ -9,6 +9,7 @@ import { formatPlatform, parsePlatform, platformMatches } from '../oci/platform.
 import type { Platform } from '../oci/schemas.js';
 import type { Remote } from '../remote/registry-image.js';
 import { MergedFs } from '../image/merged-fs.js';
+import { formatReference } from '../oci/reference.js';
 import type { StageState } from './stage.js';
 
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -80,5 +81,6 @@ export async function baseState(inp: BaseInputs): Promise<StageState> {
     config: { ...base.config, created, config, history: [...(base.config.history ?? [])], rootfs: { type: 'layers', diff_ids: [...base.config.rootfs.diff_ids] } },
     layers: opened.ref ? base.layers.map((l) => ({ ...l, origin: { registry: opened.ref!.registry, repository: opened.ref!.repository } })) : base.layers,
   };
-  return { image, fs: new MergedFs(image, opened.what), args: new Map(), cmdSet: false, shell: config.Shell ?? ['/bin/sh', '-c'], ...(opened.ref ? { baseRef: opened.ref } : {}) };
+  const resolved = `${opened.ref ? formatReference({ ...opened.ref, digest: undefined }) : opened.what}@${opened.top?.digest ?? opened.digest}`;
+  return { image, fs: new MergedFs(image, opened.what), args: new Map(), cmdSet: false, shell: config.Shell ?? ['/bin/sh', '-c'], baseName: resolved, ...(opened.ref ? { baseRef: opened.ref } : {}) };
 }

@@ -49,9 +49,13 @@ export interface BuildOptions extends TransportOptions {
   apk?: { allowUntrusted?: boolean; mirror?: string; strictScripts?: boolean };
 }
 
+/** What a build reports as it goes; `platform` is the platform being built (os/arch[/variant]). */
 export type BuildProgress =
-  | { kind: 'stage'; stage: Stage; total: number }
-  | { kind: 'step'; stage: Stage; inst: Instruction; index: number }
+  | { kind: 'stage'; stage: Stage; total: number; platform: string }
+  | { kind: 'from'; stage: Stage; platform: string; name: string }
+  | { kind: 'step'; stage: Stage; inst: Instruction; index: number; platform: string }
+  | { kind: 'step-done'; stage: Stage; index: number; platform: string; layerBytes?: number }
+  | { kind: 'stage-done'; stage: Stage; platform: string }
   | { kind: 'warning'; message: string };
 
 export interface BuildResult {
@@ -102,6 +106,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const target = pickTarget(plan, opts.target);
   const needed = neededStages(plan, target, globalArgs);
   const remote = new Remote(opts);
+  const platformName = formatPlatform(platform);
   const scratch = await makeScratchDir('build');
   const untrackScratch = trackTemp(scratch);
   const consumed = new Set<string>(plan.globalArgs.flatMap((a) => a.args.map((x) => x.name)));
@@ -115,7 +120,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const env: StageEnv = {
     file: plan.file, escape: plan.escape, context, store, buildArgs, globalArgs, consumed, created, mtime: epoch, scratch, runCommands,
     ...(opts.onRunOutput ? { onOutput: opts.onRunOutput } : {}),
-    onStep: (stage, inst, index) => opts.onProgress?.({ kind: 'step', stage, inst, index }),
+    onStep: (stage, inst, index) => opts.onProgress?.({ kind: 'step', stage, inst, index, platform: platformName }),
+    onStepDone: (stage, index, layerBytes) => opts.onProgress?.({ kind: 'step-done', stage, index, platform: platformName, ...(layerBytes !== undefined ? { layerBytes } : {}) }),
     resolveFrom: async (name, stage) => {
       const ref = stageRef(plan, name, stage.index);
       if (ref) await runOne(ref);
@@ -142,9 +148,11 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     if (!p) {
       p = (async () => {
         await Promise.all(stageDeps(plan, stage, globalArgs).map((d) => runOne(d)));
-        opts.onProgress?.({ kind: 'stage', stage, total: needed.size });
+        opts.onProgress?.({ kind: 'stage', stage, total: needed.size, platform: platformName });
         const initial = await baseState({ plan, stage, results, globalArgs, platform, created, remote, store });
+        opts.onProgress?.({ kind: 'from', stage, platform: platformName, name: initial.baseName ?? expandWord(stage.from.image, globalArgs, plan.escape) });
         const done = await runStage(stage, initial, env);
+        opts.onProgress?.({ kind: 'stage-done', stage, platform: platformName });
         results.set(stage.index, done);
         return done;
       })();

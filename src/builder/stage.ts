@@ -31,6 +31,8 @@ export interface StageState {
   shell: string[];
   /** The registry reference of the base image, for cross-repository mounts on push. */
   baseRef?: Reference;
+  /** The base as resolved, for progress: `docker.io/library/alpine:3.20@sha256:…`. */
+  baseName?: string;
 }
 
 /** An image to copy from: a stage of this build or any image source, with its filesystem. */
@@ -51,6 +53,8 @@ export interface StageEnv {
   mtime: number;
   scratch: string;
   onStep?: (stage: Stage, inst: Instruction, index: number) => void;
+  /** A step finished; `layerBytes` is the size of the layer it wrote, if it wrote one. */
+  onStepDone?: (stage: Stage, index: number, layerBytes?: number) => void;
   /** Output of RUN's commands, line by line. */
   onOutput?: (line: string) => void;
   /** Native commands the build adds to RUN (apk, with the build's network and options). */
@@ -86,11 +90,14 @@ export async function runStage(stage: Stage, initial: StageState, env: StageEnv)
     }
     const inst = list[i]!;
     env.onStep?.(stage, inst, i);
+    const layersBefore = state.image.layers.length;
     try {
       state = await step(inst, state, env, stage);
     } catch (err) {
       throw atLine(env, inst, err);
     }
+    const layers = state.image.layers;
+    env.onStepDone?.(stage, i, layers.length > layersBefore ? layers[layers.length - 1]!.descriptor.size : undefined);
     i++;
   }
   return state;
@@ -123,6 +130,7 @@ function configRun(run: readonly Instruction[], first: number, state: StageState
     } catch (err) {
       throw atLine(env, inst, err);
     }
+    env.onStepDone?.(stage, first + k);
   }
   const image = editConfig(state.image, () => draft.config);
   image.config.history = [...(state.image.config.history ?? []), ...history];

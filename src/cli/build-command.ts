@@ -2,10 +2,11 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Output } from '../builder/export.js';
+import type { TransferEvent } from '../remote/transport.js';
 import { parsePlatform } from '../oci/platform.js';
 import type { Platform } from '../oci/schemas.js';
 import { parseKeyValues, parseOutput } from './output-spec.js';
-import { Progress, type ProgressMode } from './progress.js';
+import { Progress, PROGRESS_MODES, type ProgressMode } from './progress.js';
 import { OcimakeError } from '../errors.js';
 import { addNetworkFlags, transportFrom, type NetworkFlags } from './network-flags.js';
 
@@ -27,7 +28,7 @@ export function registerBuild(program: Command): void {
     .option('--platform <os/arch[/variant],...>', 'target platform(s); several make a multi-platform index (default: the host\'s linux platform)')
     .option('--iidfile <file>', 'write the image ID (config digest) to a file')
     .option('--metadata-file <file>', 'write the build result (digest, descriptor, names) as JSON')
-    .option('--progress <mode>', 'auto | plain | quiet | tty', 'auto')
+    .option('--progress <mode>', 'auto | plain | tty | quiet | rawjson (BuildKit-style JSON lines on stderr)', 'auto')
     .option('-q, --quiet', 'print only the image digest (same as --progress=quiet)')
     .option('--cache-dir <dir>', 'blob cache directory (default: $XDG_CACHE_HOME/ocimake)')
     .option('--pull', 'always look up base images in their registry (ocimake always does; cached blobs are reused by digest)')
@@ -38,8 +39,8 @@ export function registerBuild(program: Command): void {
     .option('--secret <spec>', 'not supported: ocimake runs nothing that could read a secret'))
     .action(async (context: string, o: BuildFlags) => {
       const mode = (o.quiet ? 'quiet' : o.progress) as ProgressMode;
-      if (!['auto', 'plain', 'quiet', 'tty'].includes(mode)) {
-        throw new OcimakeError('FLAG_INVALID', `--progress=${o.progress} is not a progress mode`, { hint: 'use auto, plain, quiet or tty' });
+      if (!PROGRESS_MODES.includes(mode)) {
+        throw new OcimakeError('FLAG_INVALID', `--progress=${o.progress} is not a progress mode`, { hint: `use ${PROGRESS_MODES.join(', ')}` });
       }
       if (o.ssh !== undefined || o.secret !== undefined) {
         throw new OcimakeError('FLAG_UNSUPPORTED', `--${o.ssh !== undefined ? 'ssh' : 'secret'} is not supported: ocimake never runs programs inside the image, so nothing could use it`, { hint: 'RUN --mount=type=ssh/secret steps need a container runtime; build that artifact before ocimake and COPY it' });
@@ -49,13 +50,16 @@ export function registerBuild(program: Command): void {
       }
       // Files written after the build (and after a push) are checked first, so a typo does not cost a build.
       for (const [flag, file] of [['--iidfile', o.iidfile], ['--metadata-file', o.metadataFile]] as const) if (file) checkWritableFile(flag, file);
-      const progress = new Progress(mode);
-      const transport = transportFrom(o, (m) => progress.line(m, true));
+      const platforms = platformOptions(o.platform);
+      const progress = new Progress(mode, process.stderr, { multiPlatform: (platforms.platforms?.length ?? 0) > 1 });
+      const transport = { ...transportFrom(o, (m) => progress.notice(m)), onTransfer: (e: TransferEvent) => progress.transfer(e) };
       const { buildAndExport } = await import('../builder/export.js');
       const outputs: Output[] = o.output.map(parseOutput);
       if (outputs.length === 0 && !o.push) {
         // As buildx: say that the result goes nowhere.
-        process.stderr.write('warning: no output specified: the image is built and checked, then discarded. Use --push, -o type=oci,dest=DIR, -o type=docker,dest=FILE.tar or -o DIR to keep it\n');
+        const text = 'no output specified: the image is built and checked, then discarded. Use --push, -o type=oci,dest=DIR, -o type=docker,dest=FILE.tar or -o DIR to keep it';
+        if (mode === 'rawjson') progress.notice(text);
+        else process.stderr.write(`warning: ${text}\n`);
       }
       const result = await buildAndExport({
         context,
@@ -66,13 +70,13 @@ export function registerBuild(program: Command): void {
         buildArgs: parseKeyValues('--build-arg', o.buildArg),
         labels: parseKeyValues('--label', o.label, {}),
         ...(o.target ? { target: o.target } : {}),
-        ...platformOptions(o.platform),
+        ...platforms,
         ...(o.iidfile ? { iidFile: o.iidfile } : {}),
         ...(o.metadataFile ? { metadataFile: o.metadataFile } : {}),
         ...transport,
         ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}),
         onProgress: (e) => progress.build(e),
-        onRunOutput: (line) => progress.line(`  ${line}`),
+        onRunOutput: (line) => progress.runOutput(line),
         apk: { ...(o.apkMirror ? { mirror: o.apkMirror } : {}), ...(o.apkAllowUntrusted ? { allowUntrusted: true } : {}), ...(o.strictScripts ? { strictScripts: true } : {}) },
         onPush: (e) => progress.push(e),
       });

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { parseReference } from '../oci/reference.js';
 import { resolveCacheDir } from '../store/cache-dir.js';
 import { addNetworkFlags, transportFrom, type NetworkFlags } from './network-flags.js';
-import { Progress, type ProgressMode } from './progress.js';
+import { Progress, PROGRESS_MODES, type ProgressMode } from './progress.js';
 import { OcimakeError } from '../errors.js';
 
 /** Registers `ocimake push SOURCE REF...`, crane's and skopeo's push of a local image. */
@@ -12,17 +12,17 @@ export function registerPush(program: Command): void {
     .description('push a local image (OCI layout DIR or oci:DIR[:TAG], OCI archive FILE.tar, docker-archive:FILE) to a registry, digests unchanged')
     .argument('<source>', 'the local image')
     .argument('<ref...>', 'where to push, e.g. ghcr.io/acme/app:1.0 (several tags may follow)')
-    .option('--progress <mode>', 'auto | plain | quiet | tty', 'auto')
+    .option('--progress <mode>', 'auto | plain | tty | quiet | rawjson', 'auto')
     .option('-q, --quiet', 'print only the digest')
     .option('--cache-dir <dir>', 'blob cache directory (archives are imported there)'))
     .action(async (source: string, refArgs: string[], o: { progress: string; quiet?: boolean; cacheDir?: string } & NetworkFlags) => {
       const mode = (o.quiet ? 'quiet' : o.progress) as ProgressMode;
-      if (!['auto', 'plain', 'quiet', 'tty'].includes(mode)) throw new OcimakeError('FLAG_INVALID', `--progress=${o.progress} is not a progress mode`, { hint: 'use auto, plain, quiet or tty' });
+      if (!PROGRESS_MODES.includes(mode)) throw new OcimakeError('FLAG_INVALID', `--progress=${o.progress} is not a progress mode`, { hint: `use ${PROGRESS_MODES.join(', ')}` });
       const refs = refArgs.map((r) => parseReference(r));
       const progress = new Progress(mode);
       const [{ pushLocal }, { BlobStore }, { Remote }] = await Promise.all([import('../source/push-local.js'), import('../store/blob-store.js'), import('../remote/registry-image.js')]);
       const r = await pushLocal(source, refs, {
-        remote: new Remote(transportFrom(o, (m) => progress.line(m, true))),
+        remote: new Remote(transportFrom(o, (m) => progress.notice(m))),
         store: new BlobStore(resolveCacheDir(o.cacheDir)),
         onEvent: (e) => progress.push(e),
       });

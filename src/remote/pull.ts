@@ -65,6 +65,7 @@ export async function fetchManifest(client: RegistryClient, ref: Reference, iden
 export async function fetchBlob(client: RegistryClient, repository: string, desc: Descriptor, store: BlobStore, diffId?: string): Promise<void> {
   if (await store.has(desc.digest)) return;
   const budget = client.budget();
+  const started = Date.now();
   let writer = await store.writer();
   let received = 0;
   let uncompressed = diffId !== undefined ? DiffIdCheck.for(desc.mediaType) : undefined;
@@ -106,6 +107,7 @@ export async function fetchBlob(client: RegistryClient, repository: string, desc
       }
     }
     await writer.commit({ digest: desc.digest, size: desc.size });
+    client.transferred({ direction: 'pull', repository, digest: desc.digest, bytes: desc.size, ms: Date.now() - started });
   } catch (err) {
     uncompressed?.abandon();
     await writer.abort();

@@ -12,7 +12,7 @@ import { CHUNKED_UPLOAD_MIN, uploadBlob } from './upload.js';
 /** Progress events of a push. */
 export type PushEvent =
   | { kind: 'blob-exists'; digest: string; size: number }
-  | { kind: 'blob-uploaded'; digest: string; size: number }
+  | { kind: 'blob-uploaded'; digest: string; size: number; ms: number }
   | { kind: 'blob-mounted'; digest: string; from: string }
   | { kind: 'manifest'; ref: string; digest: string };
 
@@ -83,8 +83,9 @@ export async function pushBlob(
       return;
     }
   }
+  const started = Date.now();
   await uploadBlob({ client, repo, desc, open, scopes, budget, chunkedMin: opts.chunkedUploadMin ?? CHUNKED_UPLOAD_MIN });
-  opts.onEvent?.({ kind: 'blob-uploaded', digest: desc.digest, size: desc.size });
+  opts.onEvent?.({ kind: 'blob-uploaded', digest: desc.digest, size: desc.size, ms: Date.now() - started });
 }
 
 async function blobExists(client: RegistryClient, repo: string, digest: string, scopes: string[], budget: RetryBudget): Promise<boolean> {

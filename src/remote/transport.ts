@@ -29,7 +29,12 @@ export interface TransportOptions {
   timeoutSeconds?: number;
   /** Called with a sentence when a request has waited a while for its answer. */
   onNotice?: (message: string) => void;
+  /** Called when a blob has been downloaded whole. */
+  onTransfer?: (e: TransferEvent) => void;
 }
+
+/** A finished blob download, for progress: how many bytes and how long it took. */
+export interface TransferEvent { direction: 'pull'; registry: string; repository: string; digest: string; bytes: number; ms: number }
 
 /** A request body that can be sent again on retry: bytes, or a function that reopens a stream. */
 export type ReplayableBody = Buffer | (() => Readable);
@@ -141,6 +146,11 @@ export class RegistryClient {
 
   get #agent(): Agent {
     return agentFor(this.#timeoutMs, !this.#insecure);
+  }
+
+  /** Reports a finished transfer to whoever listens (progress). */
+  transferred(e: Omit<TransferEvent, 'registry'>): void {
+    this.#opts.onTransfer?.({ ...e, registry: this.registry });
   }
 
   /** A retry budget under this client's policy, for an operation of several requests. */

@@ -144,10 +144,10 @@ describe('parallel stages', () => {
     const events: string[] = [];
     const df = 'FROM scratch AS a\nCOPY f1 /a\nFROM scratch AS b\nCOPY f2 /b\nFROM scratch\nCOPY --from=a /a /a\nCOPY --from=b /b /b\n';
     const r = await buildFrom(df, { f1: '1', f2: '2' }, {
-      onProgress: (e) => { if (e.kind !== 'warning') events.push(`${e.kind} ${e.stage.name ?? e.stage.index}`); },
+      onProgress: (e) => { if (e.kind === 'stage' || e.kind === 'stage-done') events.push(`${e.kind} ${e.stage.name ?? e.stage.index}`); },
     });
     expect(events.slice(0, 2)).toEqual(['stage a', 'stage b']);
-    expect(events.at(-1)).toBe('step 2');
+    expect(events.at(-1)).toBe('stage-done 2');
     expect(r.image.layers).toHaveLength(2);
   });
 });
