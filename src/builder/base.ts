@@ -1,13 +1,11 @@
 import { OcimakeError } from '../errors.js';
 import type { Image } from '../image/image.js';
-import { openImage } from '../source/open.js';
-import type { BlobStore } from '../store/blob-store.js';
+import type { OpenedImage } from '../source/open.js';
 import { lineError } from '../dockerfile/instructions.js';
 import { expandWord } from '../dockerfile/shell-lex.js';
 import type { DockerfilePlan, Stage } from '../dockerfile/stages.js';
 import { formatPlatform, parsePlatform, platformMatches } from '../oci/platform.js';
 import type { Platform } from '../oci/schemas.js';
-import type { Remote } from '../remote/registry-image.js';
 import { MergedFs } from '../image/merged-fs.js';
 import { formatReference } from '../oci/reference.js';
 import type { StageState } from './stage.js';
@@ -27,8 +25,8 @@ export interface BaseInputs {
   globalArgs: ReadonlyMap<string, string>;
   platform: Platform;
   created: string;
-  remote: Remote;
-  store: BlobStore;
+  /** Opens an image by name (a --build-context of that name first). */
+  open: (name: string, platform: Platform) => Promise<OpenedImage>;
 }
 
 /**
@@ -58,7 +56,7 @@ export async function baseState(inp: BaseInputs): Promise<StageState> {
   }
   let opened;
   try {
-    opened = await openImage(name, { remote: inp.remote, platform, store: inp.store });
+    opened = await inp.open(name, platform);
   } catch (err) {
     const e = err instanceof OcimakeError ? err : new OcimakeError('INTERNAL', String(err));
     throw lineError(plan.file, stage.from.line, `FROM ${name}: ${e.message}`, e.hint ?? 'check the image name and that the registry is reachable', e.code);

@@ -20,7 +20,8 @@ import { resolveCacheDir } from '../store/cache-dir.js';
 import { baseState, stageRef } from './base.js';
 import type { FromSource } from './stage.js';
 import { MergedFs } from '../image/merged-fs.js';
-import { openImage } from '../source/open.js';
+import { openImage, type OpenedImage } from '../source/open.js';
+import { parseBuildContexts } from './named-contexts.js';
 import { Remote } from '../remote/registry-image.js';
 import type { TransportOptions } from '../remote/transport.js';
 
@@ -47,6 +48,8 @@ export interface BuildOptions extends TransportOptions {
   onRunOutput?: (line: string) => void;
   /** Native apk's policy: --apk-allow-untrusted, --apk-mirror (or OCIMAKE_APK_MIRROR), --strict-scripts. */
   apk?: { allowUntrusted?: boolean; mirror?: string; strictScripts?: boolean };
+  /** --build-context NAME=VALUE: a directory, docker-image://REF or oci-layout://DIR[:TAG] standing in for the image or stage NAME. */
+  buildContexts?: Record<string, string>;
 }
 
 /** What a build reports as it goes; `platform` is the platform being built (os/arch[/variant]). */
@@ -91,7 +94,12 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     throw new OcimakeError('DOCKERFILE_NOT_FOUND', `cannot read the Dockerfile at ${dockerfilePath}: ${err.code ?? err.message}`, { hint: 'pass -f PATH, or put a Dockerfile in the context directory' });
   });
   const fileLabel = opts.dockerfileText !== undefined ? 'Dockerfile (stdin)' : opts.dockerfile ? opts.dockerfile : 'Dockerfile';
-  const plan = planDockerfile(text, fileLabel);
+  const named = parseBuildContexts(Object.entries(opts.buildContexts ?? {}).map(([k, v]) => `${k}=${v}`));
+  let plan = planDockerfile(text, fileLabel);
+  // As buildx: a named context replaces the stage of the same name.
+  if ([...named.keys()].some((n) => plan.stages.some((st) => st.name === n))) {
+    plan = { ...plan, stages: plan.stages.map((st) => (st.name !== undefined && named.has(st.name) ? { ...st, name: undefined } : st)) };
+  }
   const context = await BuildContext.open(contextDir, dockerfilePath);
   const cacheRoot = resolveCacheDir(opts.cacheDir);
   const store = new BlobStore(cacheRoot);
@@ -107,6 +115,21 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const needed = neededStages(plan, target, globalArgs);
   const remote = new Remote(opts);
   const platformName = formatPlatform(platform);
+  const namedOpened = new Map<string, Promise<OpenedImage>>();
+  const open = (name: string, plat: Platform): Promise<OpenedImage> => {
+    const c = named.get(name.toLowerCase());
+    if (!c) return openImage(name, { remote, platform: plat, store });
+    const key = `${name.toLowerCase()}|${formatPlatform(plat)}`;
+    let p = namedOpened.get(key);
+    if (!p) {
+      p = c.kind === 'image'
+        ? openImage(c.spec, { remote, platform: plat, store }).then((o) => ({ ...o, what: `${o.what} (--build-context ${name})` }))
+        : build({ ...opts, context: c.path, dockerfile: undefined, dockerfileText: 'FROM scratch\nCOPY . /\n', platform: plat, buildContexts: {}, labels: {}, buildArgs: {}, target: undefined, onProgress: undefined })
+          .then((r) => ({ image: r.image, digest: r.artifacts.digest, what: `build context ${name} (${c.given})` }));
+      namedOpened.set(key, p);
+    }
+    return p;
+  };
   const scratch = await makeScratchDir('build');
   const untrackScratch = trackTemp(scratch);
   const consumed = new Set<string>(plan.globalArgs.flatMap((a) => a.args.map((x) => x.name)));
@@ -130,7 +153,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       if (!hit) {
         hit = ref
           ? Promise.resolve({ fs: results.get(ref.index)!.fs, what: `stage ${ref.name ?? ref.index}` })
-          : openImage(name, { remote, platform, store }).then((o) => ({ fs: new MergedFs(o.image, o.what), what: o.what }), (err: unknown) => {
+          : open(name, platform).then((o) => ({ fs: new MergedFs(o.image, o.what), what: o.what }), (err: unknown) => {
             throw noSuchStage(name, plan.stages.filter((s) => s.index < stage.index), err);
           });
         fromCache.set(key, hit);
@@ -149,7 +172,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       p = (async () => {
         await Promise.all(stageDeps(plan, stage, globalArgs).map((d) => runOne(d)));
         opts.onProgress?.({ kind: 'stage', stage, total: needed.size, platform: platformName });
-        const initial = await baseState({ plan, stage, results, globalArgs, platform, created, remote, store });
+        const initial = await baseState({ plan, stage, results, globalArgs, platform, created, open });
         opts.onProgress?.({ kind: 'from', stage, platform: platformName, name: initial.baseName ?? expandWord(stage.from.image, globalArgs, plan.escape) });
         const done = await runStage(stage, initial, env);
         opts.onProgress?.({ kind: 'stage-done', stage, platform: platformName });

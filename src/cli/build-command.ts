@@ -8,6 +8,7 @@ import type { Platform } from '../oci/schemas.js';
 import { parseKeyValues, parseOutput } from './output-spec.js';
 import { Progress, PROGRESS_MODES, type ProgressMode } from './progress.js';
 import { OcimakeError } from '../errors.js';
+import { parseBuildContext } from '../builder/named-contexts.js';
 import { addNetworkFlags, transportFrom, type NetworkFlags } from './network-flags.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -25,6 +26,7 @@ export function registerBuild(program: Command): void {
     .option('--build-arg <name=value>', 'set a build-time ARG (repeatable)', collect, [])
     .option('--label <key=value>', 'add a label to the image (repeatable)', collect, [])
     .option('--target <stage>', 'build this stage and the stages it needs')
+    .option('--build-context <name=value>', 'FROM NAME / COPY --from=NAME get a directory, docker-image://REF or oci-layout://DIR[:TAG] instead (repeatable)', collect, [])
     .option('--platform <os/arch[/variant],...>', 'target platform(s); several make a multi-platform index (default: the host\'s linux platform)')
     .option('--iidfile <file>', 'write the image ID (config digest) to a file')
     .option('--metadata-file <file>', 'write the build result (digest, descriptor, names) as JSON')
@@ -68,6 +70,7 @@ export function registerBuild(program: Command): void {
         push: o.push === true,
         outputs,
         buildArgs: parseKeyValues('--build-arg', o.buildArg),
+        buildContexts: Object.fromEntries(o.buildContext.map((a) => { const c = parseBuildContext(a); return [c[0], a.slice(a.indexOf('=') + 1)]; })),
         labels: parseKeyValues('--label', o.label, {}),
         ...(o.target ? { target: o.target } : {}),
         ...platforms,
@@ -92,6 +95,7 @@ interface BuildFlags extends NetworkFlags {
   push?: boolean;
   output: string[];
   buildArg: string[];
+  buildContext: string[];
   label: string[];
   target?: string;
   platform?: string;
