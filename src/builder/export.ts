@@ -13,7 +13,9 @@ import { familiarName } from '../oci/familiar.js';
 import { formatReference, parseReference, type Reference } from '../oci/reference.js';
 import type { TransportOptions } from '../remote/transport.js';
 import { build, type BuildOptions, type BuildResult } from './build.js';
-import { indexArtifacts, pushIndex, writeOciLayoutIndex } from './multi-platform.js';
+import { indexArtifacts, pushIndex, writeOciLayoutIndex, type IndexExtras } from './multi-platform.js';
+import { annotationsFor, parseAnnotation, type Annotation } from './annotations.js';
+import { imageArtifacts } from '../image/image.js';
 import type { Image } from '../image/image.js';
 import type { Platform } from '../oci/schemas.js';
 
@@ -38,6 +40,8 @@ export interface BuildAndExportOptions extends BuildOptions, TransportOptions {
   /** --metadata-file: receives buildx-style JSON with the digest, descriptor and names. */
   metadataFile?: string;
   onPush?: (e: PushEvent) => void;
+  /** --annotation [TYPE[,TYPE][[PLATFORM]]:]KEY=VALUE, as buildx takes them. */
+  annotations?: readonly string[];
 }
 
 export interface BuildAndExportResult extends BuildResult {
@@ -66,10 +70,14 @@ export async function buildAndExport(opts: BuildAndExportOptions): Promise<Build
   const toStdout = outputs.filter((o) => 'dest' in o && o.dest === '-');
   if (toStdout.length > 1) throw new OcimakeError('OUTPUT_INVALID', 'only one output can go to stdout (dest=-)', { hint: 'write the others to files' });
   if (toStdout.length === 1 && process.stdout.isTTY) throw new OcimakeError('OUTPUT_INVALID', 'refusing to write a tar archive to a terminal', { hint: 'redirect stdout to a file or a pipe (... > image.tar), or give dest=FILE' });
+  const annotations = (opts.annotations ?? []).map(parseAnnotation);
+  const multi = (opts.platforms?.length ?? 0) > 1;
+  const indexOnly = annotations.find((a) => a.targets.has('index') || a.targets.has('manifest-descriptor'));
+  if (indexOnly && !multi) throw new OcimakeError('FLAG_INVALID', `--annotation ${[...indexOnly.targets].join(',')}:${indexOnly.key}=…: a single-platform build makes no index`, { hint: 'annotate the manifest (no type, or manifest:), or build several platforms (--platform a,b)' });
   // Checked before the build, so a full directory does not cost one.
   for (const o of outputs) if (o.type === 'local') await checkEmptyDestination(o.dest);
-  if (opts.platforms && opts.platforms.length > 1) return buildMulti(opts, outputs, tags);
-  const result = await build(opts);
+  if (opts.platforms && opts.platforms.length > 1) return buildMulti(opts, outputs, tags, annotations);
+  const result = annotate(await build(opts), annotations);
   const { artifacts } = result;
   for (const o of outputs) {
     const names = 'name' in o && o.name ? o.name.split(',').map((n) => parseReference(n)) : tags;
@@ -126,7 +134,7 @@ async function writeMetadata(opts: BuildAndExportOptions, tags: readonly Referen
 }
 
 /** A multi-platform build: one build per platform, then an OCI index (as buildx --platform a,b). */
-async function buildMulti(opts: BuildAndExportOptions, outputs: readonly Output[], tags: readonly Reference[]): Promise<BuildAndExportResult> {
+async function buildMulti(opts: BuildAndExportOptions, outputs: readonly Output[], tags: readonly Reference[], annotations: readonly Annotation[]): Promise<BuildAndExportResult> {
   for (const o of outputs) {
     if (o.type === 'docker' || o.type === 'tar') {
       throw new OcimakeError('OUTPUT_INVALID', `--output type=${o.type} cannot hold a multi-platform image`, { hint: 'use -o type=oci,dest=DIR|FILE.tar, -o type=local,dest=DIR (a directory per platform) or --push, or build one --platform at a time' });
@@ -134,15 +142,19 @@ async function buildMulti(opts: BuildAndExportOptions, outputs: readonly Output[
     if ('dest' in o && o.dest === '-' && o.type !== 'oci') throw new OcimakeError('OUTPUT_INVALID', `--output type=${o.type},dest=- cannot hold a multi-platform image`);
   }
   const results: BuildResult[] = [];
-  for (const platform of opts.platforms!) results.push(await build({ ...opts, platform }));
+  for (const platform of opts.platforms!) results.push(annotate(await build({ ...opts, platform }), annotations));
   const images = results.map((r) => r.image);
-  let art = indexArtifacts(images);
+  const extras: IndexExtras = {
+    ...(annotationsFor(annotations, 'index') ? { annotations: annotationsFor(annotations, 'index')! } : {}),
+    descriptorAnnotations: images.map((img) => annotationsFor(annotations, 'manifest-descriptor', platformOf(img))),
+  };
+  let art = indexArtifacts(images, extras);
   for (const o of outputs) {
     const names = 'name' in o && o.name ? o.name.split(',').map((n) => parseReference(n)) : tags;
     if (o.type === 'oci') {
       const refName = names[0]?.tag ?? (names[0] ? 'latest' : undefined);
-      if (o.tar) await toFileOrStdout(o.dest, (f) => archiveLayout(f, async (dir) => { art = await writeOciLayoutIndex(dir, images, refName); }));
-      else art = await writeOciLayoutIndex(o.dest, images, refName);
+      if (o.tar) await toFileOrStdout(o.dest, (f) => archiveLayout(f, async (dir) => { art = await writeOciLayoutIndex(dir, images, refName, extras); }));
+      else art = await writeOciLayoutIndex(o.dest, images, refName, extras);
     } else if (o.type === 'local') {
       // As buildx: one directory per platform, named os_arch[_variant].
       await fs.mkdir(o.dest, { recursive: true });
@@ -151,7 +163,7 @@ async function buildMulti(opts: BuildAndExportOptions, outputs: readonly Output[
         await writeRootfs(join(o.dest, [c.os, c.architecture, c.architecture === 'arm64' && c.variant === 'v8' ? undefined : c.variant].filter(Boolean).join('_')), img);
       }
     } else if (o.type === 'registry') {
-      art = await pushIndex(images, names, { ...opts, ...(opts.onPush ? { onEvent: opts.onPush } : {}) });
+      art = await pushIndex(images, names, { ...opts, ...(opts.onPush ? { onEvent: opts.onPush } : {}) }, extras);
     }
   }
   if (opts.iidFile) {
@@ -161,4 +173,17 @@ async function buildMulti(opts: BuildAndExportOptions, outputs: readonly Output[
   await writeMetadata(opts, tags, art.descriptor);
   const first = results[0]!;
   return { ...first, images, digest: art.digest, descriptor: art.descriptor, tags: [...tags], warnings: results.flatMap((r) => r.warnings) };
+}
+
+function platformOf(image: Image): Platform {
+  const c = image.config;
+  return { os: c.os, architecture: c.architecture, ...(c.variant ? { variant: c.variant } : {}) };
+}
+
+/** The build's image with its manifest annotations (--annotation, --annotation manifest[PLATFORM]:). */
+function annotate(result: BuildResult, annotations: readonly Annotation[]): BuildResult {
+  const extra = annotationsFor(annotations, 'manifest', platformOf(result.image));
+  if (!extra) return result;
+  const image: Image = { ...result.image, annotations: { ...(result.image.annotations ?? {}), ...extra } };
+  return { ...result, image, artifacts: imageArtifacts(image) };
 }

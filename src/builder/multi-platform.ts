@@ -15,13 +15,18 @@ import { withContext } from '../errors.js';
 /** An OCI image index over per-platform images, serialised with canonical JSON. */
 export interface IndexArtifacts { bytes: Buffer; digest: Digest; descriptor: Descriptor; index: Index }
 
+/** Annotations of the index itself, and of each image's descriptor in it (--annotation index:, manifest-descriptor:). */
+export interface IndexExtras { annotations?: Record<string, string>; descriptorAnnotations?: readonly (Record<string, string> | undefined)[] }
+
 /** Builds the index of a multi-platform build: one manifest descriptor per image, with its platform. */
-export function indexArtifacts(images: readonly Image[]): IndexArtifacts {
-  const manifests: Descriptor[] = images.map((img) => {
+export function indexArtifacts(images: readonly Image[], extras: IndexExtras = {}): IndexArtifacts {
+  const manifests: Descriptor[] = images.map((img, i) => {
     const c = img.config;
-    return { ...imageArtifacts(img).descriptor, platform: { os: c.os, architecture: c.architecture, ...(c.variant ? { variant: c.variant } : {}) } };
+    const a = extras.descriptorAnnotations?.[i];
+    return { ...imageArtifacts(img).descriptor, platform: { os: c.os, architecture: c.architecture, ...(c.variant ? { variant: c.variant } : {}) }, ...(a && Object.keys(a).length ? { annotations: a } : {}) };
   });
   const index: Index = { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests };
+  if (extras.annotations && Object.keys(extras.annotations).length) index.annotations = extras.annotations;
   const bytes = canonicalBytes(index);
   const digest = sha256(bytes);
   return { bytes, digest, descriptor: { mediaType: MediaType.OciIndex, digest, size: bytes.length }, index };
@@ -31,8 +36,8 @@ export function indexArtifacts(images: readonly Image[]): IndexArtifacts {
  * Pushes every platform's image by digest, then the index under each tag, so a tag only
  * ever names an index whose manifests and blobs are all in place.
  */
-export async function pushIndex(images: readonly Image[], refs: readonly Reference[], opts: PushOptions): Promise<IndexArtifacts> {
-  const art = indexArtifacts(images);
+export async function pushIndex(images: readonly Image[], refs: readonly Reference[], opts: PushOptions, extras: IndexExtras = {}): Promise<IndexArtifacts> {
+  const art = indexArtifacts(images, extras);
   const repos = new Map<string, Reference>();
   for (const r of refs) repos.set(`${r.registry}/${r.repository}`, { registry: r.registry, repository: r.repository });
   const shared: PushOptions = { ...opts, remote: opts.remote ?? new Remote(opts) };
@@ -49,8 +54,8 @@ export async function pushIndex(images: readonly Image[], refs: readonly Referen
 }
 
 /** Writes a multi-platform build into an OCI layout: every image, then the index, named by `refName`. */
-export async function writeOciLayoutIndex(dir: string, images: readonly Image[], refName?: string): Promise<IndexArtifacts> {
-  const art = indexArtifacts(images);
+export async function writeOciLayoutIndex(dir: string, images: readonly Image[], refName?: string, extras: IndexExtras = {}): Promise<IndexArtifacts> {
+  const art = indexArtifacts(images, extras);
   // Each image's blobs and manifest go in first; their own index.json entries are dropped below.
   for (const img of images) await writeOciLayout(dir, img);
   await new BlobStore(dir).putBytes(art.bytes, art.descriptor);

@@ -9,6 +9,7 @@ import { parseKeyValues, parseOutput } from './output-spec.js';
 import { Progress, PROGRESS_MODES, type ProgressMode } from './progress.js';
 import { OcimakeError } from '../errors.js';
 import { parseBuildContext } from '../builder/named-contexts.js';
+import { parseAnnotation } from '../builder/annotations.js';
 import { addNetworkFlags, transportFrom, type NetworkFlags } from './network-flags.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -25,6 +26,7 @@ export function registerBuild(program: Command): void {
     .option('-o, --output <spec>', 'type=oci,dest=DIR|FILE.tar | type=docker,dest=FILE.tar | type=local,dest=DIR (or DIR) | type=tar,dest=FILE | type=registry; dest=- (or -o -) streams a tar to stdout (repeatable)', collect, [])
     .option('--build-arg <name=value>', 'set a build-time ARG (repeatable)', collect, [])
     .option('--label <key=value>', 'add a label to the image (repeatable)', collect, [])
+    .option('--annotation <[type:]key=value>', 'add an annotation: to the manifest (default), or index:, manifest-descriptor:, with [os/arch] to limit it to a platform (repeatable)', collect, [])
     .option('--target <stage>', 'build this stage and the stages it needs')
     .option('--build-context <name=value>', 'FROM NAME / COPY --from=NAME get a directory, docker-image://REF or oci-layout://DIR[:TAG] instead (repeatable)', collect, [])
     .option('--platform <os/arch[/variant],...>', 'target platform(s); several make a multi-platform index (default: the host\'s linux platform)')
@@ -47,6 +49,7 @@ export function registerBuild(program: Command): void {
       if (o.ssh !== undefined || o.secret !== undefined) {
         throw new OcimakeError('FLAG_UNSUPPORTED', `--${o.ssh !== undefined ? 'ssh' : 'secret'} is not supported: ocimake never runs programs inside the image, so nothing could use it`, { hint: 'RUN --mount=type=ssh/secret steps need a container runtime; build that artifact before ocimake and COPY it' });
       }
+      for (const a of o.annotation) parseAnnotation(a);
       for (const t of o.tag) {
         if (/@sha256:/.test(t)) throw new OcimakeError('TAG_INVALID', `-t ${t}: a tag cannot name a digest (the digest is what the build produces)`, { hint: 'use -t name:tag; --metadata-file and --iidfile tell you the digest' });
       }
@@ -72,6 +75,7 @@ export function registerBuild(program: Command): void {
         buildArgs: parseKeyValues('--build-arg', o.buildArg),
         buildContexts: Object.fromEntries(o.buildContext.map((a) => { const c = parseBuildContext(a); return [c[0], a.slice(a.indexOf('=') + 1)]; })),
         labels: parseKeyValues('--label', o.label, {}),
+        annotations: o.annotation,
         ...(o.target ? { target: o.target } : {}),
         ...platforms,
         ...(o.iidfile ? { iidFile: o.iidfile } : {}),
@@ -97,6 +101,7 @@ interface BuildFlags extends NetworkFlags {
   buildArg: string[];
   buildContext: string[];
   label: string[];
+  annotation: string[];
   target?: string;
   platform?: string;
   iidfile?: string;
