@@ -1,4 +1,5 @@
 import { accessSync, constants, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Output } from '../builder/export.js';
@@ -8,6 +9,7 @@ import type { Platform } from '../oci/schemas.js';
 import { parseKeyValues, parseOutput } from './output-spec.js';
 import { Progress, PROGRESS_MODES, type ProgressMode } from './progress.js';
 import { OcimakeError } from '../errors.js';
+import { setExitCode } from './exit-code.js';
 import { parseBuildContext } from '../builder/named-contexts.js';
 import { parseAnnotation } from '../builder/annotations.js';
 import { addNetworkFlags, transportFrom, type NetworkFlags } from './network-flags.js';
@@ -39,9 +41,14 @@ export function registerBuild(program: Command): void {
     .option('--apk-mirror <url>', 'fetch apk repositories from this origin instead of the hosts /etc/apk/repositories names (or OCIMAKE_APK_MIRROR)')
     .option('--apk-allow-untrusted', 'let RUN apk add --allow-untrusted install unsigned packages')
     .option('--strict-scripts', 'fail when an apk package has install scripts ocimake does not emulate (default: warn)')
+    .option('--call <method>', 'build (default), or check: run the Dockerfile checks (as docker build --check) and build nothing')
+    .option('--check', 'same as --call=check')
     .option('--ssh <spec>', 'not supported: ocimake runs nothing that could use an SSH agent')
     .option('--secret <spec>', 'not supported: ocimake runs nothing that could read a secret'))
     .action(async (context: string, o: BuildFlags) => {
+      const call = o.check ? 'check' : (o.call ?? 'build');
+      if (call !== 'build' && call !== 'check') throw new OcimakeError('FLAG_UNSUPPORTED', `--call=${call} is not supported`, { hint: 'ocimake has --call=build and --call=check' });
+      if (call === 'check') { setExitCode(await runChecks(context, o.file)); return; }
       const mode = (o.quiet ? 'quiet' : o.progress) as ProgressMode;
       if (!PROGRESS_MODES.includes(mode)) {
         throw new OcimakeError('FLAG_INVALID', `--progress=${o.progress} is not a progress mode`, { hint: `use ${PROGRESS_MODES.join(', ')}` });
@@ -114,6 +121,8 @@ interface BuildFlags extends NetworkFlags {
   apkAllowUntrusted?: boolean;
   strictScripts?: boolean;
   ssh?: string;
+  call?: string;
+  check?: boolean;
   secret?: string;
 }
 
@@ -126,6 +135,21 @@ function checkWritableFile(flag: string, file: string): void {
     const code = (err as NodeJS.ErrnoException).code;
     throw new OcimakeError('FLAG_INVALID', `${flag} ${file}: ${code === 'ENOENT' ? `the directory ${dir} does not exist` : code === 'ENOTDIR' ? `${dir} is not a directory` : `${dir} is not writable`}`, { hint: 'create the directory first, or write the file somewhere else' });
   }
+}
+
+/** --call=check: the Dockerfile's check warnings on stdout; 1 when there are any, as docker build --check. */
+async function runChecks(context: string, file: string | undefined): Promise<number> {
+  const { checkDockerfile, formatChecks } = await import('../dockerfile/checks.js');
+  const { planDockerfile } = await import('../dockerfile/stages.js');
+  const path = file && file !== '-' ? resolve(file) : resolve(context, 'Dockerfile');
+  const label = file === '-' ? 'Dockerfile (stdin)' : file ?? 'Dockerfile';
+  const text = file === '-' ? await readStdin() : await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new OcimakeError('DOCKERFILE_NOT_FOUND', `cannot read the Dockerfile at ${path}: ${err.code ?? err.message}`, { hint: 'pass -f PATH, or put a Dockerfile in the context directory' });
+  });
+  planDockerfile(text, label); // errors (not warnings) fail as a build would
+  const warnings = checkDockerfile(text, label);
+  process.stdout.write(formatChecks(warnings, text, label));
+  return warnings.length > 0 ? 1 : 0;
 }
 
 async function readStdin(): Promise<string> {

@@ -8,6 +8,7 @@ import { registerExtract } from './extract-command.js';
 import { registerLogin } from './login-command.js';
 import { registerPush } from './push-command.js';
 import { removeTrackedTemps } from '../util/temp-files.js';
+import { takeExitCode } from './exit-code.js';
 
 /** The package version, read from package.json. */
 export function version(): string {
@@ -47,8 +48,9 @@ export function program(): Command {
 /** Runs the CLI; returns the exit code. Errors go to stderr, stacks only with OCIMAKE_DEBUG=1. */
 export async function main(argv: string[]): Promise<number> {
   try {
+    takeExitCode();
     await program().parseAsync(argv, { from: 'user' });
-    return 0;
+    return takeExitCode();
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
     const debug = process.env.OCIMAKE_DEBUG === '1';
