@@ -1,3 +1,4 @@
+import { checkDestination, mkdirp } from '../util/fs-paths.js';
 import { createReadStream, promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -75,7 +76,12 @@ export async function buildAndExport(opts: BuildAndExportOptions): Promise<Build
   const indexOnly = annotations.find((a) => a.targets.has('index') || a.targets.has('manifest-descriptor'));
   if (indexOnly && !multi) throw new OcimakeError('FLAG_INVALID', `--annotation ${[...indexOnly.targets].join(',')}:${indexOnly.key}=…: a single-platform build makes no index`, { hint: 'annotate the manifest (no type, or manifest:), or build several platforms (--platform a,b)' });
   // Checked before the build, so a full directory does not cost one.
-  for (const o of outputs) if (o.type === 'local') await checkEmptyDestination(o.dest);
+  for (const o of outputs) {
+    if (!('dest' in o) || o.dest === '-') continue;
+    const isDir = o.type === 'local' || (o.type === 'oci' && !o.tar);
+    checkDestination(o.dest, isDir ? 'dir' : 'file', `-o type=${o.type},dest=${o.dest}`);
+    if (o.type === 'local') await checkEmptyDestination(o.dest);
+  }
   if (opts.platforms && opts.platforms.length > 1) return buildMulti(opts, outputs, tags, annotations);
   const result = annotate(await build(opts), annotations);
   const { artifacts } = result;
@@ -97,7 +103,7 @@ export async function buildAndExport(opts: BuildAndExportOptions): Promise<Build
     }
   }
   if (opts.iidFile) {
-    await fs.mkdir(dirname(opts.iidFile), { recursive: true });
+    await mkdirp(dirname(opts.iidFile));
     await writeFileAtomic(opts.iidFile, artifacts.config.digest);
   }
   await writeMetadata(opts, tags, artifacts.descriptor, artifacts.config.digest);
@@ -129,7 +135,7 @@ async function writeMetadata(opts: BuildAndExportOptions, tags: readonly Referen
     tags: tags.map(formatReference),
     'ocimake.familiar-names': tags.map(familiarName),
   };
-  await fs.mkdir(dirname(opts.metadataFile), { recursive: true });
+  await mkdirp(dirname(opts.metadataFile));
   await writeFileAtomic(opts.metadataFile, `${JSON.stringify(meta, null, 2)}\n`);
 }
 
@@ -157,7 +163,7 @@ async function buildMulti(opts: BuildAndExportOptions, outputs: readonly Output[
       else art = await writeOciLayoutIndex(o.dest, images, refName, extras);
     } else if (o.type === 'local') {
       // As buildx: one directory per platform, named os_arch[_variant].
-      await fs.mkdir(o.dest, { recursive: true });
+      await mkdirp(o.dest);
       for (const img of images) {
         const c = img.config;
         await writeRootfs(join(o.dest, [c.os, c.architecture, c.architecture === 'arm64' && c.variant === 'v8' ? undefined : c.variant].filter(Boolean).join('_')), img);
@@ -167,7 +173,7 @@ async function buildMulti(opts: BuildAndExportOptions, outputs: readonly Output[
     }
   }
   if (opts.iidFile) {
-    await fs.mkdir(dirname(opts.iidFile), { recursive: true });
+    await mkdirp(dirname(opts.iidFile));
     await writeFileAtomic(opts.iidFile, art.digest);
   }
   await writeMetadata(opts, tags, art.descriptor);

@@ -127,6 +127,7 @@ interface BuildFlags extends NetworkFlags {
 }
 
 function checkWritableFile(flag: string, file: string): void {
+  if (statSync(file, { throwIfNoEntry: false })?.isDirectory()) throw new OcimakeError('FLAG_INVALID', `${flag} ${file}: that is a directory`, { hint: `give a file path, e.g. ${file.replace(/\/$/, '')}/${flag === '--iidfile' ? 'iid' : 'metadata.json'}` });
   const dir = dirname(resolve(file));
   try {
     if (!statSync(dir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });

@@ -9,6 +9,7 @@ import { registerLogin } from './login-command.js';
 import { registerPush } from './push-command.js';
 import { removeTrackedTemps } from '../util/temp-files.js';
 import { takeExitCode } from './exit-code.js';
+import { fsErrorInWords } from '../util/fs-paths.js';
 
 /** The package version, read from package.json. */
 export function version(): string {
@@ -58,7 +59,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`error: ${err.message}\n`);
       if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
     } else {
-      process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+      const words = fsErrorInWords(err);
+      process.stderr.write(`error: ${words ? words.message : err instanceof Error ? err.message : String(err)}\n`);
+      if (words?.hint) process.stderr.write(`hint: ${words.hint}\n`);
     }
     if (debug && err instanceof Error) process.stderr.write(`${err.stack}\n`);
     return 1;

@@ -1,3 +1,4 @@
+import { mkdirp } from '../util/fs-paths.js';
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { makeScratchDir, tempPathBeside, trackTemp } from '../util/temp-files.js';
@@ -19,7 +20,7 @@ import type { Reference } from '../oci/reference.js';
 export async function writeDockerArchive(file: string, image: Image, tags: readonly Reference[]): Promise<void> {
   const art = imageArtifacts(image);
   const tmp = tempPathBeside(file);
-  await fs.mkdir(dirname(file), { recursive: true });
+  await mkdirp(dirname(file));
   const pack = tar.pack();
   const out = createWriteStream(tmp);
   const done = pipeline(pack, out);

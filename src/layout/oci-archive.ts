@@ -1,3 +1,4 @@
+import { mkdirp } from '../util/fs-paths.js';
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { makeScratchDir, tempPathBeside, trackTemp } from '../util/temp-files.js';
@@ -23,7 +24,7 @@ export async function archiveLayout<T>(file: string, fill: (dir: string) => Prom
   const untrack = [trackTemp(tmp), trackTemp(dir)];
   try {
     const desc = await fill(dir);
-    await fs.mkdir(dirname(file), { recursive: true });
+    await mkdirp(dirname(file));
     const pack = tar.pack();
     const done = pipeline(pack, createWriteStream(tmp));
     const mtime = new Date(0);

@@ -1,3 +1,4 @@
+import { mkdirp } from '../util/fs-paths.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
@@ -22,7 +23,7 @@ export { writeFileAtomic } from '../util/atomic-file.js';
  * `refName` becomes `org.opencontainers.image.ref.name` (what `skopeo oci:DIR:TAG` reads).
  */
 export async function writeOciLayout(dir: string, image: Image, opts: { refName?: string; imageName?: string } = {}): Promise<Descriptor> {
-  await fs.mkdir(dir, { recursive: true });
+  await mkdirp(dir);
   const layoutFile = join(dir, 'oci-layout');
   await readIndexIfAny(dir); // refuses a non-empty directory that is not a layout, before any write
   const store = new BlobStore(dir);

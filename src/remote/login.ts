@@ -1,3 +1,4 @@
+import { mkdirp } from '../util/fs-paths.js';
 import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { dirname } from 'node:path';
@@ -101,7 +102,7 @@ export async function eraseCredentials(server: string | undefined, env: NodeJS.P
 }
 
 async function writeConfig(path: string, cfg: ConfigFile): Promise<void> {
-  await fs.mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  await mkdirp(dirname(path), 0o700);
   await writeFileAtomic(path, `${JSON.stringify(cfg, null, '\t')}\n`, 0o600);
 }
 

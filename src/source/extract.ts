@@ -1,3 +1,4 @@
+import { mkdirp } from '../util/fs-paths.js';
 import { createWriteStream, promises as fs } from 'node:fs';
 import { dirname } from 'node:path';
 import { OcimakeError } from '../errors.js';
@@ -41,7 +42,7 @@ export async function writeRootfs(dest: string, image: Image): Promise<{ files: 
   const staging = tempPathBeside(dest);
   const untrackStaging = trackTemp(staging);
   try {
-    await fs.mkdir(dirname(staging), { recursive: true });
+    await mkdirp(dirname(staging));
     await fs.mkdir(staging);
     const r = image.layers.length === 0 ? { files: 0 } : await extractPaths(new MergedFs(image, 'the image'), ['/'], staging, scratch, 'the image');
     await fs.rmdir(dest).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOENT') throw err; });

@@ -1,3 +1,4 @@
+import { mkdirp } from '../util/fs-paths.js';
 import { createReadStream, promises as fs, constants } from 'node:fs';
 import { join } from 'node:path';
 import { OcimakeError } from '../errors.js';
@@ -36,7 +37,7 @@ export class TreeWriter {
   }
 
   static async open(dest: string): Promise<TreeWriter> {
-    await fs.mkdir(dest, { recursive: true });
+    await mkdirp(dest);
     const st = await fs.lstat(dest);
     if (!st.isDirectory()) throw new OcimakeError('OUTPUT_INVALID', `${dest} is not a directory`);
     return new TreeWriter(dest);

@@ -47,3 +47,31 @@ describe('-o type=local', () => {
     expect(entries.filter((e) => e.name.startsWith('blobs/sha256/') && e.type === 'file').length).toBe(7);
   });
 });
+
+describe('output paths that cannot be written (issue 14: raw EEXIST/EISDIR/ENOTDIR)', () => {
+  it('are refused in words before the build, naming the output and what is in the way', async () => {
+    const ctx = writeTree(tempDir(), { Dockerfile: 'FROM scratch\nCOPY a /a\n', a: 'a' });
+    const work = writeTree(tempDir(), { afile: 'x', 'adir/keep': 'k' });
+    const f = join(work, 'afile');
+    const d = join(work, 'adir');
+    for (const [args, re] of [
+      [['-o', `type=oci,dest=${f}`], /type=oci.*is a file, and this output writes a directory\nhint: give a directory path \(for an archive, write dest=FILE\.tar\)/],
+      [['-o', `type=docker,dest=${d}`], /is a directory, and this output writes a file\nhint: give a file path, e.g\. .*adir\/image\.tar/],
+      [['-o', `type=tar,dest=${join(f, 'x.tar')}`], /cannot be created, because .*afile is a file/],
+      [['--iidfile', d], /--iidfile .*adir: that is a directory/],
+    ] as const) {
+      const r = await captured(() => main(['build', ctx, '-q', ...args]));
+      expect(r.value, args.join(' ')).toBe(1);
+      expect(r.stderr, args.join(' ')).toMatch(re);
+      expect(r.stderr).not.toMatch(/EEXIST|EISDIR|ENOTDIR/);
+    }
+  });
+
+  it('a filesystem error that still happens reads as words with the path', async () => {
+    const { fsErrorInWords } = await import('../../src/util/fs-paths.js');
+    const err = Object.assign(new Error("EEXIST: file already exists, mkdir 'out'"), { code: 'EEXIST', syscall: 'mkdir', path: 'out' });
+    expect(fsErrorInWords(err)?.message).toBe('cannot create the directory out: something of that name is in the way');
+    expect(fsErrorInWords(Object.assign(new Error('x'), { code: 'ENOSPC', syscall: 'write', path: '/c/blob' }))?.hint).toMatch(/free some space/);
+    expect(fsErrorInWords(new Error('plain'))).toBeUndefined();
+  });
+});
