@@ -50,6 +50,8 @@ export interface BuildOptions extends TransportOptions {
   apk?: { allowUntrusted?: boolean; mirror?: string; strictScripts?: boolean };
   /** --build-context NAME=VALUE: a directory, docker-image://REF or oci-layout://DIR[:TAG] standing in for the image or stage NAME. */
   buildContexts?: Record<string, string>;
+  /** --no-cache: build every layer again (what is built is still recorded for later builds). */
+  noCache?: boolean;
 }
 
 /** What a build reports as it goes; `platform` is the platform being built (os/arch[/variant]). */
@@ -57,7 +59,7 @@ export type BuildProgress =
   | { kind: 'stage'; stage: Stage; total: number; platform: string }
   | { kind: 'from'; stage: Stage; platform: string; name: string }
   | { kind: 'step'; stage: Stage; inst: Instruction; index: number; platform: string }
-  | { kind: 'step-done'; stage: Stage; index: number; platform: string; layerBytes?: number }
+  | { kind: 'step-done'; stage: Stage; index: number; platform: string; layerBytes?: number; cached?: boolean }
   | { kind: 'stage-done'; stage: Stage; platform: string }
   | { kind: 'warning'; message: string };
 
@@ -144,7 +146,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     file: plan.file, escape: plan.escape, context, store, buildArgs, globalArgs, consumed, created, mtime: epoch, scratch, runCommands,
     ...(opts.onRunOutput ? { onOutput: opts.onRunOutput } : {}),
     onStep: (stage, inst, index) => opts.onProgress?.({ kind: 'step', stage, inst, index, platform: platformName }),
-    onStepDone: (stage, index, layerBytes) => opts.onProgress?.({ kind: 'step-done', stage, index, platform: platformName, ...(layerBytes !== undefined ? { layerBytes } : {}) }),
+    onStepDone: (stage, index, layerBytes, cached) => opts.onProgress?.({ kind: 'step-done', stage, index, platform: platformName, ...(layerBytes !== undefined ? { layerBytes } : {}), ...(cached ? { cached } : {}) }),
+    layerCache: { dir: join(cacheRoot, 'layers'), lookup: opts.noCache !== true },
     resolveFrom: async (name, stage) => {
       const ref = stageRef(plan, name, stage.index);
       if (ref) await runOne(ref);

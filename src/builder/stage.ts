@@ -2,7 +2,7 @@ import { OcimakeError, withContext } from '../errors.js';
 import type { Image } from '../image/image.js';
 import { appendLayer, editConfig } from '../image/mutate.js';
 import type { BlobStore } from '../store/blob-store.js';
-import { writeLayer } from '../layer/tar-writer.js';
+import { writeLayerCached, type LayerCacheOptions } from '../layer/layer-cache.js';
 import type { Instruction } from '../dockerfile/instructions.js';
 import { lineError } from '../dockerfile/instructions.js';
 import { expandWord } from '../dockerfile/shell-lex.js';
@@ -33,6 +33,8 @@ export interface StageState {
   baseRef?: Reference;
   /** The base as resolved, for progress: `docker.io/library/alpine:3.20@sha256:…`. */
   baseName?: string;
+  /** Set by a step whose layer came from the layer cache (progress says CACHED). */
+  lastLayerCached?: boolean;
 }
 
 /** An image to copy from: a stage of this build or any image source, with its filesystem. */
@@ -54,7 +56,9 @@ export interface StageEnv {
   scratch: string;
   onStep?: (stage: Stage, inst: Instruction, index: number) => void;
   /** A step finished; `layerBytes` is the size of the layer it wrote, if it wrote one. */
-  onStepDone?: (stage: Stage, index: number, layerBytes?: number) => void;
+  onStepDone?: (stage: Stage, index: number, layerBytes?: number, cached?: boolean) => void;
+  /** The layer cache; none when undefined. */
+  layerCache?: LayerCacheOptions;
   /** Output of RUN's commands, line by line. */
   onOutput?: (line: string) => void;
   /** Native commands the build adds to RUN (apk, with the build's network and options). */
@@ -97,7 +101,9 @@ export async function runStage(stage: Stage, initial: StageState, env: StageEnv)
       throw atLine(env, inst, err);
     }
     const layers = state.image.layers;
-    env.onStepDone?.(stage, i, layers.length > layersBefore ? layers[layers.length - 1]!.descriptor.size : undefined);
+    const wrote = layers.length > layersBefore;
+    env.onStepDone?.(stage, i, wrote ? layers[layers.length - 1]!.descriptor.size : undefined, wrote && state.lastLayerCached === true);
+    if (state.lastLayerCached !== undefined) state = { ...state, lastLayerCached: undefined };
     i++;
   }
   return state;
@@ -200,14 +206,14 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
 async function writeEntries(state: StageState, env: StageEnv, entries: readonly LayerEntry[], owner: { uid: number; gid: number }, history: { created: string; created_by: string; comment: string }, placeOn: MergedFs = state.fs, placed = false): Promise<StageState> {
   // RUN's entries are placed already: its view resolved every path as it ran.
   const all = placed ? [...entries] : await placeEntries(placeOn, entries, owner);
-  const layer = await writeLayer(env.store, all, { mtime: env.mtime });
+  const layer = await writeLayerCached(env.store, all, { mtime: env.mtime }, env.layerCache);
   const store = env.store;
   const image = appendLayer(
     state.image,
     { descriptor: { mediaType: layer.mediaType, digest: layer.digest, size: layer.size }, diffId: layer.diffId, source: store.source() },
     history,
   );
-  return { ...state, image, fs: state.fs.withLayer(image, all) };
+  return { ...state, image, fs: state.fs.withLayer(image, all), lastLayerCached: layer.cached };
 }
 
 /** The uid and gid of the stage's USER (names from its /etc/passwd and /etc/group), root when unset. */

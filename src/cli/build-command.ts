@@ -37,6 +37,7 @@ export function registerBuild(program: Command): void {
     .option('--progress <mode>', 'auto | plain | tty | quiet | rawjson (BuildKit-style JSON lines on stderr)', 'auto')
     .option('-q, --quiet', 'print only the image digest (same as --progress=quiet)')
     .option('--cache-dir <dir>', 'blob cache directory (default: $XDG_CACHE_HOME/ocimake)')
+    .option('--no-cache', 'build every layer again, without looking in the layer cache')
     .option('--pull', 'always look up base images in their registry (ocimake always does; cached blobs are reused by digest)')
     .option('--apk-mirror <url>', 'fetch apk repositories from this origin instead of the hosts /etc/apk/repositories names (or OCIMAKE_APK_MIRROR)')
     .option('--apk-allow-untrusted', 'let RUN apk add --allow-untrusted install unsigned packages')
@@ -88,6 +89,7 @@ export function registerBuild(program: Command): void {
         ...(o.iidfile ? { iidFile: o.iidfile } : {}),
         ...(o.metadataFile ? { metadataFile: o.metadataFile } : {}),
         ...transport,
+        ...(o.cache === false ? { noCache: true } : {}),
         ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}),
         onProgress: (e) => progress.build(e),
         onRunOutput: (line) => progress.runOutput(line),
@@ -117,6 +119,7 @@ interface BuildFlags extends NetworkFlags {
   quiet?: boolean;
   cacheDir?: string;
   pull?: boolean;
+  cache?: boolean;
   apkMirror?: string;
   apkAllowUntrusted?: boolean;
   strictScripts?: boolean;

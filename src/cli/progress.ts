@@ -48,7 +48,7 @@ export class Progress {
         const text = e.inst.original.replace(/\s+/g, ' ').trim();
         return void this.#open(key(e.index), `[${label} ${e.index + 2}/${total}] ${text}`, true);
       }
-      case 'step-done': return this.#close(key(e.index), e.layerBytes !== undefined ? `layer ${formatBytes(e.layerBytes)}` : undefined);
+      case 'step-done': return this.#close(key(e.index), e.layerBytes !== undefined ? `layer ${formatBytes(e.layerBytes)}` : undefined, e.cached === true);
       case 'stage-done': return;
     }
   }
@@ -132,20 +132,20 @@ export class Progress {
     if (this.#mode === 'tty') { this.#transient(this.#ttyLine(v)); this.#startTicker(); }
   }
 
-  #close(key: string, detail?: string): void {
+  #close(key: string, detail?: string, cached = false): void {
     const v = this.#vertices.get(key);
     if (!v) return;
     this.#vertices.delete(key);
     v.completed = this.#now();
     const took = seconds(v.completed - v.started);
     if (this.#mode === 'rawjson') {
-      this.#json({ vertexes: [{ digest: v.digest, name: v.name, started: iso(v.started), completed: iso(v.completed) }] });
+      this.#json({ vertexes: [{ digest: v.digest, name: v.name, started: iso(v.started), completed: iso(v.completed), ...(cached ? { cached: true } : {}) }] });
     } else if (this.#mode === 'plain') {
       // A FROM is named when it is resolved (with its digest), so its line comes now.
       if (!v.announced) this.#write(`#${v.id} ${v.name}`);
-      this.#write(`#${v.id} DONE ${took}${detail ? ` (${detail})` : ''}`);
+      this.#write(cached ? `#${v.id} CACHED${detail ? ` (${detail})` : ''}` : `#${v.id} DONE ${took}${detail ? ` (${detail})` : ''}`);
     } else if (this.#mode === 'tty') {
-      this.#out.write(`\r\x1b[2K=> ${v.name}${detail ? ` (${detail})` : ''}  ${took}\n`);
+      this.#out.write(`\r\x1b[2K=> ${cached ? 'CACHED ' : ''}${v.name}${detail ? ` (${detail})` : ''}  ${took}\n`);
     }
     if (this.#current === v) this.#current = [...this.#vertices.values()].pop();
     if (this.#mode === 'tty' && this.#current) this.#transient(this.#ttyLine(this.#current));

@@ -4,7 +4,7 @@ import { createGzip } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import type { BlobStore } from '../store/blob-store.js';
-import type { Digest } from '../oci/digest.js';
+import { sha256, type Digest } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
 import { finalizeEntries, type LayerEntry } from './entry.js';
 import { HashingTransform } from './hash-transform.js';
@@ -23,6 +23,8 @@ export interface TarWriteOptions {
   /** mtime of every entry, in seconds; defaults to SOURCE_DATE_EPOCH or 0. */
   mtime?: number;
   mediaType?: string;
+  /** Called with the sha256 of each regular file's bytes as they are written. */
+  onFileDigest?: (path: string, digest: Digest) => void;
 }
 
 type PackHeader = Parameters<tar.Pack['entry']>[0] & { pax?: Record<string, string> };
@@ -51,7 +53,7 @@ export async function writeLayer(store: BlobStore, entries: readonly LayerEntry[
   // output on real binaries) and memLevel 9 are fixed so the output depends on the input alone.
   const gzip = createGzip({ level: 6, memLevel: 9 });
   const writer = await store.writer();
-  const feeding = feed(pack, sorted, mtime);
+  const feeding = feed(pack, sorted, mtime, opts.onFileDigest);
   try {
     await Promise.all([pipeline(pack, tarHash, gzip, writer.stream), feeding]);
     const { digest, size } = await writer.commit();
@@ -75,9 +77,9 @@ export async function writeTarStream(entries: readonly LayerEntry[], out: NodeJS
   await Promise.all([pipeline(pack, out), feed(pack, finalizeEntries(entries), new Date((opts.mtime ?? defaultMtime()) * 1000))]);
 }
 
-async function feed(pack: tar.Pack, entries: LayerEntry[], mtime: Date): Promise<void> {
+async function feed(pack: tar.Pack, entries: LayerEntry[], mtime: Date, onFileDigest?: (path: string, digest: Digest) => void): Promise<void> {
   try {
-    for (const e of entries) await addEntry(pack, e, mtime);
+    for (const e of entries) await addEntry(pack, e, mtime, onFileDigest);
     pack.finalize();
   } catch (err) {
     pack.destroy(err as Error);
@@ -85,7 +87,7 @@ async function feed(pack: tar.Pack, entries: LayerEntry[], mtime: Date): Promise
   }
 }
 
-function addEntry(pack: tar.Pack, e: LayerEntry, mtime: Date): Promise<void> {
+function addEntry(pack: tar.Pack, e: LayerEntry, mtime: Date, onFileDigest?: (path: string, digest: Digest) => void): Promise<void> {
   const base = { name: e.path, mode: e.mode & 0o7777, uid: e.uid, gid: e.gid, mtime, uname: '', gname: '' };
   return new Promise<void>((resolve, reject) => {
     const done = (err?: Error | null) => (err ? reject(err) : resolve());
@@ -103,6 +105,7 @@ function addEntry(pack: tar.Pack, e: LayerEntry, mtime: Date): Promise<void> {
         const header: PackHeader = { ...base, type: 'file', size: e.size };
         if (e.size > USTAR_MAX_SIZE) header.pax = { size: String(e.size) };
         if (e.source.kind === 'bytes') {
+          if (onFileDigest) onFileDigest(e.path, sha256(e.source.data));
           pack.entry(header, e.source.data, done);
           return;
         }
@@ -110,7 +113,11 @@ function addEntry(pack: tar.Pack, e: LayerEntry, mtime: Date): Promise<void> {
         // Opened before the entry starts, so an unreadable file is a clear error, not a broken archive.
         fsp.open(path, 'r').then((fh) => {
           const sink = pack.entry(header, done);
-          fh.createReadStream().on('error', (err) => { sink.destroy(err); reject(err); }).pipe(sink);
+          const read = fh.createReadStream().on('error', (err) => { sink.destroy(err); reject(err); });
+          if (!onFileDigest) { read.pipe(sink); return; }
+          const hash = new HashingTransform();
+          hash.on('end', () => onFileDigest(e.path, hash.counter.digest()));
+          read.pipe(hash).pipe(sink);
         }, (err: NodeJS.ErrnoException) => reject(new OcimakeError('FILE_UNREADABLE', `cannot read ${path}: ${err.code === 'EACCES' ? 'permission denied' : err.code ?? err.message}`, {
           hint: err.code === 'EACCES' ? 'make the file readable by the user running ocimake, or list it in .dockerignore' : 'the file changed or vanished while the layer was written; run the build again',
         })));

@@ -1,0 +1,121 @@
+import { createReadStream, promises as fs } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { writeFileAtomic } from '../util/atomic-file.js';
+import { mkdirp } from '../util/fs-paths.js';
+import { isDigest, sha256, type Digest } from '../oci/digest.js';
+import { MediaType } from '../oci/media-types.js';
+import type { BlobStore } from '../store/blob-store.js';
+import { finalizeEntries, type LayerEntry } from './entry.js';
+import { defaultMtime, writeLayer, type TarWriteOptions, type WrittenLayer } from './tar-writer.js';
+
+// The layer cache. A layer's bytes are a pure function of its entries (paths, modes,
+// owners, link targets, file contents), the mtime written into every header and the
+// compression: writeLayer is deterministic. So the cache key is a digest of exactly those,
+// and a hit gives the layer (digest, diffID, size) with no tar and no gzip, whatever step,
+// stage or Dockerfile produced the same entries. The blob itself is in the blob cache; a
+// record whose blob is gone is a miss. Records are written atomically and keyed by what was
+// actually written, so a file that changes while it is read cannot poison an entry.
+
+/** Bumped when the layer writer's output changes for the same input. */
+const FORMAT = 'ocimake-layer-v1';
+
+export interface LayerCacheOptions {
+  /** Directory of the records (`<cache dir>/layers`). */
+  dir: string;
+  /** False for --no-cache: nothing is looked up, but what is written is still recorded. */
+  lookup: boolean;
+}
+
+export interface CachedLayer extends WrittenLayer { cached: boolean }
+
+const Record = z.object({
+  format: z.literal(FORMAT),
+  mediaType: z.string(),
+  digest: z.string().refine(isDigest),
+  diffId: z.string().refine(isDigest),
+  size: z.number().int().nonnegative(),
+  uncompressedSize: z.number().int().nonnegative(),
+});
+
+/** Content digests of files already hashed by this process, by path and what stat says of them. */
+const hashed = new Map<string, Digest>();
+
+async function fileDigest(path: string): Promise<Digest> {
+  const st = await fs.stat(path, { bigint: true });
+  const memoKey = `${path}\0${st.dev}\0${st.ino}\0${st.size}\0${st.mtimeNs}\0${st.ctimeNs}`;
+  const known = hashed.get(memoKey);
+  if (known) return known;
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  const d: Digest = `sha256:${h.digest('hex')}`;
+  if (hashed.size > 200_000) hashed.clear();
+  hashed.set(memoKey, d);
+  return d;
+}
+
+/** Hashes the files of `entries` (8 at a time), keyed by entry path. */
+async function contentDigests(entries: readonly LayerEntry[]): Promise<Map<string, Digest>> {
+  const out = new Map<string, Digest>();
+  const files = entries.filter((e): e is Extract<LayerEntry, { type: 'file' }> => e.type === 'file');
+  let next = 0;
+  const worker = async () => {
+    while (next < files.length) {
+      const e = files[next++]!;
+      out.set(e.path, e.source.kind === 'bytes' ? sha256(e.source.data) : await fileDigest(e.source.path));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(8, files.length) }, worker));
+  return out;
+}
+
+/** The cache key of a layer: its finalized entries, their contents, the mtime and the media type. */
+export function layerKey(sorted: readonly LayerEntry[], digests: ReadonlyMap<string, string>, mtime: number, mediaType: string): string {
+  const h = createHash('sha256');
+  h.update(`${FORMAT}\n${mtime}\n${mediaType}\n`);
+  for (const e of sorted) {
+    const tail = e.type === 'file' ? `${e.size}\t${digests.get(e.path) ?? '?'}` : e.type === 'symlink' || e.type === 'hardlink' ? e.linkname : '';
+    h.update(`${e.type}\t${JSON.stringify(e.path)}\t${(e.mode & 0o7777).toString(8)}\t${e.uid}\t${e.gid}\t${JSON.stringify(tail)}\n`);
+  }
+  return h.digest('hex');
+}
+
+function recordPath(dir: string, key: string): string {
+  return join(dir, key.slice(0, 2), `${key}.json`);
+}
+
+async function readRecord(dir: string, key: string): Promise<z.infer<typeof Record> | undefined> {
+  try {
+    return Record.parse(JSON.parse(await fs.readFile(recordPath(dir, key), 'utf8')));
+  } catch {
+    return undefined; // missing, or written by another version: a miss
+  }
+}
+
+/**
+ * writeLayer through the cache: a hit returns the recorded layer (its blob verified to be in
+ * the store, and marked used for `cache prune`); a miss writes the layer and records it.
+ */
+export async function writeLayerCached(store: BlobStore, entries: readonly LayerEntry[], opts: TarWriteOptions, cache: LayerCacheOptions | undefined): Promise<CachedLayer> {
+  if (!cache) return { ...(await writeLayer(store, entries, opts)), cached: false };
+  const mtime = opts.mtime ?? defaultMtime();
+  const mediaType = opts.mediaType ?? MediaType.OciLayerGzip;
+  const sorted = finalizeEntries(entries);
+  if (cache.lookup) {
+    const key = layerKey(sorted, await contentDigests(sorted), mtime, mediaType);
+    const rec = await readRecord(cache.dir, key);
+    if (rec && (await store.has(rec.digest)) && (await store.size(rec.digest)) === rec.size) {
+      const now = new Date();
+      await Promise.all([fs.utimes(store.path(rec.digest), now, now), fs.utimes(recordPath(cache.dir, key), now, now)]).catch(() => {});
+      return { mediaType: rec.mediaType, digest: rec.digest as Digest, diffId: rec.diffId as Digest, size: rec.size, uncompressedSize: rec.uncompressedSize, cached: true };
+    }
+  }
+  const written = new Map<string, Digest>();
+  const layer = await writeLayer(store, sorted, { ...opts, mtime, mediaType, onFileDigest: (p, d) => written.set(p, d) });
+  const key = layerKey(sorted, written, mtime, mediaType);
+  const path = recordPath(cache.dir, key);
+  await mkdirp(join(path, '..'));
+  await writeFileAtomic(path, JSON.stringify({ format: FORMAT, ...layer }));
+  return { ...layer, cached: false };
+}
