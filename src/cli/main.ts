@@ -7,6 +7,7 @@ import { registerInspect } from './inspect-command.js';
 import { registerExtract } from './extract-command.js';
 import { registerLogin } from './login-command.js';
 import { registerPush } from './push-command.js';
+import { registerCache } from './cache-command.js';
 import { removeTrackedTemps } from '../util/temp-files.js';
 import { takeExitCode } from './exit-code.js';
 import { fsErrorInWords } from '../util/fs-paths.js';
@@ -40,6 +41,7 @@ export function program(): Command {
   registerRegistry(p);
   registerPush(p);
   registerLogin(p);
+  registerCache(p);
   p.command('version')
     .description('print the version of ocimake and of the Node.js running it')
     .action(() => { process.stdout.write(`ocimake ${version()} (node ${process.version}, ${process.platform}/${process.arch})\n`); });

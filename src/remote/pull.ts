@@ -1,3 +1,4 @@
+import { promises as fs } from 'node:fs';
 import { OcimakeError } from '../errors.js';
 import type { BlobStore } from '../store/blob-store.js';
 import { sha256, type Digest } from '../oci/digest.js';
@@ -63,7 +64,12 @@ export async function fetchManifest(client: RegistryClient, ref: Reference, iden
  * config's rootfs.diff_ids entry), so a wrong diff_id never reaches an output.
  */
 export async function fetchBlob(client: RegistryClient, repository: string, desc: Descriptor, store: BlobStore, diffId?: string): Promise<void> {
-  if (await store.has(desc.digest)) return;
+  if (await store.has(desc.digest)) {
+    // Marked used, so `ocimake cache prune --keep-storage` evicts what builds no longer read.
+    const now = new Date();
+    await fs.utimes(store.path(desc.digest), now, now).catch(() => {});
+    return;
+  }
   const budget = client.budget();
   const started = Date.now();
   let writer = await store.writer();
