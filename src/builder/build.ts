@@ -22,6 +22,7 @@ import type { FromSource } from './stage.js';
 import { MergedFs } from '../image/merged-fs.js';
 import { openImage, type OpenedImage } from '../source/open.js';
 import { parseBuildContexts } from './named-contexts.js';
+import { importCache, parseCacheSpec, type CacheRecord } from './build-cache.js';
 import { Remote } from '../remote/registry-image.js';
 import type { TransportOptions } from '../remote/transport.js';
 
@@ -52,6 +53,8 @@ export interface BuildOptions extends TransportOptions {
   buildContexts?: Record<string, string>;
   /** --no-cache: build every layer again (what is built is still recorded for later builds). */
   noCache?: boolean;
+  /** --cache-from: caches written by --cache-to (or images built with --cache-to type=inline). */
+  cacheFrom?: readonly string[];
 }
 
 /** What a build reports as it goes; `platform` is the platform being built (os/arch[/variant]). */
@@ -68,6 +71,8 @@ export interface BuildResult {
   artifacts: ImageArtifacts;
   store: BlobStore;
   warnings: string[];
+  /** Every layer the build made or reused, with its cache key (what --cache-to exports). */
+  cacheRecords: CacheRecord[];
 }
 
 /**
@@ -142,12 +147,16 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   })]]);
   // RUNs that would need a program ocimake does not have fail now, before anything is pulled.
   for (const stage of plan.stages) if (needed.has(stage.index)) for (const inst of stage.instructions) if (inst.kind === 'run') await precheckRun(plan.file, inst, runCommands);
+  const cacheFrom = (opts.cacheFrom ?? []).map((c) => parseCacheSpec('--cache-from', c));
+  const imported = cacheFrom.length > 0 && opts.noCache !== true ? await importCache(cacheFrom, { remote, store, warn }) : undefined;
+  const cacheRecords: CacheRecord[] = [];
   const env: StageEnv = {
     file: plan.file, escape: plan.escape, context, store, buildArgs, globalArgs, consumed, created, mtime: epoch, scratch, runCommands,
     ...(opts.onRunOutput ? { onOutput: opts.onRunOutput } : {}),
     onStep: (stage, inst, index) => opts.onProgress?.({ kind: 'step', stage, inst, index, platform: platformName }),
     onStepDone: (stage, index, layerBytes, cached) => opts.onProgress?.({ kind: 'step-done', stage, index, platform: platformName, ...(layerBytes !== undefined ? { layerBytes } : {}), ...(cached ? { cached } : {}) }),
-    layerCache: { dir: join(cacheRoot, 'layers'), lookup: opts.noCache !== true },
+    layerCache: { dir: join(cacheRoot, 'layers'), lookup: opts.noCache !== true, ...(imported ? { imported } : {}) },
+    onLayerKey: (key, layer, uncompressedSize) => { cacheRecords.push({ key, layer, uncompressedSize }); },
     resolveFrom: async (name, stage) => {
       const ref = stageRef(plan, name, stage.index);
       if (ref) await runOne(ref);
@@ -199,7 +208,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   if (opts.labels && Object.keys(opts.labels).length > 0) {
     image = editConfig(image, (c) => ({ ...c, Labels: { ...(c.Labels ?? {}), ...opts.labels } }));
   }
-  return { image, artifacts: imageArtifacts(image), store, warnings };
+  return { image, artifacts: imageArtifacts(image), store, warnings, cacheRecords };
 }
 
 const BUILTIN_ARGS = new Set(['TARGETPLATFORM', 'TARGETOS', 'TARGETARCH', 'TARGETVARIANT', 'BUILDPLATFORM', 'BUILDOS', 'BUILDARCH', 'BUILDVARIANT', 'HTTP_PROXY', 'HTTPS_PROXY', 'FTP_PROXY', 'NO_PROXY', 'ALL_PROXY', 'http_proxy', 'https_proxy', 'ftp_proxy', 'no_proxy', 'all_proxy', 'SOURCE_DATE_EPOCH']);

@@ -16,6 +16,8 @@ import type { TransportOptions } from '../remote/transport.js';
 import { build, type BuildOptions, type BuildResult } from './build.js';
 import { indexArtifacts, pushIndex, writeOciLayoutIndex, type IndexExtras } from './multi-platform.js';
 import { annotationsFor, parseAnnotation, type Annotation } from './annotations.js';
+import { exportCache, parseCacheSpec, withInlineKeys, type CacheSpec } from './build-cache.js';
+import { Remote } from '../remote/registry-image.js';
 import { imageArtifacts } from '../image/image.js';
 import type { Image } from '../image/image.js';
 import type { Platform } from '../oci/schemas.js';
@@ -43,6 +45,8 @@ export interface BuildAndExportOptions extends BuildOptions, TransportOptions {
   onPush?: (e: PushEvent) => void;
   /** --annotation [TYPE[,TYPE][[PLATFORM]]:]KEY=VALUE, as buildx takes them. */
   annotations?: readonly string[];
+  /** --cache-to: type=registry,ref=REF | type=local,dest=DIR | type=inline, with mode=min|max. */
+  cacheTo?: readonly string[];
 }
 
 export interface BuildAndExportResult extends BuildResult {
@@ -72,6 +76,8 @@ export async function buildAndExport(opts: BuildAndExportOptions): Promise<Build
   if (toStdout.length > 1) throw new OcimakeError('OUTPUT_INVALID', 'only one output can go to stdout (dest=-)', { hint: 'write the others to files' });
   if (toStdout.length === 1 && process.stdout.isTTY) throw new OcimakeError('OUTPUT_INVALID', 'refusing to write a tar archive to a terminal', { hint: 'redirect stdout to a file or a pipe (... > image.tar), or give dest=FILE' });
   const annotations = (opts.annotations ?? []).map(parseAnnotation);
+  const cacheTo = (opts.cacheTo ?? []).map((c) => parseCacheSpec('--cache-to', c));
+  for (const c of opts.cacheFrom ?? []) parseCacheSpec('--cache-from', c);
   const multi = (opts.platforms?.length ?? 0) > 1;
   const indexOnly = annotations.find((a) => a.targets.has('index') || a.targets.has('manifest-descriptor'));
   if (indexOnly && !multi) throw new OcimakeError('FLAG_INVALID', `--annotation ${[...indexOnly.targets].join(',')}:${indexOnly.key}=…: a single-platform build makes no index`, { hint: 'annotate the manifest (no type, or manifest:), or build several platforms (--platform a,b)' });
@@ -82,8 +88,8 @@ export async function buildAndExport(opts: BuildAndExportOptions): Promise<Build
     checkDestination(o.dest, isDir ? 'dir' : 'file', `-o type=${o.type},dest=${o.dest}`);
     if (o.type === 'local') await checkEmptyDestination(o.dest);
   }
-  if (opts.platforms && opts.platforms.length > 1) return buildMulti(opts, outputs, tags, annotations);
-  const result = annotate(await build(opts), annotations);
+  if (opts.platforms && opts.platforms.length > 1) return buildMulti(opts, outputs, tags, annotations, cacheTo);
+  const result = inlineCache(annotate(await build(opts), annotations), cacheTo);
   const { artifacts } = result;
   for (const o of outputs) {
     const names = 'name' in o && o.name ? o.name.split(',').map((n) => parseReference(n)) : tags;
@@ -102,6 +108,7 @@ export async function buildAndExport(opts: BuildAndExportOptions): Promise<Build
       await pushImage(result.image, names, { ...opts, ...(opts.onPush ? { onEvent: opts.onPush } : {}) });
     }
   }
+  await exportCache(cacheTo, result.cacheRecords, [result.image], { remote: new Remote(opts) });
   if (opts.iidFile) {
     await mkdirp(dirname(opts.iidFile));
     await writeFileAtomic(opts.iidFile, artifacts.config.digest);
@@ -140,7 +147,7 @@ async function writeMetadata(opts: BuildAndExportOptions, tags: readonly Referen
 }
 
 /** A multi-platform build: one build per platform, then an OCI index (as buildx --platform a,b). */
-async function buildMulti(opts: BuildAndExportOptions, outputs: readonly Output[], tags: readonly Reference[], annotations: readonly Annotation[]): Promise<BuildAndExportResult> {
+async function buildMulti(opts: BuildAndExportOptions, outputs: readonly Output[], tags: readonly Reference[], annotations: readonly Annotation[], cacheTo: readonly CacheSpec[]): Promise<BuildAndExportResult> {
   for (const o of outputs) {
     if (o.type === 'docker' || o.type === 'tar') {
       throw new OcimakeError('OUTPUT_INVALID', `--output type=${o.type} cannot hold a multi-platform image`, { hint: 'use -o type=oci,dest=DIR|FILE.tar, -o type=local,dest=DIR (a directory per platform) or --push, or build one --platform at a time' });
@@ -148,7 +155,7 @@ async function buildMulti(opts: BuildAndExportOptions, outputs: readonly Output[
     if ('dest' in o && o.dest === '-' && o.type !== 'oci') throw new OcimakeError('OUTPUT_INVALID', `--output type=${o.type},dest=- cannot hold a multi-platform image`);
   }
   const results: BuildResult[] = [];
-  for (const platform of opts.platforms!) results.push(annotate(await build({ ...opts, platform }), annotations));
+  for (const platform of opts.platforms!) results.push(inlineCache(annotate(await build({ ...opts, platform }), annotations), cacheTo));
   const images = results.map((r) => r.image);
   const extras: IndexExtras = {
     ...(annotationsFor(annotations, 'index') ? { annotations: annotationsFor(annotations, 'index')! } : {}),
@@ -172,6 +179,7 @@ async function buildMulti(opts: BuildAndExportOptions, outputs: readonly Output[
       art = await pushIndex(images, names, { ...opts, ...(opts.onPush ? { onEvent: opts.onPush } : {}) }, extras);
     }
   }
+  await exportCache(cacheTo, results.flatMap((r) => r.cacheRecords), images, { remote: new Remote(opts) });
   if (opts.iidFile) {
     await mkdirp(dirname(opts.iidFile));
     await writeFileAtomic(opts.iidFile, art.digest);
@@ -191,5 +199,12 @@ function annotate(result: BuildResult, annotations: readonly Annotation[]): Buil
   const extra = annotationsFor(annotations, 'manifest', platformOf(result.image));
   if (!extra) return result;
   const image: Image = { ...result.image, annotations: { ...(result.image.annotations ?? {}), ...extra } };
+  return { ...result, image, artifacts: imageArtifacts(image) };
+}
+
+/** --cache-to type=inline: the image's layers carry their cache keys. */
+function inlineCache(result: BuildResult, cacheTo: readonly CacheSpec[]): BuildResult {
+  if (!cacheTo.some((c) => c.type === 'inline')) return result;
+  const image = withInlineKeys(result.image, result.cacheRecords);
   return { ...result, image, artifacts: imageArtifacts(image) };
 }

@@ -1,5 +1,5 @@
 import { OcimakeError, withContext } from '../errors.js';
-import type { Image } from '../image/image.js';
+import type { Image, Layer } from '../image/image.js';
 import { appendLayer, editConfig } from '../image/mutate.js';
 import type { BlobStore } from '../store/blob-store.js';
 import { writeLayerCached, type LayerCacheOptions } from '../layer/layer-cache.js';
@@ -59,6 +59,8 @@ export interface StageEnv {
   onStepDone?: (stage: Stage, index: number, layerBytes?: number, cached?: boolean) => void;
   /** The layer cache; none when undefined. */
   layerCache?: LayerCacheOptions;
+  /** Every layer a step makes, with its cache key (for --cache-to). */
+  onLayerKey?: (key: string, layer: Layer, uncompressedSize: number) => void;
   /** Output of RUN's commands, line by line. */
   onOutput?: (line: string) => void;
   /** Native commands the build adds to RUN (apk, with the build's network and options). */
@@ -207,12 +209,14 @@ async function writeEntries(state: StageState, env: StageEnv, entries: readonly 
   // RUN's entries are placed already: its view resolved every path as it ran.
   const all = placed ? [...entries] : await placeEntries(placeOn, entries, owner);
   const layer = await writeLayerCached(env.store, all, { mtime: env.mtime }, env.layerCache);
-  const store = env.store;
-  const image = appendLayer(
-    state.image,
-    { descriptor: { mediaType: layer.mediaType, digest: layer.digest, size: layer.size }, diffId: layer.diffId, source: store.source() },
-    history,
-  );
+  const built: Layer = {
+    descriptor: { mediaType: layer.mediaType, digest: layer.digest, size: layer.size },
+    diffId: layer.diffId,
+    source: layer.source ?? env.store.source(),
+    ...(layer.origin ? { origin: layer.origin } : {}),
+  };
+  if (layer.key) env.onLayerKey?.(layer.key, built, layer.uncompressedSize);
+  const image = appendLayer(state.image, built, history);
   return { ...state, image, fs: state.fs.withLayer(image, all), lastLayerCached: layer.cached };
 }
 

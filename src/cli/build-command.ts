@@ -38,6 +38,8 @@ export function registerBuild(program: Command): void {
     .option('-q, --quiet', 'print only the image digest (same as --progress=quiet)')
     .option('--cache-dir <dir>', 'blob cache directory (default: $XDG_CACHE_HOME/ocimake)')
     .option('--no-cache', 'build every layer again, without looking in the layer cache')
+    .option('--cache-from <spec>', 'reuse layers recorded by --cache-to: type=registry,ref=REF | type=local,src=DIR | REF (an image built with --cache-to type=inline) (repeatable)', collect, [])
+    .option('--cache-to <spec>', 'export the layer cache: type=registry,ref=REF[,mode=max] | type=local,dest=DIR[,mode=max] | type=inline (repeatable)', collect, [])
     .option('--pull', 'always look up base images in their registry (ocimake always does; cached blobs are reused by digest)')
     .option('--apk-mirror <url>', 'fetch apk repositories from this origin instead of the hosts /etc/apk/repositories names (or OCIMAKE_APK_MIRROR)')
     .option('--apk-allow-untrusted', 'let RUN apk add --allow-untrusted install unsigned packages')
@@ -90,6 +92,8 @@ export function registerBuild(program: Command): void {
         ...(o.metadataFile ? { metadataFile: o.metadataFile } : {}),
         ...transport,
         ...(o.cache === false ? { noCache: true } : {}),
+        cacheFrom: o.cacheFrom,
+        cacheTo: o.cacheTo,
         ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}),
         onProgress: (e) => progress.build(e),
         onRunOutput: (line) => progress.runOutput(line),
@@ -120,6 +124,8 @@ interface BuildFlags extends NetworkFlags {
   cacheDir?: string;
   pull?: boolean;
   cache?: boolean;
+  cacheFrom: string[];
+  cacheTo: string[];
   apkMirror?: string;
   apkAllowUntrusted?: boolean;
   strictScripts?: boolean;

@@ -7,6 +7,7 @@ import { mkdirp } from '../util/fs-paths.js';
 import { isDigest, sha256, type Digest } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
 import type { BlobStore } from '../store/blob-store.js';
+import type { Readable } from 'node:stream';
 import { finalizeEntries, type LayerEntry } from './entry.js';
 import { defaultMtime, writeLayer, type TarWriteOptions, type WrittenLayer } from './tar-writer.js';
 
@@ -26,9 +27,28 @@ export interface LayerCacheOptions {
   dir: string;
   /** False for --no-cache: nothing is looked up, but what is written is still recorded. */
   lookup: boolean;
+  /** Records imported with --cache-from, by key: consulted after the local records. */
+  imported?: ReadonlyMap<string, ImportedRecord>;
 }
 
-export interface CachedLayer extends WrittenLayer { cached: boolean }
+/** Where a blob's bytes are (the shape of image/'s BlobSource, which sits above this folder). */
+export interface BlobSource { open(digest: string): Readable | Promise<Readable>; localPath?(digest: string): Promise<string | undefined> }
+
+/** A layer some earlier build recorded elsewhere (a registry, a directory), and where to get its blob. */
+export interface ImportedRecord {
+  layer: WrittenLayer;
+  source: BlobSource;
+  origin?: { registry: string; repository: string };
+}
+
+export interface CachedLayer extends WrittenLayer {
+  cached: boolean;
+  /** The cache key (absent when no cache is used). */
+  key?: string;
+  /** For an imported record: where the blob is, when it is not in the local store yet. */
+  source?: BlobSource;
+  origin?: { registry: string; repository: string };
+}
 
 const Record = z.object({
   format: z.literal(FORMAT),
@@ -108,7 +128,11 @@ export async function writeLayerCached(store: BlobStore, entries: readonly Layer
     if (rec && (await store.has(rec.digest)) && (await store.size(rec.digest)) === rec.size) {
       const now = new Date();
       await Promise.all([fs.utimes(store.path(rec.digest), now, now), fs.utimes(recordPath(cache.dir, key), now, now)]).catch(() => {});
-      return { mediaType: rec.mediaType, digest: rec.digest as Digest, diffId: rec.diffId as Digest, size: rec.size, uncompressedSize: rec.uncompressedSize, cached: true };
+      return { mediaType: rec.mediaType, digest: rec.digest as Digest, diffId: rec.diffId as Digest, size: rec.size, uncompressedSize: rec.uncompressedSize, cached: true, key };
+    }
+    const imported = cache.imported?.get(key);
+    if (imported && imported.layer.mediaType === mediaType) {
+      return { ...imported.layer, cached: true, key, source: imported.source, ...(imported.origin ? { origin: imported.origin } : {}) };
     }
   }
   const written = new Map<string, Digest>();
@@ -117,5 +141,5 @@ export async function writeLayerCached(store: BlobStore, entries: readonly Layer
   const path = recordPath(cache.dir, key);
   await mkdirp(join(path, '..'));
   await writeFileAtomic(path, JSON.stringify({ format: FORMAT, ...layer }));
-  return { ...layer, cached: false };
+  return { ...layer, cached: false, key };
 }
