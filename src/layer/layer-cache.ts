@@ -20,7 +20,7 @@ import { defaultMtime, writeLayer, type TarWriteOptions, type WrittenLayer } fro
 // actually written, so a file that changes while it is read cannot poison an entry.
 
 /** Bumped when the layer writer's output changes for the same input. */
-const FORMAT = 'ocimake-layer-v1';
+const FORMAT = 'ocimake-layer-v2';
 
 export interface LayerCacheOptions {
   /** Directory of the records (`<cache dir>/layers`). */
