@@ -145,7 +145,13 @@ export class MergedFs {
       const w = classifyWhiteout(e.path);
       if (w.kind === 'whiteout') { upper.entries.set(w.target, null); upper.goneSelf.add(w.target); removeBelow(w.target); continue; }
       if (w.kind === 'opaque') { upper.goneBelow.add(w.dir); removeBelow(w.dir); continue; }
-      if (e.type !== 'directory') { upper.goneSelf.add(e.path); removeBelow(e.path); }
+      if (e.type !== 'directory') {
+        upper.goneSelf.add(e.path);
+        // Children in the upper view always come with their parent there, as a directory: only
+        // then is there anything below to remove (a scan per entry would be quadratic).
+        const prev = upper.entries.get(e.path);
+        if (prev && prev.entry.type === 'directory') removeBelow(e.path);
+      }
       const entry: TarEntry = { path: e.path, type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, size: e.type === 'file' ? e.size : 0 };
       if (e.type === 'symlink' || e.type === 'hardlink') entry.linkname = e.linkname;
       if (e.type === 'file') files.set(e.path, entry);

@@ -1,4 +1,4 @@
-import { createReadStream, promises as fs } from 'node:fs';
+import { createReadStream, promises as fs, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -59,19 +59,48 @@ const Record = z.object({
   uncompressedSize: z.number().int().nonnegative(),
 });
 
-/** Content digests of files already hashed by this process, by path and what stat says of them. */
+/**
+ * Content digests of files already hashed, by path and what stat says of them (device,
+ * inode, size, mtime and ctime in ns: an edit that keeps size and mtime still moves ctime).
+ * Kept in memory for the process and in `<cache dir>/layers/stat-cache.json` between builds,
+ * so an unchanged context is not read again.
+ */
 const hashed = new Map<string, Digest>();
+let statCacheLoaded: string | undefined;
+let statCacheDirty = false;
+const STAT_CACHE_MAX = 300_000;
+
+async function loadStatCache(dir: string): Promise<void> {
+  if (statCacheLoaded === dir) return;
+  statCacheLoaded = dir;
+  try {
+    const j = JSON.parse(await fs.readFile(join(dir, 'stat-cache.json'), 'utf8')) as Record<string, string>;
+    for (const [k, v] of Object.entries(j)) if (isDigest(v)) hashed.set(k, v as Digest);
+  } catch {
+    /* none yet, or unreadable: everything is hashed */
+  }
+}
+
+async function saveStatCache(dir: string): Promise<void> {
+  if (!statCacheDirty) return;
+  statCacheDirty = false;
+  const entries = [...hashed.entries()].slice(-STAT_CACHE_MAX);
+  await mkdirp(dir);
+  await writeFileAtomic(join(dir, 'stat-cache.json'), JSON.stringify(Object.fromEntries(entries))).catch(() => {});
+}
 
 async function fileDigest(path: string): Promise<Digest> {
-  const st = await fs.stat(path, { bigint: true });
+  // Synchronous: a stat is microseconds, and thousands through the thread pool mostly wait.
+  const st = statSync(path, { bigint: true });
   const memoKey = `${path}\0${st.dev}\0${st.ino}\0${st.size}\0${st.mtimeNs}\0${st.ctimeNs}`;
   const known = hashed.get(memoKey);
   if (known) return known;
   const h = createHash('sha256');
   for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
   const d: Digest = `sha256:${h.digest('hex')}`;
-  if (hashed.size > 200_000) hashed.clear();
+  if (hashed.size > STAT_CACHE_MAX) hashed.delete(hashed.keys().next().value!);
   hashed.set(memoKey, d);
+  statCacheDirty = true;
   return d;
 }
 
@@ -123,7 +152,9 @@ export async function writeLayerCached(store: BlobStore, entries: readonly Layer
   const mediaType = opts.mediaType ?? MediaType.OciLayerGzip;
   const sorted = finalizeEntries(entries);
   if (cache.lookup) {
+    await loadStatCache(cache.dir);
     const key = layerKey(sorted, await contentDigests(sorted), mtime, mediaType);
+    await saveStatCache(cache.dir);
     const rec = await readRecord(cache.dir, key);
     if (rec && (await store.has(rec.digest)) && (await store.size(rec.digest)) === rec.size) {
       const now = new Date();
