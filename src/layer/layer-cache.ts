@@ -62,8 +62,8 @@ const Record = z.object({
 /**
  * Content digests of files already hashed, by path and what stat says of them (device,
  * inode, size, mtime and ctime in ns: an edit that keeps size and mtime still moves ctime).
- * Kept in memory for the process and in `<cache dir>/layers/stat-cache.json` between builds,
- * so an unchanged context is not read again.
+ * Kept in memory for the process and in `<cache dir>/stat-cache.json` between builds (at most
+ * 300,000 files), so an unchanged context is not read again.
  */
 const hashed = new Map<string, Digest>();
 let statCacheLoaded: string | undefined;
@@ -74,7 +74,7 @@ async function loadStatCache(dir: string): Promise<void> {
   if (statCacheLoaded === dir) return;
   statCacheLoaded = dir;
   try {
-    const j = JSON.parse(await fs.readFile(join(dir, 'stat-cache.json'), 'utf8')) as Record<string, string>;
+    const j = JSON.parse(await fs.readFile(join(dir, '..', 'stat-cache.json'), 'utf8')) as Record<string, string>;
     for (const [k, v] of Object.entries(j)) if (isDigest(v)) hashed.set(k, v as Digest);
   } catch {
     /* none yet, or unreadable: everything is hashed */
@@ -86,7 +86,7 @@ async function saveStatCache(dir: string): Promise<void> {
   statCacheDirty = false;
   const entries = [...hashed.entries()].slice(-STAT_CACHE_MAX);
   await mkdirp(dir);
-  await writeFileAtomic(join(dir, 'stat-cache.json'), JSON.stringify(Object.fromEntries(entries))).catch(() => {});
+  await writeFileAtomic(join(dir, '..', 'stat-cache.json'), JSON.stringify(Object.fromEntries(entries))).catch(() => {});
 }
 
 async function fileDigest(path: string): Promise<Digest> {
