@@ -22,6 +22,7 @@ import type { FromSource } from './stage.js';
 import { MergedFs } from '../image/merged-fs.js';
 import { openImage, type OpenedImage } from '../source/open.js';
 import { parseBuildContexts } from './named-contexts.js';
+import type { LayerCompression } from '../layer/tar-writer.js';
 import { importCache, parseCacheSpec, type CacheRecord } from './build-cache.js';
 import { Remote } from '../remote/registry-image.js';
 import type { TransportOptions } from '../remote/transport.js';
@@ -53,6 +54,8 @@ export interface BuildOptions extends TransportOptions {
   buildContexts?: Record<string, string>;
   /** --no-cache: build every layer again (what is built is still recorded for later builds). */
   noCache?: boolean;
+  /** How new layers are compressed (-o ...,compression=gzip|zstd|uncompressed,compression-level=N). */
+  compression?: LayerCompression;
   /** --cache-from: caches written by --cache-to (or images built with --cache-to type=inline). */
   cacheFrom?: readonly string[];
 }
@@ -155,6 +158,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     ...(opts.onRunOutput ? { onOutput: opts.onRunOutput } : {}),
     onStep: (stage, inst, index) => opts.onProgress?.({ kind: 'step', stage, inst, index, platform: platformName }),
     onStepDone: (stage, index, layerBytes, cached) => opts.onProgress?.({ kind: 'step-done', stage, index, platform: platformName, ...(layerBytes !== undefined ? { layerBytes } : {}), ...(cached ? { cached } : {}) }),
+    ...(opts.compression ? { compression: opts.compression } : {}),
     layerCache: { dir: join(cacheRoot, 'layers'), lookup: opts.noCache !== true, ...(imported ? { imported } : {}) },
     onLayerKey: (key, layer, uncompressedSize) => { cacheRecords.push({ key, layer, uncompressedSize }); },
     resolveFrom: async (name, stage) => {

@@ -3,6 +3,7 @@ import type { Image, Layer } from '../image/image.js';
 import { appendLayer, editConfig } from '../image/mutate.js';
 import type { BlobStore } from '../store/blob-store.js';
 import { writeLayerCached, type LayerCacheOptions } from '../layer/layer-cache.js';
+import type { LayerCompression } from '../layer/tar-writer.js';
 import type { Instruction } from '../dockerfile/instructions.js';
 import { lineError } from '../dockerfile/instructions.js';
 import { expandWord } from '../dockerfile/shell-lex.js';
@@ -57,6 +58,8 @@ export interface StageEnv {
   onStep?: (stage: Stage, inst: Instruction, index: number) => void;
   /** A step finished; `layerBytes` is the size of the layer it wrote, if it wrote one. */
   onStepDone?: (stage: Stage, index: number, layerBytes?: number, cached?: boolean) => void;
+  /** How new layers are compressed (gzip level 6 when undefined). */
+  compression?: LayerCompression;
   /** The layer cache; none when undefined. */
   layerCache?: LayerCacheOptions;
   /** Every layer a step makes, with its cache key (for --cache-to). */
@@ -208,7 +211,7 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
 async function writeEntries(state: StageState, env: StageEnv, entries: readonly LayerEntry[], owner: { uid: number; gid: number }, history: { created: string; created_by: string; comment: string }, placeOn: MergedFs = state.fs, placed = false): Promise<StageState> {
   // RUN's entries are placed already: its view resolved every path as it ran.
   const all = placed ? [...entries] : await placeEntries(placeOn, entries, owner);
-  const layer = await writeLayerCached(env.store, all, { mtime: env.mtime }, env.layerCache);
+  const layer = await writeLayerCached(env.store, all, { mtime: env.mtime, ...(env.compression ? { compression: env.compression } : {}) }, env.layerCache);
   const built: Layer = {
     descriptor: { mediaType: layer.mediaType, digest: layer.digest, size: layer.size },
     diffId: layer.diffId,

@@ -1,12 +1,13 @@
 import { OcimakeError } from '../errors.js';
+import type { LayerCompression } from '../layer/tar-writer.js';
 
 /** One `--output` target, as docker buildx spells it. */
 export type OutputSpec =
-  | { type: 'oci'; dest: string; tar: boolean; name?: string }
+  | { type: 'oci'; dest: string; tar: boolean; name?: string; compression?: LayerCompression }
   | { type: 'local'; dest: string }
   | { type: 'tar'; dest: string }
-  | { type: 'docker'; dest: string; name?: string }
-  | { type: 'registry'; name?: string };
+  | { type: 'docker'; dest: string; name?: string; compression?: LayerCompression }
+  | { type: 'registry'; name?: string; compression?: LayerCompression };
 
 /** Parses `type=oci,dest=DIR|FILE.tar`, `type=docker,dest=FILE.tar`, `type=local,dest=DIR` (or a bare `DIR`), `type=registry`, `type=image,push=true`. */
 export function parseOutput(spec: string): OutputSpec {
@@ -24,7 +25,8 @@ export function parseOutput(spec: string): OutputSpec {
   checkAttributes(spec, type, kv);
   const dest = kv.get('dest');
   const name = kv.get('name');
-  const withName = <T extends object>(o: T) => (name ? { ...o, name } : o);
+  const compression = compressionOf(spec, kv);
+  const withName = <T extends object>(o: T) => ({ ...o, ...(name ? { name } : {}), ...(compression ? { compression } : {}) });
   switch (type) {
     case 'oci':
       if (!dest) throw new OcimakeError('OUTPUT_INVALID', '--output type=oci needs dest=DIR', { hint: 'e.g. -o type=oci,dest=./image' });
@@ -52,14 +54,29 @@ export function parseOutput(spec: string): OutputSpec {
 
 /** What each output type takes, and the only values ocimake can honour where buildx has more. */
 const ATTRIBUTES: Record<string, string[]> = {
-  oci: ['type', 'dest', 'name', 'tar', 'compression', 'oci-mediatypes'],
-  docker: ['type', 'dest', 'name', 'compression'],
+  oci: ['type', 'dest', 'name', 'tar', 'compression', 'compression-level', 'oci-mediatypes'],
+  docker: ['type', 'dest', 'name', 'compression', 'compression-level'],
   local: ['type', 'dest'],
   tar: ['type', 'dest'],
-  registry: ['type', 'name', 'push', 'compression', 'oci-mediatypes'],
-  image: ['type', 'name', 'push', 'compression', 'oci-mediatypes'],
+  registry: ['type', 'name', 'push', 'compression', 'compression-level', 'oci-mediatypes'],
+  image: ['type', 'name', 'push', 'compression', 'compression-level', 'oci-mediatypes'],
 };
-const VALUES: Record<string, string[]> = { compression: ['gzip'], 'oci-mediatypes': ['true'], tar: ['true', 'false'], push: ['true', 'false'] };
+const VALUES: Record<string, string[]> = { compression: ['gzip', 'zstd', 'uncompressed'], 'oci-mediatypes': ['true'], tar: ['true', 'false'], push: ['true', 'false'] };
+
+/** compression=gzip|zstd|uncompressed and compression-level=N, as buildx takes them (gzip 0-9, zstd 1-22). */
+function compressionOf(spec: string, kv: Map<string, string>): LayerCompression | undefined {
+  const algo = kv.get('compression') as LayerCompression['algo'] | undefined;
+  const levelText = kv.get('compression-level');
+  if (algo === undefined && levelText === undefined) return undefined;
+  const a = algo ?? 'gzip';
+  if (levelText === undefined) return { algo: a };
+  const [lo, hi] = a === 'zstd' ? [1, 22] : a === 'gzip' ? [0, 9] : [0, 0];
+  const level = Number(levelText);
+  if (a === 'uncompressed' || !Number.isInteger(level) || level < lo || level > hi) {
+    throw new OcimakeError('OUTPUT_INVALID', `--output "${spec}": compression-level=${levelText} is not valid for ${a}`, { hint: a === 'uncompressed' ? 'uncompressed layers take no level' : `${a} levels are ${lo} to ${hi}` });
+  }
+  return { algo: a, level };
+}
 
 /** Refuses an attribute the output type does not take, or a value ocimake would not honour: nothing is accepted and ignored. */
 function checkAttributes(spec: string, type: string | undefined, kv: Map<string, string>): void {
@@ -71,7 +88,7 @@ function checkAttributes(spec: string, type: string | undefined, kv: Map<string,
     }
     const values = VALUES[k];
     if (values && !values.includes(v)) {
-      throw new OcimakeError('OUTPUT_INVALID', `--output "${spec}": ${k}=${v} is not supported`, { hint: `${k} can be ${values.join(' or ')}${k === 'compression' ? ' (zstd is planned)' : ''}` });
+      throw new OcimakeError('OUTPUT_INVALID', `--output "${spec}": ${k}=${v} is not supported`, { hint: `${k} can be ${values.join(' or ')}` });
     }
   }
 }

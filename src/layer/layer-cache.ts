@@ -5,11 +5,10 @@ import { z } from 'zod';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { mkdirp } from '../util/fs-paths.js';
 import { isDigest, sha256, type Digest } from '../oci/digest.js';
-import { MediaType } from '../oci/media-types.js';
 import type { BlobStore } from '../store/blob-store.js';
 import type { Readable } from 'node:stream';
 import { finalizeEntries, type LayerEntry } from './entry.js';
-import { defaultMtime, writeLayer, type TarWriteOptions, type WrittenLayer } from './tar-writer.js';
+import { defaultMtime, layerMediaType, writeLayer, type TarWriteOptions, type WrittenLayer } from './tar-writer.js';
 
 // The layer cache. A layer's bytes are a pure function of its entries (paths, modes,
 // owners, link targets, file contents), the mtime written into every header and the
@@ -149,11 +148,12 @@ async function readRecord(dir: string, key: string): Promise<z.infer<typeof Reco
 export async function writeLayerCached(store: BlobStore, entries: readonly LayerEntry[], opts: TarWriteOptions, cache: LayerCacheOptions | undefined): Promise<CachedLayer> {
   if (!cache) return { ...(await writeLayer(store, entries, opts)), cached: false };
   const mtime = opts.mtime ?? defaultMtime();
-  const mediaType = opts.mediaType ?? MediaType.OciLayerGzip;
+  const mediaType = opts.mediaType ?? layerMediaType(opts.compression);
+  const level = opts.compression?.level ?? '';
   const sorted = finalizeEntries(entries);
   if (cache.lookup) {
     await loadStatCache(cache.dir);
-    const key = layerKey(sorted, await contentDigests(sorted), mtime, mediaType);
+    const key = layerKey(sorted, await contentDigests(sorted), mtime, `${mediaType}${level === '' ? '' : `;level=${level}`}`);
     await saveStatCache(cache.dir);
     const rec = await readRecord(cache.dir, key);
     if (rec && (await store.has(rec.digest)) && (await store.size(rec.digest)) === rec.size) {
@@ -168,7 +168,7 @@ export async function writeLayerCached(store: BlobStore, entries: readonly Layer
   }
   const written = new Map<string, Digest>();
   const layer = await writeLayer(store, sorted, { ...opts, mtime, mediaType, onFileDigest: (p, d) => written.set(p, d) });
-  const key = layerKey(sorted, written, mtime, mediaType);
+  const key = layerKey(sorted, written, mtime, `${mediaType}${level === '' ? '' : `;level=${level}`}`);
   const path = recordPath(cache.dir, key);
   await mkdirp(join(path, '..'));
   await writeFileAtomic(path, JSON.stringify({ format: FORMAT, ...layer }));

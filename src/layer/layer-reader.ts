@@ -1,6 +1,8 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import * as zlib from 'node:zlib';
 import { createGunzip } from 'node:zlib';
+import type { Transform } from 'node:stream';
 import tar from 'tar-stream';
 import { OcimakeError } from '../errors.js';
 import { normalizeEntryPath } from './entry.js';
@@ -43,7 +45,13 @@ export async function maybeGunzip(src: Readable): Promise<Readable> {
     }
   })());
   const head = first.done ? Buffer.alloc(0) : first.value;
-  return head[0] === 0x1f && head[1] === 0x8b ? rest.pipe(createGunzip()) : rest;
+  if (head[0] === 0x1f && head[1] === 0x8b) return rest.pipe(createGunzip());
+  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) {
+    const z = zlib as unknown as { createZstdDecompress?: () => Transform };
+    if (!z.createZstdDecompress) throw new OcimakeError('COMPRESSION_UNSUPPORTED', `a layer is zstd-compressed, which needs Node.js 22.15 or later to read (this is ${process.version})`, { hint: 'run ocimake on Node 22.15+, 24 or 26' });
+    return rest.pipe(z.createZstdDecompress());
+  }
+  return rest;
 }
 
 /**

@@ -12,13 +12,13 @@ import { constants, crc32, deflateRawSync } from 'node:zlib';
 
 export const BLOCK = 128 * 1024;
 const DICT = 32 * 1024;
-const OPTS = { level: 6, memLevel: 9 } as const;
-/** gzip header as zlib writes it: no name, mtime 0, OS unix. */
-const HEADER = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0x03]);
+const OPTS = { memLevel: 9 } as const;
+/** gzip header as zlib writes it: no name, mtime 0, OS unix (XFL as zlib sets it for the level). */
+const header = (level: number) => Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, level === 9 ? 0x02 : level === 1 ? 0x04 : 0x00, 0x03]);
 
 /** Deflates one block: what every thread (and the no-thread path) runs. */
-export function deflateBlock(block: Uint8Array, dict: Uint8Array | undefined, last: boolean): Buffer {
-  return deflateRawSync(block, { ...OPTS, ...(dict && dict.length > 0 ? { dictionary: dict } : {}), finishFlush: last ? constants.Z_FINISH : constants.Z_SYNC_FLUSH });
+export function deflateBlock(block: Uint8Array, dict: Uint8Array | undefined, last: boolean, level = 6): Buffer {
+  return deflateRawSync(block, { ...OPTS, level, ...(dict && dict.length > 0 ? { dictionary: dict } : {}), finishFlush: last ? constants.Z_FINISH : constants.Z_SYNC_FLUSH });
 }
 
 const WORKER_SOURCE = `
@@ -26,7 +26,7 @@ const { parentPort } = require('node:worker_threads');
 const { constants, deflateRawSync } = require('node:zlib');
 parentPort.on('message', (m) => {
   try {
-    const opts = { level: 6, memLevel: 9, finishFlush: m.last ? constants.Z_FINISH : constants.Z_SYNC_FLUSH };
+    const opts = { level: m.level, memLevel: 9, finishFlush: m.last ? constants.Z_FINISH : constants.Z_SYNC_FLUSH };
     if (m.dict && m.dict.byteLength > 0) opts.dictionary = new Uint8Array(m.dict);
     const out = deflateRawSync(new Uint8Array(m.block), opts);
     const ab = out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength);
@@ -43,18 +43,18 @@ interface Job { id: number; resolve: (b: Buffer) => void; reject: (e: Error) => 
 class DeflatePool {
   readonly #workers: Worker[] = [];
   readonly #idle: Worker[] = [];
-  readonly #queue: { msg: { id: number; block: ArrayBuffer; dict: ArrayBuffer | undefined; last: boolean }; job: Job }[] = [];
+  readonly #queue: { msg: { id: number; block: ArrayBuffer; dict: ArrayBuffer | undefined; last: boolean; level: number }; job: Job }[] = [];
   readonly #jobs = new Map<number, Job>();
   #next = 0;
 
   constructor(readonly size: number) {}
 
-  run(block: Buffer, dict: Buffer | undefined, last: boolean): Promise<Buffer> {
+  run(block: Buffer, dict: Buffer | undefined, last: boolean, level: number): Promise<Buffer> {
     const id = this.#next++;
     const copy = (b: Buffer) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
     return new Promise<Buffer>((resolve, reject) => {
       const job = { id, resolve, reject };
-      this.#queue.push({ msg: { id, block: copy(block), dict: dict ? copy(dict) : undefined, last }, job });
+      this.#queue.push({ msg: { id, block: copy(block), dict: dict ? copy(dict) : undefined, last, level }, job });
       this.#pump();
     });
   }
@@ -102,6 +102,7 @@ export function defaultThreads(env: NodeJS.ProcessEnv = process.env): number {
  */
 export class ParallelGzip extends Transform {
   readonly #threads: number;
+  readonly #level: number;
   readonly #pending: Buffer[] = [];
   #pendingLength = 0;
   #prevTail: Buffer | undefined;
@@ -111,9 +112,10 @@ export class ParallelGzip extends Transform {
   #inFlight = 0;
   #headerSent = false;
 
-  constructor(threads = defaultThreads()) {
+  constructor(threads = defaultThreads(), level = 6) {
     super();
     this.#threads = threads;
+    this.#level = level;
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
@@ -154,13 +156,13 @@ export class ParallelGzip extends Transform {
     this.#prevTail = Buffer.from(block.subarray(Math.max(0, block.length - DICT)));
     this.#inFlight++;
     const compressed = this.#threads <= 1
-      ? Promise.resolve().then(() => deflateBlock(block, dict, last))
-      : (pool ??= new DeflatePool(this.#threads)).run(block, dict, last);
+      ? Promise.resolve().then(() => deflateBlock(block, dict, last, this.#level))
+      : (pool ??= new DeflatePool(this.#threads)).run(block, dict, last, this.#level);
     const previous = this.#chain;
     this.#chain = previous.then(async () => {
       const out = await compressed;
       this.#inFlight--;
-      if (!this.#headerSent) { this.push(HEADER); this.#headerSent = true; }
+      if (!this.#headerSent) { this.push(header(this.#level)); this.#headerSent = true; }
       this.push(out);
     });
     this.#chain.catch((err: Error) => this.destroy(err));
