@@ -62,7 +62,8 @@ async function readIndexIfAny(dir: string, ours = false): Promise<Index | undefi
   } catch {
     if (ours) return undefined; // our own blobs are there already; the index comes now
     // A layout another writer is still filling (blobs first, index last) is a layout too.
-    const entries = (await fs.readdir(dir)).filter((n) => !['index.json.lock', 'blobs', 'oci-layout'].includes(n));
+    // Another writer's lock, blob staging dir (tmp/) and atomic-write temp files count as layout too.
+    const entries = (await fs.readdir(dir)).filter((n) => !['index.json.lock', 'blobs', 'oci-layout', 'tmp'].includes(n) && !/^(index\.json|oci-layout)\.\d+\.[0-9a-f]+\.tmp$/.test(n));
     if (entries.length > 0) {
       throw new OcimakeError('OUTPUT_INVALID', `${dir} exists, is not empty, and is not an OCI image layout`, { hint: 'choose an empty or new directory for --output type=oci,dest=DIR' });
     }
