@@ -48,16 +48,20 @@ export function finalizeEntries(entries: readonly LayerEntry[], parentFor: (path
     const linkname = e.type === 'hardlink' ? normalizeEntryPath(e.linkname) : undefined;
     byPath.set(path, linkname === undefined ? { ...e, path } : ({ ...e, path, linkname } as LayerEntry));
   }
+  // Parents, nearest first, stopping at the first one present: an entry of the input gets its
+  // own chain on its turn, and a parent added here got its chain when it was added. (Walking
+  // every prefix of every path was cubic in the depth of a 2,000-level tree.)
   for (const path of [...byPath.keys()]) {
-    const segs = path.split('/');
-    for (let i = 1; i < segs.length; i++) {
-      const parent = segs.slice(0, i).join('/');
-      if (!byPath.has(parent)) {
-        byPath.set(parent, { ...parentFor(parent), path: parent });
-      }
+    for (let end = path.lastIndexOf('/'); end > 0; end = path.lastIndexOf('/', end - 1)) {
+      const parent = path.slice(0, end);
+      if (byPath.has(parent)) break;
+      byPath.set(parent, { ...parentFor(parent), path: parent });
     }
   }
-  const sorted = [...byPath.values()].sort((a, b) => comparePaths(sortKey(a.path), sortKey(b.path)));
+  // Sort keys made once per entry, not once per comparison.
+  const keyed = [...byPath.values()].map((e) => ({ e, k: Buffer.from(sortKey(e.path)) }));
+  keyed.sort((a, b) => Buffer.compare(a.k, b.k));
+  const sorted = keyed.map((x) => x.e);
   return linksAfterTargets(sorted);
 }
 

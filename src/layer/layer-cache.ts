@@ -8,7 +8,7 @@ import { isDigest, sha256, type Digest } from '../oci/digest.js';
 import type { BlobStore } from '../store/blob-store.js';
 import type { Readable } from 'node:stream';
 import { finalizeEntries, type LayerEntry } from './entry.js';
-import { defaultMtime, layerMediaType, writeLayer, type TarWriteOptions, type WrittenLayer } from './tar-writer.js';
+import { defaultMtime, layerMediaType, unreadable, writeLayer, type TarWriteOptions, type WrittenLayer } from './tar-writer.js';
 
 // The layer cache. A layer's bytes are a pure function of its entries (paths, modes,
 // owners, link targets, file contents), the mtime written into every header and the
@@ -90,12 +90,21 @@ async function saveStatCache(dir: string): Promise<void> {
 
 async function fileDigest(path: string): Promise<Digest> {
   // Synchronous: a stat is microseconds, and thousands through the thread pool mostly wait.
-  const st = statSync(path, { bigint: true });
+  let st;
+  try {
+    st = statSync(path, { bigint: true });
+  } catch (err) {
+    throw unreadable(path, err as NodeJS.ErrnoException);
+  }
   const memoKey = `${path}\0${st.dev}\0${st.ino}\0${st.size}\0${st.mtimeNs}\0${st.ctimeNs}`;
   const known = hashed.get(memoKey);
   if (known) return known;
   const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  try {
+    for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  } catch (err) {
+    throw unreadable(path, err as NodeJS.ErrnoException);
+  }
   const d: Digest = `sha256:${h.digest('hex')}`;
   if (hashed.size > STAT_CACHE_MAX) hashed.delete(hashed.keys().next().value!);
   hashed.set(memoKey, d);

@@ -105,6 +105,14 @@ function compressor(c: LayerCompression | undefined, fileBytes: number): Transfo
   return fileBytes >= PARALLEL_MIN ? new ParallelGzip(undefined, level) : zlib.createGzip({ level, memLevel: 9 });
 }
 
+/** The error for a context file that cannot be read (permissions, or it vanished mid-build). */
+export function unreadable(path: string, err: NodeJS.ErrnoException): OcimakeError {
+  return new OcimakeError('FILE_UNREADABLE', `cannot read ${path}: ${err.code === 'EACCES' ? 'permission denied' : err.code ?? err.message}`, {
+    cause: err,
+    hint: err.code === 'EACCES' ? 'make the file readable by the user running ocimake, or list it in .dockerignore' : 'the file changed or vanished while the layer was written; run the build again',
+  });
+}
+
 /** Writes entries as a plain (uncompressed) tar to `out`, with the same deterministic headers as layers. */
 export async function writeTarStream(entries: readonly LayerEntry[], out: NodeJS.WritableStream, opts: { mtime?: number } = {}): Promise<void> {
   const pack = tar.pack();
@@ -152,9 +160,7 @@ function addEntry(pack: tar.Pack, e: LayerEntry, mtime: Date, onFileDigest?: (pa
           const hash = new HashingTransform();
           hash.on('end', () => onFileDigest(e.path, hash.counter.digest()));
           read.pipe(hash).pipe(sink);
-        }, (err: NodeJS.ErrnoException) => reject(new OcimakeError('FILE_UNREADABLE', `cannot read ${path}: ${err.code === 'EACCES' ? 'permission denied' : err.code ?? err.message}`, {
-          hint: err.code === 'EACCES' ? 'make the file readable by the user running ocimake, or list it in .dockerignore' : 'the file changed or vanished while the layer was written; run the build again',
-        })));
+        }, (err: NodeJS.ErrnoException) => reject(unreadable(path, err)));
         return;
       }
     }
