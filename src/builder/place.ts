@@ -12,11 +12,14 @@ import { finalizeEntries, normalizeEntryPath, type LayerEntry } from '../layer/e
  */
 export async function placeEntries(fs: MergedFs, entries: readonly LayerEntry[], owner: { uid: number; gid: number }): Promise<LayerEntry[]> {
   const realDir = new Map<string, string>();
+  // Each directory is resolved once, from its parent's real path: O(path length) per entry.
   const dirOf = async (p: string): Promise<string> => {
     if (p === '') return '';
     let r = realDir.get(p);
     if (r === undefined) {
-      r = await fs.realPath(p, true);
+      const slash = p.lastIndexOf('/');
+      const base = slash < 0 ? '' : await dirOf(p.slice(0, slash));
+      r = await fs.realPath(p.slice(slash + 1), true, base);
       realDir.set(p, r);
     }
     return r;

@@ -204,33 +204,48 @@ export class MergedFs {
    * last one only when `followLast` is set and it leads to a directory. Components that do not
    * exist are kept as written; `..` stops at `/`.
    */
-  async realPath(path: string, followLast: boolean): Promise<string> {
+  async realPath(path: string, followLast: boolean, base = ''): Promise<string> {
+    // `base` is a real path already resolved (placeEntries passes a parent's): only `path`,
+    // relative to it, is walked. Each component is looked up as a real path, never resolved
+    // from the root again, so a path's cost grows with its length, not with its length squared.
     const segsOf = (p: string) => p.split('/').filter((s) => s !== '' && s !== '.');
     let pending = segsOf(path);
-    const cur: string[] = [];
+    const cur: string[] = segsOf(base);
+    let curPath = cur.join('/');
     let links = 0;
     while (pending.length > 0) {
       const seg = pending.shift()!;
-      if (seg === '..') { cur.pop(); continue; }
-      const p = cur.length === 0 ? seg : `${cur.join('/')}/${seg}`;
+      if (seg === '..') { cur.pop(); curPath = cur.join('/'); continue; }
+      const p = curPath === '' ? seg : `${curPath}/${seg}`;
       const last = pending.length === 0;
       if (!last || followLast) {
-        const st = await this.lookup(p, false);
-        if (st?.entry.entry.type === 'symlink' && st.path === p) {
+        const e = await this.#entryAtLoaded(p);
+        if (e !== 'missing' && e.entry.type === 'symlink') {
           if (++links > MAX_LINKS) throw new OcimakeError('SYMLINK_LOOP', `${this.#lower.what}: too many levels of symbolic links resolving ${path}`);
-          const target = st.entry.entry.linkname ?? '';
+          const target = e.entry.linkname ?? '';
           if (last) {
             const to = await this.lookup(p, true);
-            if (!to || to.entry.entry.type !== 'directory') { cur.push(seg); continue; }
+            if (!to || to.entry.entry.type !== 'directory') { cur.push(seg); curPath = p; continue; }
           }
           pending = [...segsOf(target), ...pending];
-          if (target.startsWith('/')) cur.length = 0;
+          if (target.startsWith('/')) { cur.length = 0; curPath = ''; }
           continue;
         }
       }
       cur.push(seg);
+      curPath = p;
     }
-    return cur.join('/');
+    return curPath;
+  }
+
+  /** What a real path (no symlink among its parents) is, reading lower layers until it is known. */
+  async #entryAtLoaded(p: string): Promise<MergedEntry | 'missing'> {
+    for (;;) {
+      const e = this.#entryAt(p);
+      if (e !== 'unknown') return e;
+      if (this.complete) return 'missing';
+      await this.#lower.readNext();
+    }
   }
 
   /** The entry at `path` itself (parents followed, the last component not), or undefined. */
