@@ -45,9 +45,10 @@ export async function placeEntries(fs: MergedFs, entries: readonly LayerEntry[],
   // Parents of everything placed: existing ones keep their metadata, as in an overlay diff.
   const parents = new Map<string, LayerEntry>();
   for (const e of placed) {
-    for (let i = e.path.indexOf('/'); i > 0; i = e.path.indexOf('/', i + 1)) {
+    // Nearest parent first: one already known has all of its own (a deep tree stays linear).
+    for (let i = e.path.lastIndexOf('/'); i > 0; i = e.path.lastIndexOf('/', i - 1)) {
       const p = e.path.slice(0, i);
-      if (parents.has(p)) continue;
+      if (parents.has(p)) break;
       const st = await fs.stat(p);
       parents.set(p, st?.type === 'directory'
         ? { type: 'directory', path: p, mode: st.mode, uid: st.uid, gid: st.gid }

@@ -158,9 +158,12 @@ export class MergedFs {
       const target = e.type === 'hardlink' ? files.get(e.linkname) : undefined;
       if (target) files.set(e.path, target);
       upper.entries.set(e.path, { entry, layer, ...(target ? { linkTarget: { layer, entry: target } } : {}) });
-      for (const p of parentsOf(e.path)) {
+      // Parents, nearest first; a directory already in the upper view has all of its own.
+      for (let i = e.path.lastIndexOf('/'); i > 0; i = e.path.lastIndexOf('/', i - 1)) {
+        const p = e.path.slice(0, i);
         const u = upper.entries.get(p);
-        if (!u || u.entry.type !== 'directory') upper.entries.set(p, { entry: implicitDir(p), layer, implicit: true });
+        if (u && u.entry.type === 'directory') break;
+        upper.entries.set(p, { entry: implicitDir(p), layer, implicit: true });
       }
     }
     return new MergedFs(image, this.#lower.what, { lower: this.#lower, upper });
@@ -168,9 +171,23 @@ export class MergedFs {
 
   /** True when the layers written on top hide what the lower layers have at `path`. */
   #upperHides(path: string): boolean {
-    if (this.#upper.goneSelf.has(path)) return true;
-    for (const p of parentsOf(path)) if (this.#upper.goneSelf.has(p) || this.#upper.goneBelow.has(p)) return true;
-    return false;
+    return this.#upper.goneSelf.has(path) || this.#parentHidden(path);
+  }
+
+  /** Parents' answers, remembered: this view's upper never changes, and deep trees ask for every prefix. */
+  readonly #hiddenDirs = new Map<string, boolean>();
+
+  /** True when a parent of `path` is gone, or hides its children (opaque). */
+  #parentHidden(path: string): boolean {
+    const slash = path.lastIndexOf('/');
+    if (slash < 0) return false;
+    const parent = path.slice(0, slash);
+    let known = this.#hiddenDirs.get(parent);
+    if (known === undefined) {
+      known = this.#upper.goneSelf.has(parent) || this.#upper.goneBelow.has(parent) || this.#parentHidden(parent);
+      this.#hiddenDirs.set(parent, known);
+    }
+    return known;
   }
 
   /** What one path is, without following it: found, missing, or unknown until more lower layers are read. */
