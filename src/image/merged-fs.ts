@@ -51,18 +51,32 @@ class LowerIndex {
   hidden(path: string, layer: number): boolean {
     const w = this.whitedBelow.get(path);
     if (w !== undefined && w > layer) return true;
-    for (const p of parentsOf(path)) {
+    return this.#parentHides(path, layer);
+  }
+
+  // Answers for parent directories, for one `layer`; what they depend on (whiteouts, opaque
+  // markers, entries of higher layers) only changes when a layer has been read, which clears it.
+  readonly #parentMemo = new Map<string, boolean>();
+  #memoLayer = Number.NaN;
+
+  #parentHides(path: string, layer: number): boolean {
+    if (layer !== this.#memoLayer) { this.#parentMemo.clear(); this.#memoLayer = layer; }
+    const slash = path.lastIndexOf('/');
+    if (slash < 0) return false;
+    const p = path.slice(0, slash);
+    let known = this.#parentMemo.get(p);
+    if (known === undefined) {
       const wp = this.whitedBelow.get(p);
-      if (wp !== undefined && wp > layer) return true;
       const o = this.opaqueBelow.get(p);
-      if (o !== undefined && o > layer) return true;
       const e = this.seen.get(p);
-      if (e && e.entry.type !== 'directory' && e.layer > layer) return true;
+      known = (wp !== undefined && wp > layer) || (o !== undefined && o > layer) || (e !== undefined && e.entry.type !== 'directory' && e.layer > layer) || this.#parentHides(p, layer);
+      this.#parentMemo.set(p, known);
     }
-    return false;
+    return known;
   }
 
   async readNext(): Promise<void> {
+    this.#memoLayer = Number.NaN;
     const i = this.next--;
     const layer = this.image.layers[i]!;
     this.layersOpened++;
@@ -77,7 +91,7 @@ class LowerIndex {
       const w = classifyWhiteout(entry.path);
       if (w.kind === 'whiteout') { whiteouts.push(w.target); continue; }
       if (w.kind === 'opaque') { opaques.push(w.dir); continue; }
-      const through = parentsOf(entry.path).find((p) => links.has(p));
+      const through = links.size > 0 ? parentsOf(entry.path).find((p) => links.has(p)) : undefined;
       if (through !== undefined) {
         throw new OcimakeError('LAYER_UNSAFE', `${what}: entry "${entry.path}" is written through the symlink "${through}"`, { hint: 'the layer is malformed or hostile; it is refused' });
       }
@@ -92,14 +106,21 @@ class LowerIndex {
       const prev = this.seen.get(entry.path);
       if (!prev || (prev.implicit && entry.type === 'directory')) {
         this.seen.set(entry.path, { entry, layer: i, ...(linkTarget ? { linkTarget } : {}) });
+        // A non-directory of this layer hides paths below it for the layers under it: answers
+        // remembered for those (asked meanwhile by a lookup) are stale now.
+        if (entry.type !== 'directory' && this.#memoLayer !== i) this.#memoLayer = Number.NaN;
       }
-      for (const p of parentsOf(entry.path)) {
-        if (!this.seen.has(p) && !this.hidden(p, i)) this.seen.set(p, { entry: implicitDir(p), layer: i, implicit: true });
+      // Parents, nearest first; one already seen has all of its own.
+      for (let k = entry.path.lastIndexOf('/'); k > 0; k = entry.path.lastIndexOf('/', k - 1)) {
+        const p = entry.path.slice(0, k);
+        if (this.seen.has(p)) break;
+        if (!this.hidden(p, i)) this.seen.set(p, { entry: implicitDir(p), layer: i, implicit: true });
       }
     }
     // A layer's whiteouts and opaque markers hide only the layers below it.
     for (const t of whiteouts) this.whitedBelow.set(t, Math.max(this.whitedBelow.get(t) ?? -1, i));
     for (const d of opaques) this.opaqueBelow.set(d, Math.max(this.opaqueBelow.get(d) ?? -1, i));
+    this.#memoLayer = Number.NaN;
   }
 }
 
