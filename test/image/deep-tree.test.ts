@@ -13,9 +13,12 @@ import { tempDir, writeTree } from '../helpers/tmp.js';
 
 describe('a 2,000-level path', () => {
   it('is copied out of an image and written as a root filesystem, file intact', async () => {
-    const depth = 2000;
-    const name = `${'d/'.repeat(depth)}deep.txt`;
     const work = tempDir();
+    // 2,000 levels where the temp dir's path leaves room under PATH_MAX (4,096), which
+    // ocimake's path-based writes cannot pass; a long TMPDIR (CI's) takes a few levels off.
+    const depth = Math.min(2000, Math.floor((4000 - join(work, 'rootfs.00000.000000000000.tmp', 'x').length - 20) / 2));
+    expect(depth).toBeGreaterThan(1800);
+    const name = `${'d/'.repeat(depth)}deep.txt`;
     const layout = await layoutOf(join(work, 'img'), [await rawLayer([{ name, content: 'at the bottom\n' }])]);
     const ctx = writeTree(join(work, 'ctx'), { Dockerfile: `FROM scratch\nCOPY --from=${layout} / /x/\n` });
     const out = join(work, 'rootfs');
