@@ -17,8 +17,9 @@ export async function loadIdLookup(mfs: MergedFs, scratch: string): Promise<IdLo
     if (!hit || hit.entry.entry.type !== 'file') return out;
     const [copied] = await copyOut(mfs, [path], scratch, 'the stage');
     const e = copied?.entries[0]?.entry;
-    if (!e || e.type !== 'file' || e.source.kind !== 'path') return out;
-    for (const line of (await fs.readFile(e.source.path, 'utf8')).split('\n')) {
+    if (!e || e.type !== 'file') return out;
+    const text = e.source.kind === 'path' ? await fs.readFile(e.source.path, 'utf8') : e.source.data.toString('utf8');
+    for (const line of text.split('\n')) {
       const f = line.split(':');
       const id = f[idField];
       if (f[0] && id !== undefined && /^\d+$/.test(id)) out.set(f[0], Number(id));

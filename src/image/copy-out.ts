@@ -1,5 +1,5 @@
 import { OcimakeError } from '../errors.js';
-import type { LayerEntry } from '../layer/entry.js';
+import type { EntrySource, LayerEntry } from '../layer/entry.js';
 import type { MergedEntry, MergedFs } from './merged-fs.js';
 import { hasGlob, segmentRegExp } from '../util/glob.js';
 
@@ -45,8 +45,12 @@ export async function copyOut(mfs: MergedFs, paths: readonly string[], scratch: 
       }
     }
   }
-  const spooled = await mfs.spool([...found.flatMap((f) => f.items), ...extra], scratch);
-  const fileOf = (e: MergedEntry): string | undefined => spooled.get(`${e.layer}:${e.entry.path}`);
+  const spooled = await mfs.spoolSources([...found.flatMap((f) => f.items), ...extra], scratch);
+  const sourceOf = (key: string): EntrySource => {
+    const v = spooled.get(key);
+    return typeof v === 'string' ? { kind: 'path', path: v } : { kind: 'bytes', data: v ?? Buffer.alloc(0) };
+  };
+  const fileOf = (e: MergedEntry): EntrySource => sourceOf(`${e.layer}:${e.entry.path}`);
   return Promise.all(found.map(async (f) => {
     const isDir = f.root.entry.type === 'directory';
     const prefix = f.path === '' ? '' : `${f.path}/`;
@@ -58,7 +62,7 @@ export async function copyOut(mfs: MergedFs, paths: readonly string[], scratch: 
       switch (e.entry.type) {
         case 'directory': out.push({ rel, entry: { ...base, type: 'directory' } }); break;
         case 'symlink': out.push({ rel, entry: { ...base, type: 'symlink', linkname: e.entry.linkname ?? '' } }); break;
-        case 'file': out.push({ rel, entry: { ...base, type: 'file', size: e.entry.size, source: { kind: 'path', path: fileOf(e)! } } }); break;
+        case 'file': out.push({ rel, entry: { ...base, type: 'file', size: e.entry.size, source: fileOf(e) } }); break;
         case 'hardlink': {
           const target = e.entry.linkname ?? '';
           const there = byPath.get(target);
@@ -68,11 +72,11 @@ export async function copyOut(mfs: MergedFs, paths: readonly string[], scratch: 
             out.push({ rel, entry: { ...base, type: 'hardlink', linkname: target.slice(prefix.length) } });
           } else if (e.linkTarget) {
             const t = e.linkTarget;
-            out.push({ rel, entry: { ...base, type: 'file', size: t.entry.size, source: { kind: 'path', path: spooled.get(`${t.layer}:${t.entry.path}`)! } } });
+            out.push({ rel, entry: { ...base, type: 'file', size: t.entry.size, source: sourceOf(`${t.layer}:${t.entry.path}`) } });
           } else {
             const t = await mfs.lookup(target);
             if (!t || t.entry.entry.type !== 'file') throw new OcimakeError('LAYER_UNSAFE', `${what}: hardlink ${e.entry.path} points at missing ${target}`);
-            out.push({ rel, entry: { ...base, type: 'file', size: t.entry.entry.size, source: { kind: 'path', path: fileOf(t.entry)! } } });
+            out.push({ rel, entry: { ...base, type: 'file', size: t.entry.entry.size, source: fileOf(t.entry) } });
           }
           break;
         }

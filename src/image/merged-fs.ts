@@ -16,6 +16,7 @@ import type { Image } from './image.js';
 export interface MergedEntry { entry: TarEntry; layer: number; implicit?: boolean; linkTarget?: { layer: number; entry: TarEntry } }
 
 const MAX_LINKS = 40;
+const EMPTY = Buffer.alloc(0);
 
 function parentsOf(path: string): string[] {
   const out: string[] = [];
@@ -340,8 +341,20 @@ export class MergedFs {
 
   /** Streams the contents of the given regular-file entries into `scratch`, one pass per layer; returns `layer:path` → temp file. */
   async spool(entries: readonly MergedEntry[], scratch: string): Promise<Map<string, string>> {
-    await fs.mkdir(scratch, { recursive: true });
     const out = new Map<string, string>();
+    for (const [k, v] of await this.spoolSources(entries, scratch, -1)) if (typeof v === 'string') out.set(k, v);
+    return out;
+  }
+
+  /**
+   * Like `spool`, but files of at most `inlineMax` bytes are kept in memory (up to 64 MiB in
+   * all) instead of a temp file each: a tree of 100,000 small files is then not written,
+   * reopened and read back once per file.
+   */
+  async spoolSources(entries: readonly MergedEntry[], scratch: string, inlineMax = 64 * 1024): Promise<Map<string, string | Buffer>> {
+    await fs.mkdir(scratch, { recursive: true });
+    const out = new Map<string, string | Buffer>();
+    let inlineBudget = 64 * 2 ** 20;
     const byLayer = new Map<number, Set<string>>();
     const want = (layer: number, path: string) => {
       const set = byLayer.get(layer) ?? new Set();
@@ -357,6 +370,14 @@ export class MergedFs {
       const layer = this.#image.layers[i]!;
       for await (const { entry, body } of readLayer(await layer.source.open(layer.descriptor.digest), `${this.#lower.what} layer ${i + 1} (${layer.descriptor.digest.slice(7, 19)})`)) {
         if (entry.type === 'file' && wanted.has(entry.path)) {
+          if (entry.size <= inlineMax && entry.size <= inlineBudget) {
+            const chunks: Buffer[] = [];
+            for await (const c of body) chunks.push(c as Buffer);
+            const data = chunks.length === 0 ? EMPTY : Buffer.concat(chunks);
+            inlineBudget -= data.length;
+            out.set(`${i}:${entry.path}`, data);
+            continue;
+          }
           const tmp = join(scratch, `f${n++}`);
           await pipeline(body, createWriteStream(tmp, { mode: 0o600 }));
           out.set(`${i}:${entry.path}`, tmp);

@@ -61,7 +61,7 @@ describe('MergedFs', () => {
     const [tool, bin] = await copyOut(new MergedFs(image), ['/bin/tool', '/usr/bin'], scratch, 'test image');
     expect(tool!.kind).toBe('file');
     const src = tool!.entries[0]!.entry;
-    expect(src.type === 'file' && readFileSync(src.source.kind === 'path' ? src.source.path : '', 'utf8')).toBe('v2');
+    expect(src.type === 'file' && (src.source.kind === 'path' ? readFileSync(src.source.path, 'utf8') : src.source.data.toString('utf8'))).toBe('v2');
     expect(bin!.entries.map((e) => [e.rel, e.entry.type])).toEqual([['link', 'hardlink'], ['tool', 'file']]);
   });
 });
