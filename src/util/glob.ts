@@ -9,17 +9,31 @@ export function hasGlob(s: string): boolean {
 
 /** Compiles one segment pattern to an anchored RegExp; throws on a malformed class. */
 export function segmentRegExp(pattern: string): RegExp {
+  return globRegExp(pattern, { slash: false, negators: '^', unclosed: 'throw' });
+}
+
+/**
+ * A glob as an anchored RegExp: `*`, `?`, `[...]` and `\` escapes. `slash`: `*` and `?` may
+ * match `/`; `negators`: what opens a negated class (`^` in Go, `!` and `^` in sh);
+ * `unclosed`: a `[` without `]` is a syntax error (Go) or a literal `[` (sh).
+ */
+export function globRegExp(pattern: string, opts: { slash: boolean; negators: string; unclosed: 'throw' | 'literal' }): RegExp {
+  const any = opts.slash ? '[\\s\\S]' : '[^/]';
   let re = '';
   for (let i = 0; i < pattern.length; i++) {
     const ch = pattern[i]!;
-    if (ch === '*') re += '[^/]*';
-    else if (ch === '?') re += '[^/]';
+    if (ch === '*') re += `${any}*`;
+    else if (ch === '?') re += any;
     else if (ch === '\\' && i + 1 < pattern.length) re += escapeRe(pattern[++i]!);
     else if (ch === '[') {
       const end = pattern.indexOf(']', i + 2);
-      if (end < 0) throw new Error(`syntax error in pattern "${pattern}"`);
+      if (end < 0) {
+        if (opts.unclosed === 'throw') throw new Error(`syntax error in pattern "${pattern}"`);
+        re += '\\[';
+        continue;
+      }
       let body = pattern.slice(i + 1, end);
-      const negate = body.startsWith('^');
+      const negate = body.length > 0 && opts.negators.includes(body[0]!);
       if (negate) body = body.slice(1);
       re += `[${negate ? '^' : ''}${body.replace(/[\]\\]/g, (c) => `\\${c}`)}]`;
       i = end;

@@ -1,4 +1,5 @@
 import { RunError } from '../errors.js';
+import { globRegExp } from '../../util/glob.js';
 import { joinPath } from '../fs/run-fs.js';
 import type { ShellState } from './state.js';
 import { ARITH, OP, typeOf, type ShNode } from './syntax.js';
@@ -105,7 +106,7 @@ async function paramExp(p: ShNode, sh: ShellState, subst: Subst): Promise<string
   if (p.Length) return String((value ?? '').length);
   if (p.Slice || p.Index || p.Excl || p.Names) throw new RunError(`\${${name}...}: bash expansion not interpreted here`, 2);
   if (p.Repl) {
-    const pat = patternRegExp(await expandPattern(p.Repl.Orig, sh, subst), true, false);
+    const pat = patternRegExp(await expandPattern(p.Repl.Orig, sh, subst), true);
     const to = await expandString(p.Repl.With, sh, subst);
     const re = new RegExp(pat.source.slice(1, -1), p.Repl.All ? 'gs' : 's');
     return (value ?? '').replace(re, () => to);
@@ -132,7 +133,7 @@ async function paramExp(p: ShNode, sh: ShellState, subst: Subst): Promise<string
       return value!;
     case OP.remSmallPrefix: case OP.remLargePrefix: case OP.remSmallSuffix: case OP.remLargeSuffix: {
       const v = value ?? '';
-      const pat = patternRegExp(await expandPattern(exp.Word, sh, subst), true, false);
+      const pat = patternRegExp(await expandPattern(exp.Word, sh, subst), true);
       const body = pat.source.slice(1, -1);
       const prefix = op === OP.remSmallPrefix || op === OP.remLargePrefix;
       const large = op === OP.remLargePrefix || op === OP.remLargeSuffix;
@@ -206,29 +207,8 @@ function escapeGlob(s: string): string {
 }
 
 /** A shell pattern as a RegExp: `*`, `?`, `[...]` (with `!` or `^`), `\` escapes. `slash`: may `*` match `/`. */
-export function patternRegExp(pattern: string, slash: boolean, _dot: boolean): RegExp {
-  const any = slash ? '[\\s\\S]' : '[^/]';
-  let re = '';
-  for (let i = 0; i < pattern.length; i++) {
-    const ch = pattern[i]!;
-    if (ch === '*') re += `${any}*`;
-    else if (ch === '?') re += any;
-    else if (ch === '\\' && i + 1 < pattern.length) re += escapeRe(pattern[++i]!);
-    else if (ch === '[') {
-      const end = pattern.indexOf(']', i + 2);
-      if (end < 0) { re += '\\['; continue; }
-      let body = pattern.slice(i + 1, end);
-      const negate = body.startsWith('!') || body.startsWith('^');
-      if (negate) body = body.slice(1);
-      re += `[${negate ? '^' : ''}${body.replace(/[\]\\]/g, (c) => `\\${c}`)}]`;
-      i = end;
-    } else re += escapeRe(ch);
-  }
-  return new RegExp(`^${re}$`, 's');
-}
-
-function escapeRe(c: string): string {
-  return c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+export function patternRegExp(pattern: string, slash: boolean): RegExp {
+  return globRegExp(pattern, { slash, negators: '!^', unclosed: 'literal' });
 }
 
 /** Pathname expansion of one field: matches in the RUN's filesystem, sorted; no match keeps the word. */
@@ -247,7 +227,7 @@ async function glob(field: Seg[], sh: ShellState): Promise<string[]> {
       if (!isPat) { next.push(joinRel(base, seg.replace(/\\(.)/g, '$1'))); continue; }
       const { path, node } = await sh.fs.resolve(dirAbs, true);
       if (node?.type !== 'directory') continue;
-      const re = patternRegExp(seg, false, false);
+      const re = patternRegExp(seg, false);
       for (const name of await sh.fs.readdir(path)) {
         if (name.startsWith('.') && !seg.startsWith('.')) continue;
         if (re.test(name)) next.push(joinRel(base, name));

@@ -155,7 +155,7 @@ export class Interpreter {
     const word = await expandString(c.Word, this.sh, this.subst);
     for (const item of c.Items as ShNode[]) {
       for (const p of item.Patterns as ShNode[]) {
-        if (patternRegExp(await expandPattern(p, this.sh, this.subst), true, true).test(word)) return this.stmts(item.Stmts, io, cond);
+        if (patternRegExp(await expandPattern(p, this.sh, this.subst), true).test(word)) return this.stmts(item.Stmts, io, cond);
       }
     }
     return 0;
