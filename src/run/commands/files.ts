@@ -1,7 +1,7 @@
 import { RunError } from '../errors.js';
 import { Inode, baseOf, joinPath, parentOf, type Node } from '../fs/run-fs.js';
 import { absPath, newMeta, type Command, type ShellState } from '../shell/state.js';
-import { parseOpts } from './opts.js';
+import { eachOperand, parseOpts } from './opts.js';
 import { applyMode } from './mode.js';
 import { idsFor } from './ids.js';
 
@@ -84,35 +84,27 @@ const ln: Command = async (args, _io, sh) => {
   return 0;
 };
 
-const mkdir: Command = async (args, _io, sh) => {
+const mkdir: Command = async (args, io, sh) => {
   const o = parseOpts('mkdir', args, 'pm:v', { parents: 'p', mode: 'm' });
   const mode = o.values.get('m')?.at(-1);
-  let status = 0;
-  for (const a of o.rest) {
-    try {
-      const abs = absPath(sh, a);
-      const segs = abs.split('/').filter((s) => s !== '' && s !== '.');
-      for (let i = o.flags.has('p') ? 1 : segs.length; i <= segs.length; i++) {
-        const { path, node } = await sh.fs.resolve(`/${segs.slice(0, i).join('/')}`, true);
-        const final = i === segs.length;
-        if (node) {
-          if (node.type !== 'directory') throw new RunError(`can't create directory '${a}': File exists`);
-          if (final && !o.flags.has('p')) throw new RunError(`can't create directory '${a}': File exists`);
-          continue;
-        }
-        await parentIsDir(sh, path, `can't create directory '${a}'`);
-        const meta = newMeta(sh, 0o777);
-        if (final && mode !== undefined) meta.mode = applyMode(mode, 0o777 & ~sh.umask, true, sh.umask);
-        else if (!final) meta.mode |= 0o300; // busybox: parents get u+wx
-        await sh.fs.makeDir(path, meta);
+  return eachOperand('mkdir', o.rest, io, async (a) => {
+    const abs = absPath(sh, a);
+    const segs = abs.split('/').filter((s) => s !== '' && s !== '.');
+    for (let i = o.flags.has('p') ? 1 : segs.length; i <= segs.length; i++) {
+      const { path, node } = await sh.fs.resolve(`/${segs.slice(0, i).join('/')}`, true);
+      const final = i === segs.length;
+      if (node) {
+        if (node.type !== 'directory') throw new RunError(`can't create directory '${a}': File exists`);
+        if (final && !o.flags.has('p')) throw new RunError(`can't create directory '${a}': File exists`);
+        continue;
       }
-    } catch (e) {
-      if (!(e instanceof RunError)) throw e;
-      _io.err(`mkdir: ${e.message}\n`);
-      status = 1;
+      await parentIsDir(sh, path, `can't create directory '${a}'`);
+      const meta = newMeta(sh, 0o777);
+      if (final && mode !== undefined) meta.mode = applyMode(mode, 0o777 & ~sh.umask, true, sh.umask);
+      else if (!final) meta.mode |= 0o300; // busybox: parents get u+wx
+      await sh.fs.makeDir(path, meta);
     }
-  }
-  return status;
+  });
 };
 
 const rm: Command = async (args, io, sh) => {
@@ -210,20 +202,12 @@ const cp: Command = async (args, io, sh) => {
   const dest = await res(sh, lastArg, true);
   const intoDir = dest.node?.type === 'directory' && !o.flags.has('T');
   if (srcs.length > 1 && !intoDir) throw new RunError(`'${lastArg}' is not a directory`);
-  let status = 0;
-  for (const s of srcs) {
-    try {
-      const src = await res(sh, s, !keepLinks || !recursive);
-      const to = intoDir ? joinPath(dest.path, baseOf(src.path)) : dest.path;
-      await parentIsDir(sh, to, `can't create '${lastArg}'`);
-      await copyTree(sh, src.path, to, { preserve, keepLinks, recursive, shown: s });
-    } catch (e) {
-      if (!(e instanceof RunError)) throw e;
-      io.err(`cp: ${e.message}\n`);
-      status = 1;
-    }
-  }
-  return status;
+  return eachOperand('cp', srcs, io, async (s) => {
+    const src = await res(sh, s, !keepLinks || !recursive);
+    const to = intoDir ? joinPath(dest.path, baseOf(src.path)) : dest.path;
+    await parentIsDir(sh, to, `can't create '${lastArg}'`);
+    await copyTree(sh, src.path, to, { preserve, keepLinks, recursive, shown: s });
+  });
 };
 
 const mv: Command = async (args, _io, sh) => {

@@ -53,3 +53,21 @@ export function last(p: Parsed, k: string): string | undefined {
   const v = p.values.get(k);
   return v?.[v.length - 1];
 }
+
+/**
+ * Runs `each` on every operand, as busybox does: a failing operand prints `NAME: message` and
+ * makes the status 1, and the others still run. Errors that are not RunErrors propagate.
+ */
+export async function eachOperand<T>(name: string, items: readonly T[], io: { err(s: string): void }, each: (item: T) => Promise<void>): Promise<number> {
+  let status = 0;
+  for (const item of items) {
+    try {
+      await each(item);
+    } catch (e) {
+      if (!(e instanceof RunError)) throw e;
+      io.err(`${name}: ${e.message}\n`);
+      status = 1;
+    }
+  }
+  return status;
+}

@@ -1,7 +1,7 @@
 import { RunError } from '../errors.js';
 import { writeFileAt } from '../shell/interp.js';
 import { absPath, type Command, type ShellState } from '../shell/state.js';
-import { parseOpts } from './opts.js';
+import { eachOperand, parseOpts } from './opts.js';
 
 export async function readOperand(sh: ShellState, p: string, stdin: Buffer): Promise<Buffer> {
   if (p === '-') return stdin;
@@ -79,15 +79,7 @@ const printf: Command = async (args, io) => {
 const cat: Command = async (args, io, sh) => {
   const o = parseOpts('cat', args, 'nbvteAu');
   const files = o.rest.length === 0 ? ['-'] : o.rest;
-  let status = 0;
-  for (const f of files) {
-    try { io.out(await readOperand(sh, f, io.stdin)); } catch (e) {
-      if (!(e instanceof RunError)) throw e;
-      io.err(`cat: ${e.message}\n`);
-      status = 1;
-    }
-  }
-  return status;
+  return eachOperand('cat', files, io, async (f) => { io.out(await readOperand(sh, f, io.stdin)); });
 };
 
 const tee: Command = async (args, io, sh) => {
