@@ -64,6 +64,21 @@ export async function openOciLayout(dir: string, tag: string | undefined, platfo
 }
 
 /**
+ * Reads a tar file, gunzipped when it starts with the gzip magic. `done` settles when the
+ * file has been read; on a read or gunzip error it rejects, and `extract` is destroyed.
+ */
+export async function openTarFile(file: string): Promise<{ extract: tar.Extract; done: Promise<void> }> {
+  const fh = await fs.open(file, 'r');
+  const head = Buffer.alloc(2);
+  try { await fh.read(head, 0, 2, 0); } finally { await fh.close(); }
+  const extract = tar.extract();
+  const input = createReadStream(file);
+  const done = head[0] === 0x1f && head[1] === 0x8b ? pipeline(input, createGunzip(), extract) : pipeline(input, extract);
+  done.catch((err: unknown) => extract.destroy(err as Error));
+  return { extract, done };
+}
+
+/**
  * Opens `docker-archive:FILE` (a `docker save` tarball, optionally gzipped): its files are
  * imported into `store` once (hashed as they stream), then the image is made from
  * manifest.json. Layers keep their bytes; uncompressed ones get the OCI tar media type.
@@ -71,14 +86,9 @@ export async function openOciLayout(dir: string, tag: string | undefined, platfo
 export async function openDockerArchive(file: string, store: BlobStore): Promise<LocalImage> {
   const what = `docker-archive:${file}`;
   const byPath = new Map<string, { digest: Digest; size: number }>();
-  const head = Buffer.alloc(2);
-  const fh = await fs.open(file, 'r').catch(() => { throw new OcimakeError('IMAGE_NOT_FOUND', `${what}: cannot open the file`); });
-  await fh.read(head, 0, 2, 0);
-  await fh.close();
-  const input = createReadStream(file);
-  const extract = tar.extract();
+  const { extract, done: piped } = await openTarFile(file).catch(() => { throw new OcimakeError('IMAGE_NOT_FOUND', `${what}: cannot open the file`); });
   let failed: unknown;
-  const done = (head[0] === 0x1f && head[1] === 0x8b ? pipeline(input, createGunzip(), extract) : pipeline(input, extract)).catch((err: unknown) => { failed = err; extract.destroy(err as Error); });
+  const done = piped.catch((err: unknown) => { failed = err; });
   let manifestJson: Buffer | undefined;
   const broken = (err: unknown) => (err instanceof OcimakeError ? err : new OcimakeError('IMAGE_INVALID', `${what}: ${(err as Error)?.message ?? String(err)}`, { cause: err, hint: 'the archive is corrupt or cut off; make it again with "docker save" or "ocimake build -o type=docker"' }));
   try {
@@ -94,7 +104,7 @@ export async function openDockerArchive(file: string, store: BlobStore): Promise
       byPath.set(name, await store.putStream(entry as unknown as Readable));
     }
   } catch (err) {
-    input.destroy();
+    extract.destroy();
     throw broken(failed ?? err);
   }
   await done;

@@ -1,11 +1,8 @@
-import { createReadStream, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
-import tar from 'tar-stream';
 import { OcimakeError, withContext } from '../errors.js';
 import { parseIndex, parseManifest } from '../image/from-manifest.js';
-import { openDockerArchive } from '../layout/local-image.js';
+import { openDockerArchive, openTarFile } from '../layout/local-image.js';
 import { isDigest, sha256, type Digest } from '../oci/digest.js';
 import { isIndexType } from '../oci/media-types.js';
 import { formatReference, type Reference } from '../oci/reference.js';
@@ -75,22 +72,10 @@ async function classify(spec: string): Promise<{ kind: 'layout' | 'oci-archive' 
   return { kind: (await tarHasIndexJson(spec)) ? 'oci-archive' : 'docker', path: spec };
 }
 
-function tarStream(file: string): { extract: tar.Extract; done: Promise<void> } {
-  const extract = tar.extract();
-  const input = createReadStream(file);
-  const done = (async () => {
-    const fh = await fs.open(file, 'r');
-    const head = Buffer.alloc(2);
-    try { await fh.read(head, 0, 2, 0); } finally { await fh.close(); }
-    await (head[0] === 0x1f && head[1] === 0x8b ? pipeline(input, createGunzip(), extract) : pipeline(input, extract));
-  })();
-  done.catch((err: unknown) => extract.destroy(err as Error));
-  return { extract, done };
-}
-
 async function tarHasIndexJson(file: string): Promise<boolean> {
-  const { extract, done } = tarStream(file);
   let found = false;
+  const opened = await openTarFile(file).catch((err: unknown) => { throw new OcimakeError('IMAGE_INVALID', `${file} is not a readable tar archive: ${(err as Error).message}`, { cause: err }); });
+  const { extract, done } = opened;
   try {
     for await (const entry of extract) {
       if (entry.header.name.replace(/^\.\//, '') === 'index.json') { found = true; entry.resume(); break; }
@@ -106,9 +91,9 @@ async function tarHasIndexJson(file: string): Promise<boolean> {
 
 /** Imports an OCI archive's blobs into `store`, each verified against its name; returns index.json. */
 async function importOciArchive(file: string, store: BlobStore, what: string): Promise<{ store: BlobStore; indexText: string }> {
-  const { extract, done } = tarStream(file);
   let indexText: string | undefined;
   try {
+    const { extract, done } = await openTarFile(file);
     for await (const entry of extract) {
       const name = entry.header.name.replace(/^\.\//, '');
       if (entry.header.type !== 'file') { entry.resume(); continue; }
