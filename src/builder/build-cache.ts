@@ -13,8 +13,7 @@ import type { Descriptor } from '../oci/schemas.js';
 import { fetchBlob, fetchManifest } from '../remote/pull.js';
 import { pushBlob, putManifest } from '../remote/push.js';
 import type { Remote } from '../remote/registry-image.js';
-import type { BlobStore } from '../store/blob-store.js';
-import { BlobStore as Store } from '../store/blob-store.js';
+import { BlobStore } from '../store/blob-store.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { mkdirp } from '../util/fs-paths.js';
 import { Readable } from 'node:stream';
@@ -146,7 +145,7 @@ async function importLocal(dir: string, out: Map<string, ImportedRecord>): Promi
   const index = JSON.parse(await fs.readFile(join(dir, 'index.json'), 'utf8').catch(() => { throw new OcimakeError('CACHE_MISSING', 'not found (the first build writes it)'); })) as { manifests?: Descriptor[] };
   const entry = (index.manifests ?? []).find((d) => d.annotations?.['org.opencontainers.image.ref.name'] === LOCAL_TAG) ?? index.manifests?.[0];
   if (!entry) throw new OcimakeError('CACHE_INVALID', `${what} is empty`);
-  const dirStore = new Store(dir);
+  const dirStore = new BlobStore(dir);
   const manifestBytes = await dirStore.readBytes(entry.digest);
   if (sha256(manifestBytes) !== entry.digest) throw new OcimakeError('DIGEST_INVALID', `${what}: the manifest does not match its digest`);
   const m = JSON.parse(manifestBytes.toString('utf8')) as { config: Descriptor; layers: Descriptor[] };
@@ -206,7 +205,7 @@ export async function exportCache(specs: readonly CacheSpec[], records: readonly
       }
     } else {
       await mkdirp(spec.dir);
-      const store = new Store(spec.dir);
+      const store = new BlobStore(spec.dir);
       for (const d of art.layers) {
         const layer = blobOf.get(d.digest)!;
         const local = await layer.source.localPath?.(d.digest);

@@ -20,7 +20,7 @@ import { exportCache, parseCacheSpec, withInlineKeys, type CacheSpec } from './b
 import { Remote } from '../remote/registry-image.js';
 import { imageArtifacts } from '../image/image.js';
 import type { Image } from '../image/image.js';
-import { hasZstd, type LayerCompression } from '../layer/tar-writer.js';
+import { checkCompression, type LayerCompression } from '../layer/tar-writer.js';
 import type { Platform } from '../oci/schemas.js';
 
 /** Where a build goes, as buildx's --output spells it. */
@@ -78,10 +78,11 @@ export async function buildAndExport(opts: BuildAndExportOptions): Promise<Build
   if (toStdout.length === 1 && process.stdout.isTTY) throw new OcimakeError('OUTPUT_INVALID', 'refusing to write a tar archive to a terminal', { hint: 'redirect stdout to a file or a pipe (... > image.tar), or give dest=FILE' });
   const annotations = (opts.annotations ?? []).map(parseAnnotation);
   // Layers are written once for every output: the outputs must agree on their compression.
-  const asked = [...new Set(outputs.flatMap((o) => ('compression' in o && o.compression ? [JSON.stringify(o.compression)] : [])))];
-  if (asked.length > 1) throw new OcimakeError('OUTPUT_INVALID', `the outputs ask for different layer compressions (${asked.map((a) => JSON.parse(a).algo + (JSON.parse(a).level !== undefined ? ` level ${JSON.parse(a).level}` : '')).join(', ')})`, { hint: 'ocimake writes each layer once; give every output the same compression, or build twice' });
-  if (asked.length === 1) opts = { ...opts, compression: JSON.parse(asked[0]!) as LayerCompression };
-  if (opts.compression?.algo === 'zstd' && !hasZstd()) throw new OcimakeError('COMPRESSION_UNSUPPORTED', `compression=zstd needs Node.js 22.15 or later (this is ${process.version})`, { hint: 'run ocimake on Node 22.15+, 24 or 26, or use compression=gzip' });
+  const describe = (c: LayerCompression) => `${c.algo}${c.level !== undefined ? ` level ${c.level}` : ''}`;
+  const asked = new Map(outputs.flatMap((o) => ('compression' in o && o.compression ? [[describe(o.compression), o.compression] as const] : [])));
+  if (asked.size > 1) throw new OcimakeError('OUTPUT_INVALID', `the outputs ask for different layer compressions (${[...asked.keys()].join(', ')})`, { hint: 'ocimake writes each layer once; give every output the same compression, or build twice' });
+  if (asked.size === 1) opts = { ...opts, compression: [...asked.values()][0]! };
+  checkCompression(opts.compression);
   const cacheTo = (opts.cacheTo ?? []).map((c) => parseCacheSpec('--cache-to', c));
   for (const c of opts.cacheFrom ?? []) parseCacheSpec('--cache-from', c);
   const multi = (opts.platforms?.length ?? 0) > 1;

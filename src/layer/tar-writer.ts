@@ -34,6 +34,13 @@ export function hasZstd(): boolean {
   return typeof (zlib as { createZstdCompress?: unknown }).createZstdCompress === 'function';
 }
 
+/** Refuses `c` when it is zstd and this Node cannot write it. */
+export function checkCompression(c: LayerCompression | undefined): void {
+  if (c?.algo === 'zstd' && !hasZstd()) {
+    throw new OcimakeError('COMPRESSION_UNSUPPORTED', `compression=zstd needs Node.js 22.15 or later (this is ${process.version})`, { hint: 'run ocimake on Node 22.15+, 24 or 26, or use compression=gzip' });
+  }
+}
+
 export interface TarWriteOptions {
   /** mtime of every entry, in seconds; defaults to SOURCE_DATE_EPOCH or 0. */
   mtime?: number;
@@ -97,7 +104,7 @@ export async function writeLayer(store: BlobStore, entries: readonly LayerEntry[
 function compressor(c: LayerCompression | undefined, fileBytes: number): Transform {
   if (c?.algo === 'uncompressed') return new PassThrough();
   if (c?.algo === 'zstd') {
-    if (!hasZstd()) throw new OcimakeError('COMPRESSION_UNSUPPORTED', `compression=zstd needs Node.js 22.15 or later (this is ${process.version})`, { hint: 'run ocimake on Node 22.15+, 24 or 26, or use compression=gzip' });
+    checkCompression(c);
     const z = zlib as unknown as { createZstdCompress(o: object): Transform; constants: Record<string, number> };
     return z.createZstdCompress({ params: { [z.constants.ZSTD_c_compressionLevel!]: c.level ?? 3, [z.constants.ZSTD_c_checksumFlag!]: 0 } });
   }
