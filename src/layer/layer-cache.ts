@@ -15,8 +15,10 @@ import { defaultMtime, layerMediaType, unreadable, writeLayer, type TarWriteOpti
 // compression: writeLayer is deterministic. So the cache key is a digest of exactly those,
 // and a hit gives the layer (digest, diffID, size) with no tar and no gzip, whatever step,
 // stage or Dockerfile produced the same entries. The blob itself is in the blob cache; a
-// record whose blob is gone is a miss. Records are written atomically and keyed by what was
-// actually written, so a file that changes while it is read cannot poison an entry.
+// record whose blob is gone is a miss. Records are written atomically. Contents are hashed
+// once: for the lookup (then a record is kept only if no file's stat changed while the layer
+// was written), or, with --no-cache, as the bytes are written. So a file that changes while it
+// is read cannot poison an entry.
 
 /** Bumped when the layer writer's output changes for the same input. */
 const FORMAT = 'ocimake-layer-v2';
@@ -88,7 +90,8 @@ async function saveStatCache(dir: string): Promise<void> {
   await writeFileAtomic(join(dir, '..', 'stat-cache.json'), JSON.stringify(Object.fromEntries(entries))).catch(() => {});
 }
 
-async function fileDigest(path: string): Promise<Digest> {
+/** What stat says of a file: device, inode, size, mtime and ctime (an edit always moves ctime). */
+function statSignature(path: string): string {
   // Synchronous: a stat is microseconds, and thousands through the thread pool mostly wait.
   let st;
   try {
@@ -96,9 +99,13 @@ async function fileDigest(path: string): Promise<Digest> {
   } catch (err) {
     throw unreadable(path, err as NodeJS.ErrnoException);
   }
-  const memoKey = `${path}\0${st.dev}\0${st.ino}\0${st.size}\0${st.mtimeNs}\0${st.ctimeNs}`;
-  const known = hashed.get(memoKey);
-  if (known) return known;
+  return `${path}\0${st.dev}\0${st.ino}\0${st.size}\0${st.mtimeNs}\0${st.ctimeNs}`;
+}
+
+async function fileDigest(path: string): Promise<{ digest: Digest; signature: string }> {
+  const signature = statSignature(path);
+  const known = hashed.get(signature);
+  if (known) return { digest: known, signature };
   const h = createHash('sha256');
   try {
     for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
@@ -107,24 +114,28 @@ async function fileDigest(path: string): Promise<Digest> {
   }
   const d: Digest = `sha256:${h.digest('hex')}`;
   if (hashed.size > STAT_CACHE_MAX) hashed.delete(hashed.keys().next().value!);
-  hashed.set(memoKey, d);
+  hashed.set(signature, d);
   statCacheDirty = true;
-  return d;
+  return { digest: d, signature };
 }
 
-/** Hashes the files of `entries` (8 at a time), keyed by entry path. */
-async function contentDigests(entries: readonly LayerEntry[]): Promise<Map<string, Digest>> {
-  const out = new Map<string, Digest>();
+/** Hashes the files of `entries` (8 at a time): digests by entry path, and the stat signature of each file read. */
+async function contentDigests(entries: readonly LayerEntry[]): Promise<{ digests: Map<string, Digest>; signatures: Map<string, string> }> {
+  const digests = new Map<string, Digest>();
+  const signatures = new Map<string, string>();
   const files = entries.filter((e): e is Extract<LayerEntry, { type: 'file' }> => e.type === 'file');
   let next = 0;
   const worker = async () => {
     while (next < files.length) {
       const e = files[next++]!;
-      out.set(e.path, e.source.kind === 'bytes' ? sha256(e.source.data) : await fileDigest(e.source.path));
+      if (e.source.kind === 'bytes') { digests.set(e.path, sha256(e.source.data)); continue; }
+      const { digest, signature } = await fileDigest(e.source.path);
+      digests.set(e.path, digest);
+      signatures.set(e.source.path, signature);
     }
   };
   await Promise.all(Array.from({ length: Math.min(8, files.length) }, worker));
-  return out;
+  return { digests, signatures };
 }
 
 /** The cache key of a layer: its finalized entries, their contents, the mtime and the media type. */
@@ -160,9 +171,12 @@ export async function writeLayerCached(store: BlobStore, entries: readonly Layer
   const mediaType = opts.mediaType ?? layerMediaType(opts.compression);
   const level = opts.compression?.level ?? '';
   const sorted = finalizeEntries(entries);
+  const typeTag = `${mediaType}${level === '' ? '' : `;level=${level}`}`;
+  let hashedBefore: { key: string; signatures: Map<string, string> } | undefined;
   if (cache.lookup) {
     await loadStatCache(cache.dir);
-    const key = layerKey(sorted, await contentDigests(sorted), mtime, `${mediaType}${level === '' ? '' : `;level=${level}`}`);
+    const { digests, signatures } = await contentDigests(sorted);
+    const key = layerKey(sorted, digests, mtime, typeTag);
     await saveStatCache(cache.dir);
     const rec = await readRecord(cache.dir, key);
     if (rec && (await store.has(rec.digest)) && (await store.size(rec.digest)) === rec.size) {
@@ -174,10 +188,22 @@ export async function writeLayerCached(store: BlobStore, entries: readonly Layer
     if (imported && imported.layer.mediaType === mediaType) {
       return { ...imported.layer, cached: true, key, source: imported.source, ...(imported.origin ? { origin: imported.origin } : {}) };
     }
+    hashedBefore = { key, signatures };
   }
-  const written = new Map<string, Digest>();
-  const layer = await writeLayer(store, sorted, { ...opts, mtime, mediaType, onFileDigest: (p, d) => written.set(p, d) });
-  const key = layerKey(sorted, written, mtime, `${mediaType}${level === '' ? '' : `;level=${level}`}`);
+  let layer: WrittenLayer;
+  let key: string | undefined;
+  if (hashedBefore) {
+    // The contents were hashed for the lookup: not again while writing. The key stands only if
+    // no file changed meanwhile (same stat signature); otherwise nothing is recorded.
+    layer = await writeLayer(store, sorted, { ...opts, mtime, mediaType });
+    const unchanged = [...hashedBefore.signatures].every(([p, sig]) => { try { return statSignature(p) === sig; } catch { return false; } });
+    key = unchanged ? hashedBefore.key : undefined;
+  } else {
+    const written = new Map<string, Digest>();
+    layer = await writeLayer(store, sorted, { ...opts, mtime, mediaType, onFileDigest: (p, d) => written.set(p, d) });
+    key = layerKey(sorted, written, mtime, typeTag);
+  }
+  if (key === undefined) return { ...layer, cached: false };
   const path = recordPath(cache.dir, key);
   await mkdirp(join(path, '..'));
   await writeFileAtomic(path, JSON.stringify({ format: FORMAT, ...layer }));
