@@ -1,6 +1,7 @@
 import { makeScratchDir, trackTemp } from '../util/temp-files.js';
 import { promises as fs } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { readDockerfile } from '../dockerfile/read.js';
 import { OcimakeError } from '../errors.js';
 import { imageArtifacts, type Image, type ImageArtifacts } from '../image/image.js';
 import { editConfig } from '../image/mutate.js';
@@ -100,9 +101,7 @@ export function noSuchStage(name: string, earlier: readonly Stage[], err: unknow
 export async function build(opts: BuildOptions): Promise<BuildResult> {
   const contextDir = resolve(opts.context);
   const dockerfilePath = resolve(opts.dockerfile ?? join(contextDir, 'Dockerfile'));
-  const text = opts.dockerfileText ?? await fs.readFile(dockerfilePath, 'utf8').catch((err: NodeJS.ErrnoException) => {
-    throw new OcimakeError('DOCKERFILE_NOT_FOUND', `cannot read the Dockerfile at ${dockerfilePath}: ${err.code ?? err.message}`, { hint: 'pass -f PATH, or put a Dockerfile in the context directory' });
-  });
+  const text = opts.dockerfileText ?? await readDockerfile(dockerfilePath);
   const fileLabel = opts.dockerfileText !== undefined ? 'Dockerfile (stdin)' : opts.dockerfile ? opts.dockerfile : 'Dockerfile';
   const named = parseBuildContexts(Object.entries(opts.buildContexts ?? {}).map(([k, v]) => `${k}=${v}`));
   let plan = planDockerfile(text, fileLabel);

@@ -114,8 +114,8 @@ export async function runStage(stage: Stage, initial: StageState, env: StageEnv)
   return state;
 }
 
-/** Instructions that only edit the config (WORKDIR may write a layer, ARG edits the stage's args). */
-const CONFIG_ONLY = new Set(['env', 'label', 'user', 'expose', 'cmd', 'entrypoint', 'volume', 'stopsignal', 'healthcheck', 'shell', 'maintainer', 'onbuild']);
+/** Instructions that only edit the config or the stage's ARGs (WORKDIR may write a layer). */
+const CONFIG_ONLY = new Set(['arg', 'env', 'label', 'user', 'expose', 'cmd', 'entrypoint', 'volume', 'stopsignal', 'healthcheck', 'shell', 'maintainer', 'onbuild']);
 
 function atLine(env: StageEnv, inst: Instruction, err: unknown): OcimakeError {
   if (err instanceof OcimakeError && err.message.startsWith(`${env.file}:`)) return err;
@@ -127,12 +127,27 @@ function atLine(env: StageEnv, inst: Instruction, err: unknown): OcimakeError {
 function configRun(run: readonly Instruction[], first: number, state: StageState, env: StageEnv, stage: Stage): StageState {
   const draft = draftConfig(state.image.config.config ?? {});
   const vars = varsOf(state);
+  let args: Map<string, string> | undefined;
   let { shell, cmdSet } = state;
   let author: string | undefined;
   const history: History[] = [];
   for (const [k, inst] of run.entries()) {
     env.onStep?.(stage, inst, first + k);
     try {
+      if (inst.kind === 'arg') {
+        // The args map is copied once per run, so 20,000 ARGs in a row stay linear.
+        args ??= new Map(state.args);
+        for (const a of inst.args) {
+          env.consumed.add(a.name);
+          const value = env.buildArgs.get(a.name) ?? (a.value !== undefined ? expandWord(a.value, vars, env.escape) : env.globalArgs.get(a.name));
+          if (value !== undefined) args.set(a.name, value);
+          else args.delete(a.name);
+          // ENV of the same name wins over an ARG (the Dockerfile reference).
+          if (!draft.envIndex.has(a.name)) { if (value !== undefined) vars.set(a.name, value); else vars.delete(a.name); }
+        }
+        env.onStepDone?.(stage, first + k);
+        continue;
+      }
       const edit = applyConfigInstruction(inst, draft, vars, { shell, cmdSet, escape: env.escape });
       shell = edit.shell ?? shell;
       cmdSet = edit.cmdSet ?? cmdSet;
@@ -146,24 +161,12 @@ function configRun(run: readonly Instruction[], first: number, state: StageState
   const image = editConfig(state.image, () => draft.config);
   image.config.history = [...(state.image.config.history ?? []), ...history];
   if (author !== undefined) image.config.author = author;
-  return { ...state, image, shell, cmdSet };
+  return { ...state, image, shell, cmdSet, ...(args ? { args } : {}) };
 }
 
 async function step(inst: Instruction, state: StageState, env: StageEnv, stage: Stage): Promise<StageState> {
   const history = (createdBy: string) => ({ created: env.created, created_by: createdBy, comment: HISTORY_COMMENT });
   switch (inst.kind) {
-    case 'arg': {
-      const args = new Map(state.args);
-      const vars = varsOf(state);
-      for (const a of inst.args) {
-        const name = a.name;
-        env.consumed.add(name);
-        const value = env.buildArgs.get(name) ?? (a.value !== undefined ? expandWord(a.value, vars, env.escape) : env.globalArgs.get(name));
-        if (value !== undefined) { args.set(name, value); vars.set(name, value); }
-        else args.delete(name);
-      }
-      return { ...state, args };
-    }
     case 'run': {
       const { entries, createdBy } = await runNative({
         spec: { json: inst.json, args: inst.args, heredocs: inst.heredocs, flags: inst.flags, shell: state.shell },

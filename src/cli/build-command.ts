@@ -1,5 +1,5 @@
 import { accessSync, constants, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readDockerfile } from '../dockerfile/read.js';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Output } from '../builder/export.js';
@@ -78,7 +78,7 @@ export function registerBuild(program: Command): void {
       }
       const result = await buildAndExport({
         context,
-        ...(o.file === '-' ? { dockerfileText: await readStdin() } : o.file ? { dockerfile: resolve(o.file) } : {}),
+        ...(o.file === '-' ? { dockerfileText: await readDockerfile('-') } : o.file ? { dockerfile: resolve(o.file) } : {}),
         tags: o.tag,
         push: o.push === true,
         outputs,
@@ -153,19 +153,11 @@ async function runChecks(context: string, file: string | undefined): Promise<num
   const { planDockerfile } = await import('../dockerfile/stages.js');
   const path = file && file !== '-' ? resolve(file) : resolve(context, 'Dockerfile');
   const label = file === '-' ? 'Dockerfile (stdin)' : file ?? 'Dockerfile';
-  const text = file === '-' ? await readStdin() : await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
-    throw new OcimakeError('DOCKERFILE_NOT_FOUND', `cannot read the Dockerfile at ${path}: ${err.code ?? err.message}`, { hint: 'pass -f PATH, or put a Dockerfile in the context directory' });
-  });
+  const text = await readDockerfile(file === '-' ? '-' : path);
   planDockerfile(text, label); // errors (not warnings) fail as a build would
   const warnings = checkDockerfile(text, label);
   process.stdout.write(formatChecks(warnings, text, label));
   return warnings.length > 0 ? 1 : 0;
-}
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 function platformOptions(spec: string | undefined): { platform?: Platform; platforms?: Platform[] } {

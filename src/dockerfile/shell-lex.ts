@@ -8,8 +8,12 @@ import { OcimakeError } from '../errors.js';
 /** Variables visible to an instruction, last writer wins. */
 export type VarMap = ReadonlyMap<string, string>;
 
+/** How deep `${…}` may nest: far past any real use, well inside the call stack. */
+const MAX_NESTING = 1000;
+
 class Lexer {
   #i = 0;
+  #depth = 0;
   constructor(readonly s: string, readonly env: VarMap, readonly escape: string) {}
 
   get done(): boolean { return this.#i >= this.s.length; }
@@ -88,29 +92,37 @@ class Lexer {
     const ch = this.peek();
     if (ch === '{') {
       this.next();
-      const name = this.name();
-      if (name === '') throw new OcimakeError('DOCKERFILE_SYNTAX', `bad substitution in "${this.s}"`, { hint: 'use ${NAME}, ${NAME:-default} or ${NAME:+alternative}' });
-      const c = this.next();
-      if (c === '}') return this.env.get(name) ?? '';
-      let colon = false;
-      let op = c;
-      if (c === ':') { colon = true; op = this.next(); }
-      if (op !== '-' && op !== '+' && op !== '?') {
-        throw new OcimakeError('DOCKERFILE_SYNTAX', `unsupported modifier (${colon ? ':' : ''}${op}) in substitution of \${${name}}`, { hint: 'supported: ${NAME:-default}, ${NAME-default}, ${NAME:+alt}, ${NAME+alt}, ${NAME:?message}' });
+      if (++this.#depth > MAX_NESTING) {
+        throw new OcimakeError('DOCKERFILE_SYNTAX', `\${…} nested more than ${MAX_NESTING} levels deep`, { hint: 'set the value in an ARG or ENV step by step instead of nesting defaults' });
       }
-      const word = this.words(false, '}').join('');
-      if (this.next() !== '}') throw new OcimakeError('DOCKERFILE_SYNTAX', `missing '}' in substitution of \${${name}}`);
-      const set = this.env.has(name);
-      const value = this.env.get(name) ?? '';
-      const present = colon ? set && value !== '' : set;
-      if (op === '-') return present ? value : word;
-      if (op === '+') return present ? word : '';
-      if (!present) throw new OcimakeError('VARIABLE_UNSET', `${name}: ${word || 'is not allowed to be unset'}`);
-      return value;
+      try { return this.braced(); } finally { this.#depth--; }
     }
     const name = this.name();
     if (name === '') return '$';
     return this.env.get(name) ?? '';
+  }
+
+  /** The rest of `${…}`, after the brace. */
+  braced(): string {
+    const name = this.name();
+    if (name === '') throw new OcimakeError('DOCKERFILE_SYNTAX', `bad substitution in "${this.s}"`, { hint: 'use ${NAME}, ${NAME:-default} or ${NAME:+alternative}' });
+    const c = this.next();
+    if (c === '}') return this.env.get(name) ?? '';
+    let colon = false;
+    let op = c;
+    if (c === ':') { colon = true; op = this.next(); }
+    if (op !== '-' && op !== '+' && op !== '?') {
+      throw new OcimakeError('DOCKERFILE_SYNTAX', `unsupported modifier (${colon ? ':' : ''}${op}) in substitution of \${${name}}`, { hint: 'supported: ${NAME:-default}, ${NAME-default}, ${NAME:+alt}, ${NAME+alt}, ${NAME:?message}' });
+    }
+    const word = this.words(false, '}').join('');
+    if (this.next() !== '}') throw new OcimakeError('DOCKERFILE_SYNTAX', `missing '}' in substitution of \${${name}}`);
+    const set = this.env.has(name);
+    const value = this.env.get(name) ?? '';
+    const present = colon ? set && value !== '' : set;
+    if (op === '-') return present ? value : word;
+    if (op === '+') return present ? word : '';
+    if (!present) throw new OcimakeError('VARIABLE_UNSET', `${name}: ${word || 'is not allowed to be unset'}`);
+    return value;
   }
 
   name(): string {

@@ -6,6 +6,8 @@ import type { Transform } from 'node:stream';
 import tar from 'tar-stream';
 import { OcimakeError } from '../errors.js';
 import { normalizeEntryPath } from './entry.js';
+import { limit, overLimit } from '../util/limits.js';
+import { quoteName } from '../util/quote.js';
 
 /** One entry of a layer, with its path normalised and checked. */
 export interface TarEntry {
@@ -28,9 +30,23 @@ export function safeLayerPath(name: string, what: string): string {
   try {
     return normalizeEntryPath(name);
   } catch {
-    throw new OcimakeError('LAYER_UNSAFE', `${what}: entry "${name}" climbs out of the image root`, { hint: 'the layer is malformed or hostile; it is refused' });
+    throw new OcimakeError('LAYER_UNSAFE', `${what}: entry ${quoteName(name)} climbs out of the image root`, { hint: 'the layer is malformed or hostile; it is refused' });
   }
 }
+
+/** The limits on one layer's names, read once per layer. */
+interface NameLimits { length: number; depth: number }
+
+/** Checks a name or link target against the pathLength and pathDepth limits. */
+function checkName(name: string, limits: NameLimits, what: string, role: string): void {
+  if (name.length > limits.length && Buffer.byteLength(name) > limits.length) {
+    throw overLimit('pathLength', `${what}: ${role} ${quoteName(name.slice(0, 60))}… is ${Buffer.byteLength(name)} bytes long`);
+  }
+  let depth = 0;
+  for (let i = name.indexOf('/'); i !== -1; i = name.indexOf('/', i + 1)) depth++;
+  if (depth > limits.depth) throw overLimit('pathDepth', `${what}: ${role} ${quoteName(name.slice(0, 60))}… goes ${depth} directories down`);
+}
+
 
 /** Wraps a blob stream, gunzipping it when it starts with the gzip magic. */
 export async function maybeGunzip(src: Readable): Promise<Readable> {
@@ -64,14 +80,31 @@ export async function* readLayer(src: Readable, what: string): AsyncGenerator<{ 
   const done = pipeline(await maybeGunzip(src), extract).catch((err: unknown) => {
     extract.destroy(err as Error);
   });
+  const limits: NameLimits = { length: limit('pathLength'), depth: limit('pathDepth') };
+  const maxEntries = limit('layerEntries');
+  let count = 0;
   try {
     for await (const e of extract) {
-      const h = e.header;
-      const type = TYPES[h.type ?? 'file'];
-      if (!type) { e.resume(); continue; } // pax/gnu headers are consumed by tar-stream; anything else is skipped
+      const h = e.header as typeof e.header & { pax?: Record<string, string> | null };
+      const type = h.type === null || h.type === undefined ? undefined : TYPES[h.type];
+      if (!type) {
+        // pax and GNU long-name headers are consumed by tar-stream. Any other type flag is an
+        // entry we cannot write faithfully: refused, as Docker refuses an unhandled type,
+        // rather than dropped or taken for a plain file.
+        throw new OcimakeError('LAYER_UNSUPPORTED', `${what}: entry ${quoteName(h.name)} has a tar type that ocimake does not read (${h.type ?? 'a GNU sparse file, volume label or vendor type'})`, {
+          hint: 'rebuild the image with a tar that writes plain entries (Docker, BuildKit and buildah do)',
+        });
+      }
+      if (h.pax && Object.keys(h.pax).some((k) => k.startsWith('GNU.sparse.'))) {
+        throw new OcimakeError('LAYER_UNSUPPORTED', `${what}: entry ${quoteName(h.name)} is a sparse file (pax GNU.sparse records), which ocimake does not read`, {
+          hint: 'rebuild the image with a tar that writes plain entries (Docker, BuildKit and buildah do)',
+        });
+      }
+      if (++count > maxEntries) throw overLimit('layerEntries', `${what} has more than ${maxEntries} entries`);
+      checkName(h.name, limits, what, 'entry');
       const entry: TarEntry = { path: safeLayerPath(h.name, what), type, mode: (h.mode ?? 0) & 0o7777, uid: h.uid ?? 0, gid: h.gid ?? 0, size: h.size ?? 0 };
-      if (type === 'symlink') entry.linkname = h.linkname ?? '';
-      if (type === 'hardlink') entry.linkname = safeLayerPath(h.linkname ?? '', what);
+      if (type === 'symlink') { entry.linkname = h.linkname ?? ''; checkName(entry.linkname, limits, what, `the target of ${quoteName(entry.path)}`); }
+      if (type === 'hardlink') { checkName(h.linkname ?? '', limits, what, `the target of ${quoteName(entry.path)}`); entry.linkname = safeLayerPath(h.linkname ?? '', what); }
       yield { entry, body: e as unknown as Readable };
       e.resume();
     }
@@ -82,3 +115,4 @@ export async function* readLayer(src: Readable, what: string): AsyncGenerator<{ 
     await done;
   }
 }
+

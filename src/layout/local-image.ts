@@ -5,6 +5,7 @@ import { createGunzip } from 'node:zlib';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { OcimakeError } from '../errors.js';
+import { limit, overLimit } from '../util/limits.js';
 import type { Image } from '../image/image.js';
 import { imageFromManifest, parseConfig, parseIndex, parseManifest } from '../image/from-manifest.js';
 import { sha256, type Digest } from '../oci/digest.js';
@@ -25,9 +26,7 @@ export interface LocalImage { image: Image; digest: Digest; what: string; /** Wh
  */
 export async function openOciLayout(dir: string, tag: string | undefined, platform: Platform): Promise<LocalImage> {
   const what = `oci:${dir}${tag ? `:${tag}` : ''}`;
-  const text = await fs.readFile(join(dir, 'index.json'), 'utf8').catch(() => {
-    throw new OcimakeError('IMAGE_NOT_FOUND', `${dir} is not an OCI image layout (no index.json)`, { hint: 'write one with "ocimake build -o type=oci,dest=DIR" or "skopeo copy ... oci:DIR:TAG"' });
-  });
+  const text = await readIndexJson(dir);
   const store = new BlobStore(dir);
   let index: Index = parseIndex(text, what);
   let entries = tag ? index.manifests.filter((m) => m.annotations?.[REF_NAME] === tag) : index.manifests;
@@ -37,16 +36,16 @@ export async function openOciLayout(dir: string, tag: string | undefined, platfo
   let desc = entries[0]!;
   let top: LocalImage['top'];
   for (let depth = 0; isIndexType(desc.mediaType) && depth < 4; depth++) {
-    const bytes = await store.readBytes(desc.digest);
+    const bytes = await store.readBytes(desc.digest, { limit: 'manifestSize', what: `${what}: index` });
     if (sha256(bytes) !== desc.digest) throw new OcimakeError('DIGEST_INVALID', `${what}: index ${desc.digest} does not match its digest`);
     top ??= { bytes, mediaType: desc.mediaType, digest: desc.digest };
     index = parseIndex(bytes, what);
     desc = selectPlatform(index, platform, what);
   }
-  const manifestBytes = await store.readBytes(desc.digest);
+  const manifestBytes = await store.readBytes(desc.digest, { limit: 'manifestSize', what: `${what}: manifest` });
   if (sha256(manifestBytes) !== desc.digest) throw new OcimakeError('DIGEST_INVALID', `${what}: manifest ${desc.digest} does not match its digest`);
   const manifest = parseManifest(manifestBytes, what);
-  const configBytes = await store.readBytes(manifest.config.digest);
+  const configBytes = await store.readBytes(manifest.config.digest, { limit: 'configSize', what: `${what}: config` });
   if (sha256(configBytes) !== manifest.config.digest || configBytes.length !== manifest.config.size) throw new OcimakeError('DIGEST_INVALID', `${what}: config ${manifest.config.digest} does not match its digest or size`, { hint: 'the layout is corrupt or was tampered with' });
   const config = parseConfig(configBytes, what);
   // Layers are read in place, through a check of digest and size (as registry pulls are);
@@ -61,6 +60,17 @@ export async function openOciLayout(dir: string, tag: string | undefined, platfo
     },
   };
   return { image: imageFromManifest(manifest, config, source, what), digest: desc.digest, what, ...(top ? { top } : {}) };
+}
+
+/** A layout's index.json, refused past the manifestSize limit before it is read. */
+async function readIndexJson(dir: string): Promise<string> {
+  const file = join(dir, 'index.json');
+  const st = await fs.stat(file).catch(() => {
+    throw new OcimakeError('IMAGE_NOT_FOUND', `${dir} is not an OCI image layout (no index.json)`, { hint: 'write one with "ocimake build -o type=oci,dest=DIR" or "skopeo copy ... oci:DIR:TAG"' });
+  });
+  if (!st.isFile()) throw new OcimakeError('IMAGE_INVALID', `${file} is not a regular file`, { hint: 'an OCI layout\'s index.json is a small JSON file' });
+  if (st.size > limit('manifestSize')) throw overLimit('manifestSize', `${file} is ${st.size} bytes`);
+  return fs.readFile(file, 'utf8');
 }
 
 /**

@@ -1,18 +1,20 @@
 import { OcimakeError } from '../errors.js';
+import { limit, overLimit, type LimitName } from '../util/limits.js';
 
 /**
  * The most the client reads into memory from one answer. Blobs stream to disk and are
  * bounded by their descriptor's size instead. Figures as containers/image uses them
- * (manifests and configs 4 MiB), smaller for what we only show or parse a field of.
+ * (manifests and configs 4 MiB, raised with OCIMAKE_MAX_MANIFEST_SIZE and
+ * OCIMAKE_MAX_CONFIG_SIZE), smaller for what we only show or parse a field of.
  */
 export const LIMITS = {
-  manifest: 4 << 20,
-  config: 4 << 20,
+  get manifest(): number { return limit('manifestSize'); },
+  get config(): number { return limit('configSize'); },
   /** Error bodies: only a summary is shown. */
   errorBody: 8 << 10,
   /** Token answers: a JWT with many scopes is a few KiB. */
   token: 64 << 10,
-} as const;
+};
 
 /** Counters a client keeps of what it read, so tests can assert bounds. */
 export interface ReadCounters {
@@ -47,7 +49,7 @@ export async function discard(body: Body): Promise<void> {
  * either an error is thrown (`onOver: 'throw'`) or what was read so far is returned
  * (`'truncate'`, for error bodies that are only summarised).
  */
-export async function readBounded(body: Body, limit: number, what: string, onOver: 'throw' | 'truncate' = 'throw', counters?: ReadCounters): Promise<Buffer> {
+export async function readBounded(body: Body, limit: number, what: string, onOver: 'throw' | 'truncate' = 'throw', counters?: ReadCounters, limitName?: LimitName): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of body) {
@@ -59,6 +61,7 @@ export async function readBounded(body: Body, limit: number, what: string, onOve
         size = limit;
         break;
       }
+      if (limitName) throw overLimit(limitName, `${what} is larger than ${formatBytes(limit)}`, 'a registry or proxy answered with something other than what was asked for, or the image was made to exhaust memory');
       throw new OcimakeError('SIZE_INVALID', `${what} is larger than ${formatBytes(limit)}, the most ocimake reads`, {
         hint: 'a registry or proxy answered with something other than what was asked for; check the registry address',
       });

@@ -21,14 +21,14 @@ export interface FetchedManifest {
 const GENERIC_JSON = new Set(['', 'application/json', 'application/octet-stream', 'text/plain']);
 
 /**
- * GETs a manifest or index with the OCI and Docker Accept types (at most 4 MiB, a cut body
+ * GETs a manifest or index with the OCI and Docker Accept types (at most the manifestSize limit, a cut body
  * asked for again). When asked by digest, the bytes must hash to it; when asked by tag, a
  * Docker-Content-Digest header must match. An answer served as anything but a manifest type
  * or generic JSON (an HTML login page, say) is refused.
  */
 export async function fetchManifest(client: RegistryClient, ref: Reference, identifier = referenceIdentifier(ref)): Promise<FetchedManifest> {
   const what = `the manifest of ${formatReference(ref)}`;
-  const res = await client.requestBytes({ method: 'GET', path: `/v2/${ref.repository}/manifests/${identifier}`, scopes: [`repository:${ref.repository}:pull`], headers: { accept: MANIFEST_ACCEPT } }, LIMITS.manifest, what);
+  const res = await client.requestBytes({ method: 'GET', path: `/v2/${ref.repository}/manifests/${identifier}`, scopes: [`repository:${ref.repository}:pull`], headers: { accept: MANIFEST_ACCEPT } }, LIMITS.manifest, what, 'manifestSize');
   if (res.status !== 200) throw await registryError(res, `fetching ${what}`, client);
   const { bytes } = res;
   const digest = sha256(bytes);

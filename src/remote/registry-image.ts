@@ -7,6 +7,7 @@ import { isIndexType } from '../oci/media-types.js';
 import type { Descriptor, Platform } from '../oci/schemas.js';
 import { fetchBlob, fetchManifest } from './pull.js';
 import { formatBytes, LIMITS } from './bounded.js';
+import { overLimit } from '../util/limits.js';
 import { formatReference, type Reference } from '../oci/reference.js';
 import { selectPlatform } from '../oci/select-platform.js';
 import { RegistryClient, type TransportOptions } from './transport.js';
@@ -56,7 +57,7 @@ export async function pullImage(remote: Remote, ref: Reference, platform: Platfo
     }
     const manifest = parseManifest(fetched.bytes, what);
     if (manifest.config.size > LIMITS.config) {
-      throw new OcimakeError('SIZE_INVALID', `the config of ${what} is ${formatBytes(manifest.config.size)}, more than the ${formatBytes(LIMITS.config)} ocimake reads`, { hint: 'image configs are a few KiB; this image was made to exhaust memory or is broken' });
+      throw overLimit('configSize', `the config of ${what} is ${formatBytes(manifest.config.size)}`, 'image configs are a few KiB; this image was made to exhaust memory or is broken');
     }
     await fetchBlob(client, ref.repository, manifest.config, store);
     const config = parseConfig(await store.readBytes(manifest.config.digest), what);

@@ -3,6 +3,7 @@ import { Agent, request as undiciRequest, type Dispatcher } from 'undici';
 import { OcimakeError } from '../errors.js';
 import { parseChallenge } from './challenge.js';
 import { dockerConfigPath, dockerCredentials, type CredentialSource, type Credentials } from './credentials.js';
+import type { LimitName } from '../util/limits.js';
 import { discard, LIMITS, readBounded, type ReadCounters } from './bounded.js';
 import { isRetryableStatus, isTransient, networkError, RetryBudget, type RetryPolicy } from './retry.js';
 import { errorSummary, fetchToken, summarize } from './token.js';
@@ -191,13 +192,13 @@ export class RegistryClient {
    * A request whose whole body is read into memory (manifests, indexes): at most `limit`
    * bytes, and a body cut off midway is asked for again within the same retry budget.
    */
-  async requestBytes(req: RegistryRequest, limit: number, what: string): Promise<{ status: number; headers: Record<string, string>; bytes: Buffer; url: string }> {
+  async requestBytes(req: RegistryRequest, limit: number, what: string, limitName?: LimitName): Promise<{ status: number; headers: Record<string, string>; bytes: Buffer; url: string }> {
     const budget = req.budget ?? this.budget();
     for (;;) {
       const res = await this.request({ ...req, budget });
       if (res.status < 200 || res.status >= 300) return { ...res, bytes: await readErrorBody(res, this.counters) };
       try {
-        const bytes = await readBounded(res.body, limit, what, 'throw', this.counters);
+        const bytes = await readBounded(res.body, limit, what, 'throw', this.counters, limitName);
         return { status: res.status, headers: res.headers, bytes, url: res.url };
       } catch (err) {
         if (!(err instanceof OcimakeError) && isTransient(err) && (await budget.wait())) continue;

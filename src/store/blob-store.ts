@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Writable, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { OcimakeError } from '../errors.js';
+import { limit, overLimit, type LimitName } from '../util/limits.js';
 import { pidAlive, trackTemp } from '../util/temp-files.js';
 import { digestAlgorithm, digestHex, isDigest, Sha256Counter, type Digest } from '../oci/digest.js';
 
@@ -56,10 +57,15 @@ export class BlobStore {
     return s;
   }
 
-  async readBytes(digest: string): Promise<Buffer> {
+  async readBytes(digest: string, max?: { limit: LimitName; what: string }): Promise<Buffer> {
     try {
+      if (max) {
+        const { size } = await fs.stat(this.path(digest));
+        if (size > limit(max.limit)) throw overLimit(max.limit, `${max.what} ${digest} is ${size} bytes`);
+      }
       return await fs.readFile(this.path(digest));
     } catch (err) {
+      if (err instanceof OcimakeError) throw err;
       throw new OcimakeError('BLOB_UNKNOWN', `blob ${digest} is not in ${this.root}`, { cause: err });
     }
   }

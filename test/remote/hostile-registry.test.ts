@@ -66,8 +66,9 @@ describe('when a registry answers with hostile content', () => {
 
   it('refuses a config whose descriptor says 300 MB, before asking for it', async () => {
     const r = await pull('huge-config');
-    expect(r.err.code).toBe('SIZE_INVALID');
-    expect(r.err.message).toMatch(/config .* is 300 MiB, more than the 4 MiB/);
+    expect(r.err.code).toBe('LIMIT_EXCEEDED');
+    expect(r.err.message).toMatch(/config .* is 300 MiB: past the limit configSize \(4 MiB\)/);
+    expect(r.err.hint).toMatch(/OCIMAKE_MAX_CONFIG_SIZE/);
     expect(r.requests).toBe(1);
   });
 

@@ -1,0 +1,37 @@
+import { promises as fs } from 'node:fs';
+import { OcimakeError } from '../errors.js';
+import { limit, overLimit } from '../util/limits.js';
+
+/**
+ * Reads a Dockerfile from a path, or from stdin for `-`, at most the dockerfileSize limit:
+ * `-f /dev/zero` or an endless pipe fails at the limit instead of filling memory.
+ */
+export async function readDockerfile(path: string, stdin: NodeJS.ReadableStream = process.stdin): Promise<string> {
+  const max = limit('dockerfileSize');
+  const what = path === '-' ? 'the Dockerfile on stdin' : `the Dockerfile ${path}`;
+  let input: AsyncIterable<Buffer>;
+  let close = async (): Promise<void> => {};
+  if (path === '-') input = stdin as AsyncIterable<Buffer>;
+  else {
+    const fh = await fs.open(path, 'r').catch((err: NodeJS.ErrnoException) => {
+      throw new OcimakeError('DOCKERFILE_NOT_FOUND', `cannot read the Dockerfile at ${path}: ${err.code ?? err.message}`, { hint: 'pass -f PATH, or put a Dockerfile in the context directory' });
+    });
+    const st = await fh.stat();
+    if (st.isDirectory()) { await fh.close(); throw new OcimakeError('DOCKERFILE_NOT_FOUND', `cannot read the Dockerfile at ${path}: it is a directory`, { hint: 'pass -f with the Dockerfile itself' }); }
+    if (st.isFile() && st.size > max) { await fh.close(); throw overLimit('dockerfileSize', `${what} is ${st.size} bytes`, 'a Dockerfile is a few KiB'); }
+    input = fh.createReadStream({ autoClose: false }) as AsyncIterable<Buffer>;
+    close = () => fh.close();
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const c of input) {
+      size += c.length;
+      if (size > max) throw overLimit('dockerfileSize', `${what} is more than ${max} bytes`, 'a Dockerfile is a few KiB');
+      chunks.push(c);
+    }
+  } finally {
+    await close();
+  }
+  return Buffer.concat(chunks, size).toString('utf8');
+}
