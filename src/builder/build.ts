@@ -101,7 +101,7 @@ export function noSuchStage(name: string, earlier: readonly Stage[], err: unknow
 export async function build(opts: BuildOptions): Promise<BuildResult> {
   const contextDir = resolve(opts.context);
   const dockerfilePath = resolve(opts.dockerfile ?? join(contextDir, 'Dockerfile'));
-  const text = opts.dockerfileText ?? await readDockerfile(dockerfilePath);
+  const text = opts.dockerfileText ?? await readDockerfile(dockerfilePath, { allowPipe: opts.dockerfile !== undefined });
   const fileLabel = opts.dockerfileText !== undefined ? 'Dockerfile (stdin)' : opts.dockerfile ? opts.dockerfile : 'Dockerfile';
   const named = parseBuildContexts(Object.entries(opts.buildContexts ?? {}).map(([k, v]) => `${k}=${v}`));
   let plan = planDockerfile(text, fileLabel);
@@ -110,6 +110,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     plan = { ...plan, stages: plan.stages.map((st) => (st.name !== undefined && named.has(st.name) ? { ...st, name: undefined } : st)) };
   }
   const context = await BuildContext.open(contextDir, dockerfilePath);
+  context.onSkip = (message) => warn(message);
   const cacheRoot = resolveCacheDir(opts.cacheDir);
   const store = new BlobStore(cacheRoot);
   const platform = opts.platform ?? hostPlatform();

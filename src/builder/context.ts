@@ -1,3 +1,5 @@
+import { work } from '../util/work.js';
+import { limit, overLimit } from '../util/limits.js';
 import { promises as fs, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import dockerignore, { type Ignore } from '@balena/dockerignore';
@@ -27,6 +29,9 @@ export class BuildContext {
   readonly #ignore: Ignore;
   readonly #hasExceptions: boolean;
 
+  /** Told of what a walk leaves out: sockets, fifos and devices (as Docker skips sockets). */
+  onSkip: ((message: string) => void) | undefined;
+
   private constructor(root: string, patterns: string[]) {
     this.root = root;
     this.#ignore = makeIgnore({ ignorecase: false }).add(patterns);
@@ -42,6 +47,11 @@ export class BuildContext {
     }
     const candidates = dockerfilePath ? [`${dockerfilePath}.dockerignore`, join(abs, '.dockerignore')] : [join(abs, '.dockerignore')];
     for (const c of candidates) {
+      const cst = await fs.stat(c).catch(() => undefined);
+      if (!cst) continue;
+      // A fifo would block the read forever; a huge file is not an ignore file.
+      if (!cst.isFile()) throw new OcimakeError('CONTEXT_INVALID', `${c} is not a regular file`, { hint: 'make .dockerignore a plain text file, or remove it' });
+      if (cst.size > limit('dockerfileSize')) throw overLimit('dockerfileSize', `${c} is ${cst.size} bytes`, 'an ignore file is a few KiB');
       const text = await fs.readFile(c, 'utf8').catch(() => undefined);
       if (text !== undefined) return new BuildContext(abs, parseIgnoreFile(text));
     }
@@ -85,7 +95,10 @@ export class BuildContext {
     for (const rel of current) {
       if (this.isIgnored(rel) && !(await this.#hasIncludedDescendant(rel))) continue;
       const abs = this.abs(rel);
-      const stat = await fs.stat(abs).catch(() => undefined);
+      const stat = await fs.stat(abs).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ELOOP') throw new OcimakeError('SYMLINK_LOOP', `source "${rel}" is a symlink loop (too many levels of symbolic links)`, { hint: 'point the symlink at a real file or directory in the context' });
+        return undefined;
+      });
       if (!stat) continue;
       const real = await fs.realpath(abs);
       const realRoot = await fs.realpath(this.root);
@@ -109,6 +122,7 @@ export class BuildContext {
       for (const name of names) {
         const childRel = dirRel === '' ? name : `${dirRel}/${name}`;
         const abs = this.abs(childRel);
+        work.contextEntries++;
         const stat = await fs.lstat(abs);
         const ignored = this.isIgnored(childRel);
         if (stat.isDirectory()) {
@@ -116,7 +130,8 @@ export class BuildContext {
           if (!ignored) out.push({ rel: childRel, abs, stat });
           await visit(childRel);
         } else if (!ignored) {
-          out.push({ rel: childRel, abs, stat });
+          if (stat.isFile() || stat.isSymbolicLink()) out.push({ rel: childRel, abs, stat });
+          else this.onSkip?.(`${childRel} in the build context is ${stat.isFIFO() ? 'a fifo' : stat.isSocket() ? 'a socket' : 'a device'}: it is not copied (only files, directories and symlinks are)`);
         }
       }
     };

@@ -153,7 +153,7 @@ async function runChecks(context: string, file: string | undefined): Promise<num
   const { planDockerfile } = await import('../dockerfile/stages.js');
   const path = file && file !== '-' ? resolve(file) : resolve(context, 'Dockerfile');
   const label = file === '-' ? 'Dockerfile (stdin)' : file ?? 'Dockerfile';
-  const text = await readDockerfile(file === '-' ? '-' : path);
+  const text = await readDockerfile(file === '-' ? '-' : path, { allowPipe: file !== undefined });
   planDockerfile(text, label); // errors (not warnings) fail as a build would
   const warnings = checkDockerfile(text, label);
   process.stdout.write(formatChecks(warnings, text, label));

@@ -6,13 +6,19 @@ import { limit, overLimit } from '../util/limits.js';
  * Reads a Dockerfile from a path, or from stdin for `-`, at most the dockerfileSize limit:
  * `-f /dev/zero` or an endless pipe fails at the limit instead of filling memory.
  */
-export async function readDockerfile(path: string, stdin: NodeJS.ReadableStream = process.stdin): Promise<string> {
+export async function readDockerfile(path: string, opts: { allowPipe?: boolean; stdin?: NodeJS.ReadableStream } = {}): Promise<string> {
+  const stdin = opts.stdin ?? process.stdin;
   const max = limit('dockerfileSize');
   const what = path === '-' ? 'the Dockerfile on stdin' : `the Dockerfile ${path}`;
   let input: AsyncIterable<Buffer>;
   let close = async (): Promise<void> => {};
   if (path === '-') input = stdin as AsyncIterable<Buffer>;
   else {
+    // A fifo nobody writes to would block the open forever: only a -f the user named may be a pipe.
+    const pre = await fs.stat(path).catch(() => undefined);
+    if (pre && !pre.isFile() && !pre.isDirectory() && !(opts.allowPipe && pre.isFIFO())) {
+      throw new OcimakeError('DOCKERFILE_NOT_FOUND', `cannot read the Dockerfile at ${path}: it is not a regular file`, { hint: 'pass -f with a Dockerfile, or -f - to read it from stdin' });
+    }
     const fh = await fs.open(path, 'r').catch((err: NodeJS.ErrnoException) => {
       throw new OcimakeError('DOCKERFILE_NOT_FOUND', `cannot read the Dockerfile at ${path}: ${err.code ?? err.message}`, { hint: 'pass -f PATH, or put a Dockerfile in the context directory' });
     });

@@ -1,7 +1,9 @@
+import { work } from '../util/work.js';
 import { createWriteStream, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { OcimakeError } from '../errors.js';
+import { quoteName } from '../util/quote.js';
+import { OcimakeError, withContext } from '../errors.js';
 import type { LayerEntry } from '../layer/entry.js';
 import { readLayer, type TarEntry } from '../layer/layer-reader.js';
 import { classifyWhiteout } from '../layer/whiteout.js';
@@ -86,27 +88,44 @@ class LowerIndex {
     const links = new Set<string>();
     // Files of this layer by path, for its hardlinks (tar links name an earlier entry of the same archive).
     const files = new Map<string, TarEntry>();
+    // Within a layer the last entry for a path wins, as tar extracts. A non-directory that
+    // replaces a path removes what this layer put below it earlier: `killed` keeps, per
+    // replaced path, the sequence number of the replacement, and `born` each recorded entry's,
+    // so the losers are dropped once the layer is read (nothing to do in the usual layer,
+    // which replaces nothing).
+    const killed = new Map<string, number>();
+    const born = new Map<string, number>();
+    let seq = 0;
     const what = `${this.what} layer ${i + 1} (${layer.descriptor.digest.slice(7, 19)})`;
     for await (const { entry, body } of readLayer(await layer.source.open(layer.descriptor.digest), what)) {
       body.resume();
-      const w = classifyWhiteout(entry.path);
+      seq++;
+      let w: ReturnType<typeof classifyWhiteout>;
+      try { w = classifyWhiteout(entry.path); } catch (err) { throw withContext(what, err); }
       if (w.kind === 'whiteout') { whiteouts.push(w.target); continue; }
       if (w.kind === 'opaque') { opaques.push(w.dir); continue; }
       const through = links.size > 0 ? parentsOf(entry.path).find((p) => links.has(p)) : undefined;
       if (through !== undefined) {
-        throw new OcimakeError('LAYER_UNSAFE', `${what}: entry "${entry.path}" is written through the symlink "${through}"`, { hint: 'the layer is malformed or hostile; it is refused' });
+        throw new OcimakeError('LAYER_UNSAFE', `${what}: entry ${quoteName(entry.path)} is written through the symlink ${quoteName(through)}`, { hint: 'the layer is malformed or hostile; it is refused' });
       }
       if (entry.type === 'symlink') links.add(entry.path);
+      else links.delete(entry.path);
       let linkTarget: MergedEntry['linkTarget'];
-      if (entry.type === 'file') files.set(entry.path, entry);
       if (entry.type === 'hardlink') {
         const t = files.get(entry.linkname ?? '');
-        if (t) { files.set(entry.path, t); linkTarget = { layer: i, entry: t }; }
-      }
+        if (!t) {
+          throw new OcimakeError('LAYER_UNSAFE', `${what}: hardlink ${quoteName(entry.path)} points at ${quoteName(entry.linkname ?? '')}, which is not a regular file earlier in the layer`, { hint: 'the layer is malformed or hostile; it is refused' });
+        }
+        files.set(entry.path, t);
+        linkTarget = { layer: i, entry: t };
+      } else if (entry.type === 'file') files.set(entry.path, entry);
+      else files.delete(entry.path);
+      if (entry.type !== 'directory' && born.has(entry.path)) killed.set(entry.path, seq);
       if (this.hidden(entry.path, i)) continue;
       const prev = this.seen.get(entry.path);
-      if (!prev || (prev.implicit && entry.type === 'directory')) {
+      if (!prev || (prev.implicit && entry.type === 'directory') || (prev.layer === i && !prev.implicit)) {
         this.seen.set(entry.path, { entry, layer: i, ...(linkTarget ? { linkTarget } : {}) });
+        born.set(entry.path, seq);
         // A non-directory of this layer hides paths below it for the layers under it: answers
         // remembered for those (asked meanwhile by a lookup) are stale now.
         if (entry.type !== 'directory' && this.#memoLayer !== i) this.#memoLayer = Number.NaN;
@@ -115,7 +134,16 @@ class LowerIndex {
       for (let k = entry.path.lastIndexOf('/'); k > 0; k = entry.path.lastIndexOf('/', k - 1)) {
         const p = entry.path.slice(0, k);
         if (this.seen.has(p)) break;
-        if (!this.hidden(p, i)) this.seen.set(p, { entry: implicitDir(p), layer: i, implicit: true });
+        if (!this.hidden(p, i)) { this.seen.set(p, { entry: implicitDir(p), layer: i, implicit: true }); born.set(p, seq); }
+      }
+    }
+    // Drop what a later non-directory of this layer replaced: entries below a path killed after they were born.
+    if (killed.size > 0) {
+      for (const [path, b] of born) {
+        for (let k = path.lastIndexOf('/'); k > 0; k = path.lastIndexOf('/', k - 1)) {
+          const at = killed.get(path.slice(0, k));
+          if (at !== undefined && at > b) { this.seen.delete(path); break; }
+        }
       }
     }
     // A layer's whiteouts and opaque markers hide only the layers below it.
@@ -253,6 +281,7 @@ export class MergedFs {
     let curPath = cur.join('/');
     let links = 0;
     while (pending.length > 0) {
+      work.resolveSteps++;
       const seg = pending.shift()!;
       if (seg === '..') { cur.pop(); curPath = cur.join('/'); continue; }
       const p = curPath === '' ? seg : `${curPath}/${seg}`;
@@ -302,6 +331,7 @@ export class MergedFs {
     let cur: string[] = [];
     let links = 0;
     while (pending.length > 0) {
+      work.resolveSteps++;
       const seg = pending.shift()!;
       if (seg === '..') { cur.pop(); continue; }
       const p = cur.length === 0 ? seg : `${cur.join('/')}/${seg}`;

@@ -8,6 +8,7 @@ import { OcimakeError } from '../errors.js';
 import { normalizeEntryPath } from './entry.js';
 import { limit, overLimit } from '../util/limits.js';
 import { quoteName } from '../util/quote.js';
+import { work } from '../util/work.js';
 
 /** One entry of a layer, with its path normalised and checked. */
 export interface TarEntry {
@@ -100,6 +101,7 @@ export async function* readLayer(src: Readable, what: string): AsyncGenerator<{ 
           hint: 'rebuild the image with a tar that writes plain entries (Docker, BuildKit and buildah do)',
         });
       }
+      work.layerEntries++;
       if (++count > maxEntries) throw overLimit('layerEntries', `${what} has more than ${maxEntries} entries`);
       checkName(h.name, limits, what, 'entry');
       const entry: TarEntry = { path: safeLayerPath(h.name, what), type, mode: (h.mode ?? 0) & 0o7777, uid: h.uid ?? 0, gid: h.gid ?? 0, size: h.size ?? 0 };

@@ -1,3 +1,5 @@
+import { OcimakeError } from '../errors.js';
+
 // OCI whiteouts: https://github.com/opencontainers/image-spec/blob/main/layer.md#whiteouts
 
 export const WHITEOUT_PREFIX = '.wh.';
@@ -17,6 +19,9 @@ export function classifyWhiteout(path: string): WhiteoutKind {
   if (base === OPAQUE_WHITEOUT) return { kind: 'opaque', dir };
   if (base.startsWith(WHITEOUT_PREFIX)) {
     const name = base.slice(WHITEOUT_PREFIX.length);
+    if (name === '' || name === '.' || name === '..') {
+      throw new OcimakeError('LAYER_UNSAFE', `the whiteout "${path}" names "${name}", which is not an entry`, { hint: 'the layer is malformed or hostile; it is refused' });
+    }
     return { kind: 'whiteout', target: dir === '' ? name : `${dir}/${name}` };
   }
   return { kind: 'none' };
