@@ -1,4 +1,5 @@
 import { OcimakeError } from '../errors.js';
+import { work } from '../util/work.js';
 
 // Word expansion as BuildKit's shell lexer does it for Dockerfile instructions
 // (frontend/dockerfile/shell): quotes are removed, the escape token escapes the next
@@ -14,7 +15,9 @@ const MAX_NESTING = 1000;
 class Lexer {
   #i = 0;
   #depth = 0;
-  constructor(readonly s: string, readonly env: VarMap, readonly escape: string) {}
+  constructor(readonly s: string, readonly env: VarMap, readonly escape: string) {
+    work.lexedChars += s.length;
+  }
 
   get done(): boolean { return this.#i >= this.s.length; }
   peek(): string { return this.s[this.#i] ?? ''; }

@@ -1,4 +1,4 @@
-import { createReadStream, promises as fs, statSync } from 'node:fs';
+import { createReadStream, promises as fs, readFileSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -90,6 +90,13 @@ async function saveStatCache(dir: string): Promise<void> {
   await writeFileAtomic(join(dir, '..', 'stat-cache.json'), JSON.stringify(Object.fromEntries(entries))).catch(() => {});
 }
 
+/** Files up to this size are read whole, synchronously: a read of a few KiB is microseconds. */
+const SMALL_FILE = 64 * 1024;
+
+function signatureSize(signature: string): number {
+  return Number(signature.split('\0')[3]);
+}
+
 /** What stat says of a file: device, inode, size, mtime and ctime (an edit always moves ctime). */
 function statSignature(path: string): string {
   // Synchronous: a stat is microseconds, and thousands through the thread pool mostly wait.
@@ -108,7 +115,9 @@ async function fileDigest(path: string): Promise<{ digest: Digest; signature: st
   if (known) return { digest: known, signature };
   const h = createHash('sha256');
   try {
-    for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+    // Small files in one synchronous read (no thread-pool round trips); larger ones streamed.
+    if (signatureSize(signature) <= SMALL_FILE) h.update(readFileSync(path));
+    else for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
   } catch (err) {
     throw unreadable(path, err as NodeJS.ErrnoException);
   }

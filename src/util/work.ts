@@ -9,6 +9,8 @@ export const work = {
   resolveSteps: 0,
   /** Files and directories the build context walk looked at. */
   contextEntries: 0,
+  /** Characters of Dockerfile words put through variable expansion. */
+  lexedChars: 0,
 };
 
 export type WorkCounts = typeof work;

@@ -36,6 +36,9 @@ export async function parseShell(text: string, where: string): Promise<ShNode> {
     return s.NewParser(s.Variant(s.LangBash)).Parse(text, where);
   } catch (err) {
     const msg = (err as { Error?: () => string }).Error?.() ?? String(err);
+    if (err instanceof RangeError || /Maximum call stack size exceeded/.test(msg)) {
+      throw new OcimakeError('RUN_SYNTAX', 'the shell command nests too deeply to parse ($(…), if, loops or subshells hundreds of levels deep)', { hint: 'flatten the command: put the inner parts in variables or separate RUN lines' });
+    }
     throw new OcimakeError('RUN_SYNTAX', `shell syntax error: ${msg.replace(/^[^:]*:/, 'line ')}`, { hint: 'the RUN command is not valid /bin/sh syntax; check its quotes and continuations' });
   }
 }
