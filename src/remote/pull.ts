@@ -34,7 +34,7 @@ export async function fetchManifest(client: RegistryClient, ref: Reference, iden
   const digest = sha256(bytes);
   const expected = identifier.includes(':') ? identifier : res.headers['docker-content-digest'];
   if (expected && expected.startsWith('sha256:') && expected !== digest) {
-    throw new OcimakeError('DIGEST_INVALID', `${what} does not match its digest: expected ${expected}, got ${digest}`);
+    throw new OcimakeError('DIGEST_INVALID', `${what} does not match its digest: expected ${expected}, got ${digest}`, { hint: 'the registry or a proxy on the way answered with other content; nothing was kept' });
   }
   const served = (res.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   const known = MANIFEST_TYPES.includes(served) || INDEX_TYPES.includes(served);

@@ -54,6 +54,11 @@ export async function pullImage(remote: Remote, ref: Reference, platform: Platfo
       indexDigest = fetched.digest;
       const chosen = selectPlatform(index, platform, what);
       fetched = await fetchManifest(client, ref, chosen.digest);
+      if (isIndexType(fetched.mediaType) || isIndexJson(fetched.bytes)) {
+        throw new OcimakeError('MANIFEST_INVALID', `the index of ${what} names another index (${chosen.digest}) for ${chosen.platform?.os ?? '?'}/${chosen.platform?.architecture ?? '?'}, not an image manifest`, {
+          hint: 'nested indexes are not followed from a registry (docker and buildah do not either); name the platform\'s manifest by digest',
+        });
+      }
     }
     const manifest = parseManifest(fetched.bytes, what);
     if (manifest.config.size > LIMITS.config) {

@@ -97,4 +97,54 @@ describe('when a registry answers with hostile content', () => {
     expect(r.err.code).toBe('MANIFEST_INVALID');
     expect(r.err.message).toMatch(/served as text\/html/);
   });
+
+  // Issue 11's corpus: answers that try to exhaust memory or loop.
+  it('refuses an endless manifest at the manifestSize limit, naming its variable', async () => {
+    const r = await pull('endless-manifest');
+    expect(r.err.code).toBe('LIMIT_EXCEEDED');
+    expect(r.err.message).toMatch(/the manifest of .* is larger than 4 MiB: past the limit manifestSize \(4 MiB\)/);
+    expect(r.err.hint).toMatch(/OCIMAKE_MAX_MANIFEST_SIZE=N/);
+    expect(r.maxBuffered).toBeLessThanOrEqual(LIMITS.manifest);
+  });
+
+  it('refuses an index whose manifest, asked for by digest, is the index again', async () => {
+    const r = await pull('self-index');
+    expect(r.err.code).toBe('DIGEST_INVALID');
+    expect(r.requests).toBeLessThanOrEqual(3);
+  });
+
+  it('refuses an index inside an index, after two requests', async () => {
+    const r = await pull('nested-index');
+    expect(r.err.message).toMatch(/the index of .* names another index \(sha256:[0-9a-f]{64}\) for linux\/amd64, not an image manifest/);
+    expect(r.requests).toBe(2);
+  });
+
+  it('stops reading a layer at the size its descriptor gave, when the registry sends more', async () => {
+    const r = await pull('layer-size-lies');
+    expect(r.err.message).toMatch(/size|digest/i);
+    expect(await r.store.has(layerDigest('layer-size-lies'))).toBe(false);
+  });
+
+  it('stops reading an endless layer at its descriptor\'s size', async () => {
+    const r = await pull('endless-layer');
+    expect(r.err.message).toMatch(/size|digest|more/i);
+    expect(await r.store.has(layerDigest('endless-layer'))).toBe(false);
+  });
+
+  it('reads a small file after a layer\'s 1,000-fold gzip bomb, downloading the layer once and streaming it', async () => {
+    const remote = new Remote({ retry: { baseMs: 1, maxBackoffMs: 5 } });
+    const store = new BlobStore(tempDir());
+    const img = await pullImage(remote, parseReference(`${reg.host}/h/gzip-bomb:1`), parsePlatform('linux/amd64'), store);
+    const layer = img.image.layers[0]!;
+    expect((100 << 20) / layer.descriptor.size).toBeGreaterThan(900);
+    const { MergedFs } = await import('../../src/image/merged-fs.js');
+    const { copyOut } = await import('../../src/image/copy-out.js');
+    const heapBefore = process.memoryUsage().heapUsed;
+    const [small] = await copyOut(new MergedFs(img.image, 'bomb'), ['/small'], tempDir(), 'bomb');
+    const e = small!.entries[0]!.entry;
+    expect(e.type === 'file' && e.size).toBe(3);
+    // The 100 MB of zeros streamed through: the heap did not take them.
+    expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(64 << 20);
+    expect(img.downloads()).toBe(1);
+  }, 60_000);
 });
