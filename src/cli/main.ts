@@ -42,6 +42,9 @@ export function program(): Command {
   registerPush(p);
   registerLogin(p);
   registerCache(p);
+  p.command('limits')
+    .description('list the limits ocimake puts on what it reads (images, registries, Dockerfiles) and the variables that raise them')
+    .action(async () => { const { describeLimits } = await import('../util/limits.js'); process.stdout.write(describeLimits()); });
   p.command('version')
     .description('print the version of ocimake and of the Node.js running it')
     .action(() => { process.stdout.write(`ocimake ${version()} (node ${process.version}, ${process.platform}/${process.arch})\n`); });
