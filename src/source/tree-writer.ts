@@ -1,5 +1,7 @@
 import { mkdirp } from '../util/fs-paths.js';
-import { createReadStream, promises as fs, constants } from 'node:fs';
+import {
+  closeSync, constants, createReadStream, type Stats, fchmodSync, fstatSync, linkSync, lstatSync, mkdirSync, openSync, promises as fs, readFileSync, symlinkSync, writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { OcimakeError } from '../errors.js';
 import type { LayerEntry } from '../layer/entry.js';
@@ -21,6 +23,10 @@ const unsafe = (rel: string, why: string) =>
  * Each parent is checked once (a set of verified directories), so a path of depth d costs
  * O(1) per entry, not O(d). The output directory is the user's own: a process racing to
  * swap its directories for symlinks while ocimake writes is outside the threat model.
+ *
+ * The calls are synchronous, except for streaming files larger than SMALL_FILE: each is a
+ * few microseconds, while a thread-pool round trip per call left an extract of 100,000
+ * files idle 75% of the time (39 s against GNU tar's 1.5 s).
  */
 export class TreeWriter {
   readonly #dest: string;
@@ -49,52 +55,66 @@ export class TreeWriter {
       if (e.type === 'directory') this.#modes.set('', e.mode & 0o7777);
       return;
     }
-    await this.#parent(rel);
+    this.#parent(rel);
     const target = join(this.#dest, rel);
-    const existing = await fs.lstat(target).catch(() => undefined);
-    if (existing && !(existing.isDirectory() && e.type === 'directory')) {
+    // Nothing is usually there (a fresh output), so each kind is created at once; only when
+    // that fails with EEXIST is the old entry looked at, and replaced unless both are directories.
+    try {
+      await this.#create(rel, target, e, linkTo);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const existing = lstatOrUndefined(target);
+      if (existing?.isDirectory() && e.type === 'directory') {
+        if (!this.#dirs.has(rel)) await fs.chmod(target, 0o700 | (existing.mode & 0o7777)); // stood there before: lstat said real, so it may be adopted
+        this.#dirs.add(rel);
+        this.#modes.set(rel, e.mode & 0o7777);
+        return;
+      }
       await fs.rm(target, { recursive: true, force: true });
       this.#forget(rel);
+      await this.#create(rel, target, e, linkTo);
     }
+  }
+
+  async #create(rel: string, target: string, e: LayerEntry, linkTo?: string): Promise<void> {
     switch (e.type) {
       case 'directory':
-        if (existing?.isDirectory() && !this.#dirs.has(rel)) {
-          // A directory that stood there before: lstat said real, so it may be adopted.
-          await fs.chmod(target, 0o700 | (existing.mode & 0o7777));
-        } else if (!existing?.isDirectory()) {
-          await fs.mkdir(target, { mode: 0o700 });
-        }
+        mkdirSync(target, { mode: 0o700 });
         this.#dirs.add(rel);
         this.#modes.set(rel, e.mode & 0o7777);
         return;
       case 'symlink':
-        await fs.symlink(e.linkname, target);
+        symlinkSync(e.linkname, target);
         return;
       case 'hardlink': {
         const from = linkTo ?? e.linkname;
         const ino = this.#files.get(from);
         if (ino === undefined) throw unsafe(rel, `its hardlink target ${from} is not a file this extraction wrote`);
-        await this.#parent(from);
-        const st = await fs.lstat(join(this.#dest, from)).catch(() => undefined);
+        this.#parent(from);
+        const st = lstatOrUndefined(join(this.#dest, from));
         if (!st?.isFile() || st.ino !== ino) throw unsafe(rel, `its hardlink target ${from} was replaced`);
-        await fs.link(join(this.#dest, from), target);
+        linkSync(join(this.#dest, from), target);
         this.#files.set(rel, ino);
         this.files++;
         return;
       }
       case 'file': {
-        const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-        const fh = await fs.open(target, flags, 0o600);
+        const fd = openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
         try {
-          if (e.source.kind === 'path') {
-            for await (const chunk of createReadStream(e.source.path)) await fh.write(chunk as Buffer);
-          } else {
-            await fh.writeFile(e.source.data);
+          if (e.source.kind === 'bytes') writeAll(fd, e.source.data);
+          else if (e.size <= SMALL_FILE) writeAll(fd, readFileSync(e.source.path));
+          else {
+            const fh = await fs.open(target, constants.O_WRONLY | constants.O_NOFOLLOW);
+            try {
+              for await (const chunk of createReadStream(e.source.path)) await fh.write(chunk as Buffer);
+            } finally {
+              await fh.close();
+            }
           }
-          await fh.chmod(e.mode & 0o7777);
-          this.#files.set(rel, (await fh.stat()).ino);
+          fchmodSync(fd, e.mode & 0o7777);
+          this.#files.set(rel, fstatSync(fd).ino);
         } finally {
-          await fh.close();
+          closeSync(fd);
         }
         this.files++;
         return;
@@ -104,28 +124,29 @@ export class TreeWriter {
 
   /** Applies directory modes, deepest first, through handles opened without following links. */
   async finish(): Promise<void> {
-    const order = [...this.#modes.keys()].sort((a, b) => b.split('/').length - a.split('/').length);
-    for (const rel of order) {
+    const depth = (p: string) => { let n = 0; for (let i = p.indexOf('/'); i !== -1; i = p.indexOf('/', i + 1)) n++; return n; };
+    const order = [...this.#modes.keys()].map((rel) => [depth(rel), rel] as const).sort((a, b) => b[0] - a[0]);
+    for (const [, rel] of order) {
       if (!this.#dirs.has(rel)) continue;
-      const fh = await fs.open(join(this.#dest, rel), constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+      const fd = openSync(join(this.#dest, rel), constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
       try {
-        await fh.chmod(this.#modes.get(rel)!);
+        fchmodSync(fd, this.#modes.get(rel)!);
       } finally {
-        await fh.close();
+        closeSync(fd);
       }
     }
   }
 
   /** Makes sure the parent of `rel` is a verified directory, creating missing ones. */
-  async #parent(rel: string): Promise<void> {
+  #parent(rel: string): void {
     const slash = rel.lastIndexOf('/');
     const parent = slash < 0 ? '' : rel.slice(0, slash);
     if (this.#dirs.has(parent)) return;
-    await this.#parent(parent);
+    this.#parent(parent);
     const p = join(this.#dest, parent);
-    const st = await fs.lstat(p).catch(() => undefined);
+    const st = lstatOrUndefined(p);
     if (!st) {
-      await fs.mkdir(p, { mode: 0o700 });
+      mkdirSync(p, { mode: 0o700 });
       this.#modes.set(parent, 0o755);
     } else if (st.isSymbolicLink() || !st.isDirectory()) {
       throw unsafe(rel, `${parent} is not a real directory`);
@@ -140,4 +161,15 @@ export class TreeWriter {
       for (const k of set.keys()) if (k === rel || k.startsWith(prefix)) set.delete(k);
     }
   }
+}
+
+/** Files up to this size are copied with one synchronous read and write. */
+const SMALL_FILE = 64 * 1024;
+
+function lstatOrUndefined(p: string): Stats | undefined {
+  return lstatSync(p, { throwIfNoEntry: false });
+}
+
+function writeAll(fd: number, data: Buffer): void {
+  for (let off = 0; off < data.length;) off += writeSync(fd, data, off, data.length - off);
 }
