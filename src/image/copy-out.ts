@@ -3,6 +3,9 @@ import type { EntrySource, LayerEntry } from '../layer/entry.js';
 import type { MergedEntry, MergedFs } from './merged-fs.js';
 import { hasGlob, segmentRegExp } from '../util/glob.js';
 
+/** The source of every empty file: one object, not one per file. */
+const EMPTY_SOURCE: EntrySource = Object.freeze({ kind: 'bytes', data: Buffer.alloc(0) }) as EntrySource;
+
 /** What one source path of an image holds, as COPY --from copies it. */
 export interface CopiedSource {
   /** The path as matched (a wildcard expanded to each match), before following symlinks. */
@@ -35,34 +38,38 @@ export async function copyOut(mfs: MergedFs, paths: readonly string[], scratch: 
   }
   // Hardlinks whose target is outside the copied set, or no longer the same file there,
   // become regular files with the bytes they were linked to in their own layer.
+  // Only hardlinks need a set's names: the maps are made for sets that have any.
+  const byPathOf = (f: (typeof found)[number]) => (f.items.some((e) => e.entry.type === 'hardlink') ? new Map(f.items.map((e) => [e.entry.path, e] as const)) : new Map<string, MergedEntry>());
+  const byPaths = found.map(byPathOf);
   const extra: MergedEntry[] = [];
-  for (const f of found) {
-    const inSet = new Set(f.items.map((e) => e.entry.path));
+  for (const [k, f] of found.entries()) {
     for (const e of f.items) {
-      if (e.entry.type === 'hardlink' && !e.linkTarget && !inSet.has(e.entry.linkname ?? '')) {
+      if (e.entry.type === 'hardlink' && !e.linkTarget && !byPaths[k]!.has(e.entry.linkname ?? '')) {
         const t = await mfs.lookup(e.entry.linkname ?? '');
         if (t) extra.push(t.entry);
       }
     }
   }
-  const spooled = await mfs.spoolSources([...found.flatMap((f) => f.items), ...extra], scratch);
-  const sourceOf = (key: string): EntrySource => {
-    const v = spooled.get(key);
-    return typeof v === 'string' ? { kind: 'path', path: v } : { kind: 'bytes', data: v ?? Buffer.alloc(0) };
+  const spooled = await mfs.spoolSources(extra.length === 0 && found.length === 1 ? found[0]!.items : [...found.flatMap((f) => f.items), ...extra], scratch);
+  const sourceOf = (layer: number, path: string): EntrySource => {
+    const v = spooled.get(layer)?.get(path);
+    if (typeof v === 'string') return { kind: 'path', path: v };
+    return v && v.length > 0 ? { kind: 'bytes', data: v } : EMPTY_SOURCE;
   };
-  const fileOf = (e: MergedEntry): EntrySource => sourceOf(`${e.layer}:${e.entry.path}`);
-  return Promise.all(found.map(async (f) => {
+  const fileOf = (e: MergedEntry): EntrySource => sourceOf(e.layer, e.entry.path);
+  return Promise.all(found.map(async (f, k) => {
     const isDir = f.root.entry.type === 'directory';
     const prefix = f.path === '' ? '' : `${f.path}/`;
     const out: CopiedSource['entries'] = [];
-    const byPath = new Map(f.items.map((e) => [e.entry.path, e] as const));
+    const byPath = byPaths[k]!;
     for (const e of f.items) {
       const rel = isDir ? e.entry.path.slice(prefix.length) : '';
-      const base = { path: rel, mode: e.entry.mode, uid: e.entry.uid, gid: e.entry.gid };
+      const { mode, uid, gid } = e.entry;
+      const base = { path: rel, mode, uid, gid };
       switch (e.entry.type) {
-        case 'directory': out.push({ rel, entry: { ...base, type: 'directory' } }); break;
-        case 'symlink': out.push({ rel, entry: { ...base, type: 'symlink', linkname: e.entry.linkname ?? '' } }); break;
-        case 'file': out.push({ rel, entry: { ...base, type: 'file', size: e.entry.size, source: fileOf(e) } }); break;
+        case 'directory': out.push({ rel, entry: { path: rel, mode, uid, gid, type: 'directory' } }); break;
+        case 'symlink': out.push({ rel, entry: { path: rel, mode, uid, gid, type: 'symlink', linkname: e.entry.linkname ?? '' } }); break;
+        case 'file': out.push({ rel, entry: { path: rel, mode, uid, gid, type: 'file', size: e.entry.size, source: fileOf(e) } }); break;
         case 'hardlink': {
           const target = e.entry.linkname ?? '';
           const there = byPath.get(target);
@@ -72,7 +79,7 @@ export async function copyOut(mfs: MergedFs, paths: readonly string[], scratch: 
             out.push({ rel, entry: { ...base, type: 'hardlink', linkname: target.slice(prefix.length) } });
           } else if (e.linkTarget) {
             const t = e.linkTarget;
-            out.push({ rel, entry: { ...base, type: 'file', size: t.entry.size, source: sourceOf(`${t.layer}:${t.entry.path}`) } });
+            out.push({ rel, entry: { ...base, type: 'file', size: t.entry.size, source: sourceOf(t.layer, t.entry.path) } });
           } else {
             const t = await mfs.lookup(target);
             if (!t || t.entry.entry.type !== 'file') throw new OcimakeError('LAYER_UNSAFE', `${what}: hardlink ${e.entry.path} points at missing ${target}`);

@@ -372,24 +372,27 @@ export class MergedFs {
   /** Streams the contents of the given regular-file entries into `scratch`, one pass per layer; returns `layer:path` → temp file. */
   async spool(entries: readonly MergedEntry[], scratch: string): Promise<Map<string, string>> {
     const out = new Map<string, string>();
-    for (const [k, v] of await this.spoolSources(entries, scratch, -1)) if (typeof v === 'string') out.set(k, v);
+    for (const [layer, files] of await this.spoolSources(entries, scratch, -1)) {
+      for (const [path, v] of files) if (typeof v === 'string') out.set(`${layer}:${path}`, v);
+    }
     return out;
   }
 
   /**
    * Like `spool`, but files of at most `inlineMax` bytes are kept in memory (up to 64 MiB in
    * all) instead of a temp file each: a tree of 100,000 small files is then not written,
-   * reopened and read back once per file.
+   * reopened and read back once per file. Returns layer → path → temp file or bytes; the
+   * path strings are the entries' own, so a large tree adds no keys of its own.
    */
-  async spoolSources(entries: readonly MergedEntry[], scratch: string, inlineMax = 64 * 1024): Promise<Map<string, string | Buffer>> {
+  async spoolSources(entries: readonly MergedEntry[], scratch: string, inlineMax = 64 * 1024): Promise<Map<number, Map<string, string | Buffer | null>>> {
     await fs.mkdir(scratch, { recursive: true });
-    const out = new Map<string, string | Buffer>();
     let inlineBudget = 64 * 2 ** 20;
-    const byLayer = new Map<number, Set<string>>();
+    // The wanted paths of each layer, filled in as the layer is read (null: not read yet).
+    const byLayer = new Map<number, Map<string, string | Buffer | null>>();
     const want = (layer: number, path: string) => {
-      const set = byLayer.get(layer) ?? new Set();
-      set.add(path);
-      byLayer.set(layer, set);
+      let files = byLayer.get(layer);
+      if (!files) byLayer.set(layer, (files = new Map()));
+      files.set(path, null);
     };
     for (const e of entries) {
       if (e.entry.type === 'file') want(e.layer, e.entry.path);
@@ -405,15 +408,15 @@ export class MergedFs {
             for await (const c of body) chunks.push(c as Buffer);
             const data = chunks.length === 0 ? EMPTY : Buffer.concat(chunks);
             inlineBudget -= data.length;
-            out.set(`${i}:${entry.path}`, data);
+            wanted.set(entry.path, data);
             continue;
           }
           const tmp = join(scratch, `f${n++}`);
           await pipeline(body, createWriteStream(tmp, { mode: 0o600 }));
-          out.set(`${i}:${entry.path}`, tmp);
+          wanted.set(entry.path, tmp);
         } else body.resume();
       }
     }
-    return out;
+    return byLayer;
   }
 }

@@ -8,7 +8,7 @@ import type { BlobStore } from '../store/blob-store.js';
 import { sha256, type Digest } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
 import { finalizeEntries, type LayerEntry } from './entry.js';
-import { HashingTransform } from './hash-transform.js';
+import { CoalescingTransform, HashingTransform } from './hash-transform.js';
 import { ParallelGzip } from './parallel-gzip.js';
 
 /** A written layer: its compressed blob digest, uncompressed diffID and compressed size. */
@@ -85,7 +85,7 @@ export async function writeLayer(store: BlobStore, entries: readonly LayerEntry[
   const writer = await store.writer();
   const feeding = feed(pack, sorted, mtime, opts.onFileDigest);
   try {
-    await Promise.all([pipeline(pack, tarHash, gzip, writer.stream), feeding]);
+    await Promise.all([pipeline(pack, new CoalescingTransform(), tarHash, gzip, writer.stream), feeding]);
     const { digest, size } = await writer.commit();
     return {
       mediaType: opts.mediaType ?? layerMediaType(opts.compression),
