@@ -6,7 +6,7 @@
 // A peer or tool that is missing is reported in the table, never skipped in silence.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -183,13 +183,66 @@ try {
       () => { rmSync(join(work, 'w6-cache'), { recursive: true, force: true }); return ocimake(['build', w6, '-o', `type=oci,dest=${join(work, 'w6-out')}`, '--no-cache', '--cache-dir', join(work, 'w6-cache')]); },
       has('pigz') && (() => measure('sh', ['-c', `pigz -6 -c ${tarFile} > ${join(work, 'w6.tar.gz')}`])));
   }
+
+  // Issue 11's scale rows. S1/S2: a layer of 100,000 empty files (100 directories of 1,000),
+  // as node_modules-heavy images have; S3: one file 2,000 directories deep against a flat
+  // tree of the same size, through -o type=local.
+  if (!only || only.has('S1') || only.has('S2')) {
+    const tree = join(work, 's-tree');
+    for (let d = 0; d < 100; d++) { mkdirSync(join(tree, 'app', `d${d}`), { recursive: true }); for (let i = 0; i < 1000; i++) writeFileSync(join(tree, 'app', `d${d}`, `f${i}`), ''); }
+    writeFileSync(join(tree, 'Dockerfile'), 'FROM scratch\nCOPY app /app/\n');
+    setup(['build', tree, '-t', `${R}/bench/k100:1`, '--push', '--cache-dir', join(work, 's-cache')]);
+    const tarball = join(work, 's-tree.tar.gz');
+    spawnSync('tar', ['-czf', tarball, '-C', tree, 'app']);
+    rmSync(tree, { recursive: true, force: true });
+    const out = join(work, 's-out');
+    const clean = () => rmSync(out, { recursive: true, force: true });
+    compare('S1', 'extract of a 100,000-entry layer (peer = GNU tar -xzf of the same tree)',
+      () => { clean(); return ocimake(['extract', `${R}/bench/k100:1`, '/', '-o', out, '--cache-dir', join(work, 's-cache')]); },
+      () => { clean(); mkdirSync(out); return measure('tar', ['-xzf', tarball, '-C', out]); });
+    const s2 = join(work, 's2');
+    mkdirSync(s2);
+    writeFileSync(join(s2, 'Dockerfile'), `FROM scratch\nCOPY --from=${R}/bench/k100:1 /app /x/\n`);
+    compare('S2', 'COPY --from=<image> of a 100,000-entry layer, pushed',
+      () => ocimake(['build', s2, '-t', `${R}/s2/ours:1`, '--push', '--no-cache', '--cache-dir', join(work, 's-cache')]),
+      peer && (() => buildah(s2, `${R}/s2/buildah:1`)));
+  }
+  if (!only || only.has('S3')) {
+    const deep = join(work, 's3-deep');
+    const flat = join(work, 's3-flat');
+    // 1,900 levels leave room under PATH_MAX for the output path; the flat tree has as many directories, side by side.
+    mkdirSync(join(deep, 'ctx', ...Array.from({ length: 1900 }, () => 'd')), { recursive: true });
+    writeFileSync(join(deep, 'ctx', ...Array.from({ length: 1900 }, () => 'd'), 'deep.txt'), 'bottom\n');
+    for (let i = 0; i < 1900; i++) mkdirSync(join(flat, 'ctx', `d${i}`), { recursive: true });
+    writeFileSync(join(flat, 'ctx', 'd0', 'deep.txt'), 'bottom\n');
+    for (const [name, dir] of [['deep', deep], ['flat', flat]]) {
+      writeFileSync(join(dir, 'Dockerfile'), 'FROM scratch\nCOPY ctx /x/\n');
+      setup(['build', dir, '-o', `type=oci,dest=${join(work, `s3-${name}-img`)}`, '--cache-dir', join(work, 's3-cache')]);
+      writeFileSync(join(dir, 'Dockerfile.out'), `FROM scratch\nCOPY --from=oci:${join(work, `s3-${name}-img`)} / /\n`);
+    }
+    const local = (dir) => () => { rmSync(join(work, 's3-o'), { recursive: true, force: true }); return ocimake(['build', dir, '-f', join(dir, 'Dockerfile.out'), '-o', `type=local,dest=${join(work, 's3-o')}`, '--cache-dir', join(work, 's3-cache')]); };
+    compare('S3', '-o type=local of an image with one file 1,900 directories deep (peer = ocimake, same count of directories side by side)', local(deep), local(flat));
+  }
 } finally {
   reg.stop();
 }
 
 const f = (x) => (x ? `${x.s.toFixed(2)}` : '—');
 const m = (x) => (x ? `${x.mb.toFixed(0)}` : '—');
-const peerName = { W6: 'pigz -6', W7: 'ocimake, cold' };
+const peerName = { W6: 'pigz -6', W7: 'ocimake, cold', S1: 'GNU tar', S3: 'ocimake, flat tree' };
+/** This run's rows, and, with BENCH_ONLY, the rows of the last full run for the workloads not run now (marked). */
+function tableRows() {
+  const fresh = new Map(rows.map((r) => [r.name, `| ${r.name} | ${r.what} | ${f(r.a)} | ${m(r.a)} | ${peerName[r.name] ?? (peer ? 'buildah' : 'buildah (missing)')} | ${f(r.b)} | ${m(r.b)} | ${r.a && r.b ? (r.a.s / r.b.s).toFixed(2) : '—'} |`]));
+  if (only && existsSync(join(root, 'BENCHMARKS.md'))) {
+    for (const line of readFileSync(join(root, 'BENCHMARKS.md'), 'utf8').split('\n')) {
+      const name = /^\| ([WS]\d+)\*? \|/.exec(line)?.[1];
+      if (name && !fresh.has(name)) fresh.set(name, line.replace(/^\| ([WS]\d+)\*? \|/, `| ${name}* |`));
+    }
+  }
+  const order = (n) => (n[0] === 'W' ? 0 : 100) + Number(n.slice(1));
+  return [...fresh.entries()].sort(([a], [b]) => order(a) - order(b)).map(([, l]) => l);
+}
+
 const lines = [
   '# Benchmarks',
   '',
@@ -198,10 +251,11 @@ const lines = [
   `Pushes go to the ${reg.kind} on 127.0.0.1. ocimake is timed as \`node bin/ocimake.js\` (npx would add about 0.4 s of npm start-up).`,
   `The peer is \`buildah bud --layers --isolation chroot\` + \`buildah push\` (vfs storage) unless the row says otherwise${peer ? '' : '; buildah is not installed on this machine, so those columns are empty'}.`,
   'containerify is not measured: its input is a Node.js app folder on a base image, which cannot express these Dockerfile workloads.',
+  ...(only ? ['Rows marked * are from an earlier run (this one ran only some workloads, `BENCH_ONLY`).'] : []),
   '',
   '| workload | what | ocimake s | ocimake MB | peer | peer s | peer MB | ocimake / peer |',
   '|---|---|---|---|---|---|---|---|',
-  ...rows.map((r) => `| ${r.name} | ${r.what} | ${f(r.a)} | ${m(r.a)} | ${peerName[r.name] ?? (peer ? 'buildah' : 'buildah (missing)')} | ${f(r.b)} | ${m(r.b)} | ${r.a && r.b ? (r.a.s / r.b.s).toFixed(2) : '—'} |`),
+  ...tableRows(),
   '',
 ];
 writeFileSync(join(root, 'BENCHMARKS.md'), lines.join('\n'));
