@@ -13,8 +13,16 @@ export type LayerEntry =
   | { type: 'symlink'; path: string; mode: number; uid: number; gid: number; linkname: string }
   | { type: 'hardlink'; path: string; mode: number; uid: number; gid: number; linkname: string };
 
+/** Anything that normalising changes: empty or `.`/`..` segments, a leading or trailing `/`. */
+const NOT_NORMAL = /(?:^|\/)\.{0,2}(?:\/|$)|^\//;
+
 /** Normalises an in-image path ("/usr//bin/./x/" → "usr/bin/x"); refuses ".." escapes. */
 export function normalizeEntryPath(p: string): string {
+  // Most paths are normal already: one native scan instead of a split and a join (a deep tree's
+  // paths are long, and they pass through here several times).
+  if (!NOT_NORMAL.test(p)) return p;
+  // A directory's name in a tar ends in '/': drop it, and the rest is often normal.
+  if (p.length > 1 && p.endsWith('/') && !p.endsWith('//') && !NOT_NORMAL.test(p.slice(0, -1))) return p.slice(0, -1);
   const out: string[] = [];
   for (const seg of p.split('/')) {
     if (seg === '' || seg === '.') continue;
