@@ -15,7 +15,7 @@ const RANK: Record<string, number> = {
   remote: 5, layout: 5,
   source: 6,
   dockerfile: 7,
-  run: 8,
+  run: 8, attest: 8,
   builder: 9,
   cli: 10,
   'index.ts': 11,
