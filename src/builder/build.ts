@@ -1,6 +1,8 @@
 import { makeScratchDir, trackTemp } from '../util/temp-files.js';
 import { promises as fs } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
+import { sha256 } from '../oci/digest.js';
+import { formatReference } from '../oci/reference.js';
 import { readDockerfile } from '../dockerfile/read.js';
 import { OcimakeError } from '../errors.js';
 import { imageArtifacts, type Image, type ImageArtifacts } from '../image/image.js';
@@ -77,6 +79,8 @@ export interface BuildResult {
   warnings: string[];
   /** Every layer the build made or reused, with its cache key (what --cache-to exports). */
   cacheRecords: CacheRecord[];
+  /** What provenance names: the Dockerfile by digest and every image the build opened. */
+  inputs: { dockerfile: { path: string; digest: string }; materials: { uri: string; digest: string }[] };
 }
 
 /**
@@ -126,9 +130,14 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const remote = new Remote(opts);
   const platformName = formatPlatform(platform);
   const namedOpened = new Map<string, Promise<OpenedImage>>();
+  const materials: { uri: string; digest: string }[] = [];
+  const noted = (o: OpenedImage): OpenedImage => {
+    materials.push({ uri: o.ref ? `pkg:docker/${formatReference({ ...o.ref, digest: undefined })}` : o.what, digest: o.digest });
+    return o;
+  };
   const open = (name: string, plat: Platform): Promise<OpenedImage> => {
     const c = named.get(name.toLowerCase());
-    if (!c) return openImage(name, { remote, platform: plat, store });
+    if (!c) return openImage(name, { remote, platform: plat, store }).then(noted);
     const key = `${name.toLowerCase()}|${formatPlatform(plat)}`;
     let p = namedOpened.get(key);
     if (!p) {
@@ -212,7 +221,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   if (opts.labels && Object.keys(opts.labels).length > 0) {
     image = editConfig(image, (c) => ({ ...c, Labels: { ...(c.Labels ?? {}), ...opts.labels } }));
   }
-  return { image, artifacts: imageArtifacts(image), store, warnings, cacheRecords };
+  const inputs = { dockerfile: { path: opts.dockerfileText !== undefined && opts.dockerfile === undefined ? '-' : relativeTo(contextDir, dockerfilePath), digest: sha256(Buffer.from(text)) }, materials };
+  return { image, artifacts: imageArtifacts(image), store, warnings, cacheRecords, inputs };
 }
 
 const BUILTIN_ARGS = new Set(['TARGETPLATFORM', 'TARGETOS', 'TARGETARCH', 'TARGETVARIANT', 'BUILDPLATFORM', 'BUILDOS', 'BUILDARCH', 'BUILDVARIANT', 'HTTP_PROXY', 'HTTPS_PROXY', 'FTP_PROXY', 'NO_PROXY', 'ALL_PROXY', 'http_proxy', 'https_proxy', 'ftp_proxy', 'no_proxy', 'all_proxy', 'SOURCE_DATE_EPOCH']);
@@ -266,4 +276,10 @@ function neededStages(plan: DockerfilePlan, target: Stage, globalArgs: ReadonlyM
   };
   visit(target);
   return out;
+}
+
+/** The Dockerfile's path as provenance names it: relative to the context when inside it. */
+function relativeTo(context: string, file: string): string {
+  const r = relative(context, file);
+  return r.startsWith('..') ? file : r;
 }

@@ -18,6 +18,9 @@ import { indexArtifacts, pushIndex, writeOciLayoutIndex, type IndexExtras } from
 import { annotationsFor, parseAnnotation, type Annotation } from './annotations.js';
 import { exportCache, parseCacheSpec, withInlineKeys, type CacheSpec } from './build-cache.js';
 import { Remote } from '../remote/registry-image.js';
+import { attestPushed, type AttestOptions } from '../attest/attach.js';
+import { loadSigningKey } from '../attest/key-signer.js';
+import { formatPlatform, hostPlatform } from '../oci/platform.js';
 import { imageArtifacts } from '../image/image.js';
 import type { Image } from '../image/image.js';
 import { checkCompression, type LayerCompression } from '../layer/tar-writer.js';
@@ -48,6 +51,8 @@ export interface BuildAndExportOptions extends BuildOptions, TransportOptions {
   annotations?: readonly string[];
   /** --cache-to: type=registry,ref=REF | type=local,dest=DIR | type=inline, with mode=min|max. */
   cacheTo?: readonly string[];
+  /** --sign --key FILE [--provenance] [--sbom]: signed attestations pushed as referrers of each pushed image. */
+  attest?: AttestOptions & { version: string };
 }
 
 export interface BuildAndExportResult extends BuildResult {
@@ -86,6 +91,12 @@ export async function buildAndExport(opts: BuildAndExportOptions): Promise<Build
   const cacheTo = (opts.cacheTo ?? []).map((c) => parseCacheSpec('--cache-to', c));
   for (const c of opts.cacheFrom ?? []) parseCacheSpec('--cache-from', c);
   const multi = (opts.platforms?.length ?? 0) > 1;
+  if (opts.attest) {
+    if (!outputs.some((o) => o.type === 'registry')) throw new OcimakeError('FLAG_INVALID', '--sign attaches attestations to a pushed image, and nothing is pushed', { hint: 'add --push (or -o type=registry); attestations in OCI layout outputs are not written yet' });
+    if (multi) throw new OcimakeError('FLAG_INVALID', '--sign with several platforms is not built yet', { hint: 'build and sign one platform at a time' });
+    loadSigningKey(opts.attest.key); // a bad key fails before the build
+  }
+  const startedOn = new Date().toISOString();
   const indexOnly = annotations.find((a) => a.targets.has('index') || a.targets.has('manifest-descriptor'));
   if (indexOnly && !multi) throw new OcimakeError('FLAG_INVALID', `--annotation ${[...indexOnly.targets].join(',')}:${indexOnly.key}=…: a single-platform build makes no index`, { hint: 'annotate the manifest (no type, or manifest:), or build several platforms (--platform a,b)' });
   // Checked before the build, so a full directory does not cost one.
@@ -112,7 +123,19 @@ export async function buildAndExport(opts: BuildAndExportOptions): Promise<Build
     } else if (o.type === 'docker') {
       await toFileOrStdout(o.dest, (f) => writeDockerArchive(f, result.image, names));
     } else {
-      await pushImage(result.image, names, { ...opts, ...(opts.onPush ? { onEvent: opts.onPush } : {}) });
+      const pushed = await pushImage(result.image, names, { ...opts, ...(opts.onPush ? { onEvent: opts.onPush } : {}) });
+      if (opts.attest) {
+        const scratch = await makeScratchDir('attest');
+        try {
+          const attested = await attestPushed({
+            image: result.image, descriptor: pushed.descriptor, inputs: result.inputs, ...(opts.target ? { target: opts.target } : {}),
+            platform: formatPlatform(opts.platform ?? hostPlatform()), buildArgs: opts.buildArgs ?? {}, startedOn, version: opts.attest.version, scratch,
+          }, names, new Remote(opts), opts.attest);
+          for (const a of attested) opts.onPush?.({ kind: 'attestation', ref: `${a.repository}@${a.digest}`, digest: pushed.digest, predicateType: a.predicateType });
+        } finally {
+          await fs.rm(scratch, { recursive: true, force: true });
+        }
+      }
     }
   }
   await exportCache(cacheTo, result.cacheRecords, [result.image], { remote: new Remote(opts) });

@@ -1,5 +1,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { readDockerfile } from '../dockerfile/read.js';
+import type { AttestOptions } from '../attest/attach.js';
+import { version } from './version.js';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Output } from '../builder/export.js';
@@ -46,6 +48,10 @@ export function registerBuild(program: Command): void {
     .option('--strict-scripts', 'fail when an apk package has install scripts ocimake does not emulate (default: warn)')
     .option('--call <method>', 'build (default), or check: run the Dockerfile checks (as docker build --check) and build nothing')
     .option('--check', 'same as --call=check')
+    .option('--sign', 'sign attestations of the pushed image and push them as OCI 1.1 referrers (with --key; provenance mode=min unless --provenance says otherwise)')
+    .option('--key <file>', 'the ECDSA P-256 private key (PEM) --sign uses; OCIMAKE_KEY_PASSWORD decrypts an encrypted one')
+    .option('--provenance [spec]', 'SLSA provenance v1 attestation: mode=min (default) | mode=max | false (needs --sign)')
+    .option('--sbom [bool]', 'CycloneDX SBOM attestation of the apk packages (needs --sign)')
     .option('--ssh <spec>', 'not supported: ocimake runs nothing that could use an SSH agent')
     .option('--secret <spec>', 'not supported: ocimake runs nothing that could read a secret'))
     .action(async (context: string, o: BuildFlags) => {
@@ -99,6 +105,7 @@ export function registerBuild(program: Command): void {
         onRunOutput: (line) => progress.runOutput(line),
         apk: { ...(o.apkMirror ? { mirror: o.apkMirror } : {}), ...(o.apkAllowUntrusted ? { allowUntrusted: true } : {}), ...(o.strictScripts ? { strictScripts: true } : {}) },
         onPush: (e) => progress.push(e),
+        ...attestOptions(o),
       });
       const stdoutTaken = outputs.some((x) => 'dest' in x && x.dest === '-');
       if (mode === 'quiet' && !stdoutTaken) process.stdout.write(`${result.digest}\n`);
@@ -106,7 +113,37 @@ export function registerBuild(program: Command): void {
     });
 }
 
+/** --sign, --key, --provenance, --sbom as buildx and cosign spell them. */
+function attestOptions(o: BuildFlags): { attest?: AttestOptions & { version: string } } {
+  const provenance = o.provenance === undefined ? undefined : parseProvenance(o.provenance);
+  const sbom = o.sbom === undefined ? false : parseBool('--sbom', o.sbom);
+  if (!o.sign) {
+    if (provenance || sbom) throw new OcimakeError('FLAG_INVALID', `--${provenance ? 'provenance' : 'sbom'} attestations are signed: add --sign --key FILE`, { hint: 'keyless signing (Fulcio) is not built yet; sign with an ECDSA P-256 key' });
+    if (o.key) throw new OcimakeError('FLAG_INVALID', '--key is the key of --sign', { hint: 'add --sign' });
+    return {};
+  }
+  if (!o.key) throw new OcimakeError('FLAG_INVALID', '--sign needs --key FILE', { hint: 'keyless signing (Fulcio) is not built yet; make a key with "openssl ecparam -genkey -name prime256v1 | openssl pkcs8 -topk8 -nocrypt -out cosign.key"' });
+  return { attest: { key: o.key, provenance: provenance ?? 'min', sbom, version: version() } };
+}
+
+function parseProvenance(v: string | true): 'min' | 'max' | false {
+  if (v === true || v === 'true' || v === 'mode=min') return 'min';
+  if (v === 'mode=max') return 'max';
+  if (v === 'false') return false;
+  throw new OcimakeError('FLAG_INVALID', `--provenance=${v} is not understood`, { hint: 'use --provenance, --provenance=mode=min, --provenance=mode=max or --provenance=false' });
+}
+
+function parseBool(flag: string, v: string | true): boolean {
+  if (v === true || v === 'true') return true;
+  if (v === 'false') return false;
+  throw new OcimakeError('FLAG_INVALID', `${flag}=${v} is not true or false`);
+}
+
 interface BuildFlags extends NetworkFlags {
+  sign?: boolean;
+  key?: string;
+  provenance?: string | true;
+  sbom?: string | true;
   file?: string;
   tag: string[];
   push?: boolean;

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { OcimakeError } from '../errors.js';
 import { registerBuild } from './build-command.js';
@@ -8,23 +7,13 @@ import { registerExtract } from './extract-command.js';
 import { registerLogin } from './login-command.js';
 import { registerPush } from './push-command.js';
 import { registerCache } from './cache-command.js';
+import { registerVerify } from './verify-command.js';
 import { removeTrackedTemps } from '../util/temp-files.js';
 import { takeExitCode } from './exit-code.js';
 import { fsErrorInWords } from '../util/fs-paths.js';
 
-/** The package version, read from package.json. */
-export function version(): string {
-  // src/cli/main.ts and dist/src/cli/main.js sit at different depths below package.json.
-  for (const rel of ['../../package.json', '../../../package.json']) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version: string };
-      if (pkg.name === 'ocimake') return pkg.version;
-    } catch {
-      /* try the next */
-    }
-  }
-  return '0.0.0';
-}
+export { version } from './version.js';
+import { version } from './version.js';
 
 /** Builds the command tree. Each command parses flags and calls one library function. */
 export function program(): Command {
@@ -42,6 +31,7 @@ export function program(): Command {
   registerPush(p);
   registerLogin(p);
   registerCache(p);
+  registerVerify(p);
   p.command('limits')
     .description('list the limits ocimake puts on what it reads (images, registries, Dockerfiles) and the variables that raise them')
     .action(async () => { const { describeLimits } = await import('../util/limits.js'); process.stdout.write(describeLimits()); });

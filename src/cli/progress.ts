@@ -61,6 +61,7 @@ export class Progress {
   push(e: PushEvent): void {
     switch (e.kind) {
       case 'manifest': return this.line(`pushed ${e.ref}@${e.digest}`, true);
+      case 'attestation': return this.line(`attested ${e.digest} (${e.predicateType}): ${e.ref}`, true);
       case 'blob-exists': return this.#oneShot('push', e.digest, e.size, 0, `[push] ${short(e.digest)}: already exists`);
       case 'blob-mounted': return this.#oneShot('push', e.digest, 0, 0, `[push] ${short(e.digest)}: mounted from ${e.from}`);
       case 'blob-uploaded': return this.#oneShot('push', e.digest, e.size, e.ms, `[push] ${short(e.digest)}: uploaded ${formatBytes(e.size)} in ${seconds(e.ms)} (${rate(e.size, e.ms)})`);

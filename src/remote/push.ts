@@ -14,7 +14,9 @@ export type PushEvent =
   | { kind: 'blob-exists'; digest: string; size: number }
   | { kind: 'blob-uploaded'; digest: string; size: number; ms: number }
   | { kind: 'blob-mounted'; digest: string; from: string }
-  | { kind: 'manifest'; ref: string; digest: string };
+  | { kind: 'manifest'; ref: string; digest: string }
+  /** A signed attestation pushed as a referrer of the image `digest`. */
+  | { kind: 'attestation'; ref: string; digest: string; predicateType: string };
 
 export interface PushOptions extends TransportOptions {
   onEvent?: (e: PushEvent) => void;

@@ -1,5 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import { keyFiles } from '../helpers/keys.js';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadPublicKey, loadSigningKey, signStatement } from '../../src/attest/key-signer.js';
@@ -10,14 +11,6 @@ import { tempDir } from '../helpers/tmp.js';
 // Issue 10: statements signed with a key into Sigstore bundles v0.3, verified by
 // @sigstore/verify; tampering fails.
 
-export function keyFiles(dir: string, name = 'cosign'): { key: string; pub: string } {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  const key = join(dir, `${name}.key`);
-  const pub = join(dir, `${name}.pub`);
-  writeFileSync(key, privateKey.export({ type: 'pkcs8', format: 'pem' }));
-  writeFileSync(pub, publicKey.export({ type: 'spki', format: 'pem' }));
-  return { key, pub };
-}
 
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
 

@@ -1,0 +1,77 @@
+import { join } from 'node:path';
+import { OcimakeError } from '../errors.js';
+import { MergedFs } from '../image/merged-fs.js';
+import type { Image } from '../image/image.js';
+import { formatReference, type Reference } from '../oci/reference.js';
+import type { Descriptor } from '../oci/schemas.js';
+import type { Remote } from '../remote/registry-image.js';
+import { loadSigningKey, signStatement } from './key-signer.js';
+import { provenance, type Material } from './provenance.js';
+import { BUNDLE_MEDIA_TYPE, pushReferrer } from './referrers.js';
+import { apkPackages, cyclonedx } from './sbom.js';
+import { CYCLONEDX_PREDICATE, SLSA_PROVENANCE_V1, statementFor, type Statement } from './statement.js';
+
+// `ocimake build --push --sign --key FILE [--provenance=mode=min|max] [--sbom]`: the
+// attestations of each pushed image, signed, and pushed beside it as OCI 1.1 referrers.
+
+export interface AttestOptions {
+  /** PEM file of the ECDSA P-256 signing key. (Keyless signing is not built yet.) */
+  key: string;
+  provenance: 'min' | 'max' | false;
+  sbom: boolean;
+}
+
+export interface AttestInput {
+  image: Image;
+  descriptor: Descriptor;
+  inputs: { dockerfile: { path: string; digest: string }; materials: Material[] };
+  target?: string;
+  platform: string;
+  buildArgs: Record<string, string>;
+  startedOn: string;
+  version: string;
+  scratch: string;
+}
+
+/** The statements to attest for one image. */
+export async function statements(input: AttestInput, name: string, opts: AttestOptions): Promise<Statement[]> {
+  const out: Statement[] = [];
+  if (opts.provenance) {
+    out.push(statementFor(name, input.descriptor.digest, SLSA_PROVENANCE_V1, provenance({
+      dockerfile: input.inputs.dockerfile, ...(input.target ? { target: input.target } : {}), platform: input.platform, buildArgs: input.buildArgs,
+      materials: input.inputs.materials, startedOn: input.startedOn, finishedOn: new Date().toISOString(), version: input.version,
+    }, opts.provenance)));
+  }
+  if (opts.sbom) {
+    const packages = await apkPackages(new MergedFs(input.image, 'the image'), join(input.scratch, 'sbom'));
+    out.push(statementFor(name, input.descriptor.digest, CYCLONEDX_PREDICATE, cyclonedx(name, input.descriptor.digest, packages)));
+  }
+  return out;
+}
+
+/** Signs each statement and pushes it as a referrer of the image in every repository it was pushed to. */
+export async function attestPushed(input: AttestInput, refs: readonly Reference[], remote: Remote, opts: AttestOptions): Promise<{ repository: string; digest: string; predicateType: string }[]> {
+  if (!opts.provenance && !opts.sbom) return [];
+  const key = loadSigningKey(opts.key);
+  const done: { repository: string; digest: string; predicateType: string }[] = [];
+  const repos = new Map(refs.map((r) => [`${r.registry}/${r.repository}`, r] as const));
+  for (const ref of repos.values()) {
+    const name = formatReference({ ...ref, tag: undefined, digest: undefined });
+    for (const st of await statements(input, name, opts)) {
+      const bundle = await signStatement(st, key);
+      try {
+        const d = await pushReferrer(remote.client(ref.registry), ref.repository, input.descriptor, bundle, {
+          'dev.sigstore.bundle.content': 'dsse-envelope',
+          'dev.sigstore.bundle.predicateType': st.predicateType,
+          'org.opencontainers.image.created': new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+        });
+        done.push({ repository: name, digest: d.digest, predicateType: st.predicateType });
+      } catch (err) {
+        throw err instanceof OcimakeError ? new OcimakeError(err.code, `attaching the ${st.predicateType} attestation to ${name}@${input.descriptor.digest}: ${err.message}`, { ...(err.hint ? { hint: err.hint } : {}), cause: err }) : err;
+      }
+    }
+  }
+  return done;
+}
+
+export { BUNDLE_MEDIA_TYPE };

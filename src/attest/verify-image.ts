@@ -1,0 +1,44 @@
+import { OcimakeError } from '../errors.js';
+import { formatReference, parseReference } from '../oci/reference.js';
+import type { Platform } from '../oci/schemas.js';
+import { fetchManifest } from '../remote/pull.js';
+import type { Remote } from '../remote/registry-image.js';
+import { parseIndex } from '../image/from-manifest.js';
+import { selectPlatform } from '../oci/select-platform.js';
+import { isIndexType } from '../oci/media-types.js';
+import { loadPublicKey } from './key-signer.js';
+import { BUNDLE_MEDIA_TYPE, listReferrers, readReferrerBlob } from './referrers.js';
+import { verifyKeyBundle } from './verify-bundle.js';
+
+// `ocimake verify IMAGE --key PUB`: the image's Sigstore-bundle referrers, each verified with
+// the key and checked to attest this very manifest, as `cosign verify-attestation` does.
+
+export interface VerifiedAttestation { referrer: string; predicateType: string; predicate: unknown }
+
+export async function verifyImage(spec: string, opts: { remote: Remote; platform: Platform; key: string; type?: string }): Promise<{ digest: string; verified: VerifiedAttestation[]; via: string }> {
+  const key = loadPublicKey(opts.key);
+  const ref = parseReference(spec);
+  const client = opts.remote.client(ref.registry);
+  let m = await fetchManifest(client, ref);
+  if (isIndexType(m.mediaType)) m = await fetchManifest(client, ref, selectPlatform(parseIndex(m.bytes, spec), opts.platform, spec).digest);
+  const { referrers, via } = await listReferrers(client, ref.repository, m.digest, BUNDLE_MEDIA_TYPE);
+  const name = formatReference({ ...ref, tag: undefined, digest: undefined });
+  if (referrers.length === 0) {
+    throw new OcimakeError('SIGNATURE_MISSING', `${name}@${m.digest} has no Sigstore bundle referrers`, { hint: 'sign it with "ocimake build --push --sign --key FILE"' });
+  }
+  const verified: VerifiedAttestation[] = [];
+  const failures: string[] = [];
+  for (const r of referrers) {
+    try {
+      const st = verifyKeyBundle(await readReferrerBlob(client, ref.repository, r.digest), key, m.digest, `the attestation ${r.digest.slice(0, 19)}`);
+      if (!opts.type || st.predicateType === opts.type) verified.push({ referrer: r.digest, predicateType: st.predicateType, predicate: st.predicate });
+    } catch (err) {
+      if (!(err instanceof OcimakeError)) throw err;
+      failures.push(err.message);
+    }
+  }
+  if (verified.length === 0) {
+    throw new OcimakeError('SIGNATURE_INVALID', `no attestation of ${name}@${m.digest}${opts.type ? ` of type ${opts.type}` : ''} verifies with ${opts.key}${failures.length ? `: ${failures.join('; ')}` : ''}`, { hint: 'check the key, or whether the image was signed after it was pushed' });
+  }
+  return { digest: m.digest, verified, via };
+}

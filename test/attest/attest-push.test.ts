@@ -1,0 +1,78 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRegistry, type RunningRegistry } from '../../registry/index.js';
+import { main } from '../../src/cli/main.js';
+import { alpineLayout } from '../helpers/alpine-images.js';
+import { captured } from '../helpers/capture.js';
+import { tempDir, writeTree } from '../helpers/tmp.js';
+import { keyFiles } from '../helpers/keys.js';
+
+// Issue 10: `ocimake build --push --sign --key` attaches signed SLSA provenance and a CycloneDX
+// SBOM as OCI 1.1 referrers on the embedded registry (referrers API); `ocimake verify` checks
+// them; a plain HTTP client sees the artifactType and subject.
+
+describe('signed attestations pushed as referrers', () => {
+  let reg: RunningRegistry;
+  const work = tempDir();
+  const keys = keyFiles(work);
+  const other = keyFiles(work, 'other');
+  let alpine = '';
+  beforeAll(async () => {
+    reg = await startRegistry();
+    alpine = `oci:${alpineLayout(join(work, 'alpine')).dir}:3`;
+  });
+  afterAll(async () => reg?.close());
+
+  const cli = (args: string[]) => captured(() => main(args));
+
+  it('build --push --sign --sbom --provenance=mode=max, then verify: provenance and SBOM verify, for this digest only', async () => {
+    const ctx = writeTree(join(work, 'ctx'), { Dockerfile: `FROM ${alpine}\nARG GREETING=hi\nCOPY app /app\n`, app: 'x' });
+    const ref = `${reg.host}/acme/signed:1`;
+    const b = await cli(['build', ctx, '-t', ref, '--push', '--sign', '--key', keys.key, '--sbom', '--provenance=mode=max', '--build-arg', 'GREETING=hello', '--cache-dir', join(work, 'cache'), '--progress=plain']);
+    expect(b.stderr).not.toMatch(/error/);
+    expect(b.value).toBe(0);
+    expect(b.stderr).toMatch(/attested sha256:[0-9a-f]{64} \(https:\/\/slsa\.dev\/provenance\/v1\)/);
+    expect(b.stderr).toMatch(/attested sha256:[0-9a-f]{64} \(https:\/\/cyclonedx\.org\/bom\)/);
+
+    const v = await cli(['verify', ref, '--key', keys.pub, '--output', 'json']);
+    expect(v.stderr).toBe('');
+    expect(v.value).toBe(0);
+    const r = JSON.parse(v.stdout) as { digest: string; via: string; verified: { predicateType: string; predicate: any }[] };
+    expect(r.via).toBe('api');
+    const prov = r.verified.find((x) => x.predicateType === 'https://slsa.dev/provenance/v1')!.predicate;
+    expect(prov.buildDefinition.externalParameters.buildArgs).toEqual({ GREETING: 'hello' });
+    expect(prov.buildDefinition.resolvedDependencies.map((d: { uri: string }) => d.uri)).toEqual(['file:Dockerfile', expect.stringContaining('oci:')]);
+    const sbom = r.verified.find((x) => x.predicateType === 'https://cyclonedx.org/bom')!.predicate;
+    expect(sbom.specVersion).toBe('1.6');
+    const musl = sbom.components.find((c: { name: string }) => c.name === 'musl');
+    expect(musl.version).toMatch(/^1\.2\.\d+-r\d+$/);
+    expect(musl.purl).toBe(`pkg:apk/alpine/musl@${musl.version}?arch=x86_64`);
+    expect(sbom.components.length).toBeGreaterThan(10);
+
+    // What any OCI 1.1 client sees: the referrers index, with the bundle type and the subject.
+    const list = await (await fetch(`http://${reg.host}/v2/acme/signed/referrers/${r.digest}`)).json() as { manifests: { digest: string; artifactType: string; annotations: Record<string, string> }[] };
+    expect(list.manifests.map((m) => m.artifactType)).toEqual(['application/vnd.dev.sigstore.bundle.v0.3+json', 'application/vnd.dev.sigstore.bundle.v0.3+json']);
+    const one = await (await fetch(`http://${reg.host}/v2/acme/signed/manifests/${list.manifests[0]!.digest}`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })).json() as { subject: { digest: string } };
+    expect(one.subject.digest).toBe(r.digest);
+
+    const wrongKey = await cli(['verify', ref, '--key', other.pub]);
+    expect(wrongKey.value).toBe(1);
+    expect(wrongKey.stderr).toMatch(/no attestation of .* verifies with .*other\.pub: .*signed with another key/);
+  });
+
+  it('an image without attestations fails verification, saying so', async () => {
+    const ctx = writeTree(join(work, 'ctx2'), { Dockerfile: 'FROM scratch\nCOPY f /f\n', f: 'y' });
+    const ref = `${reg.host}/acme/unsigned:1`;
+    expect((await cli(['build', ctx, '-t', ref, '--push', '-q', '--cache-dir', join(work, 'cache')])).value).toBe(0);
+    const v = await cli(['verify', ref, '--key', keys.pub]);
+    expect(v.value).toBe(1);
+    expect(v.stderr).toMatch(/has no Sigstore bundle referrers/);
+  });
+
+  it('refuses --sign without --key or without a push, and --sbom without --sign, before building', async () => {
+    const ctx = writeTree(join(work, 'ctx3'), { Dockerfile: 'FROM scratch\n' });
+    expect((await cli(['build', ctx, '--sign', '-t', `${reg.host}/a/b:1`, '--push'])).stderr).toMatch(/--sign needs --key FILE/);
+    expect((await cli(['build', ctx, '--sign', '--key', keys.key, '-o', join(work, 'o')])).stderr).toMatch(/nothing is pushed/);
+    expect((await cli(['build', ctx, '--sbom', '-t', `${reg.host}/a/b:1`, '--push'])).stderr).toMatch(/--sbom attestations are signed: add --sign --key FILE/);
+  });
+});
