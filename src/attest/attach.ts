@@ -6,6 +6,7 @@ import { formatReference, type Reference } from '../oci/reference.js';
 import type { Descriptor } from '../oci/schemas.js';
 import type { Remote } from '../remote/registry-image.js';
 import { loadSigningKey, signStatement } from './key-signer.js';
+import { signStatementKeyless, type KeylessOptions } from './keyless-signer.js';
 import { provenance, type Material } from './provenance.js';
 import { BUNDLE_MEDIA_TYPE, pushReferrer } from './referrers.js';
 import { apkPackages, cyclonedx } from './sbom.js';
@@ -15,8 +16,8 @@ import { CYCLONEDX_PREDICATE, SLSA_PROVENANCE_V1, statementFor, type Statement }
 // attestations of each pushed image, signed, and pushed beside it as OCI 1.1 referrers.
 
 export interface AttestOptions {
-  /** PEM file of the ECDSA P-256 signing key. (Keyless signing is not built yet.) */
-  key: string;
+  /** A PEM file of an ECDSA P-256 key, or keyless (Fulcio, Rekor, optionally a TSA). */
+  signing: { kind: 'key'; key: string } | ({ kind: 'keyless' } & KeylessOptions);
   provenance: 'min' | 'max' | false;
   sbom: boolean;
 }
@@ -52,13 +53,14 @@ export async function statements(input: AttestInput, name: string, opts: AttestO
 /** Signs each statement and pushes it as a referrer of the image in every repository it was pushed to. */
 export async function attestPushed(input: AttestInput, refs: readonly Reference[], remote: Remote, opts: AttestOptions): Promise<{ repository: string; digest: string; predicateType: string }[]> {
   if (!opts.provenance && !opts.sbom) return [];
-  const key = loadSigningKey(opts.key);
+  const key = opts.signing.kind === 'key' ? loadSigningKey(opts.signing.key) : undefined;
+  const sign = (st: Statement) => (key ? signStatement(st, key) : signStatementKeyless(st, opts.signing as KeylessOptions));
   const done: { repository: string; digest: string; predicateType: string }[] = [];
   const repos = new Map(refs.map((r) => [`${r.registry}/${r.repository}`, r] as const));
   for (const ref of repos.values()) {
     const name = formatReference({ ...ref, tag: undefined, digest: undefined });
     for (const st of await statements(input, name, opts)) {
-      const bundle = await signStatement(st, key);
+      const bundle = await sign(st);
       try {
         const d = await pushReferrer(remote.client(ref.registry), ref.repository, input.descriptor, bundle, {
           'dev.sigstore.bundle.content': 'dsse-envelope',

@@ -8,15 +8,28 @@ import { selectPlatform } from '../oci/select-platform.js';
 import { isIndexType } from '../oci/media-types.js';
 import { loadPublicKey } from './key-signer.js';
 import { BUNDLE_MEDIA_TYPE, listReferrers, readReferrerBlob } from './referrers.js';
-import { verifyKeyBundle } from './verify-bundle.js';
+import { verifyBundle, type Trust } from './verify-bundle.js';
+import { readFileSync } from 'node:fs';
 
 // `ocimake verify IMAGE --key PUB`: the image's Sigstore-bundle referrers, each verified with
 // the key and checked to attest this very manifest, as `cosign verify-attestation` does.
 
 export interface VerifiedAttestation { referrer: string; predicateType: string; predicate: unknown }
 
-export async function verifyImage(spec: string, opts: { remote: Remote; platform: Platform; key: string; type?: string }): Promise<{ digest: string; verified: VerifiedAttestation[]; via: string }> {
-  const key = loadPublicKey(opts.key);
+export type TrustSpec = { key: string } | { identity: string; issuer: string; trustedRoot: string };
+
+function trustOf(t: TrustSpec): Trust {
+  if ('key' in t) return { kind: 'key', ...loadPublicKey(t.key) };
+  let root: unknown;
+  try { root = JSON.parse(readFileSync(t.trustedRoot, 'utf8')); } catch (err) {
+    throw new OcimakeError('FLAG_INVALID', `--trusted-root ${t.trustedRoot}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { hint: 'a Sigstore trusted_root.json (as cosign trusted-root create writes, or the TUF repository holds)' });
+  }
+  return { kind: 'identity', trustedRoot: root, identity: t.identity, issuer: t.issuer };
+}
+
+export async function verifyImage(spec: string, opts: { remote: Remote; platform: Platform; trust: TrustSpec; type?: string }): Promise<{ digest: string; verified: VerifiedAttestation[]; via: string }> {
+  const trust = trustOf(opts.trust);
+  const by = 'key' in opts.trust ? opts.trust.key : `${opts.trust.identity} (${opts.trust.issuer})`;
   const ref = parseReference(spec);
   const client = opts.remote.client(ref.registry);
   let m = await fetchManifest(client, ref);
@@ -30,7 +43,7 @@ export async function verifyImage(spec: string, opts: { remote: Remote; platform
   const failures: string[] = [];
   for (const r of referrers) {
     try {
-      const st = verifyKeyBundle(await readReferrerBlob(client, ref.repository, r.digest), key, m.digest, `the attestation ${r.digest.slice(0, 19)}`);
+      const st = verifyBundle(await readReferrerBlob(client, ref.repository, r.digest), trust, m.digest, `the attestation ${r.digest.slice(0, 19)}`);
       if (!opts.type || st.predicateType === opts.type) verified.push({ referrer: r.digest, predicateType: st.predicateType, predicate: st.predicate });
     } catch (err) {
       if (!(err instanceof OcimakeError)) throw err;
@@ -38,7 +51,7 @@ export async function verifyImage(spec: string, opts: { remote: Remote; platform
     }
   }
   if (verified.length === 0) {
-    throw new OcimakeError('SIGNATURE_INVALID', `no attestation of ${name}@${m.digest}${opts.type ? ` of type ${opts.type}` : ''} verifies with ${opts.key}${failures.length ? `: ${failures.join('; ')}` : ''}`, { hint: 'check the key, or whether the image was signed after it was pushed' });
+    throw new OcimakeError('SIGNATURE_INVALID', `no attestation of ${name}@${m.digest}${opts.type ? ` of type ${opts.type}` : ''} verifies with ${by}${failures.length ? `: ${failures.join('; ')}` : ''}`, { hint: 'check the key, or whether the image was signed after it was pushed' });
   }
   return { digest: m.digest, verified, via };
 }

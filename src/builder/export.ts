@@ -20,6 +20,7 @@ import { exportCache, parseCacheSpec, withInlineKeys, type CacheSpec } from './b
 import { Remote } from '../remote/registry-image.js';
 import { attestPushed, type AttestOptions } from '../attest/attach.js';
 import { loadSigningKey } from '../attest/key-signer.js';
+import { checkIdentityAvailable } from '../attest/keyless-signer.js';
 import { formatPlatform, hostPlatform } from '../oci/platform.js';
 import { imageArtifacts } from '../image/image.js';
 import type { Image } from '../image/image.js';
@@ -94,7 +95,9 @@ export async function buildAndExport(opts: BuildAndExportOptions): Promise<Build
   if (opts.attest) {
     if (!outputs.some((o) => o.type === 'registry')) throw new OcimakeError('FLAG_INVALID', '--sign attaches attestations to a pushed image, and nothing is pushed', { hint: 'add --push (or -o type=registry); attestations in OCI layout outputs are not written yet' });
     if (multi) throw new OcimakeError('FLAG_INVALID', '--sign with several platforms is not built yet', { hint: 'build and sign one platform at a time' });
-    loadSigningKey(opts.attest.key); // a bad key fails before the build
+    // A bad key, or no identity token, fails before the build.
+    if (opts.attest.signing.kind === 'key') loadSigningKey(opts.attest.signing.key);
+    else checkIdentityAvailable(opts.attest.signing);
   }
   const startedOn = new Date().toISOString();
   const indexOnly = annotations.find((a) => a.targets.has('index') || a.targets.has('manifest-descriptor'));

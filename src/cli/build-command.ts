@@ -1,6 +1,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { readDockerfile } from '../dockerfile/read.js';
 import type { AttestOptions } from '../attest/attach.js';
+import { PUBLIC_GOOD } from '../attest/keyless-signer.js';
 import { version } from './version.js';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -48,8 +49,12 @@ export function registerBuild(program: Command): void {
     .option('--strict-scripts', 'fail when an apk package has install scripts ocimake does not emulate (default: warn)')
     .option('--call <method>', 'build (default), or check: run the Dockerfile checks (as docker build --check) and build nothing')
     .option('--check', 'same as --call=check')
-    .option('--sign', 'sign attestations of the pushed image and push them as OCI 1.1 referrers (with --key; provenance mode=min unless --provenance says otherwise)')
-    .option('--key <file>', 'the ECDSA P-256 private key (PEM) --sign uses; OCIMAKE_KEY_PASSWORD decrypts an encrypted one')
+    .option('--sign', 'sign attestations of the pushed image and push them as OCI 1.1 referrers: keyless (Fulcio + Rekor, OIDC token from SIGSTORE_ID_TOKEN or the CI), or with --key; provenance mode=min unless --provenance says otherwise')
+    .option('--key <file>', 'sign with this ECDSA P-256 private key (PEM) instead of keyless; OCIMAKE_KEY_PASSWORD decrypts an encrypted one')
+    .option('--fulcio-url <url>', 'Fulcio of a private Sigstore instance (default https://fulcio.sigstore.dev)')
+    .option('--rekor-url <url>', 'Rekor of a private Sigstore instance (default https://rekor.sigstore.dev)')
+    .option('--tsa-url <url>', 'also get an RFC 3161 timestamp from this timestamp authority')
+    .option('--tlog <bool>', 'record keyless signatures in Rekor (default true; false needs --tsa-url)')
     .option('--provenance [spec]', 'SLSA provenance v1 attestation: mode=min (default) | mode=max | false (needs --sign)')
     .option('--sbom [bool]', 'CycloneDX SBOM attestation of the apk packages (needs --sign)')
     .option('--ssh <spec>', 'not supported: ocimake runs nothing that could use an SSH agent')
@@ -118,12 +123,22 @@ function attestOptions(o: BuildFlags): { attest?: AttestOptions & { version: str
   const provenance = o.provenance === undefined ? undefined : parseProvenance(o.provenance);
   const sbom = o.sbom === undefined ? false : parseBool('--sbom', o.sbom);
   if (!o.sign) {
-    if (provenance || sbom) throw new OcimakeError('FLAG_INVALID', `--${provenance ? 'provenance' : 'sbom'} attestations are signed: add --sign --key FILE`, { hint: 'keyless signing (Fulcio) is not built yet; sign with an ECDSA P-256 key' });
+    if (provenance || sbom) throw new OcimakeError('FLAG_INVALID', `--${provenance ? 'provenance' : 'sbom'} attestations are signed: add --sign`, { hint: '--sign signs keyless (an OIDC token from SIGSTORE_ID_TOKEN or the CI), or with --key FILE' });
     if (o.key) throw new OcimakeError('FLAG_INVALID', '--key is the key of --sign', { hint: 'add --sign' });
     return {};
   }
-  if (!o.key) throw new OcimakeError('FLAG_INVALID', '--sign needs --key FILE', { hint: 'keyless signing (Fulcio) is not built yet; make a key with "openssl ecparam -genkey -name prime256v1 | openssl pkcs8 -topk8 -nocrypt -out cosign.key"' });
-  return { attest: { key: o.key, provenance: provenance ?? 'min', sbom, version: version() } };
+  const base = { provenance: provenance ?? 'min' as const, sbom, version: version() };
+  if (o.key) {
+    if (o.fulcioUrl || o.tsaUrl || o.tlog !== undefined) throw new OcimakeError('FLAG_INVALID', '--fulcio-url, --tsa-url and --tlog are for keyless signing, and --key was given', { hint: 'drop --key to sign keyless, or drop those flags' });
+    return { attest: { ...base, signing: { kind: 'key', key: o.key } } };
+  }
+  const tlog = o.tlog === undefined ? true : parseBool('--tlog', o.tlog);
+  return {
+    attest: {
+      ...base,
+      signing: { kind: 'keyless', fulcioURL: o.fulcioUrl ?? PUBLIC_GOOD.fulcio, rekorURL: o.rekorUrl ?? PUBLIC_GOOD.rekor, ...(o.tsaUrl ? { tsaURL: o.tsaUrl } : {}), tlog },
+    },
+  };
 }
 
 function parseProvenance(v: string | true): 'min' | 'max' | false {
@@ -142,6 +157,10 @@ function parseBool(flag: string, v: string | true): boolean {
 interface BuildFlags extends NetworkFlags {
   sign?: boolean;
   key?: string;
+  fulcioUrl?: string;
+  rekorUrl?: string;
+  tsaUrl?: string;
+  tlog?: string;
   provenance?: string | true;
   sbom?: string | true;
   file?: string;
