@@ -8,7 +8,7 @@ import type { Remote } from '../remote/registry-image.js';
 import { loadSigningKey, signStatement } from './key-signer.js';
 import { signStatementKeyless, type KeylessOptions } from './keyless-signer.js';
 import { provenance, type Material } from './provenance.js';
-import { BUNDLE_MEDIA_TYPE, pushReferrer } from './referrers.js';
+import { BUNDLE_MEDIA_TYPE, pushReferrer } from '../remote/referrers.js';
 import { apkPackages, cyclonedx } from './sbom.js';
 import { CYCLONEDX_PREDICATE, SLSA_PROVENANCE_V1, statementFor, type Statement } from './statement.js';
 
@@ -74,6 +74,21 @@ export async function attestPushed(input: AttestInput, refs: readonly Reference[
     }
   }
   return done;
+}
+
+/** cosign's predicate for a plain signature of an image, in bundle form. */
+export const COSIGN_SIGN_PREDICATE = 'https://sigstore.dev/cosign/sign/v1';
+
+/** `ocimake sign IMAGE`: a signed statement about the manifest or index `descriptor`, pushed as its referrer. */
+export async function signPushed(ref: Reference, descriptor: Descriptor, remote: Remote, signing: AttestOptions['signing']): Promise<string> {
+  const key = signing.kind === 'key' ? loadSigningKey(signing.key) : undefined;
+  const st = statementFor(formatReference({ ...ref, tag: undefined, digest: undefined }), descriptor.digest, COSIGN_SIGN_PREDICATE, {});
+  const bundle = key ? await signStatement(st, key) : await signStatementKeyless(st, signing as KeylessOptions);
+  const d = await pushReferrer(remote.client(ref.registry), ref.repository, descriptor, bundle, {
+    'dev.sigstore.bundle.content': 'dsse-envelope',
+    'dev.sigstore.bundle.predicateType': COSIGN_SIGN_PREDICATE,
+  });
+  return d.digest;
 }
 
 export { BUNDLE_MEDIA_TYPE };

@@ -7,7 +7,7 @@ import { parseIndex } from '../image/from-manifest.js';
 import { selectPlatform } from '../oci/select-platform.js';
 import { isIndexType } from '../oci/media-types.js';
 import { loadPublicKey } from './key-signer.js';
-import { BUNDLE_MEDIA_TYPE, listReferrers, readReferrerBlob } from './referrers.js';
+import { BUNDLE_MEDIA_TYPE, listReferrers, readReferrerBlob } from '../remote/referrers.js';
 import { verifyBundle, type Trust } from './verify-bundle.js';
 import { readFileSync } from 'node:fs';
 
@@ -32,18 +32,26 @@ export async function verifyImage(spec: string, opts: { remote: Remote; platform
   const by = 'key' in opts.trust ? opts.trust.key : `${opts.trust.identity} (${opts.trust.issuer})`;
   const ref = parseReference(spec);
   const client = opts.remote.client(ref.registry);
-  let m = await fetchManifest(client, ref);
-  if (isIndexType(m.mediaType)) m = await fetchManifest(client, ref, selectPlatform(parseIndex(m.bytes, spec), opts.platform, spec).digest);
-  const { referrers, via } = await listReferrers(client, ref.repository, m.digest, BUNDLE_MEDIA_TYPE);
+  // What the tag names (an index is signed as such by "sign"), and the platform's manifest (which "build --sign" attests).
+  const top = await fetchManifest(client, ref);
+  const m = isIndexType(top.mediaType) ? await fetchManifest(client, ref, selectPlatform(parseIndex(top.bytes, spec), opts.platform, spec).digest) : top;
+  const subjects = top.digest === m.digest ? [m.digest] : [m.digest, top.digest];
   const name = formatReference({ ...ref, tag: undefined, digest: undefined });
-  if (referrers.length === 0) {
-    throw new OcimakeError('SIGNATURE_MISSING', `${name}@${m.digest} has no Sigstore bundle referrers`, { hint: 'sign it with "ocimake build --push --sign --key FILE"' });
+  const found: { subject: string; digest: string }[] = [];
+  let via = 'none';
+  for (const subject of subjects) {
+    const listed = await listReferrers(client, ref.repository, subject, BUNDLE_MEDIA_TYPE);
+    if (listed.referrers.length > 0 && via === 'none') via = listed.via;
+    for (const r of listed.referrers) found.push({ subject, digest: r.digest });
+  }
+  if (found.length === 0) {
+    throw new OcimakeError('SIGNATURE_MISSING', `${name}@${m.digest} has no Sigstore bundle referrers`, { hint: 'sign it with "ocimake build --push --sign" or "ocimake sign"' });
   }
   const verified: VerifiedAttestation[] = [];
   const failures: string[] = [];
-  for (const r of referrers) {
+  for (const r of found) {
     try {
-      const st = verifyBundle(await readReferrerBlob(client, ref.repository, r.digest), trust, m.digest, `the attestation ${r.digest.slice(0, 19)}`);
+      const st = verifyBundle(await readReferrerBlob(client, ref.repository, r.digest), trust, r.subject, `the attestation ${r.digest.slice(0, 19)}`);
       if (!opts.type || st.predicateType === opts.type) verified.push({ referrer: r.digest, predicateType: st.predicateType, predicate: st.predicate });
     } catch (err) {
       if (!(err instanceof OcimakeError)) throw err;

@@ -1,8 +1,6 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { readDockerfile } from '../dockerfile/read.js';
-import type { AttestOptions } from '../attest/attach.js';
-import { PUBLIC_GOOD } from '../attest/keyless-signer.js';
-import { version } from './version.js';
+import { addSigningFlags, attestOptions, type SigningFlags } from './sign-flags.js';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Output } from '../builder/export.js';
@@ -21,7 +19,7 @@ const collect = (v: string, prev: string[]) => [...prev, v];
 
 /** Registers `ocimake build`, whose flags mean what they mean in `docker buildx build`. */
 export function registerBuild(program: Command): void {
-  addNetworkFlags(program
+  addNetworkFlags(addSigningFlags(program
     .command('build')
     .description('build an image from a Dockerfile, without a daemon')
     .argument('[context]', 'build context directory', '.')
@@ -50,15 +48,10 @@ export function registerBuild(program: Command): void {
     .option('--call <method>', 'build (default), or check: run the Dockerfile checks (as docker build --check) and build nothing')
     .option('--check', 'same as --call=check')
     .option('--sign', 'sign attestations of the pushed image and push them as OCI 1.1 referrers: keyless (Fulcio + Rekor, OIDC token from SIGSTORE_ID_TOKEN or the CI), or with --key; provenance mode=min unless --provenance says otherwise')
-    .option('--key <file>', 'sign with this ECDSA P-256 private key (PEM) instead of keyless; OCIMAKE_KEY_PASSWORD decrypts an encrypted one')
-    .option('--fulcio-url <url>', 'Fulcio of a private Sigstore instance (default https://fulcio.sigstore.dev)')
-    .option('--rekor-url <url>', 'Rekor of a private Sigstore instance (default https://rekor.sigstore.dev)')
-    .option('--tsa-url <url>', 'also get an RFC 3161 timestamp from this timestamp authority')
-    .option('--tlog <bool>', 'record keyless signatures in Rekor (default true; false needs --tsa-url)')
     .option('--provenance [spec]', 'SLSA provenance v1 attestation: mode=min (default) | mode=max | false (needs --sign)')
     .option('--sbom [bool]', 'CycloneDX SBOM attestation of the apk packages (needs --sign)')
     .option('--ssh <spec>', 'not supported: ocimake runs nothing that could use an SSH agent')
-    .option('--secret <spec>', 'not supported: ocimake runs nothing that could read a secret'))
+    .option('--secret <spec>', 'not supported: ocimake runs nothing that could read a secret')))
     .action(async (context: string, o: BuildFlags) => {
       const call = o.check ? 'check' : (o.call ?? 'build');
       if (call !== 'build' && call !== 'check') throw new OcimakeError('FLAG_UNSUPPORTED', `--call=${call} is not supported`, { hint: 'ocimake has --call=build and --call=check' });
@@ -118,49 +111,8 @@ export function registerBuild(program: Command): void {
     });
 }
 
-/** --sign, --key, --provenance, --sbom as buildx and cosign spell them. */
-function attestOptions(o: BuildFlags): { attest?: AttestOptions & { version: string } } {
-  const provenance = o.provenance === undefined ? undefined : parseProvenance(o.provenance);
-  const sbom = o.sbom === undefined ? false : parseBool('--sbom', o.sbom);
-  if (!o.sign) {
-    if (provenance || sbom) throw new OcimakeError('FLAG_INVALID', `--${provenance ? 'provenance' : 'sbom'} attestations are signed: add --sign`, { hint: '--sign signs keyless (an OIDC token from SIGSTORE_ID_TOKEN or the CI), or with --key FILE' });
-    if (o.key) throw new OcimakeError('FLAG_INVALID', '--key is the key of --sign', { hint: 'add --sign' });
-    return {};
-  }
-  const base = { provenance: provenance ?? 'min' as const, sbom, version: version() };
-  if (o.key) {
-    if (o.fulcioUrl || o.tsaUrl || o.tlog !== undefined) throw new OcimakeError('FLAG_INVALID', '--fulcio-url, --tsa-url and --tlog are for keyless signing, and --key was given', { hint: 'drop --key to sign keyless, or drop those flags' });
-    return { attest: { ...base, signing: { kind: 'key', key: o.key } } };
-  }
-  const tlog = o.tlog === undefined ? true : parseBool('--tlog', o.tlog);
-  return {
-    attest: {
-      ...base,
-      signing: { kind: 'keyless', fulcioURL: o.fulcioUrl ?? PUBLIC_GOOD.fulcio, rekorURL: o.rekorUrl ?? PUBLIC_GOOD.rekor, ...(o.tsaUrl ? { tsaURL: o.tsaUrl } : {}), tlog },
-    },
-  };
-}
-
-function parseProvenance(v: string | true): 'min' | 'max' | false {
-  if (v === true || v === 'true' || v === 'mode=min') return 'min';
-  if (v === 'mode=max') return 'max';
-  if (v === 'false') return false;
-  throw new OcimakeError('FLAG_INVALID', `--provenance=${v} is not understood`, { hint: 'use --provenance, --provenance=mode=min, --provenance=mode=max or --provenance=false' });
-}
-
-function parseBool(flag: string, v: string | true): boolean {
-  if (v === true || v === 'true') return true;
-  if (v === 'false') return false;
-  throw new OcimakeError('FLAG_INVALID', `${flag}=${v} is not true or false`);
-}
-
-interface BuildFlags extends NetworkFlags {
+interface BuildFlags extends NetworkFlags, SigningFlags {
   sign?: boolean;
-  key?: string;
-  fulcioUrl?: string;
-  rekorUrl?: string;
-  tsaUrl?: string;
-  tlog?: string;
   provenance?: string | true;
   sbom?: string | true;
   file?: string;

@@ -8,6 +8,7 @@ import { registerLogin } from './login-command.js';
 import { registerPush } from './push-command.js';
 import { registerCache } from './cache-command.js';
 import { registerVerify } from './verify-command.js';
+import { registerSign } from './sign-command.js';
 import { removeTrackedTemps } from '../util/temp-files.js';
 import { takeExitCode } from './exit-code.js';
 import { fsErrorInWords } from '../util/fs-paths.js';
@@ -31,6 +32,7 @@ export function program(): Command {
   registerPush(p);
   registerLogin(p);
   registerCache(p);
+  registerSign(p);
   registerVerify(p);
   p.command('limits')
     .description('list the limits ocimake puts on what it reads (images, registries, Dockerfiles) and the variables that raise them')

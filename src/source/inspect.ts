@@ -4,8 +4,10 @@ import { isIndexType } from '../oci/media-types.js';
 import { formatPlatform } from '../oci/platform.js';
 import { IndexSchema, type Platform } from '../oci/schemas.js';
 import type { Remote } from '../remote/registry-image.js';
+import type { Reference } from '../oci/reference.js';
 import { imageArtifacts } from '../image/image.js';
 import { openImage } from './open.js';
+import { listReferrers } from '../remote/referrers.js';
 
 /** What `ocimake inspect` reports. */
 export interface InspectResult {
@@ -21,6 +23,8 @@ export interface InspectResult {
   layers: { digest: string; size: number; mediaType: string; diffId: string }[];
   /** The raw manifest or index bytes the name resolves to. */
   raw: string;
+  /** For registry images: the manifests whose subject is this one (OCI 1.1 referrers: signatures, attestations). */
+  referrers?: { digest: string; artifactType?: string; annotations?: Record<string, string> }[];
 }
 
 /**
@@ -49,8 +53,19 @@ export async function inspectImage(spec: string, ctx: { remote: Remote; platform
       config: c,
       layers: opened.image.layers.map((l) => ({ digest: l.descriptor.digest, size: l.descriptor.size, mediaType: l.descriptor.mediaType, diffId: l.diffId })),
       raw: raw ?? art.manifestBytes.toString('utf8'),
+      ...(opened.ref ? await referrersOf(ctx.remote, opened.ref, opened.digest) : {}),
     };
   } catch (err) {
     throw withContext(`inspecting ${spec}`, err);
+  }
+}
+
+/** The referrers of a registry image; none listed (rather than a failed inspect) when the registry will not say. */
+async function referrersOf(remote: Remote, ref: Reference, digest: string): Promise<Pick<InspectResult, 'referrers'>> {
+  try {
+    const { referrers } = await listReferrers(remote.client(ref.registry), ref.repository, digest);
+    return { referrers: referrers.map((r) => ({ digest: r.digest, ...(r.artifactType ? { artifactType: r.artifactType } : {}), ...(r.annotations ? { annotations: r.annotations } : {}) })) };
+  } catch {
+    return {};
   }
 }

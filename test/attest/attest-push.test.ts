@@ -75,4 +75,40 @@ describe('signed attestations pushed as referrers', () => {
     expect((await cli(['build', ctx, '--sign', '--key', keys.key, '-o', join(work, 'o')])).stderr).toMatch(/nothing is pushed/);
     expect((await cli(['build', ctx, '--sbom', '-t', `${reg.host}/a/b:1`, '--push'])).stderr).toMatch(/--sbom attestations are signed: add --sign/);
   });
+
+  it('ocimake sign signs an image already pushed; inspect lists the referrer; verify accepts it', async () => {
+    const ctx = writeTree(join(work, 'ctx4'), { Dockerfile: 'FROM scratch\nCOPY f /f\n', f: 'later' });
+    const ref = `${reg.host}/acme/later:1`;
+    expect((await cli(['build', ctx, '-t', ref, '--push', '-q', '--cache-dir', join(work, 'cache')])).value).toBe(0);
+    const s = await cli(['sign', ref, '--key', keys.key]);
+    expect(s.value).toBe(0);
+    expect(s.stderr).toMatch(/^signed sha256:[0-9a-f]{64}: sha256:[0-9a-f]{64}\n$/);
+    const i = await cli(['inspect', ref]);
+    const inspected = JSON.parse(i.stdout) as { referrers: { artifactType: string; annotations: Record<string, string> }[] };
+    expect(inspected.referrers).toHaveLength(1);
+    expect(inspected.referrers[0]!.artifactType).toBe('application/vnd.dev.sigstore.bundle.v0.3+json');
+    expect(inspected.referrers[0]!.annotations['dev.sigstore.bundle.predicateType']).toBe('https://sigstore.dev/cosign/sign/v1');
+    const v = await cli(['verify', ref, '--key', keys.pub]);
+    expect(v.value).toBe(0);
+    expect(v.stdout).toMatch(/^verified https:\/\/sigstore\.dev\/cosign\/sign\/v1 /);
+  });
+
+  it('a bundle of another image attached as a referrer (a swapped bundle) does not verify', async () => {
+    const { pushReferrer } = await import('../../src/remote/referrers.js');
+    const { signStatement, loadSigningKey } = await import('../../src/attest/key-signer.js');
+    const { statementFor } = await import('../../src/attest/statement.js');
+    const { RegistryClient } = await import('../../src/remote/transport.js');
+    const ctx = writeTree(join(work, 'ctx5'), { Dockerfile: 'FROM scratch\nCOPY f /f\n', f: 'victim' });
+    const ref = `${reg.host}/acme/victim:1`;
+    const built = await cli(['build', ctx, '-t', ref, '--push', '-q', '--cache-dir', join(work, 'cache')]);
+    const digest = built.stdout.trim();
+    const manifest = await fetch(`http://${reg.host}/v2/acme/victim/manifests/${digest}`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+    const size = Number(manifest.headers.get('content-length'));
+    // Signed, but about another image: attached here by someone with push access.
+    const other = await signStatement(statementFor(`${reg.host}/acme/victim`, `sha256:${'0'.repeat(64)}`, 'https://slsa.dev/provenance/v1', {}), loadSigningKey(keys.key));
+    await pushReferrer(new RegistryClient(reg.host), 'acme/victim', { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, size }, other, {});
+    const v = await cli(['verify', ref, '--key', keys.pub]);
+    expect(v.value).toBe(1);
+    expect(v.stderr).toMatch(/attests sha256:0000.*, not sha256:/);
+  });
 });

@@ -4,10 +4,10 @@ import { canonicalBytes } from '../oci/canonical-json.js';
 import { sha256 } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
 import type { Descriptor } from '../oci/schemas.js';
-import { discard, readBounded, LIMITS } from '../remote/bounded.js';
-import { pushBlob } from '../remote/push.js';
-import type { RegistryClient } from '../remote/transport.js';
-import { registryError } from '../remote/transport.js';
+import { discard, readBounded, LIMITS } from './bounded.js';
+import { pushBlob } from './push.js';
+import type { RegistryClient } from './transport.js';
+import { registryError } from './transport.js';
 
 // OCI 1.1 referrers (image-spec manifest `subject`, distribution-spec referrers API): an
 // attestation is an artifact manifest whose subject is the image manifest. Registries without
