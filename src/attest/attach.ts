@@ -9,7 +9,7 @@ import { loadSigningKey, signStatement } from './key-signer.js';
 import { signStatementKeyless, type KeylessOptions } from './keyless-signer.js';
 import { provenance, type Material } from './provenance.js';
 import { BUNDLE_MEDIA_TYPE, pushReferrer } from '../remote/referrers.js';
-import { apkPackages, cyclonedx } from './sbom.js';
+import { cyclonedx, imagePackages } from './sbom.js';
 import { CYCLONEDX_PREDICATE, SLSA_PROVENANCE_V1, statementFor, type Statement } from './statement.js';
 
 // `ocimake build --push --sign --key FILE [--provenance=mode=min|max] [--sbom]`: the
@@ -44,7 +44,7 @@ export async function statements(input: AttestInput, name: string, opts: AttestO
     }, opts.provenance)));
   }
   if (opts.sbom) {
-    const packages = await apkPackages(new MergedFs(input.image, 'the image'), join(input.scratch, 'sbom'));
+    const packages = await imagePackages(new MergedFs(input.image, 'the image'), join(input.scratch, 'sbom'));
     out.push(statementFor(name, input.descriptor.digest, CYCLONEDX_PREDICATE, cyclonedx(name, input.descriptor.digest, packages)));
   }
   return out;

@@ -48,6 +48,8 @@ describe('signed attestations pushed as referrers', () => {
     expect(musl.version).toMatch(/^1\.2\.\d+-r\d+$/);
     expect(musl.purl).toBe(`pkg:apk/alpine/musl@${musl.version}?arch=x86_64`);
     expect(sbom.components.length).toBeGreaterThan(10);
+    const CDX = await import('@cyclonedx/cyclonedx-library');
+    expect(await new CDX.Validation.JsonStrictValidator(CDX.Spec.Version.v1dot6).validate(JSON.stringify(sbom))).toBeNull();
 
     // What any OCI 1.1 client sees: the referrers index, with the bundle type and the subject.
     const list = await (await fetch(`http://${reg.host}/v2/acme/signed/referrers/${r.digest}`)).json() as { manifests: { digest: string; artifactType: string; annotations: Record<string, string> }[] };
@@ -106,7 +108,7 @@ describe('signed attestations pushed as referrers', () => {
     const size = Number(manifest.headers.get('content-length'));
     // Signed, but about another image: attached here by someone with push access.
     const other = await signStatement(statementFor(`${reg.host}/acme/victim`, `sha256:${'0'.repeat(64)}`, 'https://slsa.dev/provenance/v1', {}), loadSigningKey(keys.key));
-    await pushReferrer(new RegistryClient(reg.host), 'acme/victim', { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, size }, other, {});
+    await pushReferrer(new RegistryClient(reg.host), 'acme/victim', { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: digest as `sha256:${string}`, size }, other, {});
     const v = await cli(['verify', ref, '--key', keys.pub]);
     expect(v.value).toBe(1);
     expect(v.stderr).toMatch(/attests sha256:0000.*, not sha256:/);
