@@ -94,7 +94,6 @@ export async function buildAndExport(opts: BuildAndExportOptions): Promise<Build
   const multi = (opts.platforms?.length ?? 0) > 1;
   if (opts.attest) {
     if (!outputs.some((o) => o.type === 'registry')) throw new OcimakeError('FLAG_INVALID', '--sign attaches attestations to a pushed image, and nothing is pushed', { hint: 'add --push (or -o type=registry); attestations in OCI layout outputs are not written yet' });
-    if (multi) throw new OcimakeError('FLAG_INVALID', '--sign with several platforms is not built yet', { hint: 'build and sign one platform at a time' });
     // A bad key, or no identity token, fails before the build.
     if (opts.attest.signing.kind === 'key') loadSigningKey(opts.attest.signing.key);
     else checkIdentityAvailable(opts.attest.signing);
@@ -109,7 +108,7 @@ export async function buildAndExport(opts: BuildAndExportOptions): Promise<Build
     checkDestination(o.dest, isDir ? 'dir' : 'file', `-o type=${o.type},dest=${o.dest}`);
     if (o.type === 'local') await checkEmptyDestination(o.dest);
   }
-  if (opts.platforms && opts.platforms.length > 1) return buildMulti(opts, outputs, tags, annotations, cacheTo);
+  if (opts.platforms && opts.platforms.length > 1) return buildMulti(opts, outputs, tags, annotations, cacheTo, startedOn);
   const result = inlineCache(annotate(await build(opts), annotations), cacheTo);
   const { artifacts } = result;
   for (const o of outputs) {
@@ -127,18 +126,7 @@ export async function buildAndExport(opts: BuildAndExportOptions): Promise<Build
       await toFileOrStdout(o.dest, (f) => writeDockerArchive(f, result.image, names));
     } else {
       const pushed = await pushImage(result.image, names, { ...opts, ...(opts.onPush ? { onEvent: opts.onPush } : {}) });
-      if (opts.attest) {
-        const scratch = await makeScratchDir('attest');
-        try {
-          const attested = await attestPushed({
-            image: result.image, descriptor: pushed.descriptor, inputs: result.inputs, ...(opts.target ? { target: opts.target } : {}),
-            platform: formatPlatform(opts.platform ?? hostPlatform()), buildArgs: opts.buildArgs ?? {}, startedOn, version: opts.attest.version, scratch,
-          }, names, new Remote(opts), opts.attest);
-          for (const a of attested) opts.onPush?.({ kind: 'attestation', ref: `${a.repository}@${a.digest}`, digest: pushed.digest, predicateType: a.predicateType });
-        } finally {
-          await fs.rm(scratch, { recursive: true, force: true });
-        }
-      }
+      if (opts.attest) await attest(opts, result, pushed.descriptor, opts.platform ?? hostPlatform(), names, startedOn);
     }
   }
   await exportCache(cacheTo, result.cacheRecords, [result.image], { remote: new Remote(opts) });
@@ -179,8 +167,22 @@ async function writeMetadata(opts: BuildAndExportOptions, tags: readonly Referen
   await writeFileAtomic(opts.metadataFile, `${JSON.stringify(meta, null, 2)}\n`);
 }
 
+/** Signs the attestations of one pushed image and pushes them as its referrers, reporting each. */
+async function attest(opts: BuildAndExportOptions, result: BuildResult, descriptor: Descriptor, platform: Platform, names: readonly Reference[], startedOn: string): Promise<void> {
+  const scratch = await makeScratchDir('attest');
+  try {
+    const attested = await attestPushed({
+      image: result.image, descriptor, inputs: result.inputs, ...(opts.target ? { target: opts.target } : {}),
+      platform: formatPlatform(platform), buildArgs: opts.buildArgs ?? {}, startedOn, version: opts.attest!.version, scratch,
+    }, names, new Remote(opts), opts.attest!);
+    for (const a of attested) opts.onPush?.({ kind: 'attestation', ref: `${a.repository}@${a.digest}`, digest: descriptor.digest, predicateType: a.predicateType });
+  } finally {
+    await fs.rm(scratch, { recursive: true, force: true });
+  }
+}
+
 /** A multi-platform build: one build per platform, then an OCI index (as buildx --platform a,b). */
-async function buildMulti(opts: BuildAndExportOptions, outputs: readonly Output[], tags: readonly Reference[], annotations: readonly Annotation[], cacheTo: readonly CacheSpec[]): Promise<BuildAndExportResult> {
+async function buildMulti(opts: BuildAndExportOptions, outputs: readonly Output[], tags: readonly Reference[], annotations: readonly Annotation[], cacheTo: readonly CacheSpec[], startedOn: string): Promise<BuildAndExportResult> {
   for (const o of outputs) {
     if (o.type === 'docker' || o.type === 'tar') {
       throw new OcimakeError('OUTPUT_INVALID', `--output type=${o.type} cannot hold a multi-platform image`, { hint: 'use -o type=oci,dest=DIR|FILE.tar, -o type=local,dest=DIR (a directory per platform) or --push, or build one --platform at a time' });
@@ -210,6 +212,8 @@ async function buildMulti(opts: BuildAndExportOptions, outputs: readonly Output[
       }
     } else if (o.type === 'registry') {
       art = await pushIndex(images, names, { ...opts, ...(opts.onPush ? { onEvent: opts.onPush } : {}) }, extras);
+      // Each platform's manifest is attested, as BuildKit attests each platform.
+      if (opts.attest) for (const [k, r] of results.entries()) await attest(opts, r, imageArtifacts(r.image).descriptor, opts.platforms![k]!, names, startedOn);
     }
   }
   await exportCache(cacheTo, results.flatMap((r) => r.cacheRecords), images, { remote: new Remote(opts) });

@@ -113,4 +113,18 @@ describe('signed attestations pushed as referrers', () => {
     expect(v.value).toBe(1);
     expect(v.stderr).toMatch(/attests sha256:0000.*, not sha256:/);
   });
+
+  it('a multi-platform build attests each platform\'s manifest', async () => {
+    const ctx = writeTree(join(work, 'ctx6'), { Dockerfile: 'FROM scratch\nARG TARGETARCH\nCOPY f /f-$TARGETARCH\n', f: 'multi' });
+    const ref = `${reg.host}/acme/multi:1`;
+    const b = await cli(['build', ctx, '-t', ref, '--push', '--sign', '--key', keys.key, '--platform', 'linux/amd64,linux/arm64', '--cache-dir', join(work, 'cache'), '--progress=plain']);
+    expect(b.value).toBe(0);
+    expect(b.stderr.match(/^attested /gm)).toHaveLength(2);
+    for (const platform of ['linux/amd64', 'linux/arm64']) {
+      const v = await cli(['verify', ref, '--key', keys.pub, '--platform', platform, '--output', 'json']);
+      expect(v.value).toBe(0);
+      const r = JSON.parse(v.stdout) as { verified: { predicate: { buildDefinition: { externalParameters: { platform: string } } } }[] };
+      expect(r.verified[0]!.predicate.buildDefinition.externalParameters.platform).toBe(platform);
+    }
+  });
 });
