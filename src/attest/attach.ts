@@ -9,6 +9,8 @@ import { loadSigningKey, signStatement } from './key-signer.js';
 import { signStatementKeyless, type KeylessOptions } from './keyless-signer.js';
 import { provenance, type Material } from './provenance.js';
 import { BUNDLE_MEDIA_TYPE, pushReferrer } from '../remote/referrers.js';
+import { referrerManifest } from '../oci/referrer.js';
+import { addLayoutReferrer } from '../layout/oci-layout.js';
 import { cyclonedx, imagePackages } from './sbom.js';
 import { CYCLONEDX_PREDICATE, SLSA_PROVENANCE_V1, statementFor, type Statement } from './statement.js';
 
@@ -48,6 +50,20 @@ export async function statements(input: AttestInput, name: string, opts: AttestO
     out.push(statementFor(name, input.descriptor.digest, CYCLONEDX_PREDICATE, cyclonedx(name, input.descriptor.digest, packages)));
   }
   return out;
+}
+
+/** Signs each statement and adds it to the OCI layout `dir` as a referrer of the image (as ORAS keeps them). */
+export async function attestLayout(input: AttestInput, dir: string, name: string, opts: AttestOptions): Promise<{ digest: string; predicateType: string }[]> {
+  if (!opts.provenance && !opts.sbom) return [];
+  const key = opts.signing.kind === 'key' ? loadSigningKey(opts.signing.key) : undefined;
+  const done: { digest: string; predicateType: string }[] = [];
+  for (const st of await statements(input, name, opts)) {
+    const bundle = key ? await signStatement(st, key) : await signStatementKeyless(st, opts.signing as KeylessOptions);
+    const r = referrerManifest(input.descriptor, bundle, { 'dev.sigstore.bundle.content': 'dsse-envelope', 'dev.sigstore.bundle.predicateType': st.predicateType });
+    await addLayoutReferrer(dir, r, bundle);
+    done.push({ digest: r.descriptor.digest, predicateType: st.predicateType });
+  }
+  return done;
 }
 
 /** Signs each statement and pushes it as a referrer of the image in every repository it was pushed to. */

@@ -18,7 +18,7 @@ import { indexArtifacts, pushIndex, writeOciLayoutIndex, type IndexExtras } from
 import { annotationsFor, parseAnnotation, type Annotation } from './annotations.js';
 import { exportCache, parseCacheSpec, withInlineKeys, type CacheSpec } from './build-cache.js';
 import { Remote } from '../remote/registry-image.js';
-import { attestPushed, type AttestOptions } from '../attest/attach.js';
+import { attestLayout, attestPushed, type AttestOptions } from '../attest/attach.js';
 import { loadSigningKey } from '../attest/key-signer.js';
 import { checkIdentityAvailable } from '../attest/keyless-signer.js';
 import { formatPlatform, hostPlatform } from '../oci/platform.js';
@@ -93,7 +93,8 @@ export async function buildAndExport(opts: BuildAndExportOptions): Promise<Build
   for (const c of opts.cacheFrom ?? []) parseCacheSpec('--cache-from', c);
   const multi = (opts.platforms?.length ?? 0) > 1;
   if (opts.attest) {
-    if (!outputs.some((o) => o.type === 'registry')) throw new OcimakeError('FLAG_INVALID', '--sign attaches attestations to a pushed image, and nothing is pushed', { hint: 'add --push (or -o type=registry); attestations in OCI layout outputs are not written yet' });
+    if (!outputs.some((o) => o.type === 'registry' || (o.type === 'oci' && !o.tar))) throw new OcimakeError('FLAG_INVALID', '--sign attaches attestations to a pushed image or an OCI layout, and there is neither', { hint: 'add --push, or -o type=oci,dest=DIR' });
+    if (outputs.some((o) => o.type === 'oci' && o.tar)) throw new OcimakeError('FLAG_UNSUPPORTED', '--sign does not write attestations into OCI archives (-o type=oci,dest=FILE.tar) yet', { hint: 'write a layout directory (-o type=oci,dest=DIR) or --push' });
     // A bad key, or no identity token, fails before the build.
     if (opts.attest.signing.kind === 'key') loadSigningKey(opts.attest.signing.key);
     else checkIdentityAvailable(opts.attest.signing);
@@ -117,7 +118,10 @@ export async function buildAndExport(opts: BuildAndExportOptions): Promise<Build
       const first = names[0];
       const refs = first ? { refName: first.tag ?? 'latest', imageName: formatReference(first) } : {};
       if (o.tar) await toFileOrStdout(o.dest, (f) => writeOciArchive(f, result.image, refs));
-      else await writeOciLayout(o.dest, result.image, refs);
+      else {
+        await writeOciLayout(o.dest, result.image, refs);
+        if (opts.attest) await attestToLayout(opts, result, artifacts.descriptor, opts.platform ?? hostPlatform(), o.dest, first ? formatReference({ ...first, tag: undefined, digest: undefined }) : 'image', startedOn);
+      }
     } else if (o.type === 'local') {
       await writeRootfs(o.dest, result.image);
     } else if (o.type === 'tar') {
@@ -181,6 +185,20 @@ async function attest(opts: BuildAndExportOptions, result: BuildResult, descript
   }
 }
 
+/** Signs the attestations of an image written to the layout `dir` and adds them there as its referrers. */
+async function attestToLayout(opts: BuildAndExportOptions, result: BuildResult, descriptor: Descriptor, platform: Platform, dir: string, name: string, startedOn: string): Promise<void> {
+  const scratch = await makeScratchDir('attest');
+  try {
+    const attested = await attestLayout({
+      image: result.image, descriptor, inputs: result.inputs, ...(opts.target ? { target: opts.target } : {}),
+      platform: formatPlatform(platform), buildArgs: opts.buildArgs ?? {}, startedOn, version: opts.attest!.version, scratch,
+    }, dir, name, opts.attest!);
+    for (const a of attested) opts.onPush?.({ kind: 'attestation', ref: `oci:${dir}@${a.digest}`, digest: descriptor.digest, predicateType: a.predicateType });
+  } finally {
+    await fs.rm(scratch, { recursive: true, force: true });
+  }
+}
+
 /** A multi-platform build: one build per platform, then an OCI index (as buildx --platform a,b). */
 async function buildMulti(opts: BuildAndExportOptions, outputs: readonly Output[], tags: readonly Reference[], annotations: readonly Annotation[], cacheTo: readonly CacheSpec[], startedOn: string): Promise<BuildAndExportResult> {
   for (const o of outputs) {
@@ -202,7 +220,11 @@ async function buildMulti(opts: BuildAndExportOptions, outputs: readonly Output[
     if (o.type === 'oci') {
       const refName = names[0]?.tag ?? (names[0] ? 'latest' : undefined);
       if (o.tar) await toFileOrStdout(o.dest, (f) => archiveLayout(f, async (dir) => { art = await writeOciLayoutIndex(dir, images, refName, extras); }));
-      else art = await writeOciLayoutIndex(o.dest, images, refName, extras);
+      else {
+        art = await writeOciLayoutIndex(o.dest, images, refName, extras);
+        const name = names[0] ? formatReference({ ...names[0], tag: undefined, digest: undefined }) : 'image';
+        if (opts.attest) for (const [k, r] of results.entries()) await attestToLayout(opts, r, imageArtifacts(r.image).descriptor, opts.platforms![k]!, o.dest, name, startedOn);
+      }
     } else if (o.type === 'local') {
       // As buildx: one directory per platform, named os_arch[_variant].
       await mkdirp(o.dest);

@@ -29,7 +29,8 @@ export async function openOciLayout(dir: string, tag: string | undefined, platfo
   const text = await readIndexJson(dir);
   const store = new BlobStore(dir);
   let index: Index = parseIndex(text, what);
-  let entries = tag ? index.manifests.filter((m) => m.annotations?.[REF_NAME] === tag) : index.manifests;
+  // Untagged, the layout's one image: referrers (signatures, attestations: they have an artifactType) do not count.
+  let entries = tag ? index.manifests.filter((m) => m.annotations?.[REF_NAME] === tag) : index.manifests.filter((m) => !m.artifactType);
   if (entries.length === 0) throw new OcimakeError('IMAGE_NOT_FOUND', `${what}: no image tagged "${tag}"`, { hint: `tags: ${index.manifests.map((m) => m.annotations?.[REF_NAME]).filter(Boolean).join(', ') || 'none'}` });
   if (entries.length > 1 && entries.every((e) => e.platform)) entries = [selectPlatform({ ...index, manifests: entries }, platform, what)];
   if (entries.length > 1) throw new OcimakeError('IMAGE_AMBIGUOUS', `${what} holds ${entries.length} images`, { hint: 'name one as oci:DIR:TAG' });

@@ -6,6 +6,7 @@ import { OcimakeError } from '../errors.js';
 import { imageArtifacts, type Image } from '../image/image.js';
 import { MediaType } from '../oci/media-types.js';
 import { IndexSchema, type Descriptor, type Index } from '../oci/schemas.js';
+import { EMPTY_DESCRIPTOR, EMPTY_JSON, type ReferrerManifest } from '../oci/referrer.js';
 import { BlobStore } from '../store/blob-store.js';
 import { pidAlive, trackTemp } from '../util/temp-files.js';
 
@@ -103,4 +104,21 @@ export async function withIndexLock<T>(dir: string, fn: () => Promise<T>): Promi
     await fs.rm(lock, { force: true });
     untrack();
   }
+}
+
+/**
+ * Adds an OCI 1.1 referrer (a signature or attestation of an image in this layout) as ORAS and
+ * cosign keep them in a layout: its blob, the empty config and the manifest in blobs/, and the
+ * manifest's descriptor (artifactType, annotations) in index.json.
+ */
+export async function addLayoutReferrer(dir: string, referrer: ReferrerManifest, blob: Buffer): Promise<void> {
+  const store = new BlobStore(dir);
+  await store.putBytes(blob, referrer.layer);
+  await store.putBytes(EMPTY_JSON, EMPTY_DESCRIPTOR);
+  await store.putBytes(referrer.bytes, referrer.descriptor);
+  await withIndexLock(dir, async () => {
+    const existing = await readIndexIfAny(dir, true);
+    const kept = (existing?.manifests ?? []).filter((m) => m.digest !== referrer.descriptor.digest);
+    await writeFileAtomic(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [...kept, referrer.descriptor] }));
+  });
 }

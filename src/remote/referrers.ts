@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { OcimakeError } from '../errors.js';
 import { canonicalBytes } from '../oci/canonical-json.js';
 import { sha256 } from '../oci/digest.js';
+import { BUNDLE_MEDIA_TYPE, EMPTY_DESCRIPTOR, EMPTY_JSON, referrerManifest } from '../oci/referrer.js';
 import { MediaType } from '../oci/media-types.js';
 import type { Descriptor } from '../oci/schemas.js';
 import { discard, readBounded, LIMITS } from './bounded.js';
@@ -14,9 +15,7 @@ import { registryError } from './transport.js';
 // the referrers API (distribution 2.8 and many self-hosted ones) get the spec's fallback too:
 // an index under the tag `sha256-<hex>` of the subject, listing its referrers.
 
-export const BUNDLE_MEDIA_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
-const EMPTY = Buffer.from('{}');
-const EMPTY_DESCRIPTOR = { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256(EMPTY), size: EMPTY.length, data: EMPTY.toString('base64') };
+export { BUNDLE_MEDIA_TYPE };
 
 export interface Referrer { descriptor: Descriptor & { artifactType?: string; annotations?: Record<string, string> } }
 
@@ -31,20 +30,9 @@ export function fallbackTag(subject: string): string {
  * the fallback tag's index with this manifest added. Returns the manifest's descriptor.
  */
 export async function pushReferrer(client: RegistryClient, repo: string, subject: Descriptor, blob: Buffer, annotations: Record<string, string>): Promise<Descriptor> {
-  const layer: Descriptor = { mediaType: BUNDLE_MEDIA_TYPE, digest: sha256(blob), size: blob.length };
+  const { bytes, descriptor, layer } = referrerManifest(subject, blob, annotations);
   await pushBlob(client, repo, layer, () => Readable.from([blob]), {});
-  await pushBlob(client, repo, { mediaType: EMPTY_DESCRIPTOR.mediaType, digest: EMPTY_DESCRIPTOR.digest, size: EMPTY_DESCRIPTOR.size }, () => Readable.from([EMPTY]), {});
-  const manifest = {
-    schemaVersion: 2,
-    mediaType: MediaType.OciManifest,
-    artifactType: BUNDLE_MEDIA_TYPE,
-    config: EMPTY_DESCRIPTOR,
-    layers: [layer],
-    subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
-    annotations,
-  };
-  const bytes = canonicalBytes(manifest);
-  const descriptor = { mediaType: MediaType.OciManifest, digest: sha256(bytes), size: bytes.length, artifactType: BUNDLE_MEDIA_TYPE, annotations };
+  await pushBlob(client, repo, EMPTY_DESCRIPTOR, () => Readable.from([EMPTY_JSON]), {});
   const res = await client.request({ method: 'PUT', path: `/v2/${repo}/manifests/${descriptor.digest}`, scopes: [`repository:${repo}:pull,push`], headers: { 'content-type': MediaType.OciManifest }, body: bytes });
   if (res.status !== 201 && res.status !== 200) throw await registryError(res, `pushing a referrer of ${subject.digest} to ${repo}`, client);
   await discard(res.body);

@@ -118,7 +118,7 @@ async function importOciArchive(file: string, store: BlobStore, what: string): P
 
 function pickEntry(index: Index, tag: string | undefined, what: string): Descriptor {
   const tags = index.manifests.map((m) => m.annotations?.[REF_NAME]).filter(Boolean);
-  const entries = tag ? index.manifests.filter((m) => m.annotations?.[REF_NAME] === tag) : index.manifests;
+  const entries = tag ? index.manifests.filter((m) => m.annotations?.[REF_NAME] === tag) : index.manifests.filter((m) => !m.artifactType);
   if (entries.length === 0) throw new OcimakeError('IMAGE_NOT_FOUND', tag ? `${what}: no image tagged "${tag}"` : `${what} holds no image`, { hint: `tags: ${tags.join(', ') || 'none'}` });
   if (entries.length > 1) throw new OcimakeError('IMAGE_AMBIGUOUS', `${what} holds ${entries.length} images`, { hint: `name one: ${what.replace(/:[^/:]*$/, '')}:TAG (tags: ${tags.join(', ') || 'none'})` });
   return entries[0]!;

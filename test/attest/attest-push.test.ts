@@ -74,7 +74,7 @@ describe('signed attestations pushed as referrers', () => {
   it('refuses --sign without --key or without a push, and --sbom without --sign, before building', async () => {
     const ctx = writeTree(join(work, 'ctx3'), { Dockerfile: 'FROM scratch\n' });
     expect((await cli(['build', ctx, '--sign', '-t', `${reg.host}/a/b:1`, '--push'])).stderr).toMatch(/keyless signing needs an OIDC identity token, and none was found/);
-    expect((await cli(['build', ctx, '--sign', '--key', keys.key, '-o', join(work, 'o')])).stderr).toMatch(/nothing is pushed/);
+    expect((await cli(['build', ctx, '--sign', '--key', keys.key, '-o', join(work, 'o')])).stderr).toMatch(/--sign attaches attestations to a pushed image or an OCI layout, and there is neither/);
     expect((await cli(['build', ctx, '--sbom', '-t', `${reg.host}/a/b:1`, '--push'])).stderr).toMatch(/--sbom attestations are signed: add --sign/);
   });
 
@@ -126,5 +126,27 @@ describe('signed attestations pushed as referrers', () => {
       const r = JSON.parse(v.stdout) as { verified: { predicate: { buildDefinition: { externalParameters: { platform: string } } } }[] };
       expect(r.verified[0]!.predicate.buildDefinition.externalParameters.platform).toMatch(new RegExp(`^${platform}(/v8)?$`));
     }
+  });
+
+  it('an OCI layout output carries the attestations as referrers, and the layout still opens untagged', async () => {
+    const ctx = writeTree(join(work, 'ctx7'), { Dockerfile: `FROM ${alpine}\nCOPY f /f\n`, f: 'layout' });
+    const out = join(work, 'layout-out');
+    const b = await cli(['build', ctx, '-o', `type=oci,dest=${out}`, '--sign', '--key', keys.key, '--sbom', '--cache-dir', join(work, 'cache'), '--progress=plain']);
+    expect(b.value).toBe(0);
+    const { readFileSync } = await import('node:fs');
+    const index = JSON.parse(readFileSync(join(out, 'index.json'), 'utf8')) as { manifests: { digest: string; artifactType?: string }[] };
+    const image = index.manifests.filter((m) => !m.artifactType);
+    const refs = index.manifests.filter((m) => m.artifactType === 'application/vnd.dev.sigstore.bundle.v0.3+json');
+    expect(image).toHaveLength(1);
+    expect(refs).toHaveLength(2);
+    for (const r of refs) {
+      const m = JSON.parse(readFileSync(join(out, 'blobs', 'sha256', r.digest.slice(7)), 'utf8')) as { subject: { digest: string }; layers: { digest: string }[] };
+      expect(m.subject.digest).toBe(image[0]!.digest);
+      const { verifyKeyBundle } = await import('../../src/attest/verify-bundle.js');
+      const { loadPublicKey } = await import('../../src/attest/key-signer.js');
+      verifyKeyBundle(readFileSync(join(out, 'blobs', 'sha256', m.layers[0]!.digest.slice(7))), loadPublicKey(keys.pub), image[0]!.digest, 'layout');
+    }
+    const again = writeTree(join(work, 'ctx8'), { Dockerfile: `FROM scratch\nCOPY --from=oci:${out} /f /g\n` });
+    expect((await cli(['build', again, '-q', '--cache-dir', join(work, 'cache'), '-o', `type=oci,dest=${join(work, 'o8')}`])).value).toBe(0);
   });
 });
