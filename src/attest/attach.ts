@@ -11,7 +11,7 @@ import { provenance, type Material } from './provenance.js';
 import { BUNDLE_MEDIA_TYPE, pushReferrer } from '../remote/referrers.js';
 import { referrerManifest } from '../oci/referrer.js';
 import { addLayoutReferrer } from '../layout/oci-layout.js';
-import { cyclonedx, imagePackages } from './sbom.js';
+import { apkPackages, cyclonedx, imagePackages } from './sbom.js';
 import { CYCLONEDX_PREDICATE, SLSA_PROVENANCE_V1, statementFor, type Statement } from './statement.js';
 
 // `ocimake build --push --sign --key FILE [--provenance=mode=min|max] [--sbom]`: the
@@ -39,10 +39,11 @@ export interface AttestInput {
 /** The statements to attest for one image. */
 export async function statements(input: AttestInput, name: string, opts: AttestOptions): Promise<Statement[]> {
   const out: Statement[] = [];
+  const apk = opts.provenance === 'max' ? await apkPackages(new MergedFs(input.image, 'the image'), join(input.scratch, 'apk')) : [];
   if (opts.provenance) {
     out.push(statementFor(name, input.descriptor.digest, SLSA_PROVENANCE_V1, provenance({
       dockerfile: input.inputs.dockerfile, ...(input.target ? { target: input.target } : {}), platform: input.platform, buildArgs: input.buildArgs,
-      materials: input.inputs.materials, startedOn: input.startedOn, finishedOn: new Date().toISOString(), version: input.version,
+      materials: input.inputs.materials, apk, startedOn: input.startedOn, finishedOn: new Date().toISOString(), version: input.version,
     }, opts.provenance)));
   }
   if (opts.sbom) {

@@ -14,6 +14,8 @@ export interface ProvenanceInput {
   buildArgs: Record<string, string>;
   /** Images opened by the build (bases and COPY --from sources), by digest. */
   materials: readonly Material[];
+  /** max mode: the apk packages of the image, each by name, version and checksum. */
+  apk?: readonly { name: string; version: string; arch?: string; checksum?: string }[];
   startedOn: string;
   finishedOn: string;
   version: string;
@@ -48,6 +50,11 @@ export function provenance(input: ProvenanceInput, mode: 'min' | 'max', env: Nod
       resolvedDependencies: [
         { uri: `file:${input.dockerfile.path}`, digest: digestMap(input.dockerfile.digest) },
         ...[...new Map(input.materials.map((m) => [`${m.uri}@${m.digest}`, m])).values()].map((m) => ({ uri: m.uri, digest: digestMap(m.digest) })),
+        ...(mode === 'max' ? (input.apk ?? []).map((p) => ({
+          uri: `pkg:apk/alpine/${p.name}@${p.version}${p.arch ? `?arch=${p.arch}` : ''}`,
+          // apk's checksum: Q1 + base64 of the SHA-1 of the package's control segment.
+          ...(p.checksum?.startsWith('Q1') ? { digest: { sha1: Buffer.from(p.checksum.slice(2), 'base64').toString('hex') } } : {}),
+        })) : []),
       ],
     },
     runDetails: {

@@ -21,7 +21,9 @@ export function addSigningFlags(cmd: Command): Command {
 /** How to sign: with --key, else keyless. */
 export function signingFrom(o: SigningFlags): AttestOptions['signing'] {
   if (o.key) {
-    if (o.fulcioUrl || o.tsaUrl || o.tlog !== undefined) throw new OcimakeError('FLAG_INVALID', '--fulcio-url, --tsa-url and --tlog are for keyless signing, and --key was given', { hint: 'drop --key to sign keyless, or drop those flags' });
+    if (o.fulcioUrl || o.tsaUrl) throw new OcimakeError('FLAG_INVALID', '--fulcio-url and --tsa-url are for keyless signing, and --key was given', { hint: 'drop --key to sign keyless, or drop those flags' });
+    // Signatures made with a key stay off the transparency log (air-gapped builds): --tlog=false says so.
+    if (o.tlog !== undefined && parseBool('--tlog', o.tlog)) throw new OcimakeError('FLAG_UNSUPPORTED', '--tlog=true with --key is not supported yet: key signatures are not recorded in Rekor', { hint: 'drop --tlog (or say --tlog=false), or sign keyless' });
     return { kind: 'key', key: o.key };
   }
   const tlog = o.tlog === undefined ? true : parseBool('--tlog', o.tlog);

@@ -41,7 +41,10 @@ describe('signed attestations pushed as referrers', () => {
     expect(r.via).toBe('api');
     const prov = r.verified.find((x) => x.predicateType === 'https://slsa.dev/provenance/v1')!.predicate;
     expect(prov.buildDefinition.externalParameters.buildArgs).toEqual({ GREETING: 'hello' });
-    expect(prov.buildDefinition.resolvedDependencies.map((d: { uri: string }) => d.uri)).toEqual(['file:Dockerfile', expect.stringContaining('oci:')]);
+    const deps = prov.buildDefinition.resolvedDependencies as { uri: string; digest?: Record<string, string> }[];
+    expect(deps.slice(0, 2).map((d) => d.uri)).toEqual(['file:Dockerfile', expect.stringContaining('oci:')]);
+    const apkDep = deps.find((d) => d.uri.startsWith('pkg:apk/alpine/musl@'))!;
+    expect(apkDep.digest?.sha1).toMatch(/^[0-9a-f]{40}$/);
     const sbom = r.verified.find((x) => x.predicateType === 'https://cyclonedx.org/bom')!.predicate;
     expect(sbom.specVersion).toBe('1.6');
     const musl = sbom.components.find((c: { name: string }) => c.name === 'musl');

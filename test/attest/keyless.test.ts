@@ -42,6 +42,25 @@ describe('keyless signing against mock Fulcio and Rekor', () => {
     expect(wrongIssuer.value).toBe(1);
   });
 
+  it('with --tlog=false and a TSA: no Rekor entry, an RFC 3161 timestamp instead, and it verifies', async () => {
+    process.env.SIGSTORE_ID_TOKEN = sig.token({ iss: 'https://issuer.example', sub: 'ci@example.com', email: 'ci@example.com', email_verified: true as unknown as string });
+    const ctx = writeTree(join(work, 'ctx-tsa'), { Dockerfile: 'FROM scratch\nCOPY f /f\n', f: 'tsa' });
+    const ref = `${reg.host}/acme/tsa:1`;
+    const b = await cli(['build', ctx, '-t', ref, '--push', '--sign', '--fulcio-url', sig.url, '--tlog=false', '--tsa-url', `${sig.url}/api/v1/timestamp`, '--cache-dir', join(work, 'cache')]);
+    expect(b.stderr.split('\n').filter((l) => /error/.test(l))).toEqual([]);
+    const { listReferrers, readReferrerBlob } = await import('../../src/remote/referrers.js');
+    const { RegistryClient } = await import('../../src/remote/transport.js');
+    const client = new RegistryClient(reg.host);
+    const digest = /built (sha256:[0-9a-f]{64})/.exec(b.stderr)![1]!;
+    const [r] = (await listReferrers(client, 'acme/tsa', digest)).referrers;
+    const bundle = JSON.parse((await readReferrerBlob(client, 'acme/tsa', r!.digest)).toString('utf8'));
+    expect(bundle.verificationMaterial.tlogEntries ?? []).toEqual([]);
+    expect(bundle.verificationMaterial.timestampVerificationData.rfc3161Timestamps).toHaveLength(1);
+    const ok = await cli(['verify', ref, '--certificate-identity', 'ci@example.com', '--certificate-oidc-issuer', 'https://issuer.example', '--trusted-root', root]);
+    expect(ok.stderr).toBe('');
+    expect(ok.value).toBe(0);
+  });
+
   it('a refused token is not printed', async () => {
     process.env.SIGSTORE_ID_TOKEN = sig.token({ iss: 'https://issuer.example', email: 'unverified@example.com' });
     const ctx = writeTree(join(work, 'ctx3'), { Dockerfile: 'FROM scratch\nCOPY f /f\n', f: 'x' });

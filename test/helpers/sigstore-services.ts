@@ -1,9 +1,9 @@
 import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fulcioHandler, initializeCA, initializeCTLog, initializeTLog, rekorHandler } from '@sigstore/mock';
+import { fulcioHandler, initializeCA, initializeCTLog, initializeTLog, initializeTSA, rekorHandler, tsaHandler } from '@sigstore/mock';
 
-// Mock Fulcio and Rekor from @sigstore/mock, served over real HTTP on loopback (not nock), and
+// Mock Fulcio, Rekor and a timestamp authority from @sigstore/mock, served over real HTTP on loopback (not nock), and
 // the trusted root that verifies what they issue. Issue 10's keyless flow runs against them.
 
 export interface SigstoreServices { url: string; trustedRoot: unknown; token(claims: Record<string, string>): string; close(): Promise<void> }
@@ -20,7 +20,8 @@ export async function startSigstoreServices(): Promise<SigstoreServices> {
   const ctlog = await initializeCTLog(keyPair);
   const ca = await initializeCA(keyPair, ctlog);
   const tlog = await initializeTLog(url, keyPair);
-  const handlers = [fulcioHandler(ca), rekorHandler(tlog)];
+  const tsa = await initializeTSA(keyPair);
+  const handlers = [fulcioHandler(ca), rekorHandler(tlog), tsaHandler(tsa)];
   server.on('request', (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -39,7 +40,7 @@ export async function startSigstoreServices(): Promise<SigstoreServices> {
     tlogs: [{ baseUrl: url, hashAlgorithm: 'SHA2_256', publicKey: key, logId: { keyId: b64(createHash('sha256').update(spki(keyPair.publicKey)).digest()) } }],
     certificateAuthorities: [{ subject: { organization: 'mock', commonName: 'mock' }, uri: url, certChain: { certificates: [{ rawBytes: b64(ca.rootCertificate) }] }, validFor: { start: '2000-01-01T00:00:00Z' } }],
     ctlogs: [{ baseUrl: url, hashAlgorithm: 'SHA2_256', publicKey: key, logId: { keyId: b64(ctlog.logID) } }],
-    timestampAuthorities: [],
+    timestampAuthorities: [{ subject: { organization: 'mock', commonName: 'mock-tsa' }, uri: url, certChain: { certificates: [{ rawBytes: b64(tsa.intCertificate) }, { rawBytes: b64(tsa.rootCertificate) }] }, validFor: { start: '2000-01-01T00:00:00Z' } }],
   };
   return {
     url,
