@@ -27,7 +27,7 @@ export interface AttestOptions {
 export interface AttestInput {
   image: Image;
   descriptor: Descriptor;
-  inputs: { dockerfile: { path: string; digest: string }; materials: Material[] };
+  inputs: { dockerfile: { path: string; digest: string }; materials: Material[]; contextDigest?: string };
   target?: string;
   platform: string;
   buildArgs: Record<string, string>;
@@ -43,7 +43,7 @@ export async function statements(input: AttestInput, name: string, opts: AttestO
   if (opts.provenance) {
     out.push(statementFor(name, input.descriptor.digest, SLSA_PROVENANCE_V1, provenance({
       dockerfile: input.inputs.dockerfile, ...(input.target ? { target: input.target } : {}), platform: input.platform, buildArgs: input.buildArgs,
-      materials: input.inputs.materials, apk, startedOn: input.startedOn, finishedOn: new Date().toISOString(), version: input.version,
+      materials: input.inputs.materials, ...(input.inputs.contextDigest ? { contextDigest: input.inputs.contextDigest } : {}), apk, startedOn: input.startedOn, finishedOn: new Date().toISOString(), version: input.version,
     }, opts.provenance)));
   }
   if (opts.sbom) {

@@ -14,6 +14,8 @@ export interface ProvenanceInput {
   buildArgs: Record<string, string>;
   /** Images opened by the build (bases and COPY --from sources), by digest. */
   materials: readonly Material[];
+  /** The build context's digest (BuildContext.digest). */
+  contextDigest?: string;
   /** max mode: the apk packages of the image, each by name, version and checksum. */
   apk?: readonly { name: string; version: string; arch?: string; checksum?: string }[];
   startedOn: string;
@@ -49,6 +51,7 @@ export function provenance(input: ProvenanceInput, mode: 'min' | 'max', env: Nod
       internalParameters: { ocimakeVersion: input.version },
       resolvedDependencies: [
         { uri: `file:${input.dockerfile.path}`, digest: digestMap(input.dockerfile.digest) },
+        ...(input.contextDigest ? [{ uri: 'context:.', digest: digestMap(input.contextDigest) }] : []),
         ...[...new Map(input.materials.map((m) => [`${m.uri}@${m.digest}`, m])).values()].map((m) => ({ uri: m.uri, digest: digestMap(m.digest) })),
         ...(mode === 'max' ? (input.apk ?? []).map((p) => ({
           uri: `pkg:apk/alpine/${p.name}@${p.version}${p.arch ? `?arch=${p.arch}` : ''}`,

@@ -32,6 +32,8 @@ import type { TransportOptions } from '../remote/transport.js';
 
 /** Inputs of a build, as `ocimake build` takes them. */
 export interface BuildOptions extends TransportOptions {
+  /** Digest the whole build context for provenance (BuildContext.digest). */
+  digestContext?: boolean;
   /** The build context directory. */
   context: string;
   /** The Dockerfile path; default CONTEXT/Dockerfile. */
@@ -79,8 +81,8 @@ export interface BuildResult {
   warnings: string[];
   /** Every layer the build made or reused, with its cache key (what --cache-to exports). */
   cacheRecords: CacheRecord[];
-  /** What provenance names: the Dockerfile by digest and every image the build opened. */
-  inputs: { dockerfile: { path: string; digest: string }; materials: { uri: string; digest: string }[] };
+  /** What provenance names: the Dockerfile by digest, every image the build opened, and the context's digest when asked for. */
+  inputs: { dockerfile: { path: string; digest: string }; materials: { uri: string; digest: string }[]; contextDigest?: string };
 }
 
 /**
@@ -221,7 +223,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   if (opts.labels && Object.keys(opts.labels).length > 0) {
     image = editConfig(image, (c) => ({ ...c, Labels: { ...(c.Labels ?? {}), ...opts.labels } }));
   }
-  const inputs = { dockerfile: { path: opts.dockerfileText !== undefined && opts.dockerfile === undefined ? '-' : relativeTo(contextDir, dockerfilePath), digest: sha256(Buffer.from(text)) }, materials };
+  const contextDigest = opts.digestContext ? await context.digest() : undefined;
+  const inputs = { ...(contextDigest ? { contextDigest } : {}), dockerfile: { path: opts.dockerfileText !== undefined && opts.dockerfile === undefined ? '-' : relativeTo(contextDir, dockerfilePath), digest: sha256(Buffer.from(text)) }, materials };
   return { image, artifacts: imageArtifacts(image), store, warnings, cacheRecords, inputs };
 }
 

@@ -1,6 +1,7 @@
 import { work } from '../util/work.js';
 import { limit, overLimit } from '../util/limits.js';
-import { lstatSync, promises as fs, type Stats } from 'node:fs';
+import { createReadStream, lstatSync, promises as fs, type Stats } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import dockerignore, { type Ignore } from '@balena/dockerignore';
 import { OcimakeError } from '../errors.js';
@@ -139,6 +140,25 @@ export class BuildContext {
     };
     await visit(rel);
     return out;
+  }
+
+  /**
+   * A digest of the whole context as the build sees it (.dockerignore applied): one line per
+   * entry, `path`, type, mode and the file's SHA-256 or the link's target, sorted by path.
+   * Provenance names the context by it.
+   */
+  async digest(): Promise<string> {
+    const h = createHash('sha256');
+    for (const c of await this.walk('')) {
+      const mode = (c.stat.mode & 0o7777).toString(8);
+      if (c.stat.isFile()) {
+        const f = createHash('sha256');
+        for await (const chunk of createReadStream(c.abs)) f.update(chunk as Buffer);
+        h.update(`${JSON.stringify(c.rel)}\tfile\t${mode}\t${f.digest('hex')}\n`);
+      } else if (c.stat.isSymbolicLink()) h.update(`${JSON.stringify(c.rel)}\tsymlink\t${JSON.stringify(await fs.readlink(c.abs))}\n`);
+      else h.update(`${JSON.stringify(c.rel)}\tdir\t${mode}\n`);
+    }
+    return `sha256:${h.digest('hex')}`;
   }
 
   abs(rel: string): string {

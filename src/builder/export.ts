@@ -100,6 +100,8 @@ export async function buildAndExport(opts: BuildAndExportOptions): Promise<Build
     else checkIdentityAvailable(opts.attest.signing);
   }
   const startedOn = new Date().toISOString();
+  // Provenance names the build context by its digest.
+  if (opts.attest?.provenance) opts = { ...opts, digestContext: true };
   const indexOnly = annotations.find((a) => a.targets.has('index') || a.targets.has('manifest-descriptor'));
   if (indexOnly && !multi) throw new OcimakeError('FLAG_INVALID', `--annotation ${[...indexOnly.targets].join(',')}:${indexOnly.key}=…: a single-platform build makes no index`, { hint: 'annotate the manifest (no type, or manifest:), or build several platforms (--platform a,b)' });
   // Checked before the build, so a full directory does not cost one.

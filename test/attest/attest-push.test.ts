@@ -42,7 +42,8 @@ describe('signed attestations pushed as referrers', () => {
     const prov = r.verified.find((x) => x.predicateType === 'https://slsa.dev/provenance/v1')!.predicate;
     expect(prov.buildDefinition.externalParameters.buildArgs).toEqual({ GREETING: 'hello' });
     const deps = prov.buildDefinition.resolvedDependencies as { uri: string; digest?: Record<string, string> }[];
-    expect(deps.slice(0, 2).map((d) => d.uri)).toEqual(['file:Dockerfile', expect.stringContaining('oci:')]);
+    expect(deps.slice(0, 3).map((d) => d.uri)).toEqual(['file:Dockerfile', 'context:.', expect.stringContaining('oci:')]);
+    expect(deps[1]!.digest?.sha256).toMatch(/^[0-9a-f]{64}$/);
     const apkDep = deps.find((d) => d.uri.startsWith('pkg:apk/alpine/musl@'))!;
     expect(apkDep.digest?.sha1).toMatch(/^[0-9a-f]{40}$/);
     const sbom = r.verified.find((x) => x.predicateType === 'https://cyclonedx.org/bom')!.predicate;
