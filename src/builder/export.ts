@@ -93,8 +93,7 @@ export async function buildAndExport(opts: BuildAndExportOptions): Promise<Build
   for (const c of opts.cacheFrom ?? []) parseCacheSpec('--cache-from', c);
   const multi = (opts.platforms?.length ?? 0) > 1;
   if (opts.attest) {
-    if (!outputs.some((o) => o.type === 'registry' || (o.type === 'oci' && !o.tar))) throw new OcimakeError('FLAG_INVALID', '--sign attaches attestations to a pushed image or an OCI layout, and there is neither', { hint: 'add --push, or -o type=oci,dest=DIR' });
-    if (outputs.some((o) => o.type === 'oci' && o.tar)) throw new OcimakeError('FLAG_UNSUPPORTED', '--sign does not write attestations into OCI archives (-o type=oci,dest=FILE.tar) yet', { hint: 'write a layout directory (-o type=oci,dest=DIR) or --push' });
+    if (!outputs.some((o) => o.type === 'registry' || o.type === 'oci')) throw new OcimakeError('FLAG_INVALID', '--sign attaches attestations to a pushed image or an OCI layout, and there is neither', { hint: 'add --push, or -o type=oci,dest=DIR (or FILE.tar)' });
     // A bad key, or no identity token, fails before the build.
     if (opts.attest.signing.kind === 'key') loadSigningKey(opts.attest.signing.key);
     else checkIdentityAvailable(opts.attest.signing);
@@ -119,10 +118,17 @@ export async function buildAndExport(opts: BuildAndExportOptions): Promise<Build
     if (o.type === 'oci') {
       const first = names[0];
       const refs = first ? { refName: first.tag ?? 'latest', imageName: formatReference(first) } : {};
-      if (o.tar) await toFileOrStdout(o.dest, (f) => writeOciArchive(f, result.image, refs));
+      const name = first ? formatReference({ ...first, tag: undefined, digest: undefined }) : 'image';
+      if (o.tar && opts.attest) {
+        // The layout, with its referrers, written in a scratch directory and archived.
+        await toFileOrStdout(o.dest, (f) => archiveLayout(f, async (dir) => {
+          await writeOciLayout(dir, result.image, refs);
+          await attestToLayout(opts, result, artifacts.descriptor, opts.platform ?? hostPlatform(), dir, name, startedOn, o.dest);
+        }));
+      } else if (o.tar) await toFileOrStdout(o.dest, (f) => writeOciArchive(f, result.image, refs));
       else {
         await writeOciLayout(o.dest, result.image, refs);
-        if (opts.attest) await attestToLayout(opts, result, artifacts.descriptor, opts.platform ?? hostPlatform(), o.dest, first ? formatReference({ ...first, tag: undefined, digest: undefined }) : 'image', startedOn);
+        if (opts.attest) await attestToLayout(opts, result, artifacts.descriptor, opts.platform ?? hostPlatform(), o.dest, name, startedOn);
       }
     } else if (o.type === 'local') {
       await writeRootfs(o.dest, result.image);
@@ -188,14 +194,14 @@ async function attest(opts: BuildAndExportOptions, result: BuildResult, descript
 }
 
 /** Signs the attestations of an image written to the layout `dir` and adds them there as its referrers. */
-async function attestToLayout(opts: BuildAndExportOptions, result: BuildResult, descriptor: Descriptor, platform: Platform, dir: string, name: string, startedOn: string): Promise<void> {
+async function attestToLayout(opts: BuildAndExportOptions, result: BuildResult, descriptor: Descriptor, platform: Platform, dir: string, name: string, startedOn: string, shown = dir): Promise<void> {
   const scratch = await makeScratchDir('attest');
   try {
     const attested = await attestLayout({
       image: result.image, descriptor, inputs: result.inputs, ...(opts.target ? { target: opts.target } : {}),
       platform: formatPlatform(platform), buildArgs: opts.buildArgs ?? {}, startedOn, version: opts.attest!.version, scratch,
     }, dir, name, opts.attest!);
-    for (const a of attested) opts.onPush?.({ kind: 'attestation', ref: `oci:${dir}@${a.digest}`, digest: descriptor.digest, predicateType: a.predicateType });
+    for (const a of attested) opts.onPush?.({ kind: 'attestation', ref: `oci:${shown}@${a.digest}`, digest: descriptor.digest, predicateType: a.predicateType });
   } finally {
     await fs.rm(scratch, { recursive: true, force: true });
   }
@@ -221,11 +227,12 @@ async function buildMulti(opts: BuildAndExportOptions, outputs: readonly Output[
     const names = 'name' in o && o.name ? o.name.split(',').map((n) => parseReference(n)) : tags;
     if (o.type === 'oci') {
       const refName = names[0]?.tag ?? (names[0] ? 'latest' : undefined);
-      if (o.tar) await toFileOrStdout(o.dest, (f) => archiveLayout(f, async (dir) => { art = await writeOciLayoutIndex(dir, images, refName, extras); }));
+      const name = names[0] ? formatReference({ ...names[0], tag: undefined, digest: undefined }) : 'image';
+      const attestAll = async (dir: string) => { if (opts.attest) for (const [k, r] of results.entries()) await attestToLayout(opts, r, imageArtifacts(r.image).descriptor, opts.platforms![k]!, dir, name, startedOn, o.dest); };
+      if (o.tar) await toFileOrStdout(o.dest, (f) => archiveLayout(f, async (dir) => { art = await writeOciLayoutIndex(dir, images, refName, extras); await attestAll(dir); }));
       else {
         art = await writeOciLayoutIndex(o.dest, images, refName, extras);
-        const name = names[0] ? formatReference({ ...names[0], tag: undefined, digest: undefined }) : 'image';
-        if (opts.attest) for (const [k, r] of results.entries()) await attestToLayout(opts, r, imageArtifacts(r.image).descriptor, opts.platforms![k]!, o.dest, name, startedOn);
+        await attestAll(o.dest);
       }
     } else if (o.type === 'local') {
       // As buildx: one directory per platform, named os_arch[_variant].

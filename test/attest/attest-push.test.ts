@@ -153,4 +153,17 @@ describe('signed attestations pushed as referrers', () => {
     const again = writeTree(join(work, 'ctx8'), { Dockerfile: `FROM scratch\nCOPY --from=oci:${out} /f /g\n` });
     expect((await cli(['build', again, '-q', '--cache-dir', join(work, 'cache'), '-o', `type=oci,dest=${join(work, 'o8')}`])).value).toBe(0);
   });
+
+  it('an OCI archive output carries them too', async () => {
+    const ctx = writeTree(join(work, 'ctx9'), { Dockerfile: 'FROM scratch\nCOPY f /f\n', f: 'archive' });
+    const out = join(work, 'signed.tar');
+    const b = await cli(['build', ctx, '-o', `type=oci,dest=${out}`, '--sign', '--key', keys.key, '--cache-dir', join(work, 'cache'), '--progress=plain']);
+    expect(b.value).toBe(0);
+    expect(b.stderr).toContain(`oci:${out}@sha256:`);
+    const { readTar } = await import('../helpers/tar.js');
+    const { readFileSync } = await import('node:fs');
+    const entries = await readTar(readFileSync(out), false);
+    const index = JSON.parse(entries.find((e) => e.name === 'index.json')!.content!) as { manifests: { artifactType?: string }[] };
+    expect(index.manifests.map((m) => m.artifactType ?? 'image')).toEqual(['image', 'application/vnd.dev.sigstore.bundle.v0.3+json']);
+  });
 });
