@@ -10,25 +10,36 @@ import { loadPublicKey } from './key-signer.js';
 import { BUNDLE_MEDIA_TYPE, listReferrers, readReferrerBlob } from '../remote/referrers.js';
 import { verifyBundle, type Trust } from './verify-bundle.js';
 import { readFileSync } from 'node:fs';
+import { TrustedRoot } from '@sigstore/protobuf-specs';
 
 // `ocimake verify IMAGE --key PUB`: the image's Sigstore-bundle referrers, each verified with
 // the key and checked to attest this very manifest, as `cosign verify-attestation` does.
 
 export interface VerifiedAttestation { referrer: string; predicateType: string; predicate: unknown }
 
-export type TrustSpec = { key: string } | { identity: string; issuer: string; trustedRoot: string };
+/** A key; or an identity and issuer, under a trusted_root.json file or, without one, the public-good root fetched through TUF into `tufCache`. */
+export type TrustSpec = { key: string } | { identity: string; issuer: string; trustedRoot?: string; tufCache: string; tufMirror?: string };
 
-function trustOf(t: TrustSpec): Trust {
+async function trustOf(t: TrustSpec): Promise<Trust> {
   if ('key' in t) return { kind: 'key', ...loadPublicKey(t.key) };
   let root: unknown;
-  try { root = JSON.parse(readFileSync(t.trustedRoot, 'utf8')); } catch (err) {
-    throw new OcimakeError('FLAG_INVALID', `--trusted-root ${t.trustedRoot}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { hint: 'a Sigstore trusted_root.json (as cosign trusted-root create writes, or the TUF repository holds)' });
+  if (t.trustedRoot) {
+    try { root = JSON.parse(readFileSync(t.trustedRoot, 'utf8')); } catch (err) {
+      throw new OcimakeError('FLAG_INVALID', `--trusted-root ${t.trustedRoot}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { hint: 'a Sigstore trusted_root.json (as cosign trusted-root create writes, or the TUF repository holds)' });
+    }
+  } else {
+    const { getTrustedRoot } = await import('@sigstore/tuf');
+    try {
+      root = TrustedRoot.toJSON(await getTrustedRoot({ cachePath: t.tufCache, ...(t.tufMirror ? { mirrorURL: t.tufMirror } : {}), retry: 1, timeout: 30_000 }));
+    } catch (err) {
+      throw new OcimakeError('TRUST_ROOT_UNAVAILABLE', `cannot fetch the Sigstore public-good trusted root through TUF: ${(err as Error).message}`, { hint: `check that ${t.tufMirror ?? 'https://tuf-repo-cdn.sigstore.dev'} is reachable, or pass --trusted-root FILE` });
+    }
   }
   return { kind: 'identity', trustedRoot: root, identity: t.identity, issuer: t.issuer };
 }
 
 export async function verifyImage(spec: string, opts: { remote: Remote; platform: Platform; trust: TrustSpec; type?: string }): Promise<{ digest: string; verified: VerifiedAttestation[]; via: string }> {
-  const trust = trustOf(opts.trust);
+  const trust = await trustOf(opts.trust);
   const by = 'key' in opts.trust ? opts.trust.key : `${opts.trust.identity} (${opts.trust.issuer})`;
   const ref = parseReference(spec);
   const client = opts.remote.client(ref.registry);

@@ -61,6 +61,13 @@ describe('keyless signing against mock Fulcio and Rekor', () => {
     expect(ok.value).toBe(0);
   });
 
+  it('without --trusted-root, the public-good root comes through TUF; an unreachable mirror is a clear error', async () => {
+    const ref = `${reg.host}/acme/keyless:1`;
+    const r = await cli(['verify', ref, '--certificate-identity', 'ci@example.com', '--certificate-oidc-issuer', 'https://issuer.example', '--tuf-mirror', 'http://127.0.0.1:9', '--cache-dir', join(work, 'tuf-cache')]);
+    expect(r.value).toBe(1);
+    expect(r.stderr).toMatch(/cannot fetch the Sigstore public-good trusted root through TUF[\s\S]*hint: check that http:\/\/127\.0\.0\.1:9 is reachable, or pass --trusted-root FILE/);
+  }, 60_000);
+
   it('a refused token is not printed', async () => {
     process.env.SIGSTORE_ID_TOKEN = sig.token({ iss: 'https://issuer.example', email: 'unverified@example.com' });
     const ctx = writeTree(join(work, 'ctx3'), { Dockerfile: 'FROM scratch\nCOPY f /f\n', f: 'x' });
