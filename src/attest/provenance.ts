@@ -43,6 +43,7 @@ export function provenance(input: ProvenanceInput, mode: 'min' | 'max', env: Nod
       buildType: BUILD_TYPE,
       externalParameters: {
         dockerfile: input.dockerfile.path,
+        dockerfileDigest: input.dockerfile.digest,
         ...(input.target ? { target: input.target } : {}),
         platform: input.platform,
         // min: which build args were set; max: their values too (they may hold secrets).

@@ -51,7 +51,16 @@ describe('signed attestations pushed as referrers', () => {
     const musl = sbom.components.find((c: { name: string }) => c.name === 'musl');
     expect(musl.version).toMatch(/^1\.2\.\d+-r\d+$/);
     expect(musl.purl).toBe(`pkg:apk/alpine/musl@${musl.version}?arch=x86_64`);
-    expect(sbom.components.length).toBeGreaterThan(10);
+    expect(prov.buildDefinition.externalParameters.dockerfileDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    // Every package apk's database lists, with its version.
+    const dbOut = join(work, 'db');
+    expect((await cli(['extract', ref, '/lib/apk/db/installed', '-o', dbOut, '--cache-dir', join(work, 'cache')])).value).toBe(0);
+    const { parseInstalled } = await import('../../src/attest/sbom.js');
+    const { readFileSync } = await import('node:fs');
+    const installed = parseInstalled(readFileSync(join(dbOut, 'lib/apk/db/installed'), 'utf8'));
+    expect(installed.length).toBeGreaterThan(10);
+    expect(sbom.components.filter((c: { purl: string }) => c.purl.startsWith('pkg:apk/')).map((c: { name: string; version: string }) => `${c.name}@${c.version}`).sort())
+      .toEqual(installed.map((p) => `${p.name}@${p.version}`).sort());
     const CDX = await import('@cyclonedx/cyclonedx-library');
     expect(await new CDX.Validation.JsonStrictValidator(CDX.Spec.Version.v1dot6).validate(JSON.stringify(sbom))).toBeNull();
 
