@@ -36,6 +36,15 @@ export interface AttestInput {
   scratch: string;
 }
 
+/** Signs statements into bundles: with the key (loaded once), or keyless. */
+export function signerFor(signing: AttestOptions['signing']): (st: Statement) => Promise<Buffer> {
+  if (signing.kind === 'key') {
+    const key = loadSigningKey(signing.key);
+    return (st) => signStatement(st, key);
+  }
+  return (st) => signStatementKeyless(st, signing);
+}
+
 /** The statements to attest for one image. */
 export async function statements(input: AttestInput, name: string, opts: AttestOptions): Promise<Statement[]> {
   const out: Statement[] = [];
@@ -56,10 +65,10 @@ export async function statements(input: AttestInput, name: string, opts: AttestO
 /** Signs each statement and adds it to the OCI layout `dir` as a referrer of the image (as ORAS keeps them). */
 export async function attestLayout(input: AttestInput, dir: string, name: string, opts: AttestOptions): Promise<{ digest: string; predicateType: string }[]> {
   if (!opts.provenance && !opts.sbom) return [];
-  const key = opts.signing.kind === 'key' ? loadSigningKey(opts.signing.key) : undefined;
+  const sign = signerFor(opts.signing);
   const done: { digest: string; predicateType: string }[] = [];
   for (const st of await statements(input, name, opts)) {
-    const bundle = key ? await signStatement(st, key) : await signStatementKeyless(st, opts.signing as KeylessOptions);
+    const bundle = await sign(st);
     const r = referrerManifest(input.descriptor, bundle, { 'dev.sigstore.bundle.content': 'dsse-envelope', 'dev.sigstore.bundle.predicateType': st.predicateType });
     await addLayoutReferrer(dir, r, bundle);
     done.push({ digest: r.descriptor.digest, predicateType: st.predicateType });
@@ -70,8 +79,7 @@ export async function attestLayout(input: AttestInput, dir: string, name: string
 /** Signs each statement and pushes it as a referrer of the image in every repository it was pushed to. */
 export async function attestPushed(input: AttestInput, refs: readonly Reference[], remote: Remote, opts: AttestOptions): Promise<{ repository: string; digest: string; predicateType: string }[]> {
   if (!opts.provenance && !opts.sbom) return [];
-  const key = opts.signing.kind === 'key' ? loadSigningKey(opts.signing.key) : undefined;
-  const sign = (st: Statement) => (key ? signStatement(st, key) : signStatementKeyless(st, opts.signing as KeylessOptions));
+  const sign = signerFor(opts.signing);
   const done: { repository: string; digest: string; predicateType: string }[] = [];
   const repos = new Map(refs.map((r) => [`${r.registry}/${r.repository}`, r] as const));
   for (const ref of repos.values()) {
@@ -98,9 +106,8 @@ export const COSIGN_SIGN_PREDICATE = 'https://sigstore.dev/cosign/sign/v1';
 
 /** `ocimake sign IMAGE`: a signed statement about the manifest or index `descriptor`, pushed as its referrer. */
 export async function signPushed(ref: Reference, descriptor: Descriptor, remote: Remote, signing: AttestOptions['signing']): Promise<string> {
-  const key = signing.kind === 'key' ? loadSigningKey(signing.key) : undefined;
   const st = statementFor(formatReference({ ...ref, tag: undefined, digest: undefined }), descriptor.digest, COSIGN_SIGN_PREDICATE, {});
-  const bundle = key ? await signStatement(st, key) : await signStatementKeyless(st, signing as KeylessOptions);
+  const bundle = await signerFor(signing)(st);
   const d = await pushReferrer(remote.client(ref.registry), ref.repository, descriptor, bundle, {
     'dev.sigstore.bundle.content': 'dsse-envelope',
     'dev.sigstore.bundle.predicateType': COSIGN_SIGN_PREDICATE,

@@ -123,12 +123,12 @@ export async function buildAndExport(opts: BuildAndExportOptions): Promise<Build
         // The layout, with its referrers, written in a scratch directory and archived.
         await toFileOrStdout(o.dest, (f) => archiveLayout(f, async (dir) => {
           await writeOciLayout(dir, result.image, refs);
-          await attestToLayout(opts, result, artifacts.descriptor, opts.platform ?? hostPlatform(), dir, name, startedOn, o.dest);
+          await attest(opts, result, artifacts.descriptor, opts.platform ?? hostPlatform(), { dir, name, shown: o.dest }, startedOn);
         }));
       } else if (o.tar) await toFileOrStdout(o.dest, (f) => writeOciArchive(f, result.image, refs));
       else {
         await writeOciLayout(o.dest, result.image, refs);
-        if (opts.attest) await attestToLayout(opts, result, artifacts.descriptor, opts.platform ?? hostPlatform(), o.dest, name, startedOn);
+        if (opts.attest) await attest(opts, result, artifacts.descriptor, opts.platform ?? hostPlatform(), { dir: o.dest, name, shown: o.dest }, startedOn);
       }
     } else if (o.type === 'local') {
       await writeRootfs(o.dest, result.image);
@@ -138,7 +138,7 @@ export async function buildAndExport(opts: BuildAndExportOptions): Promise<Build
       await toFileOrStdout(o.dest, (f) => writeDockerArchive(f, result.image, names));
     } else {
       const pushed = await pushImage(result.image, names, { ...opts, ...(opts.onPush ? { onEvent: opts.onPush } : {}) });
-      if (opts.attest) await attest(opts, result, pushed.descriptor, opts.platform ?? hostPlatform(), names, startedOn);
+      if (opts.attest) await attest(opts, result, pushed.descriptor, opts.platform ?? hostPlatform(), { refs: names }, startedOn);
     }
   }
   await exportCache(cacheTo, result.cacheRecords, [result.image], { remote: new Remote(opts) });
@@ -179,29 +179,18 @@ async function writeMetadata(opts: BuildAndExportOptions, tags: readonly Referen
   await writeFileAtomic(opts.metadataFile, `${JSON.stringify(meta, null, 2)}\n`);
 }
 
-/** Signs the attestations of one pushed image and pushes them as its referrers, reporting each. */
-async function attest(opts: BuildAndExportOptions, result: BuildResult, descriptor: Descriptor, platform: Platform, names: readonly Reference[], startedOn: string): Promise<void> {
+/** Signs the attestations of one image and attaches them: pushed as its referrers (`to` is the refs), or added to the layout `to.dir`. Each is reported. */
+async function attest(opts: BuildAndExportOptions, result: BuildResult, descriptor: Descriptor, platform: Platform, to: { refs: readonly Reference[] } | { dir: string; name: string; shown: string }, startedOn: string): Promise<void> {
   const scratch = await makeScratchDir('attest');
   try {
-    const attested = await attestPushed({
+    const input = {
       image: result.image, descriptor, inputs: result.inputs, ...(opts.target ? { target: opts.target } : {}),
       platform: formatPlatform(platform), buildArgs: opts.buildArgs ?? {}, startedOn, version: opts.attest!.version, scratch,
-    }, names, new Remote(opts), opts.attest!);
-    for (const a of attested) opts.onPush?.({ kind: 'attestation', ref: `${a.repository}@${a.digest}`, digest: descriptor.digest, predicateType: a.predicateType });
-  } finally {
-    await fs.rm(scratch, { recursive: true, force: true });
-  }
-}
-
-/** Signs the attestations of an image written to the layout `dir` and adds them there as its referrers. */
-async function attestToLayout(opts: BuildAndExportOptions, result: BuildResult, descriptor: Descriptor, platform: Platform, dir: string, name: string, startedOn: string, shown = dir): Promise<void> {
-  const scratch = await makeScratchDir('attest');
-  try {
-    const attested = await attestLayout({
-      image: result.image, descriptor, inputs: result.inputs, ...(opts.target ? { target: opts.target } : {}),
-      platform: formatPlatform(platform), buildArgs: opts.buildArgs ?? {}, startedOn, version: opts.attest!.version, scratch,
-    }, dir, name, opts.attest!);
-    for (const a of attested) opts.onPush?.({ kind: 'attestation', ref: `oci:${shown}@${a.digest}`, digest: descriptor.digest, predicateType: a.predicateType });
+    };
+    const attested = 'refs' in to
+      ? (await attestPushed(input, to.refs, new Remote(opts), opts.attest!)).map((a) => ({ ref: `${a.repository}@${a.digest}`, predicateType: a.predicateType }))
+      : (await attestLayout(input, to.dir, to.name, opts.attest!)).map((a) => ({ ref: `oci:${to.shown}@${a.digest}`, predicateType: a.predicateType }));
+    for (const a of attested) opts.onPush?.({ kind: 'attestation', ref: a.ref, digest: descriptor.digest, predicateType: a.predicateType });
   } finally {
     await fs.rm(scratch, { recursive: true, force: true });
   }
@@ -228,7 +217,7 @@ async function buildMulti(opts: BuildAndExportOptions, outputs: readonly Output[
     if (o.type === 'oci') {
       const refName = names[0]?.tag ?? (names[0] ? 'latest' : undefined);
       const name = names[0] ? formatReference({ ...names[0], tag: undefined, digest: undefined }) : 'image';
-      const attestAll = async (dir: string) => { if (opts.attest) for (const [k, r] of results.entries()) await attestToLayout(opts, r, imageArtifacts(r.image).descriptor, opts.platforms![k]!, dir, name, startedOn, o.dest); };
+      const attestAll = async (dir: string) => { if (opts.attest) for (const [k, r] of results.entries()) await attest(opts, r, imageArtifacts(r.image).descriptor, opts.platforms![k]!, { dir, name, shown: o.dest }, startedOn); };
       if (o.tar) await toFileOrStdout(o.dest, (f) => archiveLayout(f, async (dir) => { art = await writeOciLayoutIndex(dir, images, refName, extras); await attestAll(dir); }));
       else {
         art = await writeOciLayoutIndex(o.dest, images, refName, extras);
@@ -244,7 +233,7 @@ async function buildMulti(opts: BuildAndExportOptions, outputs: readonly Output[
     } else if (o.type === 'registry') {
       art = await pushIndex(images, names, { ...opts, ...(opts.onPush ? { onEvent: opts.onPush } : {}) }, extras);
       // Each platform's manifest is attested, as BuildKit attests each platform.
-      if (opts.attest) for (const [k, r] of results.entries()) await attest(opts, r, imageArtifacts(r.image).descriptor, opts.platforms![k]!, names, startedOn);
+      if (opts.attest) for (const [k, r] of results.entries()) await attest(opts, r, imageArtifacts(r.image).descriptor, opts.platforms![k]!, { refs: names }, startedOn);
     }
   }
   await exportCache(cacheTo, results.flatMap((r) => r.cacheRecords), images, { remote: new Remote(opts) });

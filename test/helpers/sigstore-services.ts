@@ -17,10 +17,15 @@ export async function startSigstoreServices(): Promise<SigstoreServices> {
   const server: Server = createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const ctlog = await initializeCTLog(keyPair);
-  const ca = await initializeCA(keyPair, ctlog);
-  const tlog = await initializeTLog(url, keyPair);
-  const tsa = await initializeTSA(keyPair);
+  // One fixed clock for every certificate, log entry and timestamp the mock issues: with a live
+  // clock the mock's encodings round differently, and a timestamp could fall just before the
+  // certificate it times ("invalid time", about one run in three). The next whole second, so
+  // the CA's own certificates (made now, on the real clock) are already valid then.
+  const clock = new Date(Math.ceil(Date.now() / 1000) * 1000);
+  const ctlog = await initializeCTLog(keyPair, clock);
+  const ca = await initializeCA(keyPair, ctlog, clock);
+  const tlog = await initializeTLog(url, keyPair, clock);
+  const tsa = await initializeTSA(keyPair, clock);
   const handlers = [fulcioHandler(ca), rekorHandler(tlog), tsaHandler(tsa)];
   server.on('request', (req, res) => {
     const chunks: Buffer[] = [];
