@@ -7,7 +7,7 @@ import { DSSE_PAYLOAD_TYPE, type Statement } from './statement.js';
 // CI's identity provider: GitHub Actions' ACTIONS_ID_TOKEN_REQUEST_*), a short-lived Fulcio
 // certificate for an ephemeral key, a Rekor entry, and a TSA timestamp when one is named.
 
-export const PUBLIC_GOOD = { fulcio: 'https://fulcio.sigstore.dev', rekor: 'https://rekor.sigstore.dev' } as const;
+export { PUBLIC_GOOD } from './public-good.js';
 
 export interface KeylessOptions {
   fulcioURL: string;

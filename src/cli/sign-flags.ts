@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { AttestOptions } from '../attest/attach.js';
-import { PUBLIC_GOOD } from '../attest/keyless-signer.js';
+import { PUBLIC_GOOD } from '../attest/public-good.js';
 import { OcimakeError } from '../errors.js';
 import { version } from './version.js';
 
