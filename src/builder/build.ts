@@ -16,6 +16,7 @@ import { argPlatform, formatPlatform, hostPlatform } from '../oci/platform.js';
 import type { Platform } from '../oci/schemas.js';
 import { BuildContext } from './context.js';
 import { runStage, type StageEnv, type StageState } from './stage.js';
+import { flushStatCache } from '../layer/layer-cache.js';
 import { apkCommand } from '../run/apk/apk-command.js';
 import { closest } from '../util/suggest.js';
 import { precheckRun } from '../run/run.js';
@@ -214,6 +215,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   try {
     await runOne(target);
   } finally {
+    await flushStatCache();
     await fs.rm(scratch, { recursive: true, force: true });
     untrackScratch();
   }

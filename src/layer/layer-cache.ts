@@ -90,6 +90,14 @@ async function saveStatCache(dir: string): Promise<void> {
   await writeFileAtomic(join(dir, '..', 'stat-cache.json'), JSON.stringify(Object.fromEntries(entries))).catch(() => {});
 }
 
+/**
+ * Writes the stat cache when new digests were learnt: once per build (build.ts calls it at the
+ * end), not once per layer, since the file holds up to 300,000 entries.
+ */
+export async function flushStatCache(): Promise<void> {
+  if (statCacheLoaded !== undefined) await saveStatCache(statCacheLoaded);
+}
+
 /** Files up to this size are read whole, synchronously: a read of a few KiB is microseconds. */
 const SMALL_FILE = 64 * 1024;
 
@@ -186,7 +194,6 @@ export async function writeLayerCached(store: BlobStore, entries: readonly Layer
     await loadStatCache(cache.dir);
     const { digests, signatures } = await contentDigests(sorted);
     const key = layerKey(sorted, digests, mtime, typeTag);
-    await saveStatCache(cache.dir);
     const rec = await readRecord(cache.dir, key);
     if (rec && (await store.has(rec.digest)) && (await store.size(rec.digest)) === rec.size) {
       const now = new Date();

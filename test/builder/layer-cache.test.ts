@@ -24,6 +24,26 @@ function tree(n: number): Record<string, string> {
 }
 
 describe('the layer cache', () => {
+  it('remembers content digests between builds in stat-cache.json, written once, at the end of the build', async () => {
+    const ctx = writeTree(tempDir(), { Dockerfile: 'FROM scratch\nCOPY a /a\nCOPY b /b\nCOPY c /c\n', a: 'A', b: 'B', c: 'C' });
+    const cacheDir = tempDir();
+    const { readFileSync, watch } = await import('node:fs');
+    let writes = 0;
+    const watcher = watch(cacheDir, (_event, name) => { if (name === 'stat-cache.json') writes++; });
+    await build({ context: ctx, cacheDir });
+    await new Promise((r) => setTimeout(r, 100)); // inotify events arrive asynchronously
+    watcher.close();
+    const cache = JSON.parse(readFileSync(join(cacheDir, 'stat-cache.json'), 'utf8')) as Record<string, string>;
+    const { createHash } = await import('node:crypto');
+    for (const f of ['a', 'b', 'c']) {
+      const key = Object.keys(cache).find((k) => k.startsWith(`${join(ctx, f)}\0`));
+      expect(cache[key!]).toBe(`sha256:${createHash('sha256').update(f.toUpperCase()).digest('hex')}`);
+    }
+    // One atomic write: a rename into place (the watcher may report it as one or two events).
+    expect(writes).toBeGreaterThan(0);
+    expect(writes).toBeLessThanOrEqual(2);
+  });
+
   const dockerfile = 'FROM scratch AS deps\nCOPY node_modules /app/node_modules\nFROM scratch\nCOPY --from=deps /app /app\nCOPY stamp /stamp\n';
 
   it('serves every layer of an unchanged rebuild from the cache: same digest, CACHED steps, no new blob written', async () => {
