@@ -1,8 +1,8 @@
 import { join } from 'node:path';
-import { OcimakeError } from '../errors.js';
+import { withContext } from '../errors.js';
 import { MergedFs } from '../image/merged-fs.js';
 import type { Image } from '../image/image.js';
-import { formatReference, type Reference } from '../oci/reference.js';
+import { repositoryName, type Reference } from '../oci/reference.js';
 import type { Descriptor } from '../oci/schemas.js';
 import type { Remote } from '../remote/registry-image.js';
 import { loadSigningKey, signStatement } from './key-signer.js';
@@ -45,56 +45,62 @@ export function signerFor(signing: AttestOptions['signing']): (st: Statement) =>
   return (st) => signStatementKeyless(st, signing);
 }
 
-/** The statements to attest for one image. */
-export async function statements(input: AttestInput, name: string, opts: AttestOptions): Promise<Statement[]> {
-  const out: Statement[] = [];
-  const apk = opts.provenance === 'max' ? await apkPackages(new MergedFs(input.image, 'the image'), join(input.scratch, 'apk')) : [];
+/** What to attest of one image, once: each predicate, or a function of the name (the SBOM names the image). */
+interface Predicate { type: string; of: (name: string) => unknown }
+
+async function predicates(input: AttestInput, opts: AttestOptions): Promise<Predicate[]> {
+  const out: Predicate[] = [];
+  // The image's packages are read once: the SBOM lists them all, max provenance names the apk ones.
+  const fs = new MergedFs(input.image, 'the image');
+  const found = opts.sbom ? await imagePackages(fs, join(input.scratch, 'sbom')) : undefined;
+  const apk = opts.provenance !== 'max' ? [] : found ? found.flatMap((p) => (p.kind === 'apk' ? [p] : [])) : await apkPackages(fs, join(input.scratch, 'apk'));
   if (opts.provenance) {
-    out.push(statementFor(name, input.descriptor.digest, SLSA_PROVENANCE_V1, provenance({
+    const predicate = provenance({
       dockerfile: input.inputs.dockerfile, ...(input.target ? { target: input.target } : {}), platform: input.platform, buildArgs: input.buildArgs,
       materials: input.inputs.materials, ...(input.inputs.contextDigest ? { contextDigest: input.inputs.contextDigest } : {}), apk, startedOn: input.startedOn, finishedOn: new Date().toISOString(), version: input.version,
-    }, opts.provenance)));
+    }, opts.provenance);
+    out.push({ type: SLSA_PROVENANCE_V1, of: () => predicate });
   }
-  if (opts.sbom) {
-    const packages = await imagePackages(new MergedFs(input.image, 'the image'), join(input.scratch, 'sbom'));
-    out.push(statementFor(name, input.descriptor.digest, CYCLONEDX_PREDICATE, cyclonedx(name, input.descriptor.digest, packages)));
-  }
+  if (found) out.push({ type: CYCLONEDX_PREDICATE, of: (name) => cyclonedx(name, input.descriptor.digest, found) });
   return out;
 }
 
-/** Signs each statement and adds it to the OCI layout `dir` as a referrer of the image (as ORAS keeps them). */
+/** The annotations of a bundle referrer, as cosign and actions/attest write them. */
+function referrerAnnotations(predicateType: string): Record<string, string> {
+  return {
+    'dev.sigstore.bundle.content': 'dsse-envelope',
+    'dev.sigstore.bundle.predicateType': predicateType,
+    'org.opencontainers.image.created': new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+  };
+}
+
+/** Signs each attestation and adds it to the OCI layout `dir` as a referrer of the image (as ORAS keeps them). */
 export async function attestLayout(input: AttestInput, dir: string, name: string, opts: AttestOptions): Promise<{ digest: string; predicateType: string }[]> {
-  if (!opts.provenance && !opts.sbom) return [];
   const sign = signerFor(opts.signing);
   const done: { digest: string; predicateType: string }[] = [];
-  for (const st of await statements(input, name, opts)) {
-    const bundle = await sign(st);
-    const r = referrerManifest(input.descriptor, bundle, { 'dev.sigstore.bundle.content': 'dsse-envelope', 'dev.sigstore.bundle.predicateType': st.predicateType });
+  for (const p of await predicates(input, opts)) {
+    const bundle = await sign(statementFor(name, input.descriptor.digest, p.type, p.of(name)));
+    const r = referrerManifest(input.descriptor, bundle, referrerAnnotations(p.type));
     await addLayoutReferrer(dir, r, bundle);
-    done.push({ digest: r.descriptor.digest, predicateType: st.predicateType });
+    done.push({ digest: r.descriptor.digest, predicateType: p.type });
   }
   return done;
 }
 
-/** Signs each statement and pushes it as a referrer of the image in every repository it was pushed to. */
+/** Signs each attestation and pushes it as a referrer of the image in every repository it was pushed to. */
 export async function attestPushed(input: AttestInput, refs: readonly Reference[], remote: Remote, opts: AttestOptions): Promise<{ repository: string; digest: string; predicateType: string }[]> {
-  if (!opts.provenance && !opts.sbom) return [];
   const sign = signerFor(opts.signing);
   const done: { repository: string; digest: string; predicateType: string }[] = [];
-  const repos = new Map(refs.map((r) => [`${r.registry}/${r.repository}`, r] as const));
-  for (const ref of repos.values()) {
-    const name = formatReference({ ...ref, tag: undefined, digest: undefined });
-    for (const st of await statements(input, name, opts)) {
-      const bundle = await sign(st);
+  const all = await predicates(input, opts);
+  const repos = new Map(refs.map((r) => [repositoryName(r), r] as const));
+  for (const [name, ref] of repos) {
+    for (const p of all) {
+      const bundle = await sign(statementFor(name, input.descriptor.digest, p.type, p.of(name)));
       try {
-        const d = await pushReferrer(remote.client(ref.registry), ref.repository, input.descriptor, bundle, {
-          'dev.sigstore.bundle.content': 'dsse-envelope',
-          'dev.sigstore.bundle.predicateType': st.predicateType,
-          'org.opencontainers.image.created': new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-        });
-        done.push({ repository: name, digest: d.digest, predicateType: st.predicateType });
+        const d = await pushReferrer(remote.client(ref.registry), ref.repository, input.descriptor, bundle, referrerAnnotations(p.type));
+        done.push({ repository: name, digest: d.digest, predicateType: p.type });
       } catch (err) {
-        throw err instanceof OcimakeError ? new OcimakeError(err.code, `attaching the ${st.predicateType} attestation to ${name}@${input.descriptor.digest}: ${err.message}`, { ...(err.hint ? { hint: err.hint } : {}), cause: err }) : err;
+        throw withContext(`attaching the ${p.type} attestation to ${name}@${input.descriptor.digest}`, err);
       }
     }
   }
@@ -106,13 +112,8 @@ export const COSIGN_SIGN_PREDICATE = 'https://sigstore.dev/cosign/sign/v1';
 
 /** `ocimake sign IMAGE`: a signed statement about the manifest or index `descriptor`, pushed as its referrer. */
 export async function signPushed(ref: Reference, descriptor: Descriptor, remote: Remote, signing: AttestOptions['signing']): Promise<string> {
-  const st = statementFor(formatReference({ ...ref, tag: undefined, digest: undefined }), descriptor.digest, COSIGN_SIGN_PREDICATE, {});
-  const bundle = await signerFor(signing)(st);
-  const d = await pushReferrer(remote.client(ref.registry), ref.repository, descriptor, bundle, {
-    'dev.sigstore.bundle.content': 'dsse-envelope',
-    'dev.sigstore.bundle.predicateType': COSIGN_SIGN_PREDICATE,
-  });
-  return d.digest;
+  const bundle = await signerFor(signing)(statementFor(repositoryName(ref), descriptor.digest, COSIGN_SIGN_PREDICATE, {}));
+  return (await pushReferrer(remote.client(ref.registry), ref.repository, descriptor, bundle, referrerAnnotations(COSIGN_SIGN_PREDICATE))).digest;
 }
 
 export { BUNDLE_MEDIA_TYPE };

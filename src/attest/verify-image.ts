@@ -1,5 +1,5 @@
 import { OcimakeError } from '../errors.js';
-import { formatReference, parseReference } from '../oci/reference.js';
+import { parseReference, repositoryName } from '../oci/reference.js';
 import type { Platform } from '../oci/schemas.js';
 import { fetchManifest } from '../remote/pull.js';
 import type { Remote } from '../remote/registry-image.js';
@@ -47,7 +47,7 @@ export async function verifyImage(spec: string, opts: { remote: Remote; platform
   const top = await fetchManifest(client, ref);
   const m = isIndexType(top.mediaType) ? await fetchManifest(client, ref, selectPlatform(parseIndex(top.bytes, spec), opts.platform, spec).digest) : top;
   const subjects = top.digest === m.digest ? [m.digest] : [m.digest, top.digest];
-  const name = formatReference({ ...ref, tag: undefined, digest: undefined });
+  const name = repositoryName(ref);
   const found: { subject: string; digest: string }[] = [];
   let via = 'none';
   for (const subject of subjects) {

@@ -11,7 +11,7 @@ import { archiveLayout, writeOciArchive } from '../layout/oci-archive.js';
 import { checkEmptyDestination, writeRootfs, writeRootfsTar } from '../source/extract.js';
 import { pushImage, type PushEvent } from '../remote/push.js';
 import { familiarName } from '../oci/familiar.js';
-import { formatReference, parseReference, type Reference } from '../oci/reference.js';
+import { formatReference, parseReference, repositoryName, type Reference } from '../oci/reference.js';
 import type { TransportOptions } from '../remote/transport.js';
 import { build, type BuildOptions, type BuildResult } from './build.js';
 import { indexArtifacts, pushIndex, writeOciLayoutIndex, type IndexExtras } from './multi-platform.js';
@@ -117,7 +117,7 @@ export async function buildAndExport(opts: BuildAndExportOptions): Promise<Build
     if (o.type === 'oci') {
       const first = names[0];
       const refs = first ? { refName: first.tag ?? 'latest', imageName: formatReference(first) } : {};
-      const name = first ? formatReference({ ...first, tag: undefined, digest: undefined }) : 'image';
+      const name = first ? repositoryName(first) : 'image';
       if (o.tar && opts.attest) {
         // The layout, with its referrers, written in a scratch directory and archived.
         await toFileOrStdout(o.dest, (f) => archiveLayout(f, async (dir) => {
@@ -216,7 +216,7 @@ async function buildMulti(opts: BuildAndExportOptions, outputs: readonly Output[
     const names = 'name' in o && o.name ? o.name.split(',').map((n) => parseReference(n)) : tags;
     if (o.type === 'oci') {
       const refName = names[0]?.tag ?? (names[0] ? 'latest' : undefined);
-      const name = names[0] ? formatReference({ ...names[0], tag: undefined, digest: undefined }) : 'image';
+      const name = names[0] ? repositoryName(names[0]) : 'image';
       const attestAll = async (dir: string) => { if (opts.attest) for (const [k, r] of results.entries()) await attest(opts, r, imageArtifacts(r.image).descriptor, opts.platforms![k]!, { dir, name, shown: o.dest }, startedOn); };
       if (o.tar) await toFileOrStdout(o.dest, (f) => archiveLayout(f, async (dir) => { art = await writeOciLayoutIndex(dir, images, refName, extras); await attestAll(dir); }));
       else {

@@ -77,6 +77,11 @@ export function formatReference(r: Reference): string {
   return `${r.registry}/${r.repository}${r.tag ? `:${r.tag}` : ''}${r.digest ? `@${r.digest}` : ''}`;
 }
 
+/** The repository a reference names, without tag or digest: docker.io/library/alpine. */
+export function repositoryName(r: Reference): string {
+  return `${r.registry}/${r.repository}`;
+}
+
 /** What to ask the registry for: the digest when pinned, else the tag. */
 export function referenceIdentifier(r: Reference): string {
   return r.digest ?? r.tag ?? 'latest';
