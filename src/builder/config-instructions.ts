@@ -1,3 +1,4 @@
+import { work } from '../util/work.js';
 import { posix } from 'node:path';
 import { OcimakeError } from '../errors.js';
 import type { ContainerConfig } from '../oci/schemas.js';
@@ -29,12 +30,9 @@ export interface ConfigDraft {
   envIndex: Map<string, number>;
 }
 
-/** Work counters, for tests that bound work by counting it: config copies made so far. */
-export const configWork = { drafts: 0 };
-
 /** A draft over a copy of `prev` (one copy for a whole run of instructions). */
 export function draftConfig(prev: ContainerConfig): ConfigDraft {
-  configWork.drafts++;
+  work.configDrafts++;
   const config: ContainerConfig = { ...prev };
   if (prev.Env) config.Env = [...prev.Env];
   if (prev.Labels) config.Labels = { ...prev.Labels };

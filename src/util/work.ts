@@ -11,6 +11,8 @@ export const work = {
   contextEntries: 0,
   /** Characters of Dockerfile words put through variable expansion. */
   lexedChars: 0,
+  /** Copies of an image config made to edit it (one per run of metadata instructions). */
+  configDrafts: 0,
 };
 
 export type WorkCounts = typeof work;

@@ -58,14 +58,14 @@ describe('metadata instructions', () => {
   });
 
   it('applies a long run of metadata instructions with one copy of the config (linear, not quadratic)', async () => {
-    const { configWork } = await import('../../src/builder/config-instructions.js');
+    const { work } = await import('../../src/util/work.js');
     const lines = ['FROM scratch'];
     for (let i = 0; i < 5000; i++) lines.push(`LABEL k${i}=v${i}`);
     for (let i = 0; i < 2000; i++) lines.push(`ENV E${i}=\${E${Math.max(0, i - 1)}:-start}`);
     lines.push('ENV E0=again');
-    const before = configWork.drafts;
+    const before = work.configDrafts;
     const c = await cfg(`${lines.join('\n')}\n`);
-    expect(configWork.drafts - before).toBe(1);
+    expect(work.configDrafts - before).toBe(1);
     expect(Object.keys(c.config?.Labels ?? {})).toHaveLength(5000);
     const env = (c.config?.Env ?? []).filter((e) => e.startsWith('E'));
     expect(env).toHaveLength(2000);

@@ -4,8 +4,7 @@ import { Readable } from 'node:stream';
 import { execFileSync } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readDockerfile } from '../../src/dockerfile/read.js';
-import { configWork } from '../../src/builder/config-instructions.js';
-import { workSince, workSnapshot } from '../../src/util/work.js';
+import { work, workSince, workSnapshot } from '../../src/util/work.js';
 import { alpineLayout } from '../helpers/alpine-images.js';
 import { buildFrom } from '../helpers/build.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -61,10 +60,10 @@ describe('hostile Dockerfiles (issue 11 corpus)', () => {
 
   it('1,000 stages: only the target and what it needs are built, with one config copy per run of metadata', async () => {
     const stages = Array.from({ length: 1000 }, (_, i) => `FROM scratch AS s${i}\nLABEL n=${i}\n`).join('');
-    const before = configWork.drafts;
+    const before = work.configDrafts;
     const r = await buildFrom(`${stages}COPY f /f\n`, { f: 'x' });
     expect(r.image.config.config?.Labels?.n).toBe('999');
-    expect(configWork.drafts - before).toBeLessThanOrEqual(4);
+    expect(work.configDrafts - before).toBeLessThanOrEqual(4);
   });
 
   it('300 stages, each built on and copying from the one before: linear in the stages', async () => {
