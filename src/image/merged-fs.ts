@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { quoteName } from '../util/quote.js';
 import { OcimakeError, withContext } from '../errors.js';
-import type { LayerEntry } from '../layer/entry.js';
+import { SMALL_FILE, type LayerEntry } from '../layer/entry.js';
 import { readLayer, type TarEntry } from '../layer/layer-reader.js';
 import { classifyWhiteout } from '../layer/whiteout.js';
 import type { Image } from './image.js';
@@ -384,7 +384,7 @@ export class MergedFs {
    * reopened and read back once per file. Returns layer → path → temp file or bytes; the
    * path strings are the entries' own, so a large tree adds no keys of its own.
    */
-  async spoolSources(entries: readonly MergedEntry[], scratch: string, inlineMax = 64 * 1024): Promise<Map<number, Map<string, string | Buffer | null>>> {
+  async spoolSources(entries: readonly MergedEntry[], scratch: string, inlineMax = SMALL_FILE): Promise<Map<number, Map<string, string | Buffer | null>>> {
     await fs.mkdir(scratch, { recursive: true });
     let inlineBudget = 64 * 2 ** 20;
     // The wanted paths of each layer, filled in as the layer is read (null: not read yet).

@@ -1,5 +1,12 @@
 import { OcimakeError } from '../errors.js';
 
+/**
+ * Files up to this size are read (or written) whole, with one synchronous call: that is
+ * microseconds, where a stream costs several thread-pool round trips per file, and trees of
+ * 100,000 small files spent most of their time waiting on those.
+ */
+export const SMALL_FILE = 64 * 1024;
+
 /** Where a regular file's bytes come from. */
 export type EntrySource = { kind: 'path'; path: string } | { kind: 'bytes'; data: Buffer };
 

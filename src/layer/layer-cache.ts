@@ -7,7 +7,7 @@ import { mkdirp } from '../util/fs-paths.js';
 import { isDigest, sha256, type Digest } from '../oci/digest.js';
 import type { BlobStore } from '../store/blob-store.js';
 import type { Readable } from 'node:stream';
-import { finalizeEntries, type LayerEntry } from './entry.js';
+import { finalizeEntries, SMALL_FILE, type LayerEntry } from './entry.js';
 import { defaultMtime, layerMediaType, unreadable, writeLayer, type TarWriteOptions, type WrittenLayer } from './tar-writer.js';
 
 // The layer cache. A layer's bytes are a pure function of its entries (paths, modes,
@@ -98,8 +98,6 @@ export async function flushStatCache(): Promise<void> {
   if (statCacheLoaded !== undefined) await saveStatCache(statCacheLoaded);
 }
 
-/** Files up to this size are read whole, synchronously: a read of a few KiB is microseconds. */
-const SMALL_FILE = 64 * 1024;
 
 function signatureSize(signature: string): number {
   return Number(signature.split('\0')[3]);

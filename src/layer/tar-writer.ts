@@ -7,7 +7,7 @@ import tar from 'tar-stream';
 import type { BlobStore } from '../store/blob-store.js';
 import { sha256, type Digest } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
-import { finalizeEntries, type LayerEntry } from './entry.js';
+import { finalizeEntries, SMALL_FILE, type LayerEntry } from './entry.js';
 import { CoalescingTransform, HashingTransform } from './hash-transform.js';
 import { ParallelGzip } from './parallel-gzip.js';
 
@@ -112,8 +112,6 @@ function compressor(c: LayerCompression | undefined, fileBytes: number): Transfo
   return fileBytes >= PARALLEL_MIN ? new ParallelGzip(undefined, level) : zlib.createGzip({ level, memLevel: 9 });
 }
 
-/** Files up to this size are read whole and synchronously. */
-const SMALL_FILE = 64 * 1024;
 
 /** The error for a context file that cannot be read (permissions, or it vanished mid-build). */
 export function unreadable(path: string, err: NodeJS.ErrnoException): OcimakeError {

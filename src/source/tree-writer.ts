@@ -1,10 +1,11 @@
 import { mkdirp } from '../util/fs-paths.js';
 import {
-  closeSync, constants, createReadStream, type Stats, fchmodSync, fstatSync, linkSync, lstatSync, mkdirSync, openSync, promises as fs, readFileSync, symlinkSync, writeSync,
+  closeSync, constants, createReadStream, createWriteStream, type Stats, fchmodSync, fstatSync, linkSync, lstatSync, mkdirSync, openSync, promises as fs, readFileSync, symlinkSync, writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { OcimakeError } from '../errors.js';
-import type { LayerEntry } from '../layer/entry.js';
+import { SMALL_FILE, type LayerEntry } from '../layer/entry.js';
 
 const unsafe = (rel: string, why: string) =>
   new OcimakeError('LAYER_UNSAFE', `refusing to write ${rel}: ${why}`, { hint: 'the image tries to write outside its own tree; it is refused so nothing lands outside the output' });
@@ -103,14 +104,8 @@ export class TreeWriter {
         try {
           if (e.source.kind === 'bytes') writeAll(fd, e.source.data);
           else if (e.size <= SMALL_FILE) writeAll(fd, readFileSync(e.source.path));
-          else {
-            const fh = await fs.open(target, constants.O_WRONLY | constants.O_NOFOLLOW);
-            try {
-              for await (const chunk of createReadStream(e.source.path)) await fh.write(chunk as Buffer);
-            } finally {
-              await fh.close();
-            }
-          }
+          // Larger files stream through the same descriptor (not a second open of the target).
+          else await pipeline(createReadStream(e.source.path), createWriteStream('', { fd, autoClose: false }));
           fchmodSync(fd, e.mode & 0o7777);
           this.#files.set(rel, fstatSync(fd).ino);
         } finally {
@@ -163,8 +158,6 @@ export class TreeWriter {
   }
 }
 
-/** Files up to this size are copied with one synchronous read and write. */
-const SMALL_FILE = 64 * 1024;
 
 function lstatOrUndefined(p: string): Stats | undefined {
   return lstatSync(p, { throwIfNoEntry: false });

@@ -128,6 +128,14 @@ describe('extract and hostile layers', () => {
     expect(existsSync('/etc/passwd2')).toBe(false);
   });
 
+  it('writes a file larger than SMALL_FILE (streamed, not read whole) intact, with its mode', async () => {
+    const big = 'b'.repeat(200_000) + 'end';
+    const { dest, err } = await extractAll([await rawLayer([{ name: 'big.bin', content: big, mode: 0o640 }])]);
+    expect(err).toBeUndefined();
+    expect(readFileSync(join(dest, 'big.bin'), 'utf8')).toBe(big);
+    expect(lstatSync(join(dest, 'big.bin')).mode & 0o777).toBe(0o640);
+  });
+
   it('writes read-only directories after their children', async () => {
     const { dest, err } = await extractAll([await rawLayer([{ name: 'ro/', type: 'directory', mode: 0o555 }, { name: 'ro/f', content: 'x', mode: 0o444 }])]);
     expect(err).toBeUndefined();
