@@ -212,8 +212,11 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     }
     return p;
   };
+  let contextDigest: string | undefined;
   try {
     await runOne(target);
+    // Before the stat cache is written: the digests it learns are kept too.
+    if (opts.digestContext) contextDigest = await context.digest();
   } finally {
     await flushStatCache();
     await fs.rm(scratch, { recursive: true, force: true });
@@ -225,7 +228,6 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   if (opts.labels && Object.keys(opts.labels).length > 0) {
     image = editConfig(image, (c) => ({ ...c, Labels: { ...(c.Labels ?? {}), ...opts.labels } }));
   }
-  const contextDigest = opts.digestContext ? await context.digest() : undefined;
   const inputs = { ...(contextDigest ? { contextDigest } : {}), dockerfile: { path: opts.dockerfileText !== undefined && opts.dockerfile === undefined ? '-' : relativeTo(contextDir, dockerfilePath), digest: sha256(Buffer.from(text)) }, materials };
   return { image, artifacts: imageArtifacts(image), store, warnings, cacheRecords, inputs };
 }

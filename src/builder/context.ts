@@ -1,6 +1,7 @@
 import { work } from '../util/work.js';
 import { limit, overLimit } from '../util/limits.js';
-import { createReadStream, lstatSync, promises as fs, type Stats } from 'node:fs';
+import { lstatSync, promises as fs, type Stats } from 'node:fs';
+import { fileDigest } from '../layer/layer-cache.js';
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import dockerignore, { type Ignore } from '@balena/dockerignore';
@@ -151,11 +152,8 @@ export class BuildContext {
     const h = createHash('sha256');
     for (const c of await this.walk('')) {
       const mode = (c.stat.mode & 0o7777).toString(8);
-      if (c.stat.isFile()) {
-        const f = createHash('sha256');
-        for await (const chunk of createReadStream(c.abs)) f.update(chunk as Buffer);
-        h.update(`${JSON.stringify(c.rel)}\tfile\t${mode}\t${f.digest('hex')}\n`);
-      } else if (c.stat.isSymbolicLink()) h.update(`${JSON.stringify(c.rel)}\tsymlink\t${JSON.stringify(await fs.readlink(c.abs))}\n`);
+      // Through the layer cache's digests: the files COPY already hashed are not read again.
+      if (c.stat.isFile()) h.update(`${JSON.stringify(c.rel)}\tfile\t${mode}\t${(await fileDigest(c.abs)).digest.slice('sha256:'.length)}\n`); else if (c.stat.isSymbolicLink()) h.update(`${JSON.stringify(c.rel)}\tsymlink\t${JSON.stringify(await fs.readlink(c.abs))}\n`);
       else h.update(`${JSON.stringify(c.rel)}\tdir\t${mode}\n`);
     }
     return `sha256:${h.digest('hex')}`;

@@ -115,7 +115,8 @@ function statSignature(path: string): string {
   return `${path}\0${st.dev}\0${st.ino}\0${st.size}\0${st.mtimeNs}\0${st.ctimeNs}`;
 }
 
-async function fileDigest(path: string): Promise<{ digest: Digest; signature: string }> {
+/** A file's SHA-256, from the stat cache when its stat signature is known (each file is hashed once per build). */
+export async function fileDigest(path: string): Promise<{ digest: Digest; signature: string }> {
   const signature = statSignature(path);
   const known = hashed.get(signature);
   if (known) return { digest: known, signature };
