@@ -14,17 +14,17 @@ export async function readDockerfile(path: string, opts: { allowPipe?: boolean; 
   let close = async (): Promise<void> => {};
   if (path === '-') input = stdin as AsyncIterable<Buffer>;
   else {
-    // A fifo nobody writes to would block the open forever: only a -f the user named may be a pipe.
-    const pre = await fs.stat(path).catch(() => undefined);
-    if (pre && !pre.isFile() && !pre.isDirectory() && !(opts.allowPipe && pre.isFIFO())) {
+    // Looked at before the open: a fifo nobody writes to would block the open forever, so only
+    // a -f the user named may be a pipe.
+    const st = await fs.stat(path).catch(() => undefined);
+    if (st?.isDirectory()) throw new OcimakeError('DOCKERFILE_NOT_FOUND', `cannot read the Dockerfile at ${path}: it is a directory`, { hint: 'pass -f with the Dockerfile itself' });
+    if (st && !st.isFile() && !(opts.allowPipe && st.isFIFO())) {
       throw new OcimakeError('DOCKERFILE_NOT_FOUND', `cannot read the Dockerfile at ${path}: it is not a regular file`, { hint: 'pass -f with a Dockerfile, or -f - to read it from stdin' });
     }
+    if (st?.isFile() && st.size > max) throw overLimit('dockerfileSize', `${what} is ${st.size} bytes`, 'a Dockerfile is a few KiB');
     const fh = await fs.open(path, 'r').catch((err: NodeJS.ErrnoException) => {
       throw new OcimakeError('DOCKERFILE_NOT_FOUND', `cannot read the Dockerfile at ${path}: ${err.code ?? err.message}`, { hint: 'pass -f PATH, or put a Dockerfile in the context directory' });
     });
-    const st = await fh.stat();
-    if (st.isDirectory()) { await fh.close(); throw new OcimakeError('DOCKERFILE_NOT_FOUND', `cannot read the Dockerfile at ${path}: it is a directory`, { hint: 'pass -f with the Dockerfile itself' }); }
-    if (st.isFile() && st.size > max) { await fh.close(); throw overLimit('dockerfileSize', `${what} is ${st.size} bytes`, 'a Dockerfile is a few KiB'); }
     input = fh.createReadStream({ autoClose: false }) as AsyncIterable<Buffer>;
     close = () => fh.close();
   }
