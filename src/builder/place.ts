@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import type { MergedFs } from '../image/merged-fs.js';
-import { finalizeEntries, normalizeEntryPath, type LayerEntry } from '../layer/entry.js';
+import { finalizeEntries, normalizeEntryPath, parentsNearestFirst, type LayerEntry } from '../layer/entry.js';
 
 /**
  * Places the entries a step plans onto the stage's filesystem, as BuildKit's copy does:
@@ -46,8 +46,7 @@ export async function placeEntries(fs: MergedFs, entries: readonly LayerEntry[],
   const parents = new Map<string, LayerEntry>();
   for (const e of placed) {
     // Nearest parent first: one already known has all of its own (a deep tree stays linear).
-    for (let i = e.path.lastIndexOf('/'); i > 0; i = e.path.lastIndexOf('/', i - 1)) {
-      const p = e.path.slice(0, i);
+    for (const p of parentsNearestFirst(e.path)) {
       if (parents.has(p)) break;
       const st = await fs.stat(p);
       parents.set(p, st?.type === 'directory'

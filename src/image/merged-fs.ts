@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { quoteName } from '../util/quote.js';
 import { OcimakeError, withContext } from '../errors.js';
-import { SMALL_FILE, type LayerEntry } from '../layer/entry.js';
+import { parentsNearestFirst, SMALL_FILE, type LayerEntry } from '../layer/entry.js';
 import { readLayer, type TarEntry } from '../layer/layer-reader.js';
 import { classifyWhiteout } from '../layer/whiteout.js';
 import type { Image } from './image.js';
@@ -19,12 +19,6 @@ export interface MergedEntry { entry: TarEntry; layer: number; implicit?: boolea
 
 const MAX_LINKS = 40;
 const EMPTY = Buffer.alloc(0);
-
-function parentsOf(path: string): string[] {
-  const out: string[] = [];
-  for (let i = path.indexOf('/'); i >= 0; i = path.indexOf('/', i + 1)) out.push(path.slice(0, i));
-  return out;
-}
 
 const implicitDir = (path: string): TarEntry => ({ path, type: 'directory', mode: 0o755, uid: 0, gid: 0, size: 0 });
 
@@ -104,7 +98,8 @@ class LowerIndex {
       try { w = classifyWhiteout(entry.path); } catch (err) { throw withContext(what, err); }
       if (w.kind === 'whiteout') { whiteouts.push(w.target); continue; }
       if (w.kind === 'opaque') { opaques.push(w.dir); continue; }
-      const through = links.size > 0 ? parentsOf(entry.path).find((p) => links.has(p)) : undefined;
+      let through: string | undefined;
+      if (links.size > 0) for (const p of parentsNearestFirst(entry.path)) if (links.has(p)) { through = p; break; }
       if (through !== undefined) {
         throw new OcimakeError('LAYER_UNSAFE', `${what}: entry ${quoteName(entry.path)} is written through the symlink ${quoteName(through)}`, { hint: 'the layer is malformed or hostile; it is refused' });
       }
@@ -131,8 +126,7 @@ class LowerIndex {
         if (entry.type !== 'directory' && this.#memoLayer !== i) this.#memoLayer = Number.NaN;
       }
       // Parents, nearest first; one already seen has all of its own.
-      for (let k = entry.path.lastIndexOf('/'); k > 0; k = entry.path.lastIndexOf('/', k - 1)) {
-        const p = entry.path.slice(0, k);
+      for (const p of parentsNearestFirst(entry.path)) {
         if (this.seen.has(p)) break;
         if (!this.hidden(p, i)) { this.seen.set(p, { entry: implicitDir(p), layer: i, implicit: true }); born.set(p, seq); }
       }
@@ -140,8 +134,8 @@ class LowerIndex {
     // Drop what a later non-directory of this layer replaced: entries below a path killed after they were born.
     if (killed.size > 0) {
       for (const [path, b] of born) {
-        for (let k = path.lastIndexOf('/'); k > 0; k = path.lastIndexOf('/', k - 1)) {
-          const at = killed.get(path.slice(0, k));
+        for (const parent of parentsNearestFirst(path)) {
+          const at = killed.get(parent);
           if (at !== undefined && at > b) { this.seen.delete(path); break; }
         }
       }
@@ -209,8 +203,7 @@ export class MergedFs {
       if (target) files.set(e.path, target);
       upper.entries.set(e.path, { entry, layer, ...(target ? { linkTarget: { layer, entry: target } } : {}) });
       // Parents, nearest first; a directory already in the upper view has all of its own.
-      for (let i = e.path.lastIndexOf('/'); i > 0; i = e.path.lastIndexOf('/', i - 1)) {
-        const p = e.path.slice(0, i);
+      for (const p of parentsNearestFirst(e.path)) {
         const u = upper.entries.get(p);
         if (u && u.entry.type === 'directory') break;
         upper.entries.set(p, { entry: implicitDir(p), layer, implicit: true });

@@ -43,6 +43,11 @@ export function normalizeEntryPath(p: string): string {
   return out.join('/');
 }
 
+/** The parents of an in-image path, nearest first: "a/b/c" gives "a/b", then "a". */
+export function* parentsNearestFirst(path: string): Generator<string> {
+  for (let i = path.lastIndexOf('/'); i > 0; i = path.lastIndexOf('/', i - 1)) yield path.slice(0, i);
+}
+
 /** Byte-wise comparison of paths, the order in which entries are written. */
 export function comparePaths(a: string, b: string): number {
   const ba = Buffer.from(a);
@@ -67,8 +72,7 @@ export function finalizeEntries(entries: readonly LayerEntry[], parentFor: (path
   // own chain on its turn, and a parent added here got its chain when it was added. (Walking
   // every prefix of every path was cubic in the depth of a 2,000-level tree.)
   for (const path of [...byPath.keys()]) {
-    for (let end = path.lastIndexOf('/'); end > 0; end = path.lastIndexOf('/', end - 1)) {
-      const parent = path.slice(0, end);
+    for (const parent of parentsNearestFirst(path)) {
       if (byPath.has(parent)) break;
       byPath.set(parent, { ...parentFor(parent), path: parent });
     }
