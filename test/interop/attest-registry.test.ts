@@ -1,29 +1,18 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { keyFiles } from '../helpers/keys.js';
 import { writeTree } from '../helpers/tmp.js';
-import { requireTools, run, runOcimakeAsync, startDistribution, type Distribution } from './tools.js';
+import { run, runOcimakeAsync, useDistribution } from './tools.js';
 
 // Issue 10, against the real distribution registry (Debian's 2.8, no referrers API): signed
 // attestations fall back to the spec's `sha256-<hex>` tag, which skopeo reads as an index
 // listing the bundles; `ocimake verify` finds them there.
 
 describe('signed attestations in a registry without the referrers API', () => {
-  let work: string;
-  let reg: Distribution;
-  beforeAll(async () => {
-    requireTools('docker-registry', 'skopeo');
-    work = mkdtempSync(join(tmpdir(), 'ocimake-attest-'));
-    reg = await startDistribution(join(work, 'registry'));
-  }, 60_000);
-  afterAll(async () => {
-    await reg?.stop();
-    rmSync(work, { recursive: true, force: true });
-  });
+  const env = useDistribution('ocimake-attest-', 'skopeo');
 
   it('are pushed under the sha256- tag, listed with their artifactType, and verify', async () => {
+    const { work, reg } = env;
     const keys = keyFiles(work);
     const ctx = writeTree(join(work, 'ctx'), { Dockerfile: 'FROM scratch\nCOPY app /app\n', app: 'signed' });
     const ref = `${reg.host}/ci/signed:1`;

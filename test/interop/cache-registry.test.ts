@@ -1,27 +1,17 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireTools, run, runOcimakeAsync, startDistribution, type Distribution } from './tools.js';
+import { describe, expect, it } from 'vitest';
+import { run, runOcimakeAsync, useDistribution } from './tools.js';
 
 // Issue 8 (W7), against the real distribution registry: --cache-to type=registry stores the
 // layer cache as an OCI artifact it accepts, and a fresh runner's build takes every layer
 // from it (CACHED, nothing compressed) and ends with the same digest.
 
 describe('a registry build cache in the distribution registry', () => {
-  let work: string;
-  let reg: Distribution;
-  beforeAll(async () => {
-    requireTools('docker-registry', 'skopeo');
-    work = mkdtempSync(join(tmpdir(), 'ocimake-cache-'));
-    reg = await startDistribution(join(work, 'registry'));
-  }, 60_000);
-  afterAll(async () => {
-    await reg?.stop();
-    rmSync(work, { recursive: true, force: true });
-  });
+  const env = useDistribution('ocimake-cache-', 'skopeo');
 
   it('is written by one runner and used by another with an empty cache dir', async () => {
+    const { work, reg } = env;
     const ctx = join(work, 'ctx');
     mkdirSync(join(ctx, 'lib'), { recursive: true });
     for (let i = 0; i < 200; i++) writeFileSync(join(ctx, 'lib', `m${i}.js`), `module.exports = ${i};\n`.repeat(50));

@@ -1,9 +1,11 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -50,6 +52,24 @@ export async function waitForHttp(url: string, ms = 20_000): Promise<void> {
 }
 
 export interface Distribution { host: string; url: string; stop(): Promise<void> }
+
+/**
+ * A work directory and a distribution registry in it, for one describe block: started before
+ * its tests (after checking `tools`), stopped and removed after them. Read `.work` and `.reg` in tests.
+ */
+export function useDistribution(prefix: string, ...tools: string[]): { work: string; reg: Distribution } {
+  const ctx = { work: '', reg: undefined as unknown as Distribution };
+  beforeAll(async () => {
+    requireTools('docker-registry', ...tools);
+    ctx.work = mkdtempSync(join(tmpdir(), prefix));
+    ctx.reg = await startDistribution(join(ctx.work, 'registry'));
+  }, 60_000);
+  afterAll(async () => {
+    await ctx.reg?.stop();
+    if (ctx.work) rmSync(ctx.work, { recursive: true, force: true });
+  });
+  return ctx;
+}
 
 /** Starts the real distribution registry (`docker-registry serve CONFIG`) on loopback. */
 export async function startDistribution(dir: string, extraYaml = ''): Promise<Distribution> {
