@@ -119,7 +119,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const context = await BuildContext.open(contextDir, dockerfilePath);
   context.onSkip = (message) => warn(message);
   const cacheRoot = resolveCacheDir(opts.cacheDir);
-  const store = new BlobStore(cacheRoot);
+  const store = BlobStore.cache(cacheRoot);
   const platform = opts.platform ?? hostPlatform();
   const epoch = opts.sourceDateEpoch ?? defaultMtime();
   const created = new Date(epoch * 1000).toISOString().replace('.000Z', 'Z');

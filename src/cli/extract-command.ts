@@ -22,7 +22,7 @@ export function registerExtract(program: Command): void {
       const opened = await openImage(image, {
         remote: new Remote(transportFrom(o, (m) => process.stderr.write(`${m}\n`))),
         platform: o.platform ? parsePlatform(o.platform) : hostPlatform(),
-        store: new BlobStore(resolveCacheDir(o.cacheDir)),
+        store: BlobStore.cache(resolveCacheDir(o.cacheDir)),
       });
       const mfs = new MergedFs(opened.image, opened.what);
       const scratch = await makeScratchDir('extract');

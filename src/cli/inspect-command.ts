@@ -17,7 +17,7 @@ export function registerInspect(program: Command): void {
       const r = await inspectImage(image, {
         remote: new Remote(transportFrom(o, (m) => process.stderr.write(`${m}\n`))),
         platform: o.platform ? parsePlatform(o.platform) : hostPlatform(),
-        store: new BlobStore(resolveCacheDir(o.cacheDir)),
+        store: BlobStore.cache(resolveCacheDir(o.cacheDir)),
       });
       if (o.raw) process.stdout.write(`${r.raw}\n`);
       else {

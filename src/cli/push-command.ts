@@ -23,7 +23,7 @@ export function registerPush(program: Command): void {
       const [{ pushLocal }, { BlobStore }, { Remote }] = await Promise.all([import('../source/push-local.js'), import('../store/blob-store.js'), import('../remote/registry-image.js')]);
       const r = await pushLocal(source, refs, {
         remote: new Remote(transportFrom(o, (m) => progress.notice(m))),
-        store: new BlobStore(resolveCacheDir(o.cacheDir)),
+        store: BlobStore.cache(resolveCacheDir(o.cacheDir)),
         onEvent: (e) => progress.push(e),
       });
       if (mode === 'quiet') process.stdout.write(`${r.digest}\n`);

@@ -1,3 +1,4 @@
+import type { EntryIndexStore } from '../store/entry-index.js';
 import type { Readable } from 'node:stream';
 import { canonicalBytes } from '../oci/canonical-json.js';
 import { sha256, type Digest } from '../oci/digest.js';
@@ -9,6 +10,8 @@ export interface BlobSource {
   open(digest: string): Readable | Promise<Readable>;
   /** The local file holding the blob, when there is one and it is already verified (lets outputs hardlink it). */
   localPath?(digest: string): Promise<string | undefined>;
+  /** Entry indexes of layers, by digest: the merged view reads one instead of the layer when it is there. */
+  entryIndex?: EntryIndexStore;
 }
 
 /** A layer of an image: its compressed descriptor, its diffID and where its bytes are. */

@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { quoteName } from '../util/quote.js';
 import { OcimakeError, withContext } from '../errors.js';
 import { parentsNearestFirst, SMALL_FILE, type LayerEntry } from '../layer/entry.js';
-import { readLayer, type TarEntry } from '../layer/layer-reader.js';
+import { checkLayerEntry, readLayer, type TarEntry } from '../layer/layer-reader.js';
 import { classifyWhiteout } from '../layer/whiteout.js';
 import type { Image } from './image.js';
 
@@ -39,7 +39,8 @@ class LowerIndex {
   /** An opaque directory, by the highest layer that marks it: hides its children in every lower layer. */
   readonly opaqueBelow = new Map<string, number>();
   next: number;
-  layersOpened = 0;
+  /** Layers whose blob was opened (for entries or contents). */
+  readonly opened = new Set<number>();
   constructor(readonly image: Image, readonly what: string, top: number) {
     this.next = top;
   }
@@ -72,11 +73,35 @@ class LowerIndex {
     return known;
   }
 
+  /**
+   * The entries of a layer: from its entry index when the source keeps one (nothing opened,
+   * nothing downloaded), else read from the blob, and then recorded in the index once the
+   * whole layer has been read. Both pass the same checks.
+   */
+  async *#entriesOf(i: number, what: string): AsyncGenerator<TarEntry> {
+    const layer = this.image.layers[i]!;
+    const index = layer.source.entryIndex;
+    const digest = layer.descriptor.digest;
+    const recorded = index?.get(digest);
+    if (recorded) {
+      const check = checkLayerEntry(what);
+      for (const raw of recorded) yield check(raw);
+      return;
+    }
+    this.opened.add(i);
+    const all: TarEntry[] | undefined = index ? [] : undefined;
+    for await (const { entry, body } of readLayer(await layer.source.open(digest), what)) {
+      body.resume();
+      all?.push(entry);
+      yield entry;
+    }
+    if (all) index!.put(digest, all);
+  }
+
   async readNext(): Promise<void> {
     this.#memoLayer = Number.NaN;
     const i = this.next--;
     const layer = this.image.layers[i]!;
-    this.layersOpened++;
     const whiteouts: string[] = [];
     const opaques: string[] = [];
     const links = new Set<string>();
@@ -91,8 +116,7 @@ class LowerIndex {
     const born = new Map<string, number>();
     let seq = 0;
     const what = `${this.what} layer ${i + 1} (${layer.descriptor.digest.slice(7, 19)})`;
-    for await (const { entry, body } of readLayer(await layer.source.open(layer.descriptor.digest), what)) {
-      body.resume();
+    for await (const entry of this.#entriesOf(i, what)) {
       seq++;
       let w: ReturnType<typeof classifyWhiteout>;
       try { w = classifyWhiteout(entry.path); } catch (err) { throw withContext(what, err); }
@@ -169,7 +193,7 @@ export class MergedFs {
   }
 
   /** How many layer blobs were opened (each may mean a download). */
-  get layersOpened(): number { return this.#lower.layersOpened; }
+  get layersOpened(): number { return this.#lower.opened.size; }
 
   get complete(): boolean {
     return this.#lower.next < 0;
@@ -394,6 +418,7 @@ export class MergedFs {
     let n = 0;
     for (const [i, wanted] of byLayer) {
       const layer = this.#image.layers[i]!;
+      this.#lower.opened.add(i);
       for await (const { entry, body } of readLayer(await layer.source.open(layer.descriptor.digest), `${this.#lower.what} layer ${i + 1} (${layer.descriptor.digest.slice(7, 19)})`)) {
         if (entry.type === 'file' && wanted.has(entry.path)) {
           if (entry.size <= inlineMax && entry.size <= inlineBudget) {

@@ -9,17 +9,9 @@ import { normalizeEntryPath } from './entry.js';
 import { limit, overLimit } from '../util/limits.js';
 import { quoteName } from '../util/quote.js';
 import { work } from '../util/work.js';
+import type { TarEntry } from '../store/entry-index.js';
 
-/** One entry of a layer, with its path normalised and checked. */
-export interface TarEntry {
-  path: string;
-  type: 'file' | 'directory' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo';
-  mode: number;
-  uid: number;
-  gid: number;
-  size: number;
-  linkname?: string;
-}
+export type { TarEntry };
 
 const TYPES: Record<string, TarEntry['type']> = {
   file: 'file', 'contiguous-file': 'file', directory: 'directory', symlink: 'symlink', link: 'hardlink',
@@ -48,6 +40,26 @@ function checkName(name: string, limits: NameLimits, what: string, role: string)
   if (depth > limits.depth) throw overLimit('pathDepth', `${what}: ${role} ${quoteName(name.slice(0, 60))}… goes ${depth} directories down`);
 }
 
+/**
+ * The checks every entry of a layer passes, whether read from the tar or from a cached entry
+ * index: the layerEntries limit (counted per returned checker, so once per layer), names and
+ * link targets within pathLength and pathDepth, paths normalised, and `..` that climbs out
+ * refused. Returns the entry as the merged view sees it (mode masked to 0o7777).
+ */
+export function checkLayerEntry(what: string): (raw: TarEntry) => TarEntry {
+  const limits: NameLimits = { length: limit('pathLength'), depth: limit('pathDepth') };
+  const maxEntries = limit('layerEntries');
+  let count = 0;
+  return (raw) => {
+    work.layerEntries++;
+    if (++count > maxEntries) throw overLimit('layerEntries', `${what} has more than ${maxEntries} entries`);
+    checkName(raw.path, limits, what, 'entry');
+    const entry: TarEntry = { path: safeLayerPath(raw.path, what), type: raw.type, mode: raw.mode & 0o7777, uid: raw.uid, gid: raw.gid, size: raw.size };
+    if (raw.type === 'symlink') { entry.linkname = raw.linkname ?? ''; checkName(entry.linkname, limits, what, `the target of ${quoteName(entry.path)}`); }
+    if (raw.type === 'hardlink') { checkName(raw.linkname ?? '', limits, what, `the target of ${quoteName(entry.path)}`); entry.linkname = safeLayerPath(raw.linkname ?? '', what); }
+    return entry;
+  };
+}
 
 /** Wraps a blob stream, gunzipping it when it starts with the gzip magic. */
 export async function maybeGunzip(src: Readable): Promise<Readable> {
@@ -81,9 +93,7 @@ export async function* readLayer(src: Readable, what: string): AsyncGenerator<{ 
   const done = pipeline(await maybeGunzip(src), extract).catch((err: unknown) => {
     extract.destroy(err as Error);
   });
-  const limits: NameLimits = { length: limit('pathLength'), depth: limit('pathDepth') };
-  const maxEntries = limit('layerEntries');
-  let count = 0;
+  const check = checkLayerEntry(what);
   try {
     for await (const e of extract) {
       const h = e.header as typeof e.header & { pax?: Record<string, string> | null };
@@ -101,12 +111,9 @@ export async function* readLayer(src: Readable, what: string): AsyncGenerator<{ 
           hint: 'rebuild the image with a tar that writes plain entries (Docker, BuildKit and buildah do)',
         });
       }
-      work.layerEntries++;
-      if (++count > maxEntries) throw overLimit('layerEntries', `${what} has more than ${maxEntries} entries`);
-      checkName(h.name, limits, what, 'entry');
-      const entry: TarEntry = { path: safeLayerPath(h.name, what), type, mode: (h.mode ?? 0) & 0o7777, uid: h.uid ?? 0, gid: h.gid ?? 0, size: h.size ?? 0 };
-      if (type === 'symlink') { entry.linkname = h.linkname ?? ''; checkName(entry.linkname, limits, what, `the target of ${quoteName(entry.path)}`); }
-      if (type === 'hardlink') { checkName(h.linkname ?? '', limits, what, `the target of ${quoteName(entry.path)}`); entry.linkname = safeLayerPath(h.linkname ?? '', what); }
+      const raw: TarEntry = { path: h.name, type, mode: h.mode ?? 0, uid: h.uid ?? 0, gid: h.gid ?? 0, size: h.size ?? 0 };
+      if (type === 'symlink' || type === 'hardlink') raw.linkname = h.linkname ?? '';
+      const entry = check(raw);
       yield { entry, body: e as unknown as Readable };
       e.resume();
     }

@@ -79,6 +79,7 @@ export async function pullImage(remote: Remote, ref: Reference, platform: Platfo
         return store.open(digest);
       },
       localPath: async (digest: string) => ((await store.has(digest)) ? store.path(digest) : undefined),
+      ...(store.entryIndex ? { entryIndex: store.entryIndex } : {}),
     };
     const image = imageFromManifest(manifest, config, source, what);
     return { image, ref, digest: fetched.digest, ...(indexDigest ? { indexDigest } : {}), downloads: () => downloads, top };

@@ -1,3 +1,4 @@
+import { entryIndexStore, type EntryIndexStore } from './entry-index.js';
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -25,10 +26,18 @@ export interface BlobWriter {
  */
 export class BlobStore {
   readonly root: string;
+  /** Entry indexes of the layers in this store: kept for the cache dir's store only (never in an output layout). */
+  readonly entryIndex?: EntryIndexStore;
   #swept = false;
 
-  constructor(root: string) {
+  constructor(root: string, opts: { entryIndex?: boolean } = {}) {
     this.root = root;
+    if (opts.entryIndex) this.entryIndex = entryIndexStore(join(root, 'layer-index'));
+  }
+
+  /** The store of the cache dir: blobs, and the entry indexes of its layers. */
+  static cache(root: string): BlobStore {
+    return new BlobStore(root, { entryIndex: true });
   }
 
   /** The file path of a blob (which may not exist). */
@@ -71,10 +80,11 @@ export class BlobStore {
   }
 
   /** A BlobSource over this store (its files can be hardlinked by outputs). */
-  source(): { open(digest: string): Readable; localPath(digest: string): Promise<string | undefined> } {
+  source(): { open(digest: string): Readable; localPath(digest: string): Promise<string | undefined>; entryIndex?: EntryIndexStore } {
     return {
       open: (d) => this.open(d),
       localPath: async (d) => ((await this.has(d)) ? this.path(d) : undefined),
+      ...(this.entryIndex ? { entryIndex: this.entryIndex } : {}),
     };
   }
 

@@ -3,10 +3,11 @@ import { join } from 'node:path';
 import { OcimakeError } from '../errors.js';
 
 // `ocimake cache prune` and `ocimake cache du`: the cache dir holds blobs (pulled and built
-// layers, configs), layer records (layers/) and apk indexes and packages (apk/). Every hit
-// touches its file's mtime, so the oldest mtime is the least recently used.
+// layers, configs), layer records (layers/), layers' entry indexes (layer-index/) and apk
+// indexes and packages (apk/). Every hit touches its file's mtime, so the oldest mtime is the
+// least recently used.
 
-const PARTS = ['blobs', 'layers', 'apk'] as const;
+const PARTS = ['blobs', 'layers', 'layer-index', 'apk'] as const;
 
 interface CacheFile { path: string; size: number; used: number }
 

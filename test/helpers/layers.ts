@@ -1,3 +1,4 @@
+import type { EntryIndexStore } from '../../src/store/entry-index.js';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -72,7 +73,7 @@ export async function layoutOf(dir: string, layers: Buffer[]): Promise<string> {
 }
 
 /** An in-memory image over layer buffers (bottom first); `opened` counts blob opens per digest. */
-export function memoryImage(layers: Buffer[]): { image: Image; opened: Map<string, number> } {
+export function memoryImage(layers: Buffer[], opts: { entryIndex?: EntryIndexStore } = {}): { image: Image; opened: Map<string, number> } {
   const blobs = new Map(layers.map((b) => [sha(b), b] as const));
   const opened = new Map<string, number>();
   const source = {
@@ -80,6 +81,7 @@ export function memoryImage(layers: Buffer[]): { image: Image; opened: Map<strin
       opened.set(d, (opened.get(d) ?? 0) + 1);
       return Readable.from([blobs.get(d as Digest)!]);
     },
+    ...(opts.entryIndex ? { entryIndex: opts.entryIndex } : {}),
   };
   const image: Image = {
     config: { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: layers.map(diffIdOf) } },
