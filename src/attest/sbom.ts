@@ -1,3 +1,4 @@
+import { readySource } from '../layer/entry.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as CDX from '@cyclonedx/cyclonedx-library';
@@ -30,7 +31,8 @@ export async function apkPackages(fs: MergedFs, scratch: string): Promise<ApkPac
   const [db] = await copyOut(fs, [DB], scratch, 'the image');
   const e = db?.entries[0]?.entry;
   if (!e || e.type !== 'file') return [];
-  const text = e.source.kind === 'bytes' ? e.source.data.toString('utf8') : await readFile(e.source.path, 'utf8');
+  const source = await readySource(e.source);
+  const text = source.kind === 'bytes' ? source.data.toString('utf8') : await readFile(source.path, 'utf8');
   return parseInstalled(text);
 }
 

@@ -122,8 +122,8 @@ async function importRegistry(text: string, ctx: { remote: Remote; store: BlobSt
     // An image written with --cache-to type=inline: the keys are on its layer descriptors.
     const diffIds = (JSON.parse(configBytes.toString('utf8')) as { rootfs?: { diff_ids?: string[] } }).rootfs?.diff_ids ?? [];
     records = layers.flatMap((l, i) => {
-      const key = l.annotations?.[KEY_ANNOTATION];
-      return key && /^[0-9a-f]{64}$/.test(key) && diffIds[i] ? [{ key, layer: i, diffId: diffIds[i]!, uncompressedSize: 0 }] : [];
+      const keys = (l.annotations?.[KEY_ANNOTATION] ?? '').split(',').filter((k) => /^[0-9a-f]{64}$/.test(k));
+      return diffIds[i] ? keys.map((key) => ({ key, layer: i, diffId: diffIds[i]!, uncompressedSize: 0 })) : [];
     });
   }
   const origin = { registry: ref.registry, repository: ref.repository };
@@ -224,10 +224,16 @@ export async function exportCache(specs: readonly CacheSpec[], records: readonly
 
 /** --cache-to type=inline: each layer whose key is known carries it as an annotation. */
 export function withInlineKeys(image: Image, records: readonly CacheRecord[]): Image {
-  const keyOf = new Map(records.map((r) => [r.layer.descriptor.digest, r.key] as const));
+  // A layer known by two keys (by where its files are, and by their content) carries both, comma-separated.
+  const keysOf = new Map<string, Set<string>>();
+  for (const r of records) {
+    const d = r.layer.descriptor.digest;
+    if (!keysOf.has(d)) keysOf.set(d, new Set());
+    keysOf.get(d)!.add(r.key);
+  }
   const layers = image.layers.map((l) => {
-    const key = keyOf.get(l.descriptor.digest);
-    return key ? { ...l, descriptor: { ...l.descriptor, annotations: { ...(l.descriptor.annotations ?? {}), [KEY_ANNOTATION]: key } } } : l;
+    const keys = keysOf.get(l.descriptor.digest);
+    return keys ? { ...l, descriptor: { ...l.descriptor, annotations: { ...(l.descriptor.annotations ?? {}), [KEY_ANNOTATION]: [...keys].sort().join(',') } } } : l;
   });
   return { ...image, layers };
 }

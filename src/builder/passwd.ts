@@ -1,3 +1,4 @@
+import { readySource } from '../layer/entry.js';
 import { promises as fs } from 'node:fs';
 import { copyOut } from '../image/copy-out.js';
 import type { MergedFs } from '../image/merged-fs.js';
@@ -18,7 +19,8 @@ export async function loadIdLookup(mfs: MergedFs, scratch: string): Promise<IdLo
     const [copied] = await copyOut(mfs, [path], scratch, 'the stage');
     const e = copied?.entries[0]?.entry;
     if (!e || e.type !== 'file') return out;
-    const text = e.source.kind === 'path' ? await fs.readFile(e.source.path, 'utf8') : e.source.data.toString('utf8');
+    const source = await readySource(e.source);
+    const text = source.kind === 'path' ? await fs.readFile(source.path, 'utf8') : source.data.toString('utf8');
     for (const line of text.split('\n')) {
       const f = line.split(':');
       const id = f[idField];

@@ -221,7 +221,7 @@ async function writeEntries(state: StageState, env: StageEnv, entries: readonly 
     source: layer.source ?? env.store.source(),
     ...(layer.origin ? { origin: layer.origin } : {}),
   };
-  if (layer.key) env.onLayerKey?.(layer.key, built, layer.uncompressedSize);
+  for (const key of [layer.key, layer.alias]) if (key) env.onLayerKey?.(key, built, layer.uncompressedSize);
   const image = appendLayer(state.image, built, history);
   return { ...state, image, fs: state.fs.withLayer(image, all), lastLayerCached: layer.cached };
 }

@@ -1,10 +1,10 @@
 import { OcimakeError } from '../errors.js';
-import type { EntrySource, LayerEntry } from '../layer/entry.js';
+import type { EntrySource, LayerEntry, ReadySource } from '../layer/entry.js';
 import type { MergedEntry, MergedFs } from './merged-fs.js';
 import { hasGlob, segmentRegExp } from '../util/glob.js';
 
 /** The source of every empty file: one object, not one per file. */
-const EMPTY_SOURCE: EntrySource = Object.freeze({ kind: 'bytes', data: Buffer.alloc(0) }) as EntrySource;
+const EMPTY_SOURCE: ReadySource = Object.freeze({ kind: 'bytes', data: Buffer.alloc(0) }) as ReadySource;
 
 /** What one source path of an image holds, as COPY --from copies it. */
 export interface CopiedSource {
@@ -50,13 +50,24 @@ export async function copyOut(mfs: MergedFs, paths: readonly string[], scratch: 
       }
     }
   }
-  const spooled = await mfs.spoolSources(extra.length === 0 && found.length === 1 ? found[0]!.items : [...found.flatMap((f) => f.items), ...extra], scratch);
-  const sourceOf = (layer: number, path: string): EntrySource => {
-    const v = spooled.get(layer)?.get(path);
-    if (typeof v === 'string') return { kind: 'path', path: v };
-    return v && v.length > 0 ? { kind: 'bytes', data: v } : EMPTY_SOURCE;
+  // Contents are read when something first needs them (writing the layer, a file, a lookup):
+  // a COPY --from whose layer the cache has reads no layer at all. The first reader spools
+  // every file of the copy, one pass per layer, and the others share that pass.
+  let spooled: Promise<Map<number, Map<string, string | Buffer | null>>> | undefined;
+  const spool = () => (spooled ??= mfs.spoolSources(extra.length === 0 && found.length === 1 ? found[0]!.items : [...found.flatMap((f) => f.items), ...extra], scratch));
+  const sourceOf = (layer: number, path: string, size: number): EntrySource => {
+    if (size === 0) return EMPTY_SOURCE;
+    return {
+      kind: 'deferred',
+      id: `${mfs.layerDigest(layer)}:${path}`,
+      load: async (): Promise<ReadySource> => {
+        const v = (await spool()).get(layer)?.get(path);
+        if (typeof v === 'string') return { kind: 'path', path: v };
+        return v && v.length > 0 ? { kind: 'bytes', data: v } : EMPTY_SOURCE;
+      },
+    };
   };
-  const fileOf = (e: MergedEntry): EntrySource => sourceOf(e.layer, e.entry.path);
+  const fileOf = (e: MergedEntry): EntrySource => sourceOf(e.layer, e.entry.path, e.entry.size);
   return Promise.all(found.map(async (f, k) => {
     const isDir = f.root.entry.type === 'directory';
     const prefix = f.path === '' ? '' : `${f.path}/`;
@@ -79,7 +90,7 @@ export async function copyOut(mfs: MergedFs, paths: readonly string[], scratch: 
             out.push({ rel, entry: { ...base, type: 'hardlink', linkname: target.slice(prefix.length) } });
           } else if (e.linkTarget) {
             const t = e.linkTarget;
-            out.push({ rel, entry: { ...base, type: 'file', size: t.entry.size, source: sourceOf(t.layer, t.entry.path) } });
+            out.push({ rel, entry: { ...base, type: 'file', size: t.entry.size, source: sourceOf(t.layer, t.entry.path, t.entry.size) } });
           } else {
             const t = await mfs.lookup(target);
             if (!t || t.entry.entry.type !== 'file') throw new OcimakeError('LAYER_UNSAFE', `${what}: hardlink ${e.entry.path} points at missing ${target}`);

@@ -195,6 +195,11 @@ export class MergedFs {
   /** How many layer blobs were opened (each may mean a download). */
   get layersOpened(): number { return this.#lower.opened.size; }
 
+  /** The blob digest of layer `i` (layers this view's image holds, bottom = 0). */
+  layerDigest(i: number): string {
+    return this.#image.layers[i]!.descriptor.digest;
+  }
+
   get complete(): boolean {
     return this.#lower.next < 0;
   }

@@ -8,7 +8,23 @@ import { OcimakeError } from '../errors.js';
 export const SMALL_FILE = 64 * 1024;
 
 /** Where a regular file's bytes come from. */
-export type EntrySource = { kind: 'path'; path: string } | { kind: 'bytes'; data: Buffer };
+export type EntrySource = ReadySource | DeferredSource;
+
+/** Bytes at hand: a file on the host, or a buffer. */
+export type ReadySource = { kind: 'path'; path: string } | { kind: 'bytes'; data: Buffer };
+
+/**
+ * Bytes inside an image's layer, read only when they are needed (COPY --from). `id` names the
+ * content exactly and for good, `<layer blob digest>:<path in that layer>`, so the layer cache
+ * keys on it without reading the bytes: a hit reads nothing. `load` reads them (every
+ * deferred source of one copy shares one pass over each layer).
+ */
+export interface DeferredSource { kind: 'deferred'; id: string; load(): Promise<ReadySource> }
+
+/** The bytes of a source, reading a deferred one. */
+export function readySource(s: EntrySource): ReadySource | Promise<ReadySource> {
+  return s.kind === 'deferred' ? s.load() : s;
+}
 
 /**
  * One entry of a layer, described before it is written. `path` is relative to the image

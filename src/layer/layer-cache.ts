@@ -46,6 +46,8 @@ export interface CachedLayer extends WrittenLayer {
   cached: boolean;
   /** The cache key (absent when no cache is used). */
   key?: string;
+  /** A second key the layer is known by: the content key of a layer with files copied out of an image. */
+  alias?: string;
   /** For an imported record: where the blob is, when it is not in the local store yet. */
   source?: BlobSource;
   origin?: { registry: string; repository: string };
@@ -116,7 +118,7 @@ function statSignature(path: string): string {
 }
 
 /** A file's SHA-256, from the stat cache when its stat signature is known (each file is hashed once per build). */
-export async function fileDigest(path: string): Promise<{ digest: Digest; signature: string }> {
+export async function fileDigest(path: string, remember = true): Promise<{ digest: Digest; signature: string }> {
   const signature = statSignature(path);
   const known = hashed.get(signature);
   if (known) return { digest: known, signature };
@@ -129,15 +131,24 @@ export async function fileDigest(path: string): Promise<{ digest: Digest; signat
     throw unreadable(path, err as NodeJS.ErrnoException);
   }
   const d: Digest = `sha256:${h.digest('hex')}`;
+  if (!remember) return { digest: d, signature };
   if (hashed.size > STAT_CACHE_MAX) hashed.delete(hashed.keys().next().value!);
   hashed.set(signature, d);
   statCacheDirty = true;
   return { digest: d, signature };
 }
 
+/**
+ * What the key holds for a file still inside an image layer: its content id (layer blob digest
+ * and path), which names the bytes as surely as their digest, so a hit reads nothing.
+ */
+function deferredKey(id: string): string {
+  return `layer-content ${id}`;
+}
+
 /** Hashes the files of `entries` (8 at a time): digests by entry path, and the stat signature of each file read. */
-async function contentDigests(entries: readonly LayerEntry[]): Promise<{ digests: Map<string, Digest>; signatures: Map<string, string> }> {
-  const digests = new Map<string, Digest>();
+async function contentDigests(entries: readonly LayerEntry[], remember = true): Promise<{ digests: Map<string, string>; signatures: Map<string, string> }> {
+  const digests = new Map<string, string>();
   const signatures = new Map<string, string>();
   const files = entries.filter((e): e is Extract<LayerEntry, { type: 'file' }> => e.type === 'file');
   let next = 0;
@@ -145,7 +156,8 @@ async function contentDigests(entries: readonly LayerEntry[]): Promise<{ digests
     while (next < files.length) {
       const e = files[next++]!;
       if (e.source.kind === 'bytes') { digests.set(e.path, sha256(e.source.data)); continue; }
-      const { digest, signature } = await fileDigest(e.source.path);
+      if (e.source.kind === 'deferred') { digests.set(e.path, deferredKey(e.source.id)); continue; }
+      const { digest, signature } = await fileDigest(e.source.path, remember);
       digests.set(e.path, digest);
       signatures.set(e.source.path, signature);
     }
@@ -186,22 +198,28 @@ export async function writeLayerCached(store: BlobStore, entries: readonly Layer
   const mtime = opts.mtime ?? defaultMtime();
   const mediaType = opts.mediaType ?? layerMediaType(opts.compression);
   const level = opts.compression?.level ?? '';
-  const sorted = finalizeEntries(entries);
+  let sorted = finalizeEntries(entries);
   const typeTag = `${mediaType}${level === '' ? '' : `;level=${level}`}`;
   let hashedBefore: { key: string; signatures: Map<string, string> } | undefined;
+  // A second key for a layer with files copied out of an image: the one their contents give.
+  let alias: string | undefined;
   if (cache.lookup) {
     await loadStatCache(cache.dir);
     const { digests, signatures } = await contentDigests(sorted);
     const key = layerKey(sorted, digests, mtime, typeTag);
-    const rec = await readRecord(cache.dir, key);
-    if (rec && (await store.has(rec.digest)) && (await store.size(rec.digest)) === rec.size) {
-      const now = new Date();
-      await Promise.all([fs.utimes(store.path(rec.digest), now, now), fs.utimes(recordPath(cache.dir, key), now, now)]).catch(() => {});
-      return { mediaType: rec.mediaType, digest: rec.digest as Digest, diffId: rec.diffId as Digest, size: rec.size, uncompressedSize: rec.uncompressedSize, cached: true, key };
-    }
-    const imported = cache.imported?.get(key);
-    if (imported && imported.layer.mediaType === mediaType) {
-      return { ...imported.layer, cached: true, key, source: imported.source, ...(imported.origin ? { origin: imported.origin } : {}) };
+    const hit = await lookupRecord(store, cache, key, mediaType);
+    if (hit) return hit;
+    if (sorted.some((e) => e.type === 'file' && e.source.kind === 'deferred')) {
+      // Files copied out of an image are keyed by where they are. The same bytes may have made
+      // this very layer elsewhere (COPY --from a stage of what that stage wrote): keyed by their
+      // content, that is a second chance before writing. They are read now, as a write would.
+      sorted = await materialize(sorted);
+      alias = layerKey(sorted, (await contentDigests(sorted, false)).digests, mtime, typeTag);
+      const byContent = await lookupRecord(store, cache, alias, mediaType);
+      if (byContent) {
+        if (!byContent.source) await writeRecord(cache.dir, key, byContent);
+        return { ...byContent, key, alias };
+      }
     }
     hashedBefore = { key, signatures };
   }
@@ -216,11 +234,44 @@ export async function writeLayerCached(store: BlobStore, entries: readonly Layer
   } else {
     const written = new Map<string, Digest>();
     layer = await writeLayer(store, sorted, { ...opts, mtime, mediaType, onFileDigest: (p, d) => written.set(p, d) });
+    // Keyed as a lookup would key it: files read out of image layers by their content id (and
+    // by their content as well, as a lookup's second chance).
+    const deferred = sorted.filter((e): e is Extract<LayerEntry, { type: 'file' }> => e.type === 'file' && e.source.kind === 'deferred');
+    if (deferred.length > 0) alias = layerKey(sorted, written, mtime, typeTag);
+    for (const e of deferred) if (e.source.kind === 'deferred') written.set(e.path, deferredKey(e.source.id) as Digest);
     key = layerKey(sorted, written, mtime, typeTag);
   }
   if (key === undefined) return { ...layer, cached: false };
-  const path = recordPath(cache.dir, key);
+  await writeRecord(cache.dir, key, layer);
+  if (alias !== undefined) await writeRecord(cache.dir, alias, layer);
+  return { ...layer, cached: false, key, ...(alias !== undefined ? { alias } : {}) };
+}
+
+/** A recorded layer for `key`: a local record whose blob is in the store (marked used), else an imported one. */
+async function lookupRecord(store: BlobStore, cache: LayerCacheOptions, key: string, mediaType: string): Promise<CachedLayer | undefined> {
+  const rec = await readRecord(cache.dir, key);
+  if (rec && (await store.has(rec.digest)) && (await store.size(rec.digest)) === rec.size) {
+    const now = new Date();
+    await Promise.all([fs.utimes(store.path(rec.digest), now, now), fs.utimes(recordPath(cache.dir, key), now, now)]).catch(() => {});
+    return { mediaType: rec.mediaType, digest: rec.digest as Digest, diffId: rec.diffId as Digest, size: rec.size, uncompressedSize: rec.uncompressedSize, cached: true, key };
+  }
+  const imported = cache.imported?.get(key);
+  if (imported && imported.layer.mediaType === mediaType) {
+    return { ...imported.layer, cached: true, key, source: imported.source, ...(imported.origin ? { origin: imported.origin } : {}) };
+  }
+  return undefined;
+}
+
+async function writeRecord(dir: string, key: string, layer: WrittenLayer): Promise<void> {
+  const path = recordPath(dir, key);
   await mkdirp(join(path, '..'));
-  await writeFileAtomic(path, JSON.stringify({ format: FORMAT, ...layer }));
-  return { ...layer, cached: false, key };
+  const { mediaType, digest, diffId, size, uncompressedSize } = layer;
+  await writeFileAtomic(path, JSON.stringify({ format: FORMAT, mediaType, digest, diffId, size, uncompressedSize }));
+}
+
+/** The entries with every deferred source read (each copy's files in one pass per layer). */
+async function materialize(entries: LayerEntry[]): Promise<LayerEntry[]> {
+  const out: LayerEntry[] = [];
+  for (const e of entries) out.push(e.type === 'file' && e.source.kind === 'deferred' ? { ...e, source: await e.source.load() } : e);
+  return out;
 }

@@ -129,7 +129,7 @@ export async function writeTarStream(entries: readonly LayerEntry[], out: NodeJS
 
 async function feed(pack: tar.Pack, entries: LayerEntry[], mtime: Date, onFileDigest?: (path: string, digest: Digest) => void): Promise<void> {
   try {
-    for (const e of entries) await addEntry(pack, e, mtime, onFileDigest);
+    for (const e of entries) await addEntry(pack, e.type === 'file' && e.source.kind === 'deferred' ? { ...e, source: await e.source.load() } : e, mtime, onFileDigest);
     pack.finalize();
   } catch (err) {
     pack.destroy(err as Error);
@@ -154,6 +154,7 @@ function addEntry(pack: tar.Pack, e: LayerEntry, mtime: Date, onFileDigest?: (pa
       case 'file': {
         const header: PackHeader = { ...base, type: 'file', size: e.size };
         if (e.size > USTAR_MAX_SIZE) header.pax = { size: String(e.size) };
+        if (e.source.kind === 'deferred') { reject(new Error(`internal: ${e.path} was not read before it was written`)); return; }
         if (e.source.kind === 'bytes') {
           if (onFileDigest) onFileDigest(e.path, sha256(e.source.data));
           pack.entry(header, e.source.data, done);

@@ -5,7 +5,7 @@ import {
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { OcimakeError } from '../errors.js';
-import { SMALL_FILE, type LayerEntry } from '../layer/entry.js';
+import { readySource, SMALL_FILE, type LayerEntry } from '../layer/entry.js';
 
 const unsafe = (rel: string, why: string) =>
   new OcimakeError('LAYER_UNSAFE', `refusing to write ${rel}: ${why}`, { hint: 'the image tries to write outside its own tree; it is refused so nothing lands outside the output' });
@@ -102,10 +102,11 @@ export class TreeWriter {
       case 'file': {
         const fd = openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
         try {
-          if (e.source.kind === 'bytes') writeAll(fd, e.source.data);
-          else if (e.size <= SMALL_FILE) writeAll(fd, readFileSync(e.source.path));
+          const source = await readySource(e.source);
+          if (source.kind === 'bytes') writeAll(fd, source.data);
+          else if (e.size <= SMALL_FILE) writeAll(fd, readFileSync(source.path));
           // Larger files stream through the same descriptor (not a second open of the target).
-          else await pipeline(createReadStream(e.source.path), createWriteStream('', { fd, autoClose: false }));
+          else await pipeline(createReadStream(source.path), createWriteStream('', { fd, autoClose: false }));
           fchmodSync(fd, e.mode & 0o7777);
           this.#files.set(rel, fstatSync(fd).ino);
         } finally {

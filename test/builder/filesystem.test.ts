@@ -1,3 +1,4 @@
+import { readySource } from '../../src/layer/entry.js';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { OcimakeError } from '../../src/errors.js';
@@ -107,9 +108,9 @@ describe('the filesystem of a stage', () => {
       const { readFileSync } = await import('node:fs');
       const y = byRel.get('y')!;
       const x = byRel.get('x')!;
-      const text = (e: typeof x) => (e.type !== 'file' ? '' : e.source.kind === 'path' ? readFileSync(e.source.path, 'utf8') : e.source.data.toString('utf8'));
-      expect(text(y)).toBe('old');
-      expect(text(x)).toBe('new');
+      const text = async (e: typeof x) => { if (e.type !== 'file') return ''; const s = await readySource(e.source); return s.kind === 'path' ? readFileSync(s.path, 'utf8') : s.data.toString('utf8'); };
+      expect(await text(y)).toBe('old');
+      expect(await text(x)).toBe('new');
     });
 
     it('keeps that content for hardlinks a stage wrote itself, when COPY --from reads the stage', async () => {

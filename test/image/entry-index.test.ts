@@ -1,3 +1,4 @@
+import { readySource } from '../../src/layer/entry.js';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -45,7 +46,8 @@ describe('layer entry index', () => {
     // Contents still come from the blob, and only the layer that holds them is opened.
     const [copied] = await copyOut(b, ['/usr/bin/tool'], tempDir(), 'the image');
     const src = copied!.entries[0]!.entry;
-    expect(src.type === 'file' && src.source.kind === 'bytes' ? src.source.data.toString() : undefined).toBe('v2');
+    const ready = src.type === 'file' ? await readySource(src.source) : undefined;
+    expect(ready?.kind === 'bytes' ? ready.data.toString() : undefined).toBe('v2');
     expect(second.opened.size).toBe(1);
   });
 

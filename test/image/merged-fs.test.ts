@@ -1,3 +1,4 @@
+import { readySource } from '../../src/layer/entry.js';
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -61,7 +62,8 @@ describe('MergedFs', () => {
     const [tool, bin] = await copyOut(new MergedFs(image), ['/bin/tool', '/usr/bin'], scratch, 'test image');
     expect(tool!.kind).toBe('file');
     const src = tool!.entries[0]!.entry;
-    expect(src.type === 'file' && (src.source.kind === 'path' ? readFileSync(src.source.path, 'utf8') : src.source.data.toString('utf8'))).toBe('v2');
+    const ready = src.type === 'file' ? await readySource(src.source) : undefined;
+    expect(ready && (ready.kind === 'path' ? readFileSync(ready.path, 'utf8') : ready.data.toString('utf8'))).toBe('v2');
     expect(bin!.entries.map((e) => [e.rel, e.entry.type])).toEqual([['link', 'hardlink'], ['tool', 'file']]);
   });
 });
