@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-// Entry point of the `ocimake` command. The TypeScript is compiled to dist/ by `npm run build`
-// (run automatically by `npm ci`/`npm install` through the `prepare` script).
+// Entry point of the `ocimake` command. The CLI is bundled into dist/cli/ by `npm run build`
+// (run automatically by `npm ci`/`npm install` through the `prepare` script): one file loads
+// faster than the ~150 modules tsc writes to dist/src/.
 import { existsSync } from 'node:fs';
 
-const entry = new URL('../dist/src/cli/main.js', import.meta.url);
+const entry = new URL('../dist/cli/main.js', import.meta.url);
 if (!existsSync(entry)) {
   process.stderr.write('error: ocimake is not built (dist/ is missing)\nhint: run "npm run build" in the ocimake directory\n');
   process.exit(1);
