@@ -30,6 +30,7 @@ export class BuildContext {
   readonly root: string;
   readonly #ignore: Ignore;
   readonly #hasExceptions: boolean;
+  readonly #hasPatterns: boolean;
 
   /** Told of what a walk leaves out: sockets, fifos and devices (as Docker skips sockets). */
   onSkip: ((message: string) => void) | undefined;
@@ -38,6 +39,7 @@ export class BuildContext {
     this.root = root;
     this.#ignore = makeIgnore({ ignorecase: false }).add(patterns);
     this.#hasExceptions = patterns.some((p) => p.trim().startsWith('!'));
+    this.#hasPatterns = patterns.length > 0;
   }
 
   /** Opens a context directory, reading its ignore file. */
@@ -62,7 +64,7 @@ export class BuildContext {
 
   /** True when `.dockerignore` excludes this context-relative path. */
   isIgnored(rel: string): boolean {
-    return rel !== '' && this.#ignore.ignores(rel);
+    return rel !== '' && this.#hasPatterns && this.#ignore.ignores(rel);
   }
 
   /**
@@ -115,21 +117,24 @@ export class BuildContext {
   /** Lists a context directory's descendants (not following symlinks), skipping ignored paths. */
   async walk(rel: string): Promise<ContextMatch[]> {
     const out: ContextMatch[] = [];
-    const visit = async (dirRel: string): Promise<void> => {
+    // `dirAbs` is the directory's absolute path: a child's is a concatenation (a directory
+    // entry's name has no `/`), not a join that normalises the whole path again.
+    const visit = async (dirRel: string, dirAbs: string): Promise<void> => {
       // Synchronous, as the lstats below: a directory listing through the thread pool costs a
       // round trip per directory, and a node_modules tree has hundreds of directories.
       let names: string[];
       try {
-        names = readdirSync(this.abs(dirRel)).sort();
+        names = readdirSync(dirAbs).sort();
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
-        throw new OcimakeError('FILE_UNREADABLE', `cannot list ${this.abs(dirRel)} in the build context: ${e.code === 'EACCES' ? 'permission denied' : e.code ?? e.message}`, {
+        throw new OcimakeError('FILE_UNREADABLE', `cannot list ${dirAbs} in the build context: ${e.code === 'EACCES' ? 'permission denied' : e.code ?? e.message}`, {
           hint: 'make it readable by the user running ocimake, or list it in .dockerignore',
         });
       }
+      const prefix = dirAbs.endsWith('/') ? dirAbs : `${dirAbs}/`;
       for (const name of names) {
         const childRel = dirRel === '' ? name : `${dirRel}/${name}`;
-        const abs = this.abs(childRel);
+        const abs = prefix + name;
         work.contextEntries++;
         // Synchronous: an lstat is microseconds, and 50,000 of them through the thread pool one
         // after the other mostly wait (the walk of a 50,000-file context spent seconds idle).
@@ -138,14 +143,14 @@ export class BuildContext {
         if (stat.isDirectory()) {
           if (ignored && !this.#hasExceptions) continue;
           if (!ignored) out.push({ rel: childRel, abs, stat });
-          await visit(childRel);
+          await visit(childRel, abs);
         } else if (!ignored) {
           if (stat.isFile() || stat.isSymbolicLink()) out.push({ rel: childRel, abs, stat });
           else this.onSkip?.(`${childRel} in the build context is ${stat.isFIFO() ? 'a fifo' : stat.isSocket() ? 'a socket' : 'a device'}: it is not copied (only files, directories and symlinks are)`);
         }
       }
     };
-    await visit(rel);
+    await visit(rel, this.abs(rel));
     return out;
   }
 
