@@ -10,7 +10,7 @@ import { finalizeEntries, normalizeEntryPath, parentsNearestFirst, type LayerEnt
  * that exist are written again with their own metadata; missing ones are made 0755 for
  * `owner`. Hardlink targets move with their files. Returns the layer's final entries.
  */
-export async function placeEntries(fs: MergedFs, entries: readonly LayerEntry[], owner: { uid: number; gid: number }): Promise<LayerEntry[]> {
+export async function placeEntries(fs: MergedFs, entries: readonly LayerEntry[], owner: { uid: number; gid: number }): Promise<readonly LayerEntry[]> {
   const realDir = new Map<string, string>();
   // Each directory is resolved once, from its parent's real path: O(path length) per entry.
   const dirOf = async (p: string): Promise<string> => {

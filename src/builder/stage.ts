@@ -213,7 +213,7 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
 
 async function writeEntries(state: StageState, env: StageEnv, entries: readonly LayerEntry[], owner: { uid: number; gid: number }, history: { created: string; created_by: string; comment: string }, placeOn: MergedFs = state.fs, placed = false): Promise<StageState> {
   // RUN's entries are placed already: its view resolved every path as it ran.
-  const all = placed ? [...entries] : await placeEntries(placeOn, entries, owner);
+  const all = placed ? entries : await placeEntries(placeOn, entries, owner);
   const layer = await writeLayerCached(env.store, all, { mtime: env.mtime, ...(env.compression ? { compression: env.compression } : {}) }, env.layerCache);
   const built: Layer = {
     descriptor: { mediaType: layer.mediaType, digest: layer.digest, size: layer.size },

@@ -76,13 +76,18 @@ export function comparePaths(a: string, b: string): number {
  * replace an earlier one, adds missing parent directories (as `parentFor` describes them:
  * by default 0755 and root-owned) and sorts everything so parents precede children.
  */
-export function finalizeEntries(entries: readonly LayerEntry[], parentFor: (path: string) => LayerEntry = defaultParent): LayerEntry[] {
+export function finalizeEntries(entries: readonly LayerEntry[], parentFor: (path: string) => LayerEntry = defaultParent): readonly LayerEntry[] {
+  // A list this function returned is final already (its parents are there, so `parentFor` has
+  // nothing to add): a step's entries pass through here up to four times on their way to the
+  // tar, and a 100,000-entry COPY made four copies of everything.
+  if (finalized.has(entries)) return entries;
   const byPath = new Map<string, LayerEntry>();
   for (const e of entries) {
     const path = normalizeEntryPath(e.path);
     if (path === '') continue; // the root itself is never an entry
     const linkname = e.type === 'hardlink' ? normalizeEntryPath(e.linkname) : undefined;
-    byPath.set(path, linkname === undefined ? { ...e, path } : ({ ...e, path, linkname } as LayerEntry));
+    // Entries are values: one already normal is kept, not copied.
+    byPath.set(path, path === e.path && (linkname === undefined || (e.type === 'hardlink' && linkname === e.linkname)) ? e : linkname === undefined ? { ...e, path } : ({ ...e, path, linkname } as LayerEntry));
   }
   // Parents, nearest first, stopping at the first one present: an entry of the input gets its
   // own chain on its turn, and a parent added here got its chain when it was added. (Walking
@@ -93,11 +98,37 @@ export function finalizeEntries(entries: readonly LayerEntry[], parentFor: (path
       byPath.set(parent, { ...parentFor(parent), path: parent });
     }
   }
-  // Sort keys made once per entry, not once per comparison.
-  const keyed = [...byPath.values()].map((e) => ({ e, k: Buffer.from(sortKey(e.path)) }));
-  keyed.sort((a, b) => Buffer.compare(a.k, b.k));
-  const sorted = keyed.map((x) => x.e);
-  return linksAfterTargets(sorted);
+  const out = linksAfterTargets(sortByPath([...byPath.values()]));
+  finalized.add(out);
+  return out;
+}
+
+/** Lists finalizeEntries returned (to be treated as read-only). */
+const finalized = new WeakSet<readonly LayerEntry[]>();
+
+/** Marks a list made entry for entry from a final one (same paths, same order; other sources) as final. */
+export function markFinal(derived: readonly LayerEntry[]): readonly LayerEntry[] {
+  finalized.add(derived);
+  return derived;
+}
+
+/** Code units from here up (surrogates and above) do not sort as UTF-8 bytes do. */
+const NOT_BYTE_ORDER = /[\uD800-\uFFFF]/;
+
+/**
+ * Sorts entries by their paths' UTF-8 bytes with `/` lowest. Sort keys are made once per
+ * entry; as strings, which compare as their bytes do when no code unit is a surrogate or
+ * above it (nearly always), else as Buffers.
+ */
+function sortByPath(entries: LayerEntry[]): LayerEntry[] {
+  const keyed = entries.map((e) => ({ e, k: sortKey(e.path) }));
+  if (keyed.some((x) => NOT_BYTE_ORDER.test(x.k))) {
+    const bytes = keyed.map((x) => ({ e: x.e, b: Buffer.from(x.k) }));
+    bytes.sort((a, b) => Buffer.compare(a.b, b.b));
+    return bytes.map((x) => x.e);
+  }
+  keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
+  return keyed.map((x) => x.e);
 }
 
 /**

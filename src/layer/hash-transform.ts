@@ -37,36 +37,3 @@ export class VerifyingTransform extends Transform {
     cb();
   }
 }
-
-/**
- * Joins small chunks into blocks of at least `size` bytes. tar-stream writes a 512-byte
- * header per entry; fed one by one to zlib, each is a thread-pool round trip, and a layer of
- * 100,000 small files spent most of its time waiting on them.
- */
-export class CoalescingTransform extends Transform {
-  #chunks: Buffer[] = [];
-  #length = 0;
-
-  constructor(readonly size = 64 * 1024) {
-    super();
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    if (this.#length === 0 && chunk.length >= this.size) { cb(null, chunk); return; }
-    this.#chunks.push(chunk);
-    this.#length += chunk.length;
-    if (this.#length >= this.size) this.#emit();
-    cb();
-  }
-
-  override _flush(cb: TransformCallback): void {
-    if (this.#length > 0) this.#emit();
-    cb();
-  }
-
-  #emit(): void {
-    this.push(this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks, this.#length));
-    this.#chunks = [];
-    this.#length = 0;
-  }
-}

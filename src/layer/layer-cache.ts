@@ -7,7 +7,7 @@ import { mkdirp } from '../util/fs-paths.js';
 import { isDigest, sha256, type Digest } from '../oci/digest.js';
 import type { BlobStore } from '../store/blob-store.js';
 import type { Readable } from 'node:stream';
-import { finalizeEntries, SMALL_FILE, type LayerEntry } from './entry.js';
+import { finalizeEntries, markFinal, SMALL_FILE, type LayerEntry } from './entry.js';
 import { defaultMtime, layerMediaType, unreadable, writeLayer, type TarWriteOptions, type WrittenLayer } from './tar-writer.js';
 
 // The layer cache. A layer's bytes are a pure function of its entries (paths, modes,
@@ -270,8 +270,8 @@ async function writeRecord(dir: string, key: string, layer: WrittenLayer): Promi
 }
 
 /** The entries with every deferred source read (each copy's files in one pass per layer). */
-async function materialize(entries: LayerEntry[]): Promise<LayerEntry[]> {
+async function materialize(entries: readonly LayerEntry[]): Promise<readonly LayerEntry[]> {
   const out: LayerEntry[] = [];
   for (const e of entries) out.push(e.type === 'file' && e.source.kind === 'deferred' ? { ...e, source: await e.source.load() } : e);
-  return out;
+  return markFinal(out);
 }

@@ -123,7 +123,7 @@ async function userOf(rfs: RunFs, user: string): Promise<RunUser> {
  * writes. Nothing is executed: the shell is interpreted and every command is native. A RUN
  * that needs a program ocimake does not have fails before anything is written.
  */
-export async function runNative(inp: RunInputs): Promise<{ entries: LayerEntry[]; createdBy: string }> {
+export async function runNative(inp: RunInputs): Promise<{ entries: readonly LayerEntry[]; createdBy: string }> {
   const script = scriptOf(inp.spec);
   const rfs = new RunFs(inp.fs, inp.scratch);
   const flags = parseRunFlags(inp.spec.flags);

@@ -10,7 +10,7 @@ import { baseOf, parentOf, type Inode, type RunFs } from './run-fs.js';
  * for each removed path the layers below have, and an opaque marker for a directory removed
  * and made again. Files whose bytes are still in a lower layer are read once, per layer.
  */
-export async function changesOf(rfs: RunFs): Promise<LayerEntry[]> {
+export async function changesOf(rfs: RunFs): Promise<readonly LayerEntry[]> {
   const out: LayerEntry[] = [];
   const inodes = new Map<Inode, string>();
   const fromLower: { ino: Inode; entry: LayerEntry & { type: 'file' } }[] = [];
