@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import type { MergedFs } from '../image/merged-fs.js';
-import { finalizeEntries, normalizeEntryPath, parentsNearestFirst, type LayerEntry } from '../layer/entry.js';
+import { finalizeEntries, parentsNearestFirst, type LayerEntry } from '../layer/entry.js';
 
 /**
  * Places the entries a step plans onto the stage's filesystem, as BuildKit's copy does:
@@ -24,11 +24,12 @@ export async function placeEntries(fs: MergedFs, entries: readonly LayerEntry[],
     }
     return r;
   };
-  const sorted = finalizeEntries(entries, (p) => ({ type: 'directory', path: p, mode: 0o755, uid: owner.uid, gid: owner.gid }));
-  const moved = new Map<string, string>();
+  // The parents finalizeEntries adds are the ones the step did not plan.
+  const implicitParents = new Set<string>();
+  const sorted = finalizeEntries(entries, (p) => { implicitParents.add(p); return { type: 'directory', path: p, mode: 0o755, uid: owner.uid, gid: owner.gid }; });
+  // Where each path went, for hardlinks' targets (kept only when there are hardlinks).
+  const moved = sorted.some((e) => e.type === 'hardlink') ? new Map<string, string>() : undefined;
   const placed: LayerEntry[] = [];
-  const planned = new Set(entries.map((x) => normalizeEntryPath(x.path)));
-  const implicitParents = new Set(sorted.filter((e) => !planned.has(e.path)).map((e) => e.path));
   for (const e of sorted) {
     if (implicitParents.has(e.path)) continue; // written again below, with the real metadata
     const parent = posix.dirname(e.path) === '.' ? '' : posix.dirname(e.path);
@@ -38,10 +39,11 @@ export async function placeEntries(fs: MergedFs, entries: readonly LayerEntry[],
       path = await dirOf(e.path);
     }
     if (path === '') continue; // the root itself is never an entry
-    moved.set(e.path, path);
-    placed.push({ ...e, path } as LayerEntry);
+    moved?.set(e.path, path);
+    // Entries are values: one that stays where it is, and is not a hardlink (whose target may move), is not copied.
+    placed.push(path === e.path && e.type !== 'hardlink' ? e : ({ ...e, path } as LayerEntry));
   }
-  for (const e of placed) if (e.type === 'hardlink') e.linkname = moved.get(e.linkname) ?? e.linkname;
+  if (moved) for (const e of placed) if (e.type === 'hardlink') e.linkname = moved.get(e.linkname) ?? e.linkname;
   // Parents of everything placed: existing ones keep their metadata, as in an overlay diff.
   const parents = new Map<string, LayerEntry>();
   for (const e of placed) {

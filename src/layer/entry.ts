@@ -116,19 +116,31 @@ export function markFinal(derived: readonly LayerEntry[]): readonly LayerEntry[]
 const NOT_BYTE_ORDER = /[\uD800-\uFFFF]/;
 
 /**
- * Sorts entries by their paths' UTF-8 bytes with `/` lowest. Sort keys are made once per
- * entry; as strings, which compare as their bytes do when no code unit is a surrogate or
- * above it (nearly always), else as Buffers.
+ * Sorts entries by their paths' UTF-8 bytes with `/` lowest. Code units compare as their
+ * bytes do when none is a surrogate or above (nearly always): then the paths are compared in
+ * place, with no key made per entry; otherwise through Buffer keys.
  */
 function sortByPath(entries: LayerEntry[]): LayerEntry[] {
-  const keyed = entries.map((e) => ({ e, k: sortKey(e.path) }));
-  if (keyed.some((x) => NOT_BYTE_ORDER.test(x.k))) {
-    const bytes = keyed.map((x) => ({ e: x.e, b: Buffer.from(x.k) }));
+  if (entries.some((e) => NOT_BYTE_ORDER.test(e.path))) {
+    const bytes = entries.map((e) => ({ e, b: Buffer.from(sortKey(e.path)) }));
     bytes.sort((a, b) => Buffer.compare(a.b, b.b));
     return bytes.map((x) => x.e);
   }
-  keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
-  return keyed.map((x) => x.e);
+  return entries.sort((a, b) => comparePathUnits(a.path, b.path));
+}
+
+/** Compares two paths by code units, `/` lowest. */
+function comparePathUnits(a: string, b: string): number {
+  const n = a.length < b.length ? a.length : b.length;
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x === 47) x = 0;
+    if (y === 47) y = 0;
+    return x - y;
+  }
+  return a.length - b.length;
 }
 
 /**

@@ -146,6 +146,8 @@ function deferredKey(id: string): string {
   return `layer-content ${id}`;
 }
 
+const bufferDigests = new WeakMap<Buffer, Digest>();
+
 /** Hashes the files of `entries` (8 at a time): digests by entry path, and the stat signature of each file read. */
 async function contentDigests(entries: readonly LayerEntry[], remember = true): Promise<{ digests: Map<string, string>; signatures: Map<string, string> }> {
   const digests = new Map<string, string>();
@@ -155,7 +157,13 @@ async function contentDigests(entries: readonly LayerEntry[], remember = true): 
   const worker = async () => {
     while (next < files.length) {
       const e = files[next++]!;
-      if (e.source.kind === 'bytes') { digests.set(e.path, sha256(e.source.data)); continue; }
+      if (e.source.kind === 'bytes') {
+        // Many entries share one buffer (every empty file copied out of an image): hashed once.
+        let d = bufferDigests.get(e.source.data);
+        if (d === undefined) bufferDigests.set(e.source.data, (d = sha256(e.source.data)));
+        digests.set(e.path, d);
+        continue;
+      }
       if (e.source.kind === 'deferred') { digests.set(e.path, deferredKey(e.source.id)); continue; }
       const { digest, signature } = await fileDigest(e.source.path, remember);
       digests.set(e.path, digest);

@@ -174,7 +174,8 @@ export async function* packTar(entries: readonly LayerEntry[], mtimeSeconds: num
         const hash = onFileDigest ? new Sha256Counter() : undefined;
         let written = 0;
         try {
-          for await (const chunk of fh.createReadStream({ autoClose: false })) {
+          // 1 MiB reads: a 200 MB file in 64 KiB reads spent a third of a second in read calls.
+          for await (const chunk of fh.createReadStream({ autoClose: false, highWaterMark: 1 << 20 })) {
             const c = chunk as Buffer;
             written += c.length;
             if (written > e.size) throw sizeChanged(path);

@@ -70,4 +70,12 @@ describe('layers written with parallel gzip', () => {
       if (saved === undefined) delete process.env.OCIMAKE_GZIP_THREADS; else process.env.OCIMAKE_GZIP_THREADS = saved;
     }
   });
+
+  it('writes the bytes it always wrote (a layer digest must not change between versions)', async () => {
+    // Deterministic input: runs of pseudo-random bytes between text, 2.5 MB (several batches of blocks).
+    const data = Buffer.alloc(2_500_000);
+    let x = 12345;
+    for (let i = 0; i < data.length; i++) { x = (x * 1103515245 + 12345) & 0x7fffffff; data[i] = (i >> 10) % 3 === 0 ? x >> 16 : 97 + ((i * 7) % 13); }
+    for (const threads of [1, 2]) expect(sha256(await gzipWith(data, threads, 65_536))).toBe('sha256:eb4637f63c64055f59bde48fe412e56d053f5a7ee0bbc4abaa4c702e0dbcb02a');
+  });
 });
