@@ -3,6 +3,15 @@
 // (run automatically by `npm ci`/`npm install` through the `prepare` script): one file loads
 // faster than the ~150 modules tsc writes to dist/src/.
 import { existsSync } from 'node:fs';
+import module from 'node:module';
+
+// Node 22.1+: V8 keeps the bundle's compiled code between runs (in the temp dir), about 20 ms
+// less start-up per command. Where it cannot (a read-only temp dir), nothing changes.
+try {
+  module.enableCompileCache?.();
+} catch {
+  /* start-up is only slower */
+}
 
 const entry = new URL('../dist/cli/main.js', import.meta.url);
 if (!existsSync(entry)) {

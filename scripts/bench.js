@@ -17,7 +17,9 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const W5_MB = Number(process.env.BENCH_W5_MB ?? 1024);
 const only = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : undefined;
 const work = mkdtempSync(join(tmpdir(), 'ocimake-bench-'));
-const OCIMAKE = [process.execPath, join(root, 'bin', 'ocimake.js')];
+// BENCH_NODE: the node binary ocimake runs on (default: this one).
+const NODE = process.env.BENCH_NODE || process.execPath;
+const OCIMAKE = [NODE, join(root, 'bin', 'ocimake.js')];
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const log = (m) => process.stderr.write(`${m}\n`);
 // rm -rf: Node's recursive rmSync overflows its stack on S3's 1,900-level tree.
@@ -248,7 +250,7 @@ function tableRows() {
 const lines = [
   '# Benchmarks',
   '',
-  `Measured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GB, Node ${process.version}.`,
+  `Measured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GB, ocimake on Node ${spawnSync(NODE, ['--version'], { encoding: 'utf8' }).stdout.trim()} (BENCH_NODE picks the binary).`,
   `Median wall time of ${RUNS} runs after one warm-up, ocimake and the peer alternating; peak RSS is the largest of those runs (GNU time).`,
   `Pushes go to the ${reg.kind} on 127.0.0.1. ocimake is timed as \`node bin/ocimake.js\` (npx would add about 0.4 s of npm start-up).`,
   `The peer is \`buildah bud --layers --isolation chroot\` + \`buildah push\` (vfs storage) unless the row says otherwise${peer ? '' : '; buildah is not installed on this machine, so those columns are empty'}.`,
