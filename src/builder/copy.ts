@@ -1,5 +1,6 @@
 import { basename, join, posix } from 'node:path';
 import { OcimakeError } from '../errors.js';
+import { collectIfGrown } from '../util/heap.js';
 import { normalizeEntryPath, type LayerEntry } from '../layer/entry.js';
 import { expandWord, type VarMap } from '../dockerfile/shell-lex.js';
 import type { Instruction } from '../dockerfile/instructions.js';
@@ -141,6 +142,7 @@ export async function planCopy(inp: CopyInputs): Promise<CopyPlan> {
       for (const { rel, entry } of item.entries) {
         if (excluded?.(rel)) continue;
         entries.push(place(entry, normalizeEntryPath(`${under}/${rel}`), under));
+        if ((entries.length & 4095) === 0) collectIfGrown();
       }
     }
   }

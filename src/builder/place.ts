@@ -1,4 +1,5 @@
 import { posix } from 'node:path';
+import { collectIfGrown } from '../util/heap.js';
 import type { MergedFs } from '../image/merged-fs.js';
 import { finalizeEntries, parentsNearestFirst, type LayerEntry } from '../layer/entry.js';
 
@@ -31,6 +32,7 @@ export async function placeEntries(fs: MergedFs, entries: readonly LayerEntry[],
   const moved = sorted.some((e) => e.type === 'hardlink') ? new Map<string, string>() : undefined;
   const placed: LayerEntry[] = [];
   for (const e of sorted) {
+    if ((placed.length & 4095) === 4095) collectIfGrown();
     if (implicitParents.has(e.path)) continue; // written again below, with the real metadata
     const parent = posix.dirname(e.path) === '.' ? '' : posix.dirname(e.path);
     const rp = await dirOf(parent);

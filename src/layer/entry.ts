@@ -1,3 +1,4 @@
+import { collectIfGrown } from '../util/heap.js';
 import { OcimakeError } from '../errors.js';
 
 /**
@@ -82,7 +83,9 @@ export function finalizeEntries(entries: readonly LayerEntry[], parentFor: (path
   // tar, and a 100,000-entry COPY made four copies of everything.
   if (finalized.has(entries)) return entries;
   const byPath = new Map<string, LayerEntry>();
+  let n = 0;
   for (const e of entries) {
+    if ((++n & 4095) === 0) collectIfGrown();
     const path = normalizeEntryPath(e.path);
     if (path === '') continue; // the root itself is never an entry
     const linkname = e.type === 'hardlink' ? normalizeEntryPath(e.linkname) : undefined;

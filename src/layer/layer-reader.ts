@@ -9,6 +9,7 @@ import { normalizeEntryPath } from './entry.js';
 import { limit, overLimit } from '../util/limits.js';
 import { quoteName } from '../util/quote.js';
 import { work } from '../util/work.js';
+import { collectIfGrown, LARGE_TREE, largeTree } from '../util/heap.js';
 import type { TarEntry } from '../store/entry-index.js';
 
 export type { TarEntry };
@@ -53,6 +54,8 @@ export function checkLayerEntry(what: string): (raw: TarEntry) => TarEntry {
   return (raw) => {
     work.layerEntries++;
     if (++count > maxEntries) throw overLimit('layerEntries', `${what} has more than ${maxEntries} entries`);
+    if (count === LARGE_TREE) largeTree();
+    if ((count & 4095) === 0) collectIfGrown();
     checkName(raw.path, limits, what, 'entry');
     const entry: TarEntry = { path: safeLayerPath(raw.path, what), type: raw.type, mode: raw.mode & 0o7777, uid: raw.uid, gid: raw.gid, size: raw.size };
     if (raw.type === 'symlink') { entry.linkname = raw.linkname ?? ''; checkName(entry.linkname, limits, what, `the target of ${quoteName(entry.path)}`); }

@@ -2,6 +2,7 @@ import { promises as fsp, readFileSync } from 'node:fs';
 import { sha256, Sha256Counter, type Digest } from '../oci/digest.js';
 import { SMALL_FILE, type LayerEntry } from './entry.js';
 import { unreadable } from './unreadable.js';
+import { collectIfGrown } from '../util/heap.js';
 
 // The tar a layer is written as, byte for byte what tar-stream's pack writes for the same
 // headers (ustar; a pax record for names that are not ASCII or too long, and for sizes past
@@ -145,7 +146,9 @@ class Blocks {
  */
 export async function* packTar(entries: readonly LayerEntry[], mtimeSeconds: number, onFileDigest?: (path: string, digest: Digest) => void): AsyncGenerator<Buffer> {
   const out = new Blocks();
+  let n = 0;
   for (const e of entries) {
+    if ((++n & 4095) === 0) collectIfGrown();
     const mode = (e.mode & 0o7777) || (e.type === 'directory' ? 0o755 : 0o644);
     if (e.type === 'directory') writeHeader(out, { name: `${e.path}/`, mode, uid: e.uid, gid: e.gid, size: 0, mtime: mtimeSeconds, type: 'directory' });
     else if (e.type === 'symlink' || e.type === 'hardlink') writeHeader(out, { name: e.path, mode, uid: e.uid, gid: e.gid, size: 0, mtime: mtimeSeconds, type: e.type, linkname: e.linkname });

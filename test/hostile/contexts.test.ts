@@ -1,3 +1,4 @@
+import { heapRegime } from '../../src/util/heap.js';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -78,6 +79,8 @@ describe('hostile build contexts (issue 11 corpus)', () => {
     const r = await buildCtx(ctx, 'FROM scratch\nCOPY . /app/\n');
     expect(workSince(before).contextEntries).toBeLessThanOrEqual(50_000 + 50 + 1);
     expect(r.top.filter((e) => e.type === 'file').length).toBe(50_001);
+    // Past 20,000 entries the build bounds its heap (util/heap.ts).
+    expect(heapRegime().largeTree).toBe(true);
   }, 120_000);
 
   it('a 1,000-level directory in the context is copied whole', async () => {
