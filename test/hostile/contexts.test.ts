@@ -79,7 +79,7 @@ describe('hostile build contexts (issue 11 corpus)', () => {
     const r = await buildCtx(ctx, 'FROM scratch\nCOPY . /app/\n');
     expect(workSince(before).contextEntries).toBeLessThanOrEqual(50_000 + 50 + 1);
     expect(r.top.filter((e) => e.type === 'file').length).toBe(50_001);
-    // Past 20,000 entries the build bounds its heap (util/heap.ts).
+    // Past 5,000 entries the build bounds its heap (util/heap.ts).
     expect(heapRegime().largeTree).toBe(true);
   }, 120_000);
 

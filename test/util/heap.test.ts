@@ -3,7 +3,7 @@ import { collectIfGrown, heapRegime, largeTree } from '../../src/util/heap.js';
 import { getHeapStatistics } from 'node:v8';
 
 // The large-tree memory regime: off until a build meets a large tree; then a full collection
-// runs whenever the heap has grown by 64 MiB since the last one. Asserted by counts.
+// runs whenever the heap has grown by 48 MiB since the last one. Asserted by counts.
 
 describe('heap regime', () => {
   it('does nothing until a large tree, then collects once the heap has grown by 64 MiB', () => {
