@@ -17,6 +17,7 @@ import { BlobStore } from '../store/blob-store.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { mkdirp } from '../util/fs-paths.js';
 import { Readable } from 'node:stream';
+import { absorbBundle, indexBundle, INDEX_BUNDLE_MEDIA, MAX_BUNDLE } from './cache-indexes.js';
 
 // --cache-to / --cache-from, as buildx spells them. The cache is the layer cache's records
 // (key → layer) plus the layer blobs, shipped as one OCI artifact manifest:
@@ -85,6 +86,14 @@ function recordsOf(configBytes: Buffer, layers: readonly Descriptor[], what: str
   return out;
 }
 
+/** The descriptor of a cache's entry-index bundle, when its config names one of the right type and size. */
+function bundleOf(configBytes: Buffer, layers: readonly Descriptor[]): Descriptor | undefined {
+  let n: unknown;
+  try { n = (JSON.parse(configBytes.toString('utf8')) as { entryIndexes?: unknown }).entryIndexes; } catch { return undefined; }
+  const d = typeof n === 'number' && Number.isInteger(n) ? layers[n] : undefined;
+  return d && d.mediaType === INDEX_BUNDLE_MEDIA && d.size <= MAX_BUNDLE ? d : undefined;
+}
+
 /**
  * Reads every --cache-from into records by key. A cache that is not there yet (the first
  * build) or cannot be read is a warning, never a failure, as in buildx.
@@ -94,7 +103,7 @@ export async function importCache(specs: readonly CacheSpec[], ctx: { remote: Re
   for (const spec of specs) {
     try {
       if (spec.type === 'registry') await importRegistry(spec.ref, ctx, out);
-      else if (spec.type === 'local') await importLocal(spec.dir, out);
+      else if (spec.type === 'local') await importLocal(spec.dir, out, ctx.store);
     } catch (err) {
       const name = spec.type === 'registry' ? spec.ref : spec.type === 'local' ? spec.dir : 'inline';
       ctx.warn(`--cache-from ${name}: ${err instanceof Error ? err.message : String(err)}; building without it`);
@@ -117,7 +126,14 @@ async function importRegistry(text: string, ctx: { remote: Remote; store: BlobSt
   await fetchBlob(client, ref.repository, m.config, ctx.store);
   const configBytes = await ctx.store.readBytes(m.config.digest);
   let records: ConfigRecord[];
-  if (m.config.mediaType === CACHE_CONFIG) records = recordsOf(configBytes, layers, what);
+  if (m.config.mediaType === CACHE_CONFIG) {
+    records = recordsOf(configBytes, layers, what);
+    const bundle = bundleOf(configBytes, layers);
+    if (bundle) {
+      await fetchBlob(client, ref.repository, bundle, ctx.store);
+      absorbBundle(await ctx.store.readBytes(bundle.digest), ctx.store);
+    }
+  }
   else {
     // An image written with --cache-to type=inline: the keys are on its layer descriptors.
     const diffIds = (JSON.parse(configBytes.toString('utf8')) as { rootfs?: { diff_ids?: string[] } }).rootfs?.diff_ids ?? [];
@@ -140,7 +156,7 @@ async function importRegistry(text: string, ctx: { remote: Remote; store: BlobSt
   }
 }
 
-async function importLocal(dir: string, out: Map<string, ImportedRecord>): Promise<void> {
+async function importLocal(dir: string, out: Map<string, ImportedRecord>, store?: BlobStore): Promise<void> {
   const what = `the cache in ${dir}`;
   const index = JSON.parse(await fs.readFile(join(dir, 'index.json'), 'utf8').catch(() => { throw new OcimakeError('CACHE_MISSING', 'not found (the first build writes it)'); })) as { manifests?: Descriptor[] };
   const entry = (index.manifests ?? []).find((d) => d.annotations?.['org.opencontainers.image.ref.name'] === LOCAL_TAG) ?? index.manifests?.[0];
@@ -151,6 +167,11 @@ async function importLocal(dir: string, out: Map<string, ImportedRecord>): Promi
   const m = JSON.parse(manifestBytes.toString('utf8')) as { config: Descriptor; layers: Descriptor[] };
   const configBytes = await dirStore.readBytes(m.config.digest);
   if (sha256(configBytes) !== m.config.digest) throw new OcimakeError('DIGEST_INVALID', `${what}: the config does not match its digest`);
+  const bundle = bundleOf(configBytes, m.layers);
+  if (bundle && store) {
+    const bytes = await dirStore.readBytes(bundle.digest);
+    if (sha256(bytes) === bundle.digest) absorbBundle(bytes, store);
+  }
   for (const r of recordsOf(configBytes, m.layers, what)) {
     const desc = m.layers[r.layer]!;
     // Read through a check of digest and size: the directory is not ours.
@@ -167,7 +188,7 @@ export function selectRecords(records: readonly CacheRecord[], images: readonly 
   return [...byKey.values()].sort((a, b) => (a.key < b.key ? -1 : 1));
 }
 
-function cacheArtifact(records: readonly CacheRecord[]): { layers: Descriptor[]; config: Buffer; configDesc: Descriptor; manifest: Buffer; manifestDesc: Descriptor } {
+function cacheArtifact(records: readonly CacheRecord[], bundle?: Descriptor): { layers: Descriptor[]; config: Buffer; configDesc: Descriptor; manifest: Buffer; manifestDesc: Descriptor } {
   const layers: Descriptor[] = [];
   const index = new Map<string, number>();
   const list: ConfigRecord[] = [];
@@ -176,19 +197,25 @@ function cacheArtifact(records: readonly CacheRecord[]): { layers: Descriptor[];
     if (!index.has(d.digest)) { index.set(d.digest, layers.length); layers.push({ mediaType: d.mediaType, digest: d.digest, size: d.size }); }
     list.push({ key: r.key, layer: index.get(d.digest)!, diffId: r.layer.diffId, uncompressedSize: r.uncompressedSize });
   }
-  const config = canonicalBytes({ records: list });
+  // The layers' entry indexes, when there are some: the last blob, named by `entryIndexes`.
+  if (bundle) layers.push(bundle);
+  const config = canonicalBytes(bundle ? { entryIndexes: layers.length - 1, records: list } : { records: list });
   const configDesc: Descriptor = { mediaType: CACHE_CONFIG, digest: sha256(config), size: config.length };
   const manifest = canonicalBytes({ schemaVersion: 2, mediaType: MediaType.OciManifest, artifactType: CACHE_ARTIFACT, config: configDesc, layers });
   return { layers, config, configDesc, manifest, manifestDesc: { mediaType: MediaType.OciManifest, digest: sha256(manifest), size: manifest.length } };
 }
 
 /** Writes the cache for each --cache-to (type=inline is applied to the image by the caller). */
-export async function exportCache(specs: readonly CacheSpec[], records: readonly CacheRecord[], images: readonly Image[], ctx: { remote: Remote }): Promise<void> {
+export async function exportCache(specs: readonly CacheSpec[], records: readonly CacheRecord[], images: readonly Image[], ctx: { remote: Remote; store?: BlobStore }): Promise<void> {
+  const bundleBytes = specs.some((s) => s.type !== 'inline') ? indexBundle(images, ctx.store) : undefined;
+  const bundle = bundleBytes ? { mediaType: INDEX_BUNDLE_MEDIA, digest: sha256(bundleBytes), size: bundleBytes.length } : undefined;
   for (const spec of specs) {
     if (spec.type === 'inline') continue;
     const chosen = selectRecords(records, images, spec.mode);
-    const art = cacheArtifact(chosen);
-    const blobOf = new Map(chosen.map((r) => [r.layer.descriptor.digest, r.layer] as const));
+    const art = cacheArtifact(chosen, bundle);
+    const bundleLayer = bundle && bundleBytes ? { descriptor: bundle, source: { open: () => Readable.from([bundleBytes]) } } : undefined;
+    const blobOf = new Map<string, Pick<Layer, 'descriptor' | 'source' | 'origin'>>(chosen.map((r) => [r.layer.descriptor.digest, r.layer] as const));
+    if (bundleLayer) blobOf.set(bundleLayer.descriptor.digest, bundleLayer);
     if (spec.type === 'registry') {
       const ref = parseReference(spec.ref);
       const client = ctx.remote.client(ref.registry);

@@ -140,7 +140,7 @@ export async function buildAndExport(opts: BuildAndExportOptions): Promise<Build
       if (opts.attest) await attest(opts, result, pushed.descriptor, opts.platform ?? hostPlatform(), { refs: names }, startedOn);
     }
   }
-  await exportCache(cacheTo, result.cacheRecords, [result.image], { remote: new Remote(opts) });
+  await exportCache(cacheTo, result.cacheRecords, [result.image], { remote: new Remote(opts), store: result.store });
   if (opts.iidFile) {
     await mkdirp(dirname(opts.iidFile));
     await writeFileAtomic(opts.iidFile, artifacts.config.digest);
@@ -236,7 +236,7 @@ async function buildMulti(opts: BuildAndExportOptions, outputs: readonly Output[
       if (opts.attest) for (const [k, r] of results.entries()) await attest(opts, r, imageArtifacts(r.image).descriptor, opts.platforms![k]!, { refs: names }, startedOn);
     }
   }
-  await exportCache(cacheTo, results.flatMap((r) => r.cacheRecords), images, { remote: new Remote(opts) });
+  await exportCache(cacheTo, results.flatMap((r) => r.cacheRecords), images, { remote: new Remote(opts), ...(results[0] ? { store: results[0].store } : {}) });
   if (opts.iidFile) {
     await mkdirp(dirname(opts.iidFile));
     await writeFileAtomic(opts.iidFile, art.digest);

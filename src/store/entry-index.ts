@@ -58,8 +58,7 @@ export function entryIndexStore(dir: string): EntryIndexStore {
       const tmp = tempPathBeside(file);
       try {
         mkdirSync(dir, { recursive: true });
-        const rows = entries.map((e) => [e.path, TYPE_CODES[e.type], e.mode, e.uid, e.gid, e.size, ...(e.linkname !== undefined ? [e.linkname] : [])]);
-        writeFileSync(tmp, JSON.stringify({ format: FORMAT, digest, entries: rows }));
+        writeFileSync(tmp, JSON.stringify({ format: FORMAT, digest, entries: encodeRows(entries) }));
         renameSync(tmp, file);
       } catch {
         rmSync(tmp, { force: true });
@@ -68,14 +67,16 @@ export function entryIndexStore(dir: string): EntryIndexStore {
   };
 }
 
-/** The rows of an index file, shape-checked; undefined when it is not one (a miss). */
-function parseIndex(text: string, digest: string): TarEntry[] | undefined {
-  let j: unknown;
-  try { j = JSON.parse(text); } catch { return undefined; }
-  const o = j as { format?: unknown; digest?: unknown; entries?: unknown };
-  if (!o || o.format !== FORMAT || o.digest !== digest || !Array.isArray(o.entries)) return undefined;
+/** Entries as index rows: `[path, type code, mode, uid, gid, size, linkname?]`. */
+export function encodeRows(entries: readonly TarEntry[]): unknown[][] {
+  return entries.map((e) => [e.path, TYPE_CODES[e.type], e.mode, e.uid, e.gid, e.size, ...(e.linkname !== undefined ? [e.linkname] : [])]);
+}
+
+/** Index rows back to entries, shape-checked (not yet checked as layer entries); undefined when malformed. */
+export function decodeRows(rows: unknown): TarEntry[] | undefined {
+  if (!Array.isArray(rows)) return undefined;
   const out: TarEntry[] = [];
-  for (const row of o.entries as unknown[]) {
+  for (const row of rows as unknown[]) {
     if (!Array.isArray(row) || row.length < 6 || row.length > 7) return undefined;
     const [path, code, mode, uid, gid, size, linkname] = row as unknown[];
     const type = TYPES.get(code as string);
@@ -86,6 +87,15 @@ function parseIndex(text: string, digest: string): TarEntry[] | undefined {
     out.push(e);
   }
   return out;
+}
+
+/** The rows of an index file, shape-checked; undefined when it is not one (a miss). */
+function parseIndex(text: string, digest: string): TarEntry[] | undefined {
+  let j: unknown;
+  try { j = JSON.parse(text); } catch { return undefined; }
+  const o = j as { format?: unknown; digest?: unknown; entries?: unknown };
+  if (!o || o.format !== FORMAT || o.digest !== digest) return undefined;
+  return decodeRows(o.entries);
 }
 
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;

@@ -81,4 +81,30 @@ describe('build cache export and import', () => {
     await expect(run(ctx, { cacheTo: ['type=registry'] })).rejects.toThrow(/needs ref=REF/);
     await expect(run(ctx, { cacheFrom: ['type=inline'] })).rejects.toThrow(/name the image instead/);
   });
+
+  it('carries the entry indexes of the image layers: a fresh runner builds on its base without downloading the base layers', async () => {
+    const log: string[] = [];
+    const logged = await startRegistry({ log: (l) => log.push(l) });
+    try {
+      // A base with a symlinked directory, so where COPY lands depends on the base's listing.
+      const baseCtx = writeTree(tempDir(), { Dockerfile: 'FROM scratch\nCOPY root/ /\n', 'root/srv/www/index.html': 'hi', 'root/opt/keep': 'k', 'root/web': { link: 'srv/www' } });
+      const base = await buildAndExport({ context: baseCtx, cacheDir: tempDir(), tags: [`${logged.host}/base/www:1`], push: true });
+      const baseManifest = JSON.parse(await (await fetch(`${logged.url}/v2/base/www/manifests/${base.digest}`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })).text()) as { layers: { digest: string }[] };
+      const ctx = writeTree(tempDir(), { Dockerfile: `FROM ${logged.host}/base/www:1\nCOPY site/ /web/\nCOPY stamp /stamp\n`, 'site/about.html': 'about', stamp: 'x' });
+      const cacheRef = `${logged.host}/ci/www:cache`;
+      const first = await run(ctx, { tags: [`${logged.host}/ci/www:1`], push: true, cacheTo: [`type=registry,ref=${cacheRef}`] });
+      log.length = 0;
+      const second = await run(ctx, { tags: [`${logged.host}/ci/www:1`], push: true, cacheFrom: [`type=registry,ref=${cacheRef}`] });
+      expect(second.digest).toBe(first.digest);
+      expect(second.built).toBe(0);
+      // The base's layer was listed from the index in the cache: never downloaded (a HEAD at push is fine).
+      expect(log.filter((l) => /\bGET\b/.test(l) && baseManifest.layers.some((b) => l.includes(b.digest)))).toEqual([]);
+      // The cache names its index bundle in its config.
+      const cacheManifest = JSON.parse(await (await fetch(`${logged.url}/v2/ci/www/manifests/cache`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })).text()) as { config: { digest: string }; layers: { mediaType: string }[] };
+      const config = JSON.parse(await (await fetch(`${logged.url}/v2/ci/www/blobs/${cacheManifest.config.digest}`)).text()) as { entryIndexes?: number };
+      expect(cacheManifest.layers[config.entryIndexes!]?.mediaType).toBe('application/vnd.ocimake.layer-indexes.v1+json');
+    } finally {
+      await logged.close();
+    }
+  });
 });
