@@ -4,6 +4,12 @@
 // faster than the ~150 modules tsc writes to dist/src/.
 import { existsSync } from 'node:fs';
 import module from 'node:module';
+import { availableParallelism } from 'node:os';
+
+// gzip blocks are deflated on libuv's thread pool (4 threads unless told): on larger machines,
+// as many as the cores ocimake deflates with (at most 8), plus two for file reads. Set before
+// anything uses the pool, which reads it once.
+if (!process.env.UV_THREADPOOL_SIZE) process.env.UV_THREADPOOL_SIZE = String(Math.max(4, Math.min(availableParallelism(), 8) + 2));
 
 // Node 22.1+: V8 keeps the bundle's compiled code between runs (in the temp dir), about 20 ms
 // less start-up per command. Where it cannot (a read-only temp dir), nothing changes.
