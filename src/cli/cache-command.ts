@@ -12,8 +12,8 @@ export function registerCache(program: Command): void {
     .action(async (o: { cacheDir?: string }) => {
       const dir = resolveCacheDir(o.cacheDir);
       const parts = await cacheUsage(dir);
-      for (const p of parts) process.stdout.write(`${p.part.padEnd(8)} ${String(p.files).padStart(7)} files  ${formatBytes(p.bytes)}\n`);
-      process.stdout.write(`${'total'.padEnd(8)} ${String(parts.reduce((n, p) => n + p.files, 0)).padStart(7)} files  ${formatBytes(parts.reduce((n, p) => n + p.bytes, 0))}  (${dir})\n`);
+      for (const p of parts) process.stdout.write(`${p.part.padEnd(12)} ${String(p.files).padStart(7)} files  ${formatBytes(p.bytes)}\n`);
+      process.stdout.write(`${'total'.padEnd(12)} ${String(parts.reduce((n, p) => n + p.files, 0)).padStart(7)} files  ${formatBytes(parts.reduce((n, p) => n + p.bytes, 0))}  (${dir})\n`);
     });
   cache.command('prune')
     .description('remove cached files, least recently used first (all of them without --keep-storage)')
