@@ -1,4 +1,4 @@
-// Bundles the CLI (src/cli/main.ts and everything it imports, undici, zod and commander
+// Bundles the CLI (src/cli/main.ts and everything it imports, zod and commander
 // included) into dist/cli/ with esbuild: one file to load instead of ~150 modules, which cuts
 // about 0.07 s off every command's start-up (measured in BENCHMARKS.md's W1/W4 rows). Modules
 // loaded lazily (signing, the embedded registry, RUN's shell) become chunks of their own, loaded
@@ -21,6 +21,6 @@ await build({
   target: 'node20',
   logLevel: 'warning',
   external: ['@sigstore/*', '@cyclonedx/*', 'bcryptjs'],
-  // CommonJS dependencies (undici, commander) call require() for Node's built-ins.
+  // CommonJS dependencies (commander) call require() for Node's built-ins.
   banner: { js: "import { createRequire as __ocimakeCreateRequire } from 'node:module'; const require = __ocimakeCreateRequire(import.meta.url);" },
 });

@@ -29,7 +29,7 @@ interface Body extends AsyncIterable<unknown> {
   dump?(opts?: { limit: number }): Promise<void>;
 }
 
-/** Destroys a body without an unhandled 'error' event (undici emits one on a bare destroy). */
+/** Destroys a body without an unhandled 'error' event (a bare destroy can emit one). */
 export function destroyQuietly(body: Body): void {
   body.on?.('error', () => {});
   body.destroy?.();

@@ -95,7 +95,7 @@ export async function fetchBlob(client: RegistryClient, repository: string, desc
           await uncompressed?.update(chunk as Buffer);
           if (!writer.stream.write(chunk)) await new Promise((r) => writer.stream.once('drain', r));
         }
-        if (received < desc.size) throw Object.assign(new Error(`body ended after ${received} of ${desc.size} bytes`), { code: 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' });
+        if (received < desc.size) throw Object.assign(new Error(`body ended after ${received} of ${desc.size} bytes`), { code: 'HTTP_BODY_SHORT' });
         break;
       } catch (err) {
         destroyQuietly(res.body);

@@ -17,8 +17,7 @@ export const DEFAULT_RETRY: Required<RetryPolicy> = { attempts: 6, baseMs: 200, 
 /** Network error codes worth another attempt: the connection broke, it was not refused. */
 const TRANSIENT_CODES = new Set([
   'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED',
-  'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT',
-  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH', 'UND_ERR_CLOSED', 'UND_ERR_ABORTED',
+  'HTTP_CONNECT_TIMEOUT', 'HTTP_HEADERS_TIMEOUT', 'HTTP_BODY_TIMEOUT', 'HTTP_BODY_SHORT',
 ]);
 
 /** True for failures of the connection itself (reset, cut body, timeout), not for refusals. */

@@ -1,8 +1,8 @@
-import { request as undiciRequest, type Dispatcher } from 'undici';
 import { z } from 'zod';
 import { OcimakeError } from '../errors.js';
 import { discard, LIMITS, readBounded, type ReadCounters } from './bounded.js';
 import type { Credentials } from './credentials.js';
+import { httpRequest, type HttpPool, type HttpResponse } from './http.js';
 import { isRetryableStatus, isTransient, networkError, RetryBudget, type RetryPolicy } from './retry.js';
 
 // https://distribution.github.io/distribution/spec/auth/token/ : the token answer.
@@ -19,7 +19,7 @@ export interface TokenRequest {
   params: Record<string, string>;
   scopes: readonly string[];
   creds: Credentials | undefined;
-  dispatcher: Dispatcher;
+  pool: HttpPool;
   policy: RetryPolicy;
   counters: ReadCounters;
   hint: string;
@@ -48,17 +48,17 @@ export async function fetchToken(t: TokenRequest): Promise<string> {
     let status: number;
     let text: string;
     try {
-      let res: Dispatcher.ResponseData;
+      let res: HttpResponse;
       if (t.creds?.identityToken) {
         const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: t.creds.identityToken, service: t.params.service ?? '', scope: wanted.join(' '), client_id: 'ocimake' });
-        res = await undiciRequest(url, { method: 'POST', dispatcher: t.dispatcher, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() });
+        res = await httpRequest(url, { method: 'POST', pool: t.pool, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() });
       } else {
         const u = new URL(url);
         if (t.params.service) u.searchParams.set('service', t.params.service);
         for (const s of wanted) u.searchParams.append('scope', s);
         const headers: Record<string, string> = {};
         if (t.creds?.username) headers.authorization = `Basic ${Buffer.from(`${t.creds.username}:${t.creds.password ?? ''}`).toString('base64')}`;
-        res = await undiciRequest(u, { method: 'GET', dispatcher: t.dispatcher, headers });
+        res = await httpRequest(u, { method: 'GET', pool: t.pool, headers });
       }
       t.counters.requests++;
       status = res.statusCode;

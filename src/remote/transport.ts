@@ -1,5 +1,4 @@
 import type { Readable } from 'node:stream';
-import { Agent, request as undiciRequest, type Dispatcher } from 'undici';
 import { OcimakeError } from '../errors.js';
 import { parseChallenge } from './challenge.js';
 import { dockerConfigPath, dockerCredentials, type CredentialSource, type Credentials } from './credentials.js';
@@ -7,6 +6,7 @@ import type { LimitName } from '../util/limits.js';
 import { discard, LIMITS, readBounded, type ReadCounters } from './bounded.js';
 import { isRetryableStatus, isTransient, networkError, RetryBudget, type RetryPolicy } from './retry.js';
 import { errorSummary, fetchToken, summarize } from './token.js';
+import { httpRequest, poolFor, TIMEOUT_CODES, type HttpPool, type ResponseBody } from './http.js';
 import { apiHost, isLoopbackHost } from '../oci/reference.js';
 
 /** How a client reaches registries. */
@@ -57,7 +57,7 @@ export interface RegistryRequest {
 export interface RegistryResponse {
   status: number;
   headers: Record<string, string>;
-  body: Dispatcher.ResponseData['body'];
+  body: ResponseBody;
   url: string;
 }
 
@@ -72,22 +72,6 @@ export function defaultTimeoutSeconds(env: NodeJS.ProcessEnv = process.env): num
   return n;
 }
 
-const agents = new Map<string, Agent>();
-
-/** Pooled connections, one pool per timeout and certificate policy. */
-export function agentFor(timeoutMs: number, verifyTls: boolean): Agent {
-  const key = `${timeoutMs}/${verifyTls}`;
-  let a = agents.get(key);
-  if (!a) {
-    a = new Agent({
-      keepAliveTimeout: 10_000, connections: 16, headersTimeout: timeoutMs, bodyTimeout: timeoutMs,
-      connect: { timeout: Math.min(timeoutMs, 30_000), ...(verifyTls ? {} : { rejectUnauthorized: false }) },
-    });
-    agents.set(key, a);
-  }
-  return a;
-}
-
 /** Hosts found to speak plain HTTP only, so later clients skip the TLS attempt. */
 const plainHosts = new Set<string>();
 
@@ -100,14 +84,7 @@ export function isTlsMismatch(err: unknown): boolean {
 }
 
 function isTimeout(err: unknown): boolean {
-  const code = (err as { code?: string }).code ?? '';
-  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT';
-}
-
-function flatHeaders(h: Dispatcher.ResponseData['headers']): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(h)) if (v !== undefined) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
-  return out;
+  return (TIMEOUT_CODES as readonly string[]).includes((err as { code?: string }).code ?? '');
 }
 
 /**
@@ -145,8 +122,8 @@ export class RegistryClient {
     return `${scheme}://${this.#host}`;
   }
 
-  get #agent(): Agent {
-    return agentFor(this.#timeoutMs, !this.#insecure);
+  get #pool(): HttpPool {
+    return poolFor(this.#timeoutMs, !this.#insecure);
   }
 
   /** Reports a finished transfer to whoever listens (progress). */
@@ -226,7 +203,7 @@ export class RegistryClient {
       if (creds?.registryToken) return `Bearer ${creds.registryToken}`;
       const token = await fetchToken({
         registry: this.registry, registryInsecure: this.baseUrl.startsWith('http:'), params, scopes, creds,
-        dispatcher: this.#agent, policy: this.#policy, counters: this.counters, hint: this.#authHint(creds),
+        pool: this.#pool, policy: this.#policy, counters: this.counters, hint: this.#authHint(creds),
       });
       const value = `Bearer ${token}`;
       this.#tokens.set(scopeKey, value);
@@ -313,11 +290,11 @@ export class RegistryClient {
       if (authorization && url.host === origin) headers.authorization = authorization;
       const body = hop === 0 && req.body !== undefined ? (Buffer.isBuffer(req.body) ? req.body : req.body()) : undefined;
       this.counters.requests++;
-      const res = await undiciRequest(url, { method, headers, body, dispatcher: this.#agent });
+      const res = await httpRequest(url, { method, headers, body, pool: this.#pool });
       // A body that breaks after its reader gave up on it must not crash the process; readers
       // still see the error through the stream they iterate.
       res.body.on('error', () => {});
-      const h = flatHeaders(res.headers);
+      const h = res.headers;
       if ([301, 302, 303, 307, 308].includes(res.statusCode) && h.location && (method === 'GET' || method === 'HEAD')) {
         await discard(res.body);
         url = new URL(h.location, url);

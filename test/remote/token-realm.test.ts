@@ -1,7 +1,7 @@
-import { Agent } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { OcimakeError } from '../../src/errors.js';
 import { fetchToken, isPrivateHost } from '../../src/remote/token.js';
+import { poolFor } from '../../src/remote/http.js';
 
 // Issue 12 (security): Basic credentials go to a token realm only over https (unless the
 // registry itself is plain HTTP), and never to a private or link-local address for a
@@ -9,7 +9,7 @@ import { fetchToken, isPrivateHost } from '../../src/remote/token.js';
 
 const base = {
   scopes: ['repository:a/b:pull'], creds: { username: 'u', password: 'secret' },
-  dispatcher: new Agent(), policy: { attempts: 1 }, counters: { requests: 0, maxBuffered: 0 }, hint: 'h',
+  pool: poolFor(30_000, true), policy: { attempts: 1 }, counters: { requests: 0, maxBuffered: 0 }, hint: 'h',
 };
 
 describe('where credentials may go', () => {

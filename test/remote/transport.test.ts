@@ -1,3 +1,4 @@
+import { text } from 'node:stream/consumers';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RegistryClient } from '../../src/remote/transport.js';
@@ -24,6 +25,31 @@ afterEach(async () => {
 const noCreds = async () => undefined;
 
 describe('RegistryClient', () => {
+  describe('when answers are thrown away (discard)', () => {
+    it('keeps one pooled connection for small bodies and closes it for a large one', async () => {
+      const sockets = new Set<unknown>();
+      const host = await serve((req, res) => {
+        sockets.add(req.socket);
+        if (req.url === '/v2/big') return res.end(Buffer.alloc(1 << 20));
+        res.statusCode = 404;
+        res.end('{"errors":[{"code":"BLOB_UNKNOWN"}]}');
+      });
+      const client = new RegistryClient(host, { credentials: noCreds, scheme: 'http' });
+      const { discard } = await import('../../src/remote/bounded.js');
+      for (let i = 0; i < 5; i++) {
+        const r = await client.request({ method: 'GET', path: `/v2/a/blobs/${i}`, scopes: [] });
+        expect(r.status).toBe(404);
+        await discard(r.body);
+      }
+      expect(sockets.size).toBe(1);
+      const big = await client.request({ method: 'GET', path: '/v2/big', scopes: [] });
+      await discard(big.body);
+      const after = await client.request({ method: 'GET', path: '/v2/a/blobs/x', scopes: [] });
+      await discard(after.body);
+      expect(sockets.size).toBe(2);
+    });
+  });
+
   describe('when the registry answers with a Bearer challenge', () => {
     it('fetches a token for the scope with basic credentials, caches it, and retries', async () => {
       const seen: string[] = [];
@@ -92,7 +118,7 @@ describe('RegistryClient', () => {
       });
       const client = new RegistryClient(host, { credentials: async () => ({ username: 'a', password: 'b' }) });
       const r = await client.request({ method: 'GET', path: '/v2/', scopes: [] });
-      expect(await r.body.text()).toBe(`Basic ${Buffer.from('a:b').toString('base64')}`);
+      expect(await text(r.body)).toBe(`Basic ${Buffer.from('a:b').toString('base64')}`);
     });
     it('says how to log in when there are no credentials', async () => {
       const host = await serve((_req, res) => { res.statusCode = 401; res.setHeader('www-authenticate', 'Basic realm="r"'); res.end(); });
@@ -112,7 +138,7 @@ describe('RegistryClient', () => {
       });
       const client = new RegistryClient(host, { credentials: noCreds });
       const r = await client.request({ method: 'GET', path: '/v2/', scopes: [] });
-      expect(await r.body.text()).toBe('done');
+      expect(await text(r.body)).toBe('done');
       expect(n).toBe(3);
     });
     it('gives up after the retry budget and returns the last answer', async () => {
@@ -136,7 +162,7 @@ describe('RegistryClient', () => {
       });
       const client = new RegistryClient(host, { credentials: async () => ({ username: 'x', password: 'y' }) });
       const r = await client.request({ method: 'GET', path: '/v2/a/blobs/sha256:x', scopes: [] });
-      expect(await r.body.text()).toBe('blob');
+      expect(await text(r.body)).toBe('blob');
       expect(cdnAuth).toBeUndefined();
     });
   });
