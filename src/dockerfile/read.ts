@@ -7,12 +7,12 @@ import { limit, overLimit } from '../util/limits.js';
  * `-f /dev/zero` or an endless pipe fails at the limit instead of filling memory.
  */
 export async function readDockerfile(path: string, opts: { allowPipe?: boolean; stdin?: NodeJS.ReadableStream } = {}): Promise<string> {
-  const stdin = opts.stdin ?? process.stdin;
   const max = limit('dockerfileSize');
   const what = path === '-' ? 'the Dockerfile on stdin' : `the Dockerfile ${path}`;
   let input: AsyncIterable<Buffer>;
   let close = async (): Promise<void> => {};
-  if (path === '-') input = stdin as AsyncIterable<Buffer>;
+  // process.stdin is touched only here: opening it costs a few ms of start-up.
+  if (path === '-') input = (opts.stdin ?? process.stdin) as AsyncIterable<Buffer>;
   else {
     // Looked at before the open: a fifo nobody writes to would block the open forever, so only
     // a -f the user named may be a pipe.

@@ -1,6 +1,14 @@
-import http from 'node:http';
-import https from 'node:https';
+import type * as Http from 'node:http';
+import type * as Https from 'node:https';
+import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
+
+// Loaded with require, not import: an ESM import of node:http reads every export of the
+// module, and Node 22+ exports WebSocket and friends from there through a getter that
+// loads its bundled undici (about 20 ms of compiling on every run).
+const nodeRequire = createRequire(import.meta.url);
+const http = nodeRequire('node:http') as typeof Http;
+const https = nodeRequire('node:https') as typeof Https;
 
 // Registry traffic goes through Node's own http/https clients: their parser is native,
 // where undici compiles a WebAssembly parser in every process (about 40 ms and 12 MB of a
@@ -10,14 +18,14 @@ import type { Readable } from 'node:stream';
 
 /** Pooled connections for one timeout and certificate policy. */
 export interface HttpPool {
-  readonly http: http.Agent;
-  readonly https: https.Agent;
+  readonly http: Http.Agent;
+  readonly https: Https.Agent;
   /** How long a connection may stay silent (connecting, waiting for the answer, between body chunks). */
   readonly timeoutMs: number;
 }
 
 /** A response body: a Readable that can also be drained to free its connection. */
-export type ResponseBody = http.IncomingMessage & {
+export type ResponseBody = Http.IncomingMessage & {
   /** Reads and drops up to `limit` bytes (default 64 KiB) so the connection is reused; destroys a longer body. */
   dump(opts?: { limit: number }): Promise<void>;
 };
@@ -63,7 +71,7 @@ export function httpRequest(url: URL, o: HttpRequestOptions): Promise<HttpRespon
   return new Promise((resolve, reject) => {
     const secure = url.protocol === 'https:';
     const req = (secure ? https : http).request(url, { method: o.method, headers: o.headers, agent: secure ? o.pool.https : o.pool.http });
-    let response: http.IncomingMessage | undefined;
+    let response: Http.IncomingMessage | undefined;
     let done = false;
     req.on('error', (err) => { if (!done) { done = true; reject(err); } });
     req.setTimeout(o.pool.timeoutMs, () => {
@@ -88,13 +96,13 @@ export function httpRequest(url: URL, o: HttpRequestOptions): Promise<HttpRespon
   });
 }
 
-function flatHeaders(h: http.IncomingHttpHeaders): Record<string, string> {
+function flatHeaders(h: Http.IncomingHttpHeaders): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(h)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
   return out;
 }
 
-function withDump(res: http.IncomingMessage): ResponseBody {
+function withDump(res: Http.IncomingMessage): ResponseBody {
   const body = Object.assign(res, { dump: async (_opts?: { limit: number }) => {} }) as ResponseBody;
   body.dump = async (opts = { limit: 64 << 10 }) => {
     body.on('error', () => {});

@@ -8,6 +8,7 @@ import { discard } from './bounded.js';
 import type { RetryBudget } from './retry.js';
 import { registryError, type RegistryClient, type TransportOptions } from './transport.js';
 import { CHUNKED_UPLOAD_MIN, uploadBlob } from './upload.js';
+import { forEachLimit } from '../util/parallel.js';
 
 /** Progress events of a push. */
 export type PushEvent =
@@ -27,8 +28,9 @@ export interface PushOptions extends TransportOptions {
 
 /**
  * Pushes an image under one or more tags: for each repository, every blob is HEAD-checked
- * and uploaded only when missing (POST then PUT, streamed), then the manifest is PUT for
- * every tag. Blobs go before the manifest, so a tag never points at missing content.
+ * and uploaded only when missing (POST then PUT, streamed; four at a time), then the
+ * manifest is PUT for every tag that does not name it already. Blobs go before the
+ * manifest, so a tag never points at missing content.
  */
 export async function pushImage(image: Image, refs: readonly Reference[], opts: PushOptions = {}): Promise<{ digest: string; descriptor: Descriptor }> {
   const art = imageArtifacts(image);
@@ -43,14 +45,23 @@ export async function pushImage(image: Image, refs: readonly Reference[], opts: 
     const client = remote.client(first.registry);
     const repo = first.repository;
     try {
-      for (const layer of image.layers) {
-        const from = layer.origin?.registry === first.registry ? layer.origin.repository : undefined;
-        await pushBlob(client, repo, layer.descriptor, () => layer.source.open(layer.descriptor.digest), opts, from);
-      }
-      await pushBlob(client, repo, art.config, () => Readable.from([art.configBytes]), opts);
-      for (const r of group) {
+      const blobs = [
+        ...image.layers.map((layer) => ({
+          desc: layer.descriptor,
+          open: () => layer.source.open(layer.descriptor.digest),
+          from: layer.origin?.registry === first.registry ? layer.origin.repository : undefined,
+        })),
+        { desc: art.config, open: () => Readable.from([art.configBytes]), from: undefined },
+      ];
+      // The first request alone (it authenticates, once); then the rest, BLOB_JOBS at a time,
+      // while the tags are looked up: a tag already naming this manifest is not PUT again.
+      const [head, ...rest] = blobs;
+      await pushBlob(client, repo, head!.desc, head!.open, opts, head!.from);
+      const current = group.map((r) => (r.tag ? taggedDigest(client, repo, r.tag, art.descriptor.mediaType) : Promise.resolve(undefined)));
+      await forEachLimit(rest, BLOB_JOBS, (b) => pushBlob(client, repo, b.desc, b.open, opts, b.from));
+      for (const [i, r] of group.entries()) {
         const tag = r.tag ?? art.digest;
-        await putManifest(client, repo, tag, art.manifestBytes, art.descriptor.mediaType);
+        if ((await current[i]) !== art.digest) await putManifest(client, repo, tag, art.manifestBytes, art.descriptor.mediaType);
         opts.onEvent?.({ kind: 'manifest', ref: formatReference({ ...r, digest: undefined }), digest: art.digest });
       }
     } catch (err) {
@@ -88,6 +99,20 @@ export async function pushBlob(
   const started = Date.now();
   await uploadBlob({ client, repo, desc, open, scopes, budget, chunkedMin: opts.chunkedUploadMin ?? CHUNKED_UPLOAD_MIN });
   opts.onEvent?.({ kind: 'blob-uploaded', digest: desc.digest, size: desc.size, ms: Date.now() - started });
+}
+
+/** Blobs checked or uploaded at once per repository (as crane's default of 4 jobs). */
+const BLOB_JOBS = 4;
+
+/** The digest a tag names now (HEAD, as the manifest's media type), or undefined when unknown or on any failure. */
+async function taggedDigest(client: RegistryClient, repo: string, tag: string, mediaType: string): Promise<string | undefined> {
+  try {
+    const res = await client.request({ method: 'HEAD', path: `/v2/${repo}/manifests/${tag}`, scopes: [`repository:${repo}:pull,push`], headers: { accept: mediaType } });
+    await discard(res.body);
+    return res.status === 200 ? res.headers['docker-content-digest'] : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function blobExists(client: RegistryClient, repo: string, digest: string, scopes: string[], budget: RetryBudget): Promise<boolean> {

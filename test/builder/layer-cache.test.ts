@@ -106,8 +106,9 @@ describe('the layer cache', () => {
     expect(files(join(cacheDir, 'layers')).every((f) => f.endsWith('.json'))).toBe(true);
   });
 
-  it('W4: a rebuild and push with nothing changed uploads no blob and keeps the digest', async () => {
-    const reg = await startRegistry();
+  it('W4: a rebuild and push with nothing changed uploads no blob, PUTs no manifest and keeps the digest', async () => {
+    const log: string[] = [];
+    const reg = await startRegistry({ log: (line) => log.push(line) });
     try {
       const ctx = writeTree(tempDir(), { Dockerfile: dockerfile, stamp: 'w4', ...tree(200) });
       const cacheDir = tempDir();
@@ -116,11 +117,16 @@ describe('the layer cache', () => {
       const first = await buildAndExport(opts);
       // The two layers of the final stage and the config.
       expect(events.filter((e) => e.kind === 'blob-uploaded')).toHaveLength(3);
+      expect(log.filter((l) => l.startsWith('PUT /v2/w4/app/manifests/1 '))).toHaveLength(1);
       events.length = 0;
+      log.length = 0;
       const second = await buildAndExport(opts);
       expect(second.digest).toBe(first.digest);
       expect(events.filter((e) => e.kind === 'blob-uploaded')).toHaveLength(0);
       expect(events.filter((e) => e.kind === 'blob-exists')).toHaveLength(3);
+      // The tag already names this manifest: nothing but HEADs.
+      expect(log.filter((l) => !l.startsWith('HEAD '))).toEqual([]);
+      expect(log.filter((l) => l.startsWith('HEAD /v2/w4/app/manifests/1 200'))).toHaveLength(1);
     } finally {
       await reg.close();
     }
