@@ -183,13 +183,25 @@ class LowerIndex {
  */
 export class MergedFs {
   readonly #lower: LowerIndex;
-  readonly #upper: Upper;
+  #upperState: Upper | undefined;
+  /** A layer added by withLayer and not yet merged into the upper view: merged on first use. */
+  #pending: { below: MergedFs; entries: readonly LayerEntry[] } | undefined;
   readonly #image: Image;
 
-  constructor(image: Image, what = 'image', shared?: { lower: LowerIndex; upper: Upper }) {
+  constructor(image: Image, what = 'image', shared?: { lower: LowerIndex; upper?: Upper; pending?: { below: MergedFs; entries: readonly LayerEntry[] } }) {
     this.#image = image;
     this.#lower = shared?.lower ?? new LowerIndex(image, what, image.layers.length - 1);
-    this.#upper = shared?.upper ?? { entries: new Map(), goneSelf: new Set(), goneBelow: new Set() };
+    this.#pending = shared?.pending;
+    this.#upperState = shared?.pending ? undefined : shared?.upper ?? { entries: new Map(), goneSelf: new Set(), goneBelow: new Set() };
+  }
+
+  get #upper(): Upper {
+    if (!this.#upperState) {
+      const { below, entries } = this.#pending!;
+      this.#upperState = below.#merged(this.#image, entries);
+      this.#pending = undefined;
+    }
+    return this.#upperState;
   }
 
   /** How many layer blobs were opened (each may mean a download). */
@@ -210,6 +222,13 @@ export class MergedFs {
    * the image spec. This view is unchanged.
    */
   withLayer(image: Image, entries: readonly LayerEntry[]): MergedFs {
+    // Merged when the new view is first asked something: the last layer of a build, often the
+    // only one, is never asked, and its 100,000 entries need not be copied into a second form.
+    return new MergedFs(image, this.#lower.what, { lower: this.#lower, pending: { below: this, entries } });
+  }
+
+  /** This view's upper layers with one more on top (layer index: the top of `image`). */
+  #merged(image: Image, entries: readonly LayerEntry[]): Upper {
     const layer = image.layers.length - 1;
     const upper: Upper = { entries: new Map(this.#upper.entries), goneSelf: new Set(this.#upper.goneSelf), goneBelow: new Set(this.#upper.goneBelow) };
     const removeBelow = (dir: string) => { const pre = `${dir}/`; for (const k of upper.entries.keys()) if (k.startsWith(pre)) upper.entries.delete(k); };
@@ -238,7 +257,7 @@ export class MergedFs {
         upper.entries.set(p, { entry: implicitDir(p), layer, implicit: true });
       }
     }
-    return new MergedFs(image, this.#lower.what, { lower: this.#lower, upper });
+    return upper;
   }
 
   /** True when the layers written on top hide what the lower layers have at `path`. */

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { OcimakeError } from '../errors.js';
 import { readySource, SMALL_FILE, type LayerEntry } from '../layer/entry.js';
+import { collectIfGrown } from '../util/heap.js';
 
 const unsafe = (rel: string, why: string) =>
   new OcimakeError('LAYER_UNSAFE', `refusing to write ${rel}: ${why}`, { hint: 'the image tries to write outside its own tree; it is refused so nothing lands outside the output' });
@@ -38,6 +39,7 @@ export class TreeWriter {
   /** Final directory modes, applied at the end. */
   readonly #modes = new Map<string, number>();
   files = 0;
+  #written = 0;
 
   constructor(dest: string) {
     this.#dest = dest;
@@ -52,6 +54,8 @@ export class TreeWriter {
 
   /** Writes one entry at `rel` (normalised, relative to dest); a hardlink's `linkTo` is normalised and relative to dest too. */
   async write(rel: string, e: LayerEntry, linkTo?: string): Promise<void> {
+    // The writes are synchronous, so timers wait: the heap is looked at from here too.
+    if ((++this.#written & 4095) === 0) collectIfGrown();
     if (rel === '') {
       if (e.type === 'directory') this.#modes.set('', e.mode & 0o7777);
       return;

@@ -8,7 +8,7 @@ import { runInNewContext } from 'node:vm';
 // only then: small builds are faster with V8's defaults), two things bound it:
 // - the young generation stops growing (`--semi-space-growth-factor`, read each time V8
 //   considers growing, so setting it mid-run takes effect);
-// - a full collection runs whenever the heap has grown by 48 MiB since the last one, checked
+// - a full collection runs whenever the heap has grown by 16 MiB since the last one, checked
 //   from the loops that walk entries and from a timer. Each costs tens of milliseconds, a few
 //   times per 100,000 entries; in all no slower than before (the young generation was).
 // 5,000 entries is where it starts: later, the young generation has already grown.
@@ -18,7 +18,7 @@ import { runInNewContext } from 'node:vm';
 /** Entries past which a build counts as a large tree. */
 export const LARGE_TREE = 5_000;
 /** Heap growth, in bytes, that triggers a collection on a large tree. */
-const STEP = 48 * 2 ** 20;
+const STEP = 16 * 2 ** 20;
 
 let governed = false;
 let collect: (() => void) | undefined;
