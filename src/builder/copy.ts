@@ -141,7 +141,9 @@ export async function planCopy(inp: CopyInputs): Promise<CopyPlan> {
       if (under !== '' && !(await inp.fs.isDirectory(under))) entries.push({ type: 'directory', path: under, mode: 0o755, uid: owner.uid, gid: owner.gid });
       for (const { rel, entry } of item.entries) {
         if (excluded?.(rel)) continue;
-        entries.push(place(entry, normalizeEntryPath(`${under}/${rel}`), under));
+        // `under` is normal and so is rel (a merged-view path, or names a directory listing gave):
+        // joined, not normalised again here (finalizeEntries still checks every path).
+        entries.push(place(entry, rel === '' ? under : under === '' ? rel : `${under}/${rel}`, under));
         if ((entries.length & 4095) === 0) collectIfGrown();
       }
     }

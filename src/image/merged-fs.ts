@@ -313,18 +313,17 @@ export class MergedFs {
    * exist are kept as written; `..` stops at `/`.
    */
   async realPath(path: string, followLast: boolean, base = ''): Promise<string> {
-    // `base` is a real path already resolved (placeEntries passes a parent's): only `path`,
-    // relative to it, is walked. Each component is looked up as a real path, never resolved
-    // from the root again, so a path's cost grows with its length, not with its length squared.
+    // `base` is a real path this method returned (placeEntries passes a parent's): only `path`,
+    // relative to it, is walked. The current path is one string, never split or joined again,
+    // so a path's cost grows with its number of components, not with its length times that.
     const segsOf = (p: string) => p.split('/').filter((s) => s !== '' && s !== '.');
     let pending = segsOf(path);
-    const cur: string[] = segsOf(base);
-    let curPath = cur.join('/');
+    let curPath = base;
     let links = 0;
     while (pending.length > 0) {
       work.resolveSteps++;
       const seg = pending.shift()!;
-      if (seg === '..') { cur.pop(); curPath = cur.join('/'); continue; }
+      if (seg === '..') { curPath = curPath.slice(0, Math.max(0, curPath.lastIndexOf('/'))); continue; }
       const p = curPath === '' ? seg : `${curPath}/${seg}`;
       const last = pending.length === 0;
       if (!last || followLast) {
@@ -334,14 +333,13 @@ export class MergedFs {
           const target = e.entry.linkname ?? '';
           if (last) {
             const to = await this.lookup(p, true);
-            if (!to || to.entry.entry.type !== 'directory') { cur.push(seg); curPath = p; continue; }
+            if (!to || to.entry.entry.type !== 'directory') { curPath = p; continue; }
           }
           pending = [...segsOf(target), ...pending];
-          if (target.startsWith('/')) { cur.length = 0; curPath = ''; }
+          if (target.startsWith('/')) curPath = '';
           continue;
         }
       }
-      cur.push(seg);
       curPath = p;
     }
     return curPath;

@@ -37,16 +37,33 @@ export type LayerEntry =
   | { type: 'symlink'; path: string; mode: number; uid: number; gid: number; linkname: string }
   | { type: 'hardlink'; path: string; mode: number; uid: number; gid: number; linkname: string };
 
-/** Anything that normalising changes: empty or `.`/`..` segments, a leading or trailing `/`. */
-const NOT_NORMAL = /(?:^|\/)\.{0,2}(?:\/|$)|^\//;
+const NORMAL = 0;
+const TRAILING_SLASH = 1;
+const OTHER = 2;
+
+/** NORMAL: no empty, `.` or `..` segment (so no leading `/` either); TRAILING_SLASH: that, but for one `/` at the end. */
+function shapeOf(p: string): number {
+  const n = p.length;
+  if (n === 0) return OTHER;
+  let start = 0;
+  for (let i = 0; i <= n; i++) {
+    if (i < n && p.charCodeAt(i) !== 47) continue;
+    const len = i - start;
+    if (len === 0) return i === n && n > 1 ? TRAILING_SLASH : OTHER;
+    if (len <= 2 && p.charCodeAt(start) === 46 && (len === 1 || p.charCodeAt(start + 1) === 46)) return OTHER;
+    start = i + 1;
+  }
+  return NORMAL;
+}
 
 /** Normalises an in-image path ("/usr//bin/./x/" → "usr/bin/x"); refuses ".." escapes. */
 export function normalizeEntryPath(p: string): string {
-  // Most paths are normal already: one native scan instead of a split and a join (a deep tree's
-  // paths are long, and they pass through here several times).
-  if (!NOT_NORMAL.test(p)) return p;
-  // A directory's name in a tar ends in '/': drop it, and the rest is often normal.
-  if (p.length > 1 && p.endsWith('/') && !p.endsWith('//') && !NOT_NORMAL.test(p.slice(0, -1))) return p.slice(0, -1);
+  // Most paths are normal already, or only end in '/' (a directory's name in a tar): one scan
+  // of the characters says so, instead of a split and a join (a deep tree's paths are long,
+  // and they pass through here several times).
+  const k = shapeOf(p);
+  if (k === NORMAL) return p;
+  if (k === TRAILING_SLASH) return p.slice(0, -1);
   const out: string[] = [];
   for (const seg of p.split('/')) {
     if (seg === '' || seg === '.') continue;

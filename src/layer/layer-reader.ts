@@ -36,8 +36,10 @@ function checkName(name: string, limits: NameLimits, what: string, role: string)
   if (name.length > limits.length && Buffer.byteLength(name) > limits.length) {
     throw overLimit('pathLength', `${what}: ${role} ${quoteName(name.slice(0, 60))}… is ${Buffer.byteLength(name)} bytes long`);
   }
+  // A name shorter than the limit cannot go deeper than it; a longer one is counted in one scan.
+  if (name.length <= limits.depth) return;
   let depth = 0;
-  for (let i = name.indexOf('/'); i !== -1; i = name.indexOf('/', i + 1)) depth++;
+  for (let i = 0; i < name.length; i++) if (name.charCodeAt(i) === 47) depth++;
   if (depth > limits.depth) throw overLimit('pathDepth', `${what}: ${role} ${quoteName(name.slice(0, 60))}… goes ${depth} directories down`);
 }
 

@@ -17,16 +17,22 @@ import type { Image } from '../image/image.js';
  */
 export async function extractPaths(mfs: MergedFs, paths: readonly string[], dest: string, scratch: string, what: string): Promise<{ files: number }> {
   const out = await TreeWriter.open(dest);
-  const copied = await copyOut(mfs, paths, scratch, what);
-  for (const c of copied) {
-    const base = normalizeEntryPath(c.path);
-    for (const { rel, entry } of c.entries) {
-      const inImage = normalizeEntryPath(rel === '' ? base : `${base}/${rel}`);
-      const linkTo = entry.type === 'hardlink' ? normalizeEntryPath(`${base}/${entry.linkname}`) : undefined;
-      await out.write(inImage, entry, linkTo);
+  try {
+    const copied = await copyOut(mfs, paths, scratch, what);
+    for (const c of copied) {
+      const base = normalizeEntryPath(c.path);
+      for (const { rel, entry } of c.entries) {
+        // Both parts are normal already (rel is a merged-view path below the source, which the
+        // layer reader checked): joined, not normalised again (a deep tree's paths are long).
+        const inImage = rel === '' ? base : base === '' ? rel : `${base}/${rel}`;
+        const linkTo = entry.type === 'hardlink' ? normalizeEntryPath(`${base}/${entry.linkname}`) : undefined;
+        await out.write(inImage, entry, linkTo);
+      }
     }
+    await out.finish();
+  } finally {
+    out.close();
   }
-  await out.finish();
   return { files: out.files };
 }
 

@@ -7,6 +7,8 @@ export const work = {
   layerEntries: 0,
   /** Path components walked while resolving paths in an image's merged view. */
   resolveSteps: 0,
+  /** Characters of the paths the tree writer (extract, -o type=local) handed to system calls. */
+  writePathChars: 0,
   /** Files and directories the build context walk looked at. */
   contextEntries: 0,
   /** Characters of Dockerfile words put through variable expansion. */
