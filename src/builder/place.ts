@@ -52,7 +52,8 @@ export async function placeEntries(fs: MergedFs, entries: readonly LayerEntry[],
     // Nearest parent first: one already known has all of its own (a deep tree stays linear).
     for (const p of parentsNearestFirst(e.path)) {
       if (parents.has(p)) break;
-      const st = await fs.stat(p);
+      // p is a parent of a real path: looked up directly, not walked from the root (a deep tree stays linear).
+      const st = await fs.statReal(p);
       parents.set(p, st?.type === 'directory'
         ? { type: 'directory', path: p, mode: st.mode, uid: st.uid, gid: st.gid }
         : { type: 'directory', path: p, mode: 0o755, uid: owner.uid, gid: owner.gid });

@@ -360,6 +360,16 @@ export class MergedFs {
     return (await this.lookup(path, false))?.entry.entry;
   }
 
+  /**
+   * The entry at a real path (one realPath returned, or a parent of one: no component is a
+   * symlink), looked up directly instead of walked component by component.
+   */
+  async statReal(path: string): Promise<TarEntry | undefined> {
+    if (path === '') return implicitDir('');
+    const e = await this.#entryAtLoaded(path);
+    return e === 'missing' ? undefined : e.entry;
+  }
+
   /** True when `path` (followed) is a directory. */
   async isDirectory(path: string): Promise<boolean> {
     return (await this.lookup(path, true))?.entry.entry.type === 'directory';

@@ -186,13 +186,13 @@ export class TreeWriter {
 
   /** Applies directory modes, deepest first, through handles opened without following links. */
   async finish(): Promise<void> {
-    const depth = (p: string) => { let n = 0; for (let i = p.indexOf('/'); i !== -1; i = p.indexOf('/', i + 1)) n++; return n; };
-    const order = [...this.#modes.keys()].map((rel) => [depth(rel), rel] as const).sort((a, b) => b[0] - a[0]);
+    // Longest path first: a child's path is always longer than its parent's.
+    const order = [...this.#modes.keys()].sort((a, b) => b.length - a.length);
     // Going up a chain, each directory is opened as `..` of the one just done (O(1) each).
     let last: { rel: string; fd: number } | undefined;
     const flags = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
     try {
-      for (const [, rel] of order) {
+      for (const rel of order) {
         if (!this.#dirs.has(rel)) continue;
         this.#trim();
         let fd: number | undefined;
