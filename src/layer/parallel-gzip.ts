@@ -36,10 +36,9 @@ const deflateRaw = promisify(zlib.deflateRaw) as (b: Buffer, o: zlib.ZlibOptions
  * With `parallel`, the blocks run at once on libuv's thread pool (zlib's async calls: no
  * isolate per thread, no copy of the input); else one after the other on this thread.
  */
-async function deflateBatch(buf: Buffer, dictLen: number, count: number, last: boolean, level: number, parallel: boolean): Promise<Buffer> {
+async function deflateBatch(buf: Buffer, dictLen: number, count: number, last: boolean, level: number, parallel: boolean): Promise<Buffer[]> {
   const jobs = Array.from({ length: count }, (_, j) => blockOptions(buf, dictLen, j, last && j === count - 1, level));
-  const out = parallel ? await Promise.all(jobs.map((x) => deflateRaw(x.block, x.opts))) : jobs.map((x) => zlib.deflateRawSync(x.block, x.opts));
-  return out.length === 1 ? out[0]! : Buffer.concat(out);
+  return parallel ? await Promise.all(jobs.map((x) => deflateRaw(x.block, x.opts))) : jobs.map((x) => zlib.deflateRawSync(x.block, x.opts));
 }
 
 /** Blocks deflated at once by default: the cores, at most 8 (OCIMAKE_GZIP_THREADS overrides; 1 deflates on the main thread). */
@@ -69,6 +68,8 @@ export class ParallelGzip extends Transform {
   #chain: Promise<void> = Promise.resolve();
   #inFlight = 0;
   #headerSent = false;
+  /** Batch buffers whose blocks are deflated, ready for reuse. */
+  readonly #spare: Buffer[] = [];
 
   constructor(threads = defaultThreads(), level = 6) {
     super();
@@ -111,7 +112,9 @@ export class ParallelGzip extends Transform {
     const dictLen = this.#dictLen;
     const filled = this.#filled;
     if (!last) {
-      const next = Buffer.allocUnsafe(DICT + BATCH * BLOCK);
+      // Batch buffers are reused once their blocks are deflated: allocating one per batch made
+      // V8 collect garbage about every 70 ms on a 200 MB layer (28 full collections).
+      const next = this.#spare.pop() ?? Buffer.allocUnsafe(DICT + BATCH * BLOCK);
       buf.copy(next, 0, filled - DICT, filled);
       this.#buf = next;
       this.#dictLen = DICT;
@@ -124,8 +127,9 @@ export class ParallelGzip extends Transform {
     this.#chain = previous.then(async () => {
       const out = await compressed;
       this.#inFlight--;
+      if (buf.length === DICT + BATCH * BLOCK) this.#spare.push(buf);
       if (!this.#headerSent) { this.push(header(this.#level)); this.#headerSent = true; }
-      this.push(out);
+      for (const piece of out) this.push(piece);
     });
     this.#chain.catch((err: Error) => this.destroy(err));
   }
