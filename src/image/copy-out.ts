@@ -2,6 +2,7 @@ import { OcimakeError } from '../errors.js';
 import type { EntrySource, LayerEntry, ReadySource } from '../layer/entry.js';
 import type { MergedEntry, MergedFs } from './merged-fs.js';
 import { hasGlob, segmentRegExp } from '../util/glob.js';
+import { collectIfGrown } from '../util/heap.js';
 
 /** The source of every empty file: one object, not one per file. */
 const EMPTY_SOURCE: ReadySource = Object.freeze({ kind: 'bytes', data: Buffer.alloc(0) }) as ReadySource;
@@ -74,6 +75,7 @@ export async function copyOut(mfs: MergedFs, paths: readonly string[], scratch: 
     const out: CopiedSource['entries'] = [];
     const byPath = byPaths[k]!;
     for (const e of f.items) {
+      if ((out.length & 4095) === 4095) collectIfGrown();
       const rel = isDir ? e.entry.path.slice(prefix.length) : '';
       const { mode, uid, gid } = e.entry;
       const base = { path: rel, mode, uid, gid };

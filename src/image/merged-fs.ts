@@ -1,4 +1,5 @@
 import { work } from '../util/work.js';
+import { collectIfGrown } from '../util/heap.js';
 import { createWriteStream, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -407,7 +408,9 @@ export class MergedFs {
     while (!this.complete && !this.#lower.opaqueBelow.has(dir) && !this.#upper.goneBelow.has(dir) && !this.#upper.goneSelf.has(dir)) await this.#lower.readNext();
     const prefix = dir === '' ? '' : `${dir}/`;
     const out = new Map<string, MergedEntry>();
+    let n = 0;
     for (const [p, e] of this.#lower.seen) {
+      if ((++n & 4095) === 0) collectIfGrown();
       if (!p.startsWith(prefix) || p === dir || this.#upperHides(p)) continue;
       const u = this.#upper.entries.get(p);
       if (u === undefined || (u?.implicit && e.entry.type === 'directory')) out.set(p, e);

@@ -79,3 +79,16 @@ describe('layer entry index', () => {
     await expect(listing(new MergedFs((await image(dir2)).image))).rejects.toThrow(/layerEntries/);
   });
 });
+
+describe('index rows', () => {
+  it('are all shape-checked before the first entry is made, and let go of as they are made', async () => {
+    const { decodeRows } = await import('../../src/store/entry-index.js');
+    expect(decodeRows([['a', 'f', 420, 0, 0, 1], ['b', 'l', 511, 0, 0, 0]])).toBeUndefined(); // a symlink row without its target
+    const rows: unknown[] = [['a', 'd', 493, 0, 0, 0], ['a/b', 'f', 420, 0, 0, 3], ['a/c', 'l', 511, 0, 0, 0, 'b']];
+    const it = decodeRows(rows)![Symbol.iterator]();
+    expect(it.next().value).toEqual({ path: 'a', type: 'directory', mode: 493, uid: 0, gid: 0, size: 0 });
+    expect(rows[0]).toBeUndefined();
+    expect([...{ [Symbol.iterator]: () => it }].map((e) => e.path)).toEqual(['a/b', 'a/c']);
+    expect(rows.every((r) => r === undefined)).toBe(true);
+  });
+});
