@@ -2,16 +2,6 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { OcimakeError } from '../errors.js';
 import { Sha256Counter } from '../oci/digest.js';
 
-/** A pass-through stream that hashes and counts what flows through it. */
-export class HashingTransform extends Transform {
-  readonly counter = new Sha256Counter();
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.counter.update(chunk);
-    cb(null, chunk);
-  }
-}
-
 /**
  * A pass-through stream that fails at the end (or as soon as too many bytes pass) unless
  * what flowed through has exactly `size` bytes and hashes to `digest`. For blobs read from

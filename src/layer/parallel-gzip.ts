@@ -23,7 +23,10 @@ const header = (level: number) => Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 
 function blockOptions(buf: Buffer, dictLen: number, j: number, last: boolean, level: number): { block: Buffer; opts: zlib.ZlibOptions } {
   const start = dictLen + j * BLOCK;
   const end = Math.min(start + BLOCK, buf.length);
-  const opts: zlib.ZlibOptions = { level, memLevel: 9, chunkSize: BLOCK + 1024, finishFlush: last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH };
+  // The block is flushed by the call that takes it (`flush`), not by a second, empty one at its
+  // end: one trip to the thread pool per block instead of two, and the same bytes.
+  const flush = last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH;
+  const opts: zlib.ZlibOptions = { level, memLevel: 9, chunkSize: BLOCK + 1024, flush, finishFlush: flush };
   if (start > 0) opts.dictionary = buf.subarray(Math.max(0, start - DICT), start);
   return { block: buf.subarray(start, end), opts };
 }
@@ -49,6 +52,8 @@ export function defaultThreads(env: NodeJS.ProcessEnv = process.env): number {
 
 /** Blocks gathered into one buffer (after the dictionary they need) before they are deflated. */
 const BATCH = 4;
+/** Output waiting to be read past which accept() asks its caller to wait. */
+const OUT_HIGH = 4 * 1024 * 1024;
 
 /**
  * A gzip stream whose deflate runs `threads` blocks at once (1: on this thread). Input is
@@ -66,8 +71,11 @@ export class ParallelGzip extends Transform {
   #crc = 0;
   #length = 0;
   #chain: Promise<void> = Promise.resolve();
-  #inFlight = 0;
+  /** Batches sent and not yet pushed, oldest first: each settles once its pieces are pushed. */
+  readonly #inFlight: Promise<void>[] = [];
   #headerSent = false;
+  /** Resolves the wait of accept() when the reader asks for more. */
+  #onRead: (() => void) | undefined;
   /** Batch buffers whose blocks are deflated, ready for reuse. */
   readonly #spare: Buffer[] = [];
 
@@ -79,6 +87,20 @@ export class ParallelGzip extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    let wait: Promise<void> | undefined;
+    try { wait = this.accept(chunk); } catch (err) { cb(err as Error); return; }
+    if (wait) wait.then(() => cb(), (err: Error) => cb(err));
+    else cb();
+  }
+
+  /**
+   * Takes `chunk`, copied before this returns (so the caller may reuse its buffer; writeLayer
+   * feeds the tar this way, from one read buffer). A promise when the caller should wait
+   * before the next chunk: it settles once the oldest batch is out. Waiting for all of them
+   * let the thread pool run dry at every wait.
+   */
+  accept(chunk: Buffer): Promise<void> | undefined {
+    if (this.destroyed) throw this.errored ?? new Error('the gzip stream was closed');
     this.#crc = crc32(chunk, this.#crc);
     this.#length += chunk.length;
     for (let at = 0; at < chunk.length;) {
@@ -89,8 +111,26 @@ export class ParallelGzip extends Transform {
       this.#filled += n;
       at += n;
     }
-    if (this.#inFlight >= this.#threads * 2) this.#chain.then(() => cb(), (err: Error) => cb(err));
-    else cb();
+    const deflating = this.#inFlight.length >= this.#threads * 2 ? this.#inFlight[0] : undefined;
+    // Fed through accept(), nothing else holds the input back when the reader is slow: wait
+    // until it reads again once OUT_HIGH of output is waiting.
+    if (this.readableLength < OUT_HIGH) return deflating;
+    const reading = new Promise<void>((resolve) => { this.#onRead = resolve; });
+    return deflating ? Promise.all([deflating, reading]).then(() => {}) : reading;
+  }
+
+  override _read(size: number): void {
+    const resume = this.#onRead;
+    this.#onRead = undefined;
+    resume?.();
+    super._read(size);
+  }
+
+  override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
+    const resume = this.#onRead;
+    this.#onRead = undefined;
+    resume?.();
+    cb(err);
   }
 
   override _flush(cb: TransformCallback): void {
@@ -120,17 +160,18 @@ export class ParallelGzip extends Transform {
       this.#dictLen = DICT;
       this.#filled = DICT;
     }
-    this.#inFlight++;
     const batch = buf.subarray(0, filled);
     const compressed = Promise.resolve().then(() => deflateBatch(batch, dictLen, count, last, this.#level, this.#threads > 1));
     const previous = this.#chain;
     this.#chain = previous.then(async () => {
       const out = await compressed;
-      this.#inFlight--;
       if (buf.length === DICT + BATCH * BLOCK) this.#spare.push(buf);
       if (!this.#headerSent) { this.push(header(this.#level)); this.#headerSent = true; }
       for (const piece of out) this.push(piece);
     });
+    const done = this.#chain;
+    this.#inFlight.push(done);
+    done.then(() => { this.#inFlight.shift(); }, () => {});
     this.#chain.catch((err: Error) => this.destroy(err));
   }
 }

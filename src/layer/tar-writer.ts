@@ -3,10 +3,9 @@ import * as zlib from 'node:zlib';
 import { PassThrough, Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { BlobStore } from '../store/blob-store.js';
-import type { Digest } from '../oci/digest.js';
+import { Sha256Counter, type Digest } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
 import { finalizeEntries, type LayerEntry } from './entry.js';
-import { HashingTransform } from './hash-transform.js';
 import { ParallelGzip } from './parallel-gzip.js';
 import { packTar } from './tar-pack.js';
 import { unreadable } from './unreadable.js';
@@ -70,7 +69,7 @@ export function defaultMtime(env: NodeJS.ProcessEnv = process.env): number {
 export async function writeLayer(store: BlobStore, entries: readonly LayerEntry[], opts: TarWriteOptions = {}): Promise<WrittenLayer> {
   const mtime = opts.mtime ?? defaultMtime();
   const sorted = finalizeEntries(entries);
-  const tarHash = new HashingTransform();
+  const tarHash = new Sha256Counter();
   // gzip: level 6 (Docker's and BuildKit's default; level 9 measured 2x slower for 0.3% smaller
   // output on real binaries) and memLevel 9 are fixed so the output depends on the input alone.
   // Layers of 1 MiB of file data and more are deflated in parallel blocks (pigz's scheme, whose
@@ -79,14 +78,36 @@ export async function writeLayer(store: BlobStore, entries: readonly LayerEntry[
   const gzip = compressor(opts.compression, fileBytes);
   const writer = await store.writer();
   try {
-    await pipeline(Readable.from(packTar(sorted, mtime, opts.onFileDigest), { objectMode: false }), tarHash, gzip, writer.stream);
+    if (gzip instanceof ParallelGzip) {
+      // The tar is handed to the parallel gzip directly, which copies each chunk at once: no
+      // stream between them, and large files are read into one reused buffer.
+      const feed = (async () => {
+        try {
+          for await (const chunk of packTar(sorted, mtime, opts.onFileDigest, true)) {
+            tarHash.update(chunk);
+            const wait = gzip.accept(chunk);
+            if (wait) await wait;
+          }
+          gzip.end();
+        } catch (err) {
+          gzip.destroy(err as Error);
+          throw err;
+        }
+      })();
+      await Promise.all([feed, pipeline(gzip, writer.stream)]);
+    } else {
+      const hashed = async function* (): AsyncGenerator<Buffer> {
+        for await (const chunk of packTar(sorted, mtime, opts.onFileDigest)) { tarHash.update(chunk); yield chunk; }
+      };
+      await pipeline(Readable.from(hashed(), { objectMode: false }), gzip, writer.stream);
+    }
     const { digest, size } = await writer.commit();
     return {
       mediaType: opts.mediaType ?? layerMediaType(opts.compression),
       digest,
       size,
-      diffId: tarHash.counter.digest(),
-      uncompressedSize: tarHash.counter.size,
+      diffId: tarHash.digest(),
+      uncompressedSize: tarHash.size,
     };
   } catch (err) {
     await writer.abort();

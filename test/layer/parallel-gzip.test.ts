@@ -78,4 +78,41 @@ describe('layers written with parallel gzip', () => {
     for (let i = 0; i < data.length; i++) { x = (x * 1103515245 + 12345) & 0x7fffffff; data[i] = (i >> 10) % 3 === 0 ? x >> 16 : 97 + ((i * 7) % 13); }
     for (const threads of [1, 2]) expect(sha256(await gzipWith(data, threads, 65_536))).toBe('sha256:eb4637f63c64055f59bde48fe412e56d053f5a7ee0bbc4abaa4c702e0dbcb02a');
   });
+
+  it('takes chunks through accept(), copied at once, so the caller may reuse its buffer', async () => {
+    const data = sample(BLOCK * 9 + 123);
+    const g = new ParallelGzip(2);
+    const parts: Buffer[] = [];
+    g.on('data', (c: Buffer) => parts.push(c));
+    const done = new Promise((resolve) => g.on('end', resolve));
+    const buf = Buffer.alloc(100_000);
+    for (let at = 0; at < data.length; at += buf.length) {
+      const n = data.copy(buf, 0, at, Math.min(at + buf.length, data.length));
+      const wait = g.accept(buf.subarray(0, n));
+      buf.fill(0xee); // reused at once
+      if (wait) await wait;
+    }
+    g.end();
+    await done;
+    expect(sha256(Buffer.concat(parts))).toBe(sha256(await gzipWith(data, 1, 65_536)));
+  });
+
+  it('asks an accept() caller to wait while nobody reads its output', async () => {
+    // Incompressible input and no reader: accept() must soon return a wait that does not settle
+    // until something reads, with the output held bounded (a few MiB, plus the batches in flight).
+    const g = new ParallelGzip(2);
+    const chunk = randomBytes(1024 * 1024);
+    let accepted = 0;
+    let stalled = false;
+    while (accepted < 64 && !stalled) {
+      const wait = g.accept(chunk);
+      accepted++;
+      if (wait) stalled = await Promise.race([wait.then(() => false), new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 300))]);
+    }
+    expect(stalled).toBe(true);
+    expect(accepted).toBeLessThan(20);
+    expect(g.readableLength).toBeLessThan(16 * 1024 * 1024);
+    g.destroy();
+  });
 });
+

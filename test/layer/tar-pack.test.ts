@@ -84,4 +84,24 @@ describe('packTar', () => {
     const lying = packTar([{ type: 'file', path: 'big', mode: 0o644, uid: 0, gid: 0, size: big.length + 1, source: { kind: 'path', path: join(dir, 'big') } }], 0);
     await expect((async () => { for await (const _ of lying) { /* drain */ } })()).rejects.toThrow(/size changed/);
   });
+
+  it('reads a file of several MiB into one reused buffer, byte for byte, when the caller copies each chunk', async () => {
+    const dir = tempDir();
+    const big = Buffer.alloc(3 * 1024 * 1024 + 4321);
+    let x = 7;
+    for (let i = 0; i < big.length; i++) { x = (x * 1103515245 + 12345) & 0x7fffffff; big[i] = x >> 16; }
+    writeFileSync(join(dir, 'big'), big);
+    const entry = { type: 'file' as const, path: 'big', mode: 0o644, uid: 0, gid: 0, size: big.length, source: { kind: 'path' as const, path: join(dir, 'big') } };
+    const want = await oracle([file('big', big)], 0);
+    for (const reuse of [false, true]) {
+      const chunks: Buffer[] = [];
+      const seen = new Set<ArrayBufferLike>();
+      for await (const c of packTar([entry], 0, undefined, reuse)) { chunks.push(Buffer.from(c)); if (c.length > 4096) seen.add(c.buffer); }
+      expect(Buffer.concat(chunks).equals(want), `reuse ${reuse}`).toBe(true);
+      // Four 1 MiB reads: one buffer when reused, four otherwise.
+      expect(seen.size).toBe(reuse ? 1 : 4);
+    }
+    const grown = packTar([{ ...entry, size: big.length - 1 }], 0, undefined, true);
+    await expect((async () => { for await (const _ of grown) { /* drain */ } })()).rejects.toThrow(/size changed/);
+  });
 });
