@@ -35,6 +35,9 @@ export class ContextStat {
   readonly dev: number;
   readonly ino: number;
   readonly nlink: number;
+  /** Times, for the step cache's signature of what a walk saw. */
+  readonly mtimeMs: number;
+  readonly ctimeMs: number;
   constructor(st: Stats) {
     this.mode = st.mode;
     this.uid = st.uid;
@@ -43,6 +46,8 @@ export class ContextStat {
     this.dev = st.dev;
     this.ino = st.ino;
     this.nlink = st.nlink;
+    this.mtimeMs = st.mtimeMs;
+    this.ctimeMs = st.ctimeMs;
   }
   isFile(): boolean { return (this.mode & constants.S_IFMT) === constants.S_IFREG; }
   isDirectory(): boolean { return (this.mode & constants.S_IFMT) === constants.S_IFDIR; }
@@ -142,8 +147,32 @@ export class BuildContext {
     return out;
   }
 
-  /** Lists a context directory's descendants (not following symlinks), skipping ignored paths. */
-  async walk(rel: string): Promise<ContextMatch[]> {
+  /** Walks kept for the next walk of the same directory (the step cache's key, then the plan). */
+  readonly #kept = new Map<string, ContextMatch[]>();
+
+  /**
+   * Lists a context directory's descendants (not following symlinks), skipping ignored paths.
+   * With `keep`, the list is kept for the next walk of `rel`, which takes it instead of walking
+   * again: each file is looked at once per build.
+   */
+  async walk(rel: string, keep = false): Promise<ContextMatch[]> {
+    const kept = this.#kept.get(rel);
+    if (kept) {
+      this.#kept.delete(rel);
+      if (keep) this.#kept.set(rel, kept);
+      return kept;
+    }
+    const out = await this.#walk(rel);
+    if (keep) this.#kept.set(rel, out);
+    return out;
+  }
+
+  /** Drops the walks kept for a next one (a step the step cache answered plans nothing). */
+  forgetWalks(): void {
+    this.#kept.clear();
+  }
+
+  async #walk(rel: string): Promise<ContextMatch[]> {
     const out: ContextMatch[] = [];
     // `dirAbs` is the directory's absolute path: a child's is a concatenation (a directory
     // entry's name has no `/`), not a join that normalises the whole path again.

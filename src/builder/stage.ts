@@ -2,7 +2,9 @@ import { OcimakeError, withContext } from '../errors.js';
 import type { Image, Layer } from '../image/image.js';
 import { appendLayer, editConfig } from '../image/mutate.js';
 import type { BlobStore } from '../store/blob-store.js';
-import { writeLayerCached, type LayerCacheOptions } from '../layer/layer-cache.js';
+import { lookupLayer, writeLayerCached, type CachedLayer, type LayerCacheOptions } from '../layer/layer-cache.js';
+import { copyStepKey, readStep, writeStep } from './step-cache.js';
+import { join } from 'node:path';
 import type { LayerCompression } from '../layer/tar-writer.js';
 import type { Instruction } from '../dockerfile/instructions.js';
 import { lineError } from '../dockerfile/instructions.js';
@@ -181,20 +183,39 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
       // --link (as BuildKit): the layer is made on its own, reading nothing of the stage below,
       // so destination symlinks are not followed and every directory it names is a real one.
       const destFs = inst.link ? new MergedFs({ config: state.image.config, layers: [] }, 'the linked layer') : state.fs;
-      const lookupId = chownNeedsNames(inst.chown) ? await loadIdLookup(state.fs, env.scratch) : undefined;
-      let plan;
-      if (inst.from !== undefined) {
-        if (inst.kind === 'add') throw lineError(env.file, inst.line, 'ADD does not take --from', 'use COPY --from=...');
-        if (expandWord(inst.from, new Map(), env.escape) !== inst.from) {
-          // As BuildKit (since Dockerfile 1.18): a variable would hide which stage this one needs.
-          throw lineError(env.file, inst.line, `variable expansion is not supported for --from ("${inst.from}")`, 'define a stage with FROM using a global ARG (ARG IMG=… before the first FROM; FROM ${IMG} AS src) and COPY --from=src', 'DOCKERFILE_INVALID');
+      const plan = async () => {
+        const lookupId = chownNeedsNames(inst.chown) ? await loadIdLookup(state.fs, env.scratch) : undefined;
+        if (inst.from !== undefined) {
+          if (inst.kind === 'add') throw lineError(env.file, inst.line, 'ADD does not take --from', 'use COPY --from=...');
+          if (expandWord(inst.from, new Map(), env.escape) !== inst.from) {
+            // As BuildKit (since Dockerfile 1.18): a variable would hide which stage this one needs.
+            throw lineError(env.file, inst.line, `variable expansion is not supported for --from ("${inst.from}")`, 'define a stage with FROM using a global ARG (ARG IMG=… before the first FROM; FROM ${IMG} AS src) and COPY --from=src', 'DOCKERFILE_INVALID');
+          }
+          const from = await env.resolveFrom(inst.from, stage);
+          return planCopy({ inst, source: imageSource(from.fs, from.what), fs: destFs, env: varsOf(state), workdir, escape: env.escape, scratch: env.scratch, ...(lookupId ? { lookupId } : {}) });
         }
-        const from = await env.resolveFrom(inst.from, stage);
-        plan = await planCopy({ inst, source: imageSource(from.fs, from.what), fs: destFs, env: varsOf(state), workdir, escape: env.escape, scratch: env.scratch, ...(lookupId ? { lookupId } : {}) });
-      } else {
-        plan = await planCopy({ inst, source: contextSource(env.context), fs: destFs, env: varsOf(state), workdir, escape: env.escape, scratch: env.scratch, ...(lookupId ? { lookupId } : {}) });
+        return planCopy({ inst, source: contextSource(env.context), fs: destFs, env: varsOf(state), workdir, escape: env.escape, scratch: env.scratch, ...(lookupId ? { lookupId } : {}) });
+      };
+      const cache = env.layerCache;
+      const stepKey = cache?.lookup
+        ? await copyStepKey({ inst, image: state.image, vars: varsOf(state), workdir, escape: env.escape, mtime: env.mtime, compression: env.compression, context: env.context })
+        : undefined;
+      const cacheDir = cache ? join(cache.dir, '..') : undefined;
+      if (stepKey && cache && cacheDir) {
+        const rec = await readStep(cacheDir, stepKey);
+        const layer = rec && (await lookupLayer(env.store, cache, rec.layerKey, env.compression));
+        if (rec && layer) {
+          env.context.forgetWalks();
+          // Planned only if a later step reads the filesystem (a COPY's destination, a RUN).
+          const entries = async () => { const p = await plan(); return placeEntries(destFs, p.entries, p.owner); };
+          return addLayer(state, env, layer, history(rec.createdBy), (image) => state.fs.withLazyLayer(image, entries));
+        }
       }
-      return writeEntries(state, env, plan.entries, plan.owner, history(plan.createdBy), destFs);
+      const p = await plan();
+      env.context.forgetWalks();
+      return writeEntries(state, env, p.entries, p.owner, history(p.createdBy), destFs, false, async (layer) => {
+        if (stepKey && cacheDir && layer.key) await writeStep(cacheDir, stepKey, { layerKey: layer.key, createdBy: p.createdBy });
+      });
     }
     case 'workdir': {
       const edit = applyConfigInstruction(inst, draftConfig(state.image.config.config ?? {}), varsOf(state), { shell: state.shell, cmdSet: state.cmdSet, escape: env.escape });
@@ -211,10 +232,16 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
   }
 }
 
-async function writeEntries(state: StageState, env: StageEnv, entries: readonly LayerEntry[], owner: { uid: number; gid: number }, history: { created: string; created_by: string; comment: string }, placeOn: MergedFs = state.fs, placed = false): Promise<StageState> {
+async function writeEntries(state: StageState, env: StageEnv, entries: readonly LayerEntry[], owner: { uid: number; gid: number }, history: History, placeOn: MergedFs = state.fs, placed = false, onWritten?: (layer: CachedLayer) => Promise<void>): Promise<StageState> {
   // RUN's entries are placed already: its view resolved every path as it ran.
   const all = placed ? entries : await placeEntries(placeOn, entries, owner);
   const layer = await writeLayerCached(env.store, all, { mtime: env.mtime, ...(env.compression ? { compression: env.compression } : {}) }, env.layerCache);
+  await onWritten?.(layer);
+  return addLayer(state, env, layer, history, (image) => state.fs.withLayer(image, all));
+}
+
+/** The stage with `layer` on top: its image, and its filesystem as `fsOf` makes it. */
+function addLayer(state: StageState, env: StageEnv, layer: CachedLayer, history: History, fsOf: (image: Image) => MergedFs): StageState {
   const built: Layer = {
     descriptor: { mediaType: layer.mediaType, digest: layer.digest, size: layer.size },
     diffId: layer.diffId,
@@ -223,7 +250,7 @@ async function writeEntries(state: StageState, env: StageEnv, entries: readonly 
   };
   for (const key of [layer.key, layer.alias]) if (key) env.onLayerKey?.(key, built, layer.uncompressedSize);
   const image = appendLayer(state.image, built, history);
-  return { ...state, image, fs: state.fs.withLayer(image, all), lastLayerCached: layer.cached };
+  return { ...state, image, fs: fsOf(image), lastLayerCached: layer.cached };
 }
 
 /** The uid and gid of the stage's USER (names from its /etc/passwd and /etc/group), root when unset. */

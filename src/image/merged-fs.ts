@@ -182,14 +182,17 @@ class LowerIndex {
  * index is shared. COPY destinations, COPY --from, WORKDIR, /etc/passwd lookups and extract
  * all use this view.
  */
+/** A layer on top of `below` not yet merged: its entries, or how to make them. */
+interface Pending { below: MergedFs; entries: readonly LayerEntry[] | (() => Promise<readonly LayerEntry[]>); loading?: Promise<readonly LayerEntry[]> }
+
 export class MergedFs {
   readonly #lower: LowerIndex;
   #upperState: Upper | undefined;
   /** A layer added by withLayer and not yet merged into the upper view: merged on first use. */
-  #pending: { below: MergedFs; entries: readonly LayerEntry[] } | undefined;
+  #pending: Pending | undefined;
   readonly #image: Image;
 
-  constructor(image: Image, what = 'image', shared?: { lower: LowerIndex; upper?: Upper; pending?: { below: MergedFs; entries: readonly LayerEntry[] } }) {
+  constructor(image: Image, what = 'image', shared?: { lower: LowerIndex; upper?: Upper; pending?: Pending }) {
     this.#image = image;
     this.#lower = shared?.lower ?? new LowerIndex(image, what, image.layers.length - 1);
     this.#pending = shared?.pending;
@@ -199,6 +202,7 @@ export class MergedFs {
   get #upper(): Upper {
     if (!this.#upperState) {
       const { below, entries } = this.#pending!;
+      if (typeof entries === 'function') throw new OcimakeError('INTERNAL', 'a lazily placed layer was read before it was made');
       this.#upperState = below.#merged(this.#image, entries);
       this.#pending = undefined;
     }
@@ -226,6 +230,26 @@ export class MergedFs {
     // Merged when the new view is first asked something: the last layer of a build, often the
     // only one, is never asked, and its 100,000 entries need not be copied into a second form.
     return new MergedFs(image, this.#lower.what, { lower: this.#lower, pending: { below: this, entries } });
+  }
+
+  /**
+   * As withLayer, for a layer whose entries are made only if the view is asked something: a
+   * step the step cache answered (its layer is known; its entries are planned only if a later
+   * step reads the filesystem).
+   */
+  withLazyLayer(image: Image, entries: () => Promise<readonly LayerEntry[]>): MergedFs {
+    return new MergedFs(image, this.#lower.what, { lower: this.#lower, pending: { below: this, entries } });
+  }
+
+  /** Makes the entries of lazily placed layers, this view's and those below it. */
+  async #ready(): Promise<void> {
+    const p = this.#pending;
+    if (!p) return;
+    await p.below.#ready();
+    if (typeof p.entries !== 'function') return;
+    p.loading ??= p.entries();
+    const entries = await p.loading;
+    if (this.#pending === p) this.#pending = { below: p.below, entries };
   }
 
   /** This view's upper layers with one more on top (layer index: the top of `image`). */
@@ -299,6 +323,7 @@ export class MergedFs {
    * `..` stops at `/`). Returns the final path and its entry, or undefined when absent.
    */
   async lookup(path: string, followLast = true): Promise<{ path: string; entry: MergedEntry } | undefined> {
+    await this.#ready();
     for (;;) {
       const r = this.#resolve(path, followLast);
       if (r.state === 'found') return { path: r.path, entry: r.entry };
@@ -317,6 +342,7 @@ export class MergedFs {
     // `base` is a real path this method returned (placeEntries passes a parent's): only `path`,
     // relative to it, is walked. The current path is one string, never split or joined again,
     // so a path's cost grows with its number of components, not with its length times that.
+    await this.#ready();
     const segsOf = (p: string) => p.split('/').filter((s) => s !== '' && s !== '.');
     let pending = segsOf(path);
     let curPath = base;
@@ -367,6 +393,7 @@ export class MergedFs {
    */
   async statReal(path: string): Promise<TarEntry | undefined> {
     if (path === '') return implicitDir('');
+    await this.#ready();
     const e = await this.#entryAtLoaded(path);
     return e === 'missing' ? undefined : e.entry;
   }
@@ -405,6 +432,7 @@ export class MergedFs {
 
   /** Every entry below a directory (all lower layers read first, since any may add to it), sorted by path. */
   async descendants(dir: string): Promise<MergedEntry[]> {
+    await this.#ready();
     while (!this.complete && !this.#lower.opaqueBelow.has(dir) && !this.#upper.goneBelow.has(dir) && !this.#upper.goneSelf.has(dir)) await this.#lower.readNext();
     const prefix = dir === '' ? '' : `${dir}/`;
     const out = new Map<string, MergedEntry>();

@@ -255,6 +255,11 @@ export async function writeLayerCached(store: BlobStore, entries: readonly Layer
   return { ...layer, cached: false, key, ...(alias !== undefined ? { alias } : {}) };
 }
 
+/** The layer recorded under a layer-cache key (the step cache's hits), or undefined. */
+export async function lookupLayer(store: BlobStore, cache: LayerCacheOptions, key: string, compression: TarWriteOptions['compression']): Promise<CachedLayer | undefined> {
+  return lookupRecord(store, cache, key, layerMediaType(compression));
+}
+
 /** A recorded layer for `key`: a local record whose blob is in the store (marked used), else an imported one. */
 async function lookupRecord(store: BlobStore, cache: LayerCacheOptions, key: string, mediaType: string): Promise<CachedLayer | undefined> {
   const rec = await readRecord(cache.dir, key);

@@ -1,0 +1,88 @@
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import type { Instruction } from '../dockerfile/instructions.js';
+import { expandWord, type VarMap } from '../dockerfile/shell-lex.js';
+import type { Image } from '../image/image.js';
+import type { LayerCompression } from '../layer/tar-writer.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
+import { mkdirp } from '../util/fs-paths.js';
+import type { BuildContext, ContextMatch } from './context.js';
+import { heredocNameOf } from './copy.js';
+
+// The step cache: a COPY from the build context answered before it is planned. The layer cache
+// keys a layer by its entries and their contents, which takes planning the copy on the stage's
+// filesystem (placeEntries) and a stat of every file: most of an unchanged rebuild's time (W4).
+// A step key names everything that planning and writing read instead: the layers below (by
+// diffID, which fix the filesystem and so every destination, symlink and /etc/passwd lookup),
+// the instruction, the variables, WORKDIR, the escape character, the mtime and compression,
+// and what the context walk saw of each source (names, modes, owners, sizes, device, inode,
+// link count, mtime and ctime: the stat cache's signature). Its record names the layer-cache
+// key of the layer the step made, which still must have its blob to be a hit. A hit leaves
+// the layer's entries unmade; the stage's filesystem makes them if a later step reads it.
+
+const FORMAT = 'ocimake-step-v1';
+
+const StepRecord = z.object({ format: z.literal(FORMAT), layerKey: z.string().regex(/^[0-9a-f]{64}$/), createdBy: z.string() });
+export type StepRecord = Pick<z.infer<typeof StepRecord>, 'layerKey' | 'createdBy'>;
+
+export interface StepInputs {
+  inst: Extract<Instruction, { kind: 'copy' | 'add' }>;
+  image: Image;
+  vars: VarMap;
+  workdir: string;
+  escape: string;
+  mtime: number;
+  compression: LayerCompression | undefined;
+  context: BuildContext;
+}
+
+/** The step key of a COPY from the build context; undefined where the step cache does not apply (ADD, --from, URLs). */
+export async function copyStepKey(inp: StepInputs): Promise<string | undefined> {
+  const { inst } = inp;
+  if (inst.kind !== 'copy' || inst.from !== undefined) return undefined;
+  const { line: _line, endLine: _end, original: _orig, ...shape } = inst;
+  const h = createHash('sha256');
+  h.update(`${FORMAT}\n${JSON.stringify(shape)}\n`);
+  h.update(`${JSON.stringify(inp.image.layers.map((l) => l.diffId))}\n`);
+  h.update(`${JSON.stringify([...inp.vars].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)))}\n`);
+  h.update(`${JSON.stringify([inp.workdir, inp.escape, inp.mtime, inp.compression ?? null])}\n`);
+  const heredocs = new Set(inst.heredocs.map((d) => d.name));
+  const add = (c: ContextMatch) => {
+    const s = c.stat;
+    h.update(`${JSON.stringify(c.rel)}\t${s.mode}\t${s.uid}\t${s.gid}\t${s.size}\t${s.dev}\t${s.ino}\t${s.nlink}\t${s.mtimeMs}\t${s.ctimeMs}\n`);
+  };
+  for (const src of inst.sources) {
+    const name = heredocNameOf(src);
+    if (name !== undefined && heredocs.has(name)) continue; // its text is in the instruction
+    const expanded = expandWord(src, inp.vars, inp.escape);
+    if (/^(https?:\/\/|git@)/.test(expanded)) return undefined;
+    h.update(`source ${JSON.stringify(expanded)}\n`);
+    for (const m of await inp.context.resolveSource(expanded)) {
+      add(m);
+      if (m.stat.isDirectory()) for (const c of await inp.context.walk(m.rel, true)) add(c);
+    }
+  }
+  return h.digest('hex');
+}
+
+function recordPath(cacheDir: string, key: string): string {
+  return join(cacheDir, 'steps', key.slice(0, 2), `${key}.json`);
+}
+
+/** The record of a step key, or undefined (none, or written by another version). */
+export async function readStep(cacheDir: string, key: string): Promise<StepRecord | undefined> {
+  try {
+    return StepRecord.parse(JSON.parse(await fs.readFile(recordPath(cacheDir, key), 'utf8')));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Records what a step made (written atomically: a reader sees all of it or nothing). */
+export async function writeStep(cacheDir: string, key: string, rec: StepRecord): Promise<void> {
+  const path = recordPath(cacheDir, key);
+  await mkdirp(join(path, '..'));
+  await writeFileAtomic(path, JSON.stringify({ format: FORMAT, ...rec }));
+}

@@ -1,0 +1,85 @@
+import { readdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { build, type BuildProgress } from '../../src/builder/build.js';
+import { workSince, workSnapshot } from '../../src/util/work.js';
+import { tempDir, writeTree } from '../helpers/tmp.js';
+
+// Issue 8 (W4): the step cache answers an unchanged COPY from the build context before it is
+// planned; planning (destinations resolved on the stage's filesystem, entries placed) happens
+// only if a later step reads that filesystem. Work is counted, never timed: resolveSteps
+// counts path components walked in the stage's filesystem.
+
+function tree(n: number): Record<string, string> {
+  const t: Record<string, string> = {};
+  for (let i = 0; i < n; i++) t[`node_modules/pkg${i % 10}/file${i}.js`] = `module.exports = ${i};\n`;
+  return t;
+}
+
+async function buildCounting(ctx: string, cacheDir: string, extra: { noCache?: boolean; target?: string } = {}) {
+  const cached: number[] = [];
+  const onProgress = (e: BuildProgress) => { if (e.kind === 'step-done' && e.cached) cached.push(e.index); };
+  const before = workSnapshot();
+  const r = await build({ context: ctx, cacheDir, onProgress, ...extra });
+  return { digest: r.artifacts.digest, cached, work: workSince(before) };
+}
+
+describe('the step cache', () => {
+  it('answers an unchanged COPY without planning it, with the same digest', async () => {
+    const ctx = writeTree(tempDir(), { Dockerfile: 'FROM scratch\nCOPY node_modules /app/node_modules\nCOPY stamp /stamp\n', stamp: 'one', ...tree(200) });
+    const cacheDir = tempDir();
+    const first = await buildCounting(ctx, cacheDir);
+    expect(first.work.resolveSteps).toBeGreaterThan(0);
+    expect(readdirSync(join(cacheDir, 'steps')).length).toBeGreaterThan(0);
+    const second = await buildCounting(ctx, cacheDir);
+    expect(second.digest).toBe(first.digest);
+    expect(second.cached).toEqual([0, 1]);
+    // Nothing was planned: no path of the stage's filesystem was walked.
+    expect(second.work.resolveSteps).toBe(0);
+  });
+
+  it('misses when a file changes, even with its size and mtime put back', async () => {
+    const ctx = writeTree(tempDir(), { Dockerfile: 'FROM scratch\nCOPY app /app\n', 'app/a.txt': 'aaaa', 'app/b.txt': 'bbbb' });
+    const cacheDir = tempDir();
+    const first = await buildCounting(ctx, cacheDir);
+    writeFileSync(join(ctx, 'app/a.txt'), 'AAAA');
+    utimesSync(join(ctx, 'app/a.txt'), new Date(0), new Date(0));
+    const second = await buildCounting(ctx, cacheDir);
+    const cold = await buildCounting(ctx, tempDir(), { noCache: true });
+    expect(second.digest).not.toBe(first.digest);
+    expect(second.digest).toBe(cold.digest);
+    expect(second.cached).toEqual([]);
+  });
+
+  it('plans a layer it answered when a later step reads the filesystem, as a cold build does', async () => {
+    // The second COPY lands through a symlink the first one wrote; the third stage copies
+    // out of the first: both read the filesystem of steps the step cache answered.
+    const ctx = writeTree(tempDir(), {
+      Dockerfile: 'FROM scratch AS base\nCOPY app /app\nCOPY more /app/link/\nFROM scratch\nCOPY --from=base /app/real /out\n',
+      'app/real/x.txt': 'x',
+      'more/y.txt': 'y',
+    });
+    symlinkSync('real', join(ctx, 'app/link'));
+    const cacheDir = tempDir();
+    await buildCounting(ctx, cacheDir);
+    writeFileSync(join(ctx, 'more/y.txt'), 'changed');
+    const warm = await buildCounting(ctx, cacheDir);
+    const cold = await buildCounting(ctx, tempDir(), { noCache: true });
+    expect(warm.digest).toBe(cold.digest);
+    // COPY app was answered by its step record, then planned for the COPY that reads through it.
+    expect(warm.cached).toContain(0);
+    expect(warm.work.resolveSteps).toBeGreaterThan(0);
+  });
+
+  it('keys on the layers below: the same COPY on another base is not answered by the first one', async () => {
+    const ctx = writeTree(tempDir(), { Dockerfile: 'FROM scratch\nCOPY a /a\nCOPY b /b\n', a: 'one', b: 'b' });
+    const cacheDir = tempDir();
+    await buildCounting(ctx, cacheDir);
+    writeFileSync(join(ctx, 'a'), 'two');
+    const warm = await buildCounting(ctx, cacheDir);
+    const cold = await buildCounting(ctx, tempDir(), { noCache: true });
+    expect(warm.digest).toBe(cold.digest);
+    // COPY b is the same layer (the layer cache's hit, keyed by content), found through its own key.
+    expect(warm.cached).toEqual([1]);
+  });
+});
