@@ -74,7 +74,12 @@ function recordPath(cacheDir: string, key: string): string {
 /** The record of a step key, or undefined (none, or written by another version). */
 export async function readStep(cacheDir: string, key: string): Promise<StepRecord | undefined> {
   try {
-    return StepRecord.parse(JSON.parse(await fs.readFile(recordPath(cacheDir, key), 'utf8')));
+    const path = recordPath(cacheDir, key);
+    const rec = StepRecord.parse(JSON.parse(await fs.readFile(path, 'utf8')));
+    // Marked used, for `cache prune` (least recently used first).
+    const now = new Date();
+    await fs.utimes(path, now, now).catch(() => {});
+    return rec;
   } catch {
     return undefined;
   }

@@ -3,11 +3,11 @@ import { join } from 'node:path';
 import { OcimakeError } from '../errors.js';
 
 // `ocimake cache prune` and `ocimake cache du`: the cache dir holds blobs (pulled and built
-// layers, configs), layer records (layers/), layers' entry indexes (layer-index/) and apk
+// layers, configs), layer records (layers/), step records (steps/), layers' entry indexes (layer-index/) and apk
 // indexes and packages (apk/). Every hit touches its file's mtime, so the oldest mtime is the
 // least recently used.
 
-const PARTS = ['blobs', 'layers', 'layer-index', 'apk'] as const;
+const PARTS = ['blobs', 'layers', 'steps', 'layer-index', 'apk'] as const;
 
 interface CacheFile { path: string; size: number; used: number }
 
@@ -55,7 +55,8 @@ export function parseSize(text: string): number {
 export async function pruneCache(cacheDir: string, keepBytes?: number): Promise<{ removed: number; freed: number; kept: number }> {
   const files: CacheFile[] = [];
   for (const part of PARTS) await walk(join(cacheDir, part), files);
-  files.sort((a, b) => a.used - b.used || Number(b.path.includes('/layers/')) - Number(a.path.includes('/layers/')));
+  const isRecord = (f: CacheFile) => Number(f.path.includes('/layers/') || f.path.includes('/steps/'));
+  files.sort((a, b) => a.used - b.used || isRecord(b) - isRecord(a));
   let total = files.reduce((n, f) => n + f.size, 0);
   let removed = 0;
   let freed = 0;

@@ -82,4 +82,18 @@ describe('the step cache', () => {
     // COPY b is the same layer (the layer cache's hit, keyed by content), found through its own key.
     expect(warm.cached).toEqual([1]);
   });
+
+  it('are counted and pruned with the rest of the cache', async () => {
+    const { cacheUsage, pruneCache } = await import('../../src/store/cache-prune.js');
+    const ctx = writeTree(tempDir(), { Dockerfile: 'FROM scratch\nCOPY a /a\n', a: 'a' });
+    const cacheDir = tempDir();
+    await buildCounting(ctx, cacheDir);
+    expect((await cacheUsage(cacheDir)).find((p) => p.part === 'steps')?.files).toBe(1);
+    await pruneCache(cacheDir);
+    expect((await cacheUsage(cacheDir)).find((p) => p.part === 'steps')?.files).toBe(0);
+    // A pruned cache answers nothing: the step is made again, with the same digest.
+    const again = await buildCounting(ctx, cacheDir);
+    expect(again.cached).toEqual([]);
+  });
 });
+
