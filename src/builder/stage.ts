@@ -197,11 +197,12 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
         return planCopy({ inst, source: contextSource(env.context), fs: destFs, env: varsOf(state), workdir, escape: env.escape, scratch: env.scratch, ...(lookupId ? { lookupId } : {}) });
       };
       const cache = env.layerCache;
-      const stepKey = cache?.lookup
+      // Keyed with --no-cache too (nothing is looked up then), so the next build finds the record.
+      const stepKey = cache
         ? await copyStepKey({ inst, image: state.image, vars: varsOf(state), workdir, escape: env.escape, mtime: env.mtime, compression: env.compression, context: env.context })
         : undefined;
       const cacheDir = cache ? join(cache.dir, '..') : undefined;
-      if (stepKey && cache && cacheDir) {
+      if (stepKey && cache?.lookup && cacheDir) {
         const rec = await readStep(cacheDir, stepKey);
         const layer = rec && (await lookupLayer(env.store, cache, rec.layerKey, env.compression));
         if (rec && layer) {

@@ -95,5 +95,16 @@ describe('the step cache', () => {
     const again = await buildCounting(ctx, cacheDir);
     expect(again.cached).toEqual([]);
   });
+
+  it('records steps under --no-cache too, so the next build is answered', async () => {
+    const ctx = writeTree(tempDir(), { Dockerfile: 'FROM scratch\nCOPY app /app\n', 'app/a': 'a' });
+    const cacheDir = tempDir();
+    const first = await buildCounting(ctx, cacheDir, { noCache: true });
+    expect(first.cached).toEqual([]);
+    const second = await buildCounting(ctx, cacheDir);
+    expect(second.digest).toBe(first.digest);
+    expect(second.cached).toEqual([0]);
+    expect(second.work.resolveSteps).toBe(0);
+  });
 });
 
