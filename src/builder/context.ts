@@ -158,8 +158,7 @@ export class BuildContext {
   async walk(rel: string, keep = false): Promise<ContextMatch[]> {
     const kept = this.#kept.get(rel);
     if (kept) {
-      this.#kept.delete(rel);
-      if (keep) this.#kept.set(rel, kept);
+      if (!keep) this.#kept.delete(rel);
       return kept;
     }
     const out = await this.#walk(rel);

@@ -172,6 +172,9 @@ class LowerIndex {
   }
 }
 
+/** A layer on top of `below` not yet merged: its entries, or how to make them. */
+interface Pending { below: MergedFs; entries: readonly LayerEntry[] | (() => Promise<readonly LayerEntry[]>); loading?: Promise<readonly LayerEntry[]> }
+
 /**
  * The one filesystem model of an image or a stage: its layers merged as a container would
  * see them. The read-only layers below (a base image, a pulled image) are read lazily from
@@ -182,9 +185,6 @@ class LowerIndex {
  * index is shared. COPY destinations, COPY --from, WORKDIR, /etc/passwd lookups and extract
  * all use this view.
  */
-/** A layer on top of `below` not yet merged: its entries, or how to make them. */
-interface Pending { below: MergedFs; entries: readonly LayerEntry[] | (() => Promise<readonly LayerEntry[]>); loading?: Promise<readonly LayerEntry[]> }
-
 export class MergedFs {
   readonly #lower: LowerIndex;
   #upperState: Upper | undefined;

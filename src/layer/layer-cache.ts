@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { mkdirp } from '../util/fs-paths.js';
+import { forEachLimit } from '../util/parallel.js';
 import { isDigest, sha256, type Digest } from '../oci/digest.js';
 import type { BlobStore } from '../store/blob-store.js';
 import type { Readable } from 'node:stream';
@@ -153,24 +154,19 @@ async function contentDigests(entries: readonly LayerEntry[], remember = true): 
   const digests = new Map<string, string>();
   const signatures = new Map<string, string>();
   const files = entries.filter((e): e is Extract<LayerEntry, { type: 'file' }> => e.type === 'file');
-  let next = 0;
-  const worker = async () => {
-    while (next < files.length) {
-      const e = files[next++]!;
-      if (e.source.kind === 'bytes') {
-        // Many entries share one buffer (every empty file copied out of an image): hashed once.
-        let d = bufferDigests.get(e.source.data);
-        if (d === undefined) bufferDigests.set(e.source.data, (d = sha256(e.source.data)));
-        digests.set(e.path, d);
-        continue;
-      }
-      if (e.source.kind === 'deferred') { digests.set(e.path, deferredKey(e.source.id)); continue; }
-      const { digest, signature } = await fileDigest(e.source.path, remember);
-      digests.set(e.path, digest);
-      signatures.set(e.source.path, signature);
+  await forEachLimit(files, 8, async (e) => {
+    if (e.source.kind === 'bytes') {
+      // Many entries share one buffer (every empty file copied out of an image): hashed once.
+      let d = bufferDigests.get(e.source.data);
+      if (d === undefined) bufferDigests.set(e.source.data, (d = sha256(e.source.data)));
+      digests.set(e.path, d);
+      return;
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(8, files.length) }, worker));
+    if (e.source.kind === 'deferred') { digests.set(e.path, deferredKey(e.source.id)); return; }
+    const { digest, signature } = await fileDigest(e.source.path, remember);
+    digests.set(e.path, digest);
+    signatures.set(e.source.path, signature);
+  });
   return { digests, signatures };
 }
 

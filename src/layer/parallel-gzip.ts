@@ -120,17 +120,20 @@ export class ParallelGzip extends Transform {
   }
 
   override _read(size: number): void {
-    const resume = this.#onRead;
-    this.#onRead = undefined;
-    resume?.();
+    this.#resume();
     super._read(size);
   }
 
   override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
+    this.#resume();
+    cb(err);
+  }
+
+  /** Ends the wait of accept() for a reader, if there is one. */
+  #resume(): void {
     const resume = this.#onRead;
     this.#onRead = undefined;
     resume?.();
-    cb(err);
   }
 
   override _flush(cb: TransformCallback): void {

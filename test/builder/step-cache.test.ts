@@ -24,6 +24,16 @@ async function buildCounting(ctx: string, cacheDir: string, extra: { noCache?: b
   return { digest: r.artifacts.digest, cached, work: workSince(before) };
 }
 
+/** Builds into one cache dir, makes `change`, builds again there, and builds cold (--no-cache, another cache dir) to compare. */
+async function rebuildAfter(ctx: string, change: () => void) {
+  const cacheDir = tempDir();
+  const first = await buildCounting(ctx, cacheDir);
+  change();
+  const warm = await buildCounting(ctx, cacheDir);
+  const cold = await buildCounting(ctx, tempDir(), { noCache: true });
+  return { first, warm, cold };
+}
+
 describe('the step cache', () => {
   it('answers an unchanged COPY without planning it, with the same digest', async () => {
     const ctx = writeTree(tempDir(), { Dockerfile: 'FROM scratch\nCOPY node_modules /app/node_modules\nCOPY stamp /stamp\n', stamp: 'one', ...tree(200) });
@@ -40,12 +50,10 @@ describe('the step cache', () => {
 
   it('misses when a file changes, even with its size and mtime put back', async () => {
     const ctx = writeTree(tempDir(), { Dockerfile: 'FROM scratch\nCOPY app /app\n', 'app/a.txt': 'aaaa', 'app/b.txt': 'bbbb' });
-    const cacheDir = tempDir();
-    const first = await buildCounting(ctx, cacheDir);
-    writeFileSync(join(ctx, 'app/a.txt'), 'AAAA');
-    utimesSync(join(ctx, 'app/a.txt'), new Date(0), new Date(0));
-    const second = await buildCounting(ctx, cacheDir);
-    const cold = await buildCounting(ctx, tempDir(), { noCache: true });
+    const { first, warm: second, cold } = await rebuildAfter(ctx, () => {
+      writeFileSync(join(ctx, 'app/a.txt'), 'AAAA');
+      utimesSync(join(ctx, 'app/a.txt'), new Date(0), new Date(0));
+    });
     expect(second.digest).not.toBe(first.digest);
     expect(second.digest).toBe(cold.digest);
     expect(second.cached).toEqual([]);
@@ -60,11 +68,7 @@ describe('the step cache', () => {
       'more/y.txt': 'y',
     });
     symlinkSync('real', join(ctx, 'app/link'));
-    const cacheDir = tempDir();
-    await buildCounting(ctx, cacheDir);
-    writeFileSync(join(ctx, 'more/y.txt'), 'changed');
-    const warm = await buildCounting(ctx, cacheDir);
-    const cold = await buildCounting(ctx, tempDir(), { noCache: true });
+    const { warm, cold } = await rebuildAfter(ctx, () => writeFileSync(join(ctx, 'more/y.txt'), 'changed'));
     expect(warm.digest).toBe(cold.digest);
     // COPY app was answered by its step record, then planned for the COPY that reads through it.
     expect(warm.cached).toContain(0);
@@ -73,11 +77,7 @@ describe('the step cache', () => {
 
   it('keys on the layers below: the same COPY on another base is not answered by the first one', async () => {
     const ctx = writeTree(tempDir(), { Dockerfile: 'FROM scratch\nCOPY a /a\nCOPY b /b\n', a: 'one', b: 'b' });
-    const cacheDir = tempDir();
-    await buildCounting(ctx, cacheDir);
-    writeFileSync(join(ctx, 'a'), 'two');
-    const warm = await buildCounting(ctx, cacheDir);
-    const cold = await buildCounting(ctx, tempDir(), { noCache: true });
+    const { warm, cold } = await rebuildAfter(ctx, () => writeFileSync(join(ctx, 'a'), 'two'));
     expect(warm.digest).toBe(cold.digest);
     // COPY b is the same layer (the layer cache's hit, keyed by content), found through its own key.
     expect(warm.cached).toEqual([1]);
