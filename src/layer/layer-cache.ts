@@ -21,8 +21,9 @@ import { defaultMtime, layerMediaType, unreadable, writeLayer, type TarWriteOpti
 // was written), or, with --no-cache, as the bytes are written. So a file that changes while it
 // is read cannot poison an entry.
 
-/** Bumped when the layer writer's output changes for the same input. */
-const FORMAT = 'ocimake-layer-v2';
+/** Bumped when the layer writer's output changes for the same input (v3: 256 KiB gzip blocks). */
+export const LAYER_FORMAT = 'ocimake-layer-v3';
+const FORMAT = LAYER_FORMAT;
 
 export interface LayerCacheOptions {
   /** Directory of the records (`<cache dir>/layers`). */
