@@ -207,8 +207,16 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
         const layer = rec && (await lookupLayer(env.store, cache, rec.layerKey, env.compression));
         if (rec && layer) {
           env.context.forgetWalks();
-          // Planned only if a later step reads the filesystem (a COPY's destination, a RUN).
-          const entries = async () => { const p = await plan(); return placeEntries(destFs, p.entries, p.owner); };
+          // Planned only if a later step reads the filesystem (a COPY's destination, a RUN). A
+          // failure then (the context changed since the key) is this step's, and says so.
+          const entries = async () => {
+            try {
+              const p = await plan();
+              return await placeEntries(destFs, p.entries, p.owner);
+            } catch (err) {
+              throw atLine(env, inst, err);
+            }
+          };
           return addLayer(state, env, layer, history(rec.createdBy), (image) => state.fs.withLazyLayer(image, entries));
         }
       }

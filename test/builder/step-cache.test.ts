@@ -1,4 +1,4 @@
-import { readdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { build, type BuildProgress } from '../../src/builder/build.js';
@@ -73,6 +73,17 @@ describe('the step cache', () => {
     // COPY app was answered by its step record, then planned for the COPY that reads through it.
     expect(warm.cached).toContain(0);
     expect(warm.work.resolveSteps).toBeGreaterThan(0);
+  });
+
+  it('names the answered step\'s line when planning it later fails (its source went away meanwhile)', async () => {
+    const ctx = writeTree(tempDir(), { Dockerfile: 'FROM scratch\nCOPY app /app\nCOPY more /app/\n', 'app/x.txt': 'x', 'more/y.txt': 'y' });
+    const cacheDir = tempDir();
+    await buildCounting(ctx, cacheDir);
+    writeFileSync(join(ctx, 'more/y.txt'), 'changed');
+    // Once line 2 is answered by its record, its source is removed: line 3 reads the filesystem,
+    // which plans line 2 then, and that fails. The error is line 2's, as in a cold build.
+    const onProgress = (e: BuildProgress) => { if (e.kind === 'step-done' && e.index === 0 && e.cached) rmSync(join(ctx, 'app'), { recursive: true }); };
+    await expect(build({ context: ctx, cacheDir, onProgress })).rejects.toThrow(/Dockerfile:2: COPY/);
   });
 
   it('keys on the layers below: the same COPY on another base is not answered by the first one', async () => {
