@@ -17,6 +17,7 @@ import type { Platform } from '../oci/schemas.js';
 import { BuildContext } from './context.js';
 import { runStage, type StageEnv, type StageState } from './stage.js';
 import { flushStatCache } from '../layer/layer-cache.js';
+import { layerIds } from './step-cache.js';
 import { apkCommand } from '../run/apk/apk-command.js';
 import { closest } from '../util/suggest.js';
 import { precheckRun } from '../run/run.js';
@@ -90,6 +91,11 @@ export interface BuildResult {
  * COPY --from=NAME where no earlier stage is NAME and the image NAME could not be opened: a
  * plain word is most likely a mistyped stage, so that is said first (as BuildKit does not).
  */
+/** What COPY --from reads: `fs`, and `image`'s layers as its step-cache key names them. */
+function sourceOf(fs: MergedFs, image: Image, what: string): FromSource {
+  return { fs, what, layers: layerIds(image) };
+}
+
 export function noSuchStage(name: string, earlier: readonly Stage[], err: unknown): unknown {
   if (/[/:.@]/.test(name) || !(err instanceof OcimakeError)) return err;
   const names = earlier.flatMap((s) => (s.name ? [s.name, String(s.index)] : [String(s.index)]));
@@ -180,8 +186,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       let hit = fromCache.get(key);
       if (!hit) {
         hit = ref
-          ? Promise.resolve({ fs: results.get(ref.index)!.fs, what: `stage ${ref.name ?? ref.index}` })
-          : open(name, platform).then((o) => ({ fs: new MergedFs(o.image, o.what), what: o.what }), (err: unknown) => {
+          ? Promise.resolve(sourceOf(results.get(ref.index)!.fs, results.get(ref.index)!.image, `stage ${ref.name ?? ref.index}`))
+          : open(name, platform).then((o) => sourceOf(new MergedFs(o.image, o.what), o.image, o.what), (err: unknown) => {
             throw noSuchStage(name, plan.stages.filter((s) => s.index < stage.index), err);
           });
         fromCache.set(key, hit);

@@ -41,7 +41,12 @@ export interface StageState {
 }
 
 /** An image to copy from: a stage of this build or any image source, with its filesystem. */
-export interface FromSource { fs: MergedFs; what: string }
+export interface FromSource {
+  fs: MergedFs;
+  what: string;
+  /** Its layers as the step cache names them (step-cache.ts's layerIds), bottom first: they fix what a COPY --from reads. */
+  layers: readonly string[];
+}
 
 export interface StageEnv {
   file: string;
@@ -198,8 +203,13 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
       };
       const cache = env.layerCache;
       // Keyed with --no-cache too (nothing is looked up then), so the next build finds the record.
+      // A COPY --from is keyed by what it reads: the layers of the stage or image it names (whose
+      // resolution the plan would do anyway; a --from with a variable is left to the plan's error).
+      const from = cache && inst.kind === 'copy' && inst.from !== undefined && expandWord(inst.from, new Map(), env.escape) === inst.from
+        ? await env.resolveFrom(inst.from, stage)
+        : undefined;
       const stepKey = cache
-        ? await copyStepKey({ inst, image: state.image, vars: varsOf(state), workdir, escape: env.escape, mtime: env.mtime, compression: env.compression, context: env.context })
+        ? await copyStepKey({ inst, image: state.image, vars: varsOf(state), workdir, escape: env.escape, mtime: env.mtime, compression: env.compression, context: env.context, ...(from ? { fromLayers: from.layers } : {}) })
         : undefined;
       const cacheDir = cache ? join(cache.dir, '..') : undefined;
       if (stepKey && cache?.lookup && cacheDir) {

@@ -11,18 +11,21 @@ import { mkdirp } from '../util/fs-paths.js';
 import type { BuildContext, ContextMatch } from './context.js';
 import { heredocNameOf } from './copy.js';
 
-// The step cache: a COPY from the build context answered before it is planned. The layer cache
+// The step cache: a COPY answered before it is planned. The layer cache
 // keys a layer by its entries and their contents, which takes planning the copy on the stage's
 // filesystem (placeEntries) and a stat of every file: most of an unchanged rebuild's time (W4).
 // A step key names everything that planning and writing read instead: the layers below (by
-// diffID, which fix the filesystem and so every destination, symlink and /etc/passwd lookup),
+// blob digest and diffID, which fix the filesystem and so every destination, symlink and /etc/passwd lookup),
 // the instruction, the variables, WORKDIR, the escape character, the mtime and compression,
 // and what the context walk saw of each source (names, modes, owners, sizes, device, inode,
 // link count, mtime and ctime: the stat cache's signature). Its record names the layer-cache
 // key of the layer the step made, which still must have its blob to be a hit. A hit leaves
 // the layer's entries unmade; the stage's filesystem makes them if a later step reads it.
+// A COPY --from is keyed the same way, with the layers of the stage or image it reads in
+// place of the context walk: a rebuild copying a large, unchanged stage plans nothing.
 
-const FORMAT = 'ocimake-step-v1';
+// v2: layers are named by blob digest and diffID (v1: diffID alone).
+const FORMAT = 'ocimake-step-v2';
 
 const StepRecord = z.object({ format: z.literal(FORMAT), layerKey: z.string().regex(/^[0-9a-f]{64}$/), createdBy: z.string() });
 export type StepRecord = Pick<z.infer<typeof StepRecord>, 'layerKey' | 'createdBy'>;
@@ -36,18 +39,35 @@ export interface StepInputs {
   mtime: number;
   compression: LayerCompression | undefined;
   context: BuildContext;
+  /** For COPY --from: the source's layers (layerIds), which fix everything it reads. */
+  fromLayers?: readonly string[];
 }
 
-/** The step key of a COPY from the build context; undefined where the step cache does not apply (ADD, --from, URLs). */
+/**
+ * An image's layers as a step key names them: blob digest and diffID. The blob digest is what
+ * a download verifies; a diffID is only what the image's config claims, and a config that
+ * claimed another image's diffIDs must not be answered with the steps made on that image.
+ */
+export function layerIds(image: Image): string[] {
+  return image.layers.map((l) => `${l.descriptor.digest} ${l.diffId}`);
+}
+
+/** The step key of a COPY (from the build context, a stage or an image); undefined where the step cache does not apply (ADD, URLs). */
 export async function copyStepKey(inp: StepInputs): Promise<string | undefined> {
   const { inst } = inp;
-  if (inst.kind !== 'copy' || inst.from !== undefined) return undefined;
+  if (inst.kind !== 'copy' || (inst.from !== undefined && inp.fromLayers === undefined)) return undefined;
   const { line: _line, endLine: _end, original: _orig, ...shape } = inst;
   const h = createHash('sha256');
   h.update(`${FORMAT}\n${JSON.stringify(shape)}\n`);
-  h.update(`${JSON.stringify(inp.image.layers.map((l) => l.diffId))}\n`);
+  h.update(`${JSON.stringify(layerIds(inp.image))}\n`);
   h.update(`${JSON.stringify([...inp.vars].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)))}\n`);
   h.update(`${JSON.stringify([inp.workdir, inp.escape, inp.mtime, inp.compression ?? null])}\n`);
+  if (inp.fromLayers !== undefined) {
+    // The source's layers, and the arguments as the plan expands them.
+    h.update(`from ${JSON.stringify(inp.fromLayers)}\n`);
+    for (const src of inst.sources) h.update(`source ${JSON.stringify(expandWord(src, inp.vars, inp.escape))}\n`);
+    return h.digest('hex');
+  }
   const heredocs = new Set(inst.heredocs.map((d) => d.name));
   const add = (c: ContextMatch) => {
     const s = c.stat;

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { build, type BuildProgress } from '../../src/builder/build.js';
 import { workSince, workSnapshot } from '../../src/util/work.js';
+import { layerIds } from '../../src/builder/step-cache.js';
+import { layoutOf, memoryImage, rawLayer } from '../helpers/layers.js';
 import { tempDir, writeTree } from '../helpers/tmp.js';
 
 // Issue 8 (W4): the step cache answers an unchanged COPY from the build context before it is
@@ -117,5 +119,44 @@ describe('the step cache', () => {
     expect(second.cached).toEqual([0]);
     expect(second.work.resolveSteps).toBe(0);
   });
-});
 
+  it('answers an unchanged COPY --from of a stage without planning it, and misses when the stage changes', async () => {
+    const ctx = writeTree(tempDir(), {
+      Dockerfile: 'FROM scratch AS deps\nCOPY node_modules /app/node_modules\nFROM scratch\nCOPY --from=deps /app/node_modules /srv/node_modules\nCOPY stamp /stamp\n',
+      stamp: 'one', ...tree(300),
+    });
+    const cacheDir = tempDir();
+    const first = await buildCounting(ctx, cacheDir);
+    const second = await buildCounting(ctx, cacheDir);
+    expect(second.digest).toBe(first.digest);
+    expect(second.cached.length).toBe(3);
+    // Neither the stage nor the COPY --from of it was planned.
+    expect(second.work.resolveSteps).toBe(0);
+    const { warm, cold } = await rebuildAfter(ctx, () => writeFileSync(join(ctx, 'node_modules/pkg3/file3.js'), 'changed\n'));
+    expect(warm.digest).toBe(cold.digest);
+    expect(warm.digest).not.toBe(first.digest);
+  });
+
+  it('answers an unchanged COPY --from of an image, and misses when the tag names another image', async () => {
+    const image = tempDir();
+    const ref = await layoutOf(image, [await rawLayer([{ name: 'bin/tool', content: 'v1' }, { name: 'bin/other', content: 'o' }])]);
+    const ctx = writeTree(tempDir(), { Dockerfile: `FROM scratch\nCOPY --from=${ref} /bin/tool /usr/bin/tool\n` });
+    const cacheDir = tempDir();
+    const first = await buildCounting(ctx, cacheDir);
+    const second = await buildCounting(ctx, cacheDir);
+    expect(second.digest).toBe(first.digest);
+    expect(second.cached).toEqual([0]);
+    expect(second.work.resolveSteps).toBe(0);
+    await layoutOf(image, [await rawLayer([{ name: 'bin/tool', content: 'v2' }])]);
+    const third = await buildCounting(ctx, cacheDir);
+    expect(third.cached).toEqual([]);
+    expect(third.digest).toBe((await buildCounting(ctx, tempDir(), { noCache: true })).digest);
+  });
+
+  it('names layers by blob digest as well as diffID (a config cannot claim another image\'s layers)', async () => {
+    const a = memoryImage([await rawLayer([{ name: 'etc/passwd', content: 'root:x:0:0::/root:/bin/sh\n' }])]).image;
+    const b = memoryImage([await rawLayer([{ name: 'etc/passwd', content: 'root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/:/bin/sh\n' }])]).image;
+    const liar = { ...b, layers: b.layers.map((l, i) => ({ ...l, diffId: a.layers[i]!.diffId })) };
+    expect(layerIds(liar)).not.toEqual(layerIds(a));
+  });
+});
