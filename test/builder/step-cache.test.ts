@@ -137,6 +137,17 @@ describe('the step cache', () => {
     expect(warm.digest).not.toBe(first.digest);
   });
 
+  it('plans an answered COPY --from, and the stage it read, when a later step reads the filesystem', async () => {
+    const ctx = writeTree(tempDir(), {
+      Dockerfile: 'FROM scratch AS deps\nCOPY node_modules /app/node_modules\nFROM scratch\nCOPY --from=deps /app /srv\nCOPY extra /srv/node_modules/pkg1/\n',
+      extra: 'one', ...tree(50),
+    });
+    const { warm, cold } = await rebuildAfter(ctx, () => writeFileSync(join(ctx, 'extra'), 'two'));
+    expect(warm.digest).toBe(cold.digest);
+    expect(warm.cached.length).toBe(2);
+    expect(warm.work.resolveSteps).toBeGreaterThan(0);
+  });
+
   it('answers an unchanged COPY --from of an image, and misses when the tag names another image', async () => {
     const image = tempDir();
     const ref = await layoutOf(image, [await rawLayer([{ name: 'bin/tool', content: 'v1' }, { name: 'bin/other', content: 'o' }])]);
