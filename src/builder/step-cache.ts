@@ -11,7 +11,7 @@ import { mkdirp } from '../util/fs-paths.js';
 import type { BuildContext, ContextMatch } from './context.js';
 import { heredocNameOf } from './copy.js';
 
-// The step cache: a COPY answered before it is planned. The layer cache
+// The step cache: a COPY (or ADD) answered before it is planned. The layer cache
 // keys a layer by its entries and their contents, which takes planning the copy on the stage's
 // filesystem (placeEntries) and a stat of every file: most of an unchanged rebuild's time (W4).
 // A step key names everything that planning and writing read instead: the layers below (by
@@ -52,10 +52,12 @@ export function layerIds(image: Image): string[] {
   return image.layers.map((l) => `${l.descriptor.digest} ${l.diffId}`);
 }
 
-/** The step key of a COPY (from the build context, a stage or an image); undefined where the step cache does not apply (ADD, URLs). */
+/** The step key of a COPY (from the build context, a stage or an image) or an ADD from the context; undefined where the step cache does not apply (URLs). */
 export async function copyStepKey(inp: StepInputs): Promise<string | undefined> {
   const { inst } = inp;
-  if (inst.kind !== 'copy' || (inst.from !== undefined && inp.fromLayers === undefined)) return undefined;
+  // ADD from the context is keyed as COPY is (an archive it extracts is one of the sources
+  // walked, so an edit moves its ctime); ADD --from is an error the plan reports.
+  if (inst.from !== undefined && (inst.kind !== 'copy' || inp.fromLayers === undefined)) return undefined;
   const { line: _line, endLine: _end, original: _orig, ...shape } = inst;
   const h = createHash('sha256');
   h.update(`${FORMAT}\n${JSON.stringify(shape)}\n`);

@@ -148,6 +148,21 @@ describe('the step cache', () => {
     expect(warm.work.resolveSteps).toBeGreaterThan(0);
   });
 
+  it('answers an unchanged ADD of a local archive, and misses when the archive changes', async () => {
+    const ctx = writeTree(tempDir(), { Dockerfile: 'FROM scratch\nADD app.tar.gz /srv/\n' });
+    writeFileSync(join(ctx, 'app.tar.gz'), await rawLayer([{ name: 'app/main.js', content: 'one' }]));
+    const cacheDir = tempDir();
+    const first = await buildCounting(ctx, cacheDir);
+    const second = await buildCounting(ctx, cacheDir);
+    expect(second.digest).toBe(first.digest);
+    expect(second.cached).toEqual([0]);
+    expect(second.work.resolveSteps).toBe(0);
+    const archive = await rawLayer([{ name: 'app/main.js', content: 'two' }]);
+    const { warm, cold } = await rebuildAfter(ctx, () => writeFileSync(join(ctx, 'app.tar.gz'), archive));
+    expect(warm.digest).toBe(cold.digest);
+    expect(warm.digest).not.toBe(first.digest);
+  });
+
   it('answers an unchanged COPY --from of an image, and misses when the tag names another image', async () => {
     const image = tempDir();
     const ref = await layoutOf(image, [await rawLayer([{ name: 'bin/tool', content: 'v1' }, { name: 'bin/other', content: 'o' }])]);
