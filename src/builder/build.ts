@@ -18,6 +18,7 @@ import { BuildContext } from './context.js';
 import { runStage, type StageEnv, type StageState } from './stage.js';
 import { flushStatCache } from '../layer/layer-cache.js';
 import { layerIds } from './step-cache.js';
+import { urlFetcher } from './url-source.js';
 import { apkCommand } from '../run/apk/apk-command.js';
 import { closest } from '../util/suggest.js';
 import { precheckRun } from '../run/run.js';
@@ -179,6 +180,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     ...(opts.compression ? { compression: opts.compression } : {}),
     layerCache: { dir: join(cacheRoot, 'layers'), lookup: opts.noCache !== true, ...(imported ? { imported } : {}) },
     onLayerKey: (key, layer, uncompressedSize) => { cacheRecords.push({ key, layer, uncompressedSize }); },
+    fetchUrl: urlFetcher(scratch, opts),
     resolveFrom: async (name, stage) => {
       const ref = stageRef(plan, name, stage.index);
       if (ref) await runOne(ref);

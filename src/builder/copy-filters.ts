@@ -27,13 +27,11 @@ export function excludeMatcher(inst: CopyInstruction, env: VarMap, escape: strin
 
 /**
  * Refuses the COPY/ADD flags ocimake does not implement, rather than accepting and ignoring
- * them: ADD --checksum and --keep-git-dir apply to URL and git sources, which ADD does not
- * support yet; `--parents` with a `/./` pivot is not supported.
+ * them: ADD --keep-git-dir applies to git sources, which ADD does not support yet;
+ * `--parents` with a `/./` pivot is not supported. (ADD --checksum is checked by planCopy,
+ * once the sources are expanded: it applies to URLs only.)
  */
 export function refuseUnsupportedFlags(inst: CopyInstruction): void {
-  if (inst.checksum !== undefined) {
-    throw new OcimakeError('UNSUPPORTED', 'ADD --checksum applies to URL sources, which ocimake does not fetch yet', { hint: 'download the file into the context, check it there, and COPY it' });
-  }
   if (inst.keepGitDir !== undefined) {
     throw new OcimakeError('UNSUPPORTED', 'ADD --keep-git-dir applies to git sources, which ocimake does not fetch yet', { hint: 'clone the repository into the context and COPY it' });
   }

@@ -7,6 +7,7 @@ import type { Instruction } from '../dockerfile/instructions.js';
 import type { CopySource } from './copy-sources.js';
 import type { MergedFs } from '../image/merged-fs.js';
 import { excludeMatcher, refuseUnsupportedFlags } from './copy-filters.js';
+import { isGitSource, isUrlSource, urlFileName, type UrlFetcher } from './url-source.js';
 
 type CopyInstruction = Extract<Instruction, { kind: 'copy' | 'add' }>;
 
@@ -27,6 +28,8 @@ export interface CopyInputs extends DestInputs {
   scratch: string;
   /** Resolves a user or group name to an id from the stage's /etc/passwd and /etc/group. */
   lookupId?: (kind: 'user' | 'group' | 'primary-gid', name: string) => number | undefined;
+  /** Fetches ADD's URL sources; without it, a URL is refused. */
+  fetchUrl?: UrlFetcher;
 }
 
 /** What every COPY and ADD shares: the instruction, the stage's filesystem and variables. */
@@ -94,6 +97,10 @@ export async function planCopy(inp: CopyInputs): Promise<CopyPlan> {
   const { rawDest, dest, destIsDir } = await resolveDest(inp);
   const heredocs = new Map(inst.heredocs.map((h) => [h.name, h]));
   const sources = inst.sources.map((s) => (heredocNameOf(s) !== undefined && heredocs.has(heredocNameOf(s)!) ? s : expandWord(s, env, escape)));
+  const checksum = inst.checksum !== undefined ? expandWord(inst.checksum, env, escape) : undefined;
+  if (checksum !== undefined && !sources.every((s) => isUrlSource(s) && !isGitSource(s))) {
+    throw new OcimakeError('DOCKERFILE_INVALID', 'ADD --checksum applies to http(s) URL sources only', { hint: 'drop --checksum, or ADD the URL the digest is of' });
+  }
   if ((sources.length > 1 || inst.parents) && !destIsDir) throw destNotDir(kw, rawDest);
   const entries: LayerEntry[] = [];
   // An entry read from the source, placed at `path` with the owner and mode COPY gives it.
@@ -115,8 +122,20 @@ export async function planCopy(inp: CopyInputs): Promise<CopyPlan> {
       entries.push({ type: 'file', path, mode: chmod ?? 0o644, uid: owner.uid, gid: owner.gid, size: data.length, source: { kind: 'bytes', data } });
       continue;
     }
-    if (/^(https?:\/\/|git@)/.test(src)) {
-      throw new OcimakeError('UNSUPPORTED', `${kw} from a URL ("${src}") is not supported yet`, { hint: 'download the file into the build context first, then COPY it' });
+    if (isGitSource(src)) {
+      throw new OcimakeError('UNSUPPORTED', `${kw} from a git repository ("${src}") is not supported yet`, { hint: 'clone the repository into the build context first, then COPY it' });
+    }
+    if (isUrlSource(src)) {
+      if (inst.kind === 'copy') throw new OcimakeError('DOCKERFILE_INVALID', `COPY cannot fetch a URL ("${src}")`, { hint: `use ADD ${src} ${rawDest}` });
+      if (!inp.fetchUrl) throw new OcimakeError('UNSUPPORTED', `ADD from a URL ("${src}") needs the network, which this build has not`, { hint: 'download the file into the context first, then COPY it' });
+      const name = destIsDir ? urlFileName(src) : undefined;
+      if (destIsDir && name === undefined) {
+        throw new OcimakeError('DOCKERFILE_INVALID', `ADD cannot name the file of "${src}": its path has no file name`, { hint: `give the destination a file name: ADD ${src} ${posix.join(rawDest, 'name')}` });
+      }
+      const got = await inp.fetchUrl(src, checksum);
+      // As Docker: a fetched file is 0600 (unless --chmod) and is never unpacked.
+      entries.push({ type: 'file', path: normalizeEntryPath(name !== undefined ? join(dest, name) : dest), mode: chmod ?? 0o600, uid: owner.uid, gid: owner.gid, size: got.size, source: { kind: 'path', path: got.path } });
+      continue;
     }
     const items = await source.resolve(src, { archives: inst.kind === 'add', scratch: inp.scratch });
     if (items.length > 1 && !destIsDir) throw destNotDir(kw, rawDest, `"${src}" matched ${items.length} paths`);

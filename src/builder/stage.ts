@@ -3,6 +3,7 @@ import type { Image, Layer } from '../image/image.js';
 import { appendLayer, editConfig } from '../image/mutate.js';
 import type { BlobStore } from '../store/blob-store.js';
 import { lookupLayer, writeLayerCached, type CachedLayer, type LayerCacheOptions } from '../layer/layer-cache.js';
+import type { UrlFetcher } from './url-source.js';
 import { copyStepKey, readStep, writeStep } from './step-cache.js';
 import { join } from 'node:path';
 import type { LayerCompression } from '../layer/tar-writer.js';
@@ -75,6 +76,8 @@ export interface StageEnv {
   onOutput?: (line: string) => void;
   /** Native commands the build adds to RUN (apk, with the build's network and options). */
   runCommands?: ReadonlyMap<string, Command>;
+  /** Fetches ADD's URL sources (once per build each). */
+  fetchUrl?: UrlFetcher;
   /** Opens what COPY --from names: an earlier stage (name or index) or an image. */
   resolveFrom: (name: string, stage: Stage) => Promise<FromSource>;
 }
@@ -199,7 +202,7 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
           const from = await env.resolveFrom(inst.from, stage);
           return planCopy({ inst, source: imageSource(from.fs, from.what), fs: destFs, env: varsOf(state), workdir, escape: env.escape, scratch: env.scratch, ...(lookupId ? { lookupId } : {}) });
         }
-        return planCopy({ inst, source: contextSource(env.context), fs: destFs, env: varsOf(state), workdir, escape: env.escape, scratch: env.scratch, ...(lookupId ? { lookupId } : {}) });
+        return planCopy({ inst, source: contextSource(env.context), fs: destFs, env: varsOf(state), workdir, escape: env.escape, scratch: env.scratch, ...(lookupId ? { lookupId } : {}), ...(env.fetchUrl ? { fetchUrl: env.fetchUrl } : {}) });
       };
       const cache = env.layerCache;
       // Keyed with --no-cache too (nothing is looked up then), so the next build finds the record.

@@ -10,6 +10,7 @@ import { writeFileAtomic } from '../util/atomic-file.js';
 import { mkdirp } from '../util/fs-paths.js';
 import type { BuildContext, ContextMatch } from './context.js';
 import { heredocNameOf } from './copy.js';
+import { isGitSource, isUrlSource } from './url-source.js';
 
 // The step cache: a COPY (or ADD) answered before it is planned. The layer cache
 // keys a layer by its entries and their contents, which takes planning the copy on the stage's
@@ -79,7 +80,7 @@ export async function copyStepKey(inp: StepInputs): Promise<string | undefined> 
     const name = heredocNameOf(src);
     if (name !== undefined && heredocs.has(name)) continue; // its text is in the instruction
     const expanded = expandWord(src, inp.vars, inp.escape);
-    if (/^(https?:\/\/|git@)/.test(expanded)) return undefined;
+    if (isUrlSource(expanded) || isGitSource(expanded)) return undefined;
     h.update(`source ${JSON.stringify(expanded)}\n`);
     for (const m of await inp.context.resolveSource(expanded)) {
       add(m);

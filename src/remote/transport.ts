@@ -52,6 +52,8 @@ export interface RegistryRequest {
   budget?: RetryBudget;
   /** False for requests that must not be sent twice as they are (upload PATCH/PUT into a session): the caller resumes instead. */
   retry?: boolean;
+  /** True to send no credentials, even when challenged (ADD <url>): a 401 is returned as it is. */
+  anonymous?: boolean;
 }
 
 export interface RegistryResponse {
@@ -149,8 +151,8 @@ export class RegistryClient {
   async request(req: RegistryRequest): Promise<RegistryResponse> {
     const scopeKey = [...req.scopes].sort().join(' ');
     const budget = req.budget ?? this.budget();
-    let res = await this.#send(req, this.#authHeader(scopeKey), budget);
-    if (res.status === 401) {
+    let res = await this.#send(req, req.anonymous ? undefined : this.#authHeader(scopeKey), budget);
+    if (res.status === 401 && !req.anonymous) {
       const challenge = res.headers['www-authenticate'] ?? '';
       await discard(res.body);
       const auth = await this.#authenticate(challenge, req.scopes, scopeKey);

@@ -112,8 +112,9 @@ describe('ADD from the build context', () => {
     expect(flatten(r.layers).get('n.txt')?.content).toBe('plain');
   });
 
-  it('refuses URLs with a hint', async () => {
-    await expect(buildFrom('FROM scratch\nADD https://example.com/x /x\n')).rejects.toThrow(/Dockerfile:2: ADD from a URL/);
+  it('refuses a URL in COPY, and a git source in ADD, with a hint (ADD <url>: add-url.test.ts)', async () => {
+    await expect(buildFrom('FROM scratch\nCOPY https://example.com/x /x\n')).rejects.toThrow(/Dockerfile:2: COPY cannot fetch a URL/);
+    await expect(buildFrom('FROM scratch\nADD git@github.com:moby/buildkit.git /src\n')).rejects.toThrow(/Dockerfile:2: ADD from a git repository/);
   });
 });
 

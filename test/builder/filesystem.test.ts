@@ -222,7 +222,7 @@ describe('COPY flags of Dockerfile 1.7 (each works or is refused; none is accept
   });
 
   it('refuses ADD --checksum, --keep-git-dir and a --parents pivot, naming the line', async () => {
-    await expect(buildFrom('FROM scratch\nADD --checksum=sha256:abc a.txt /a\n', tree)).rejects.toThrow(/Dockerfile:2: ADD --checksum applies to URL sources/);
+    await expect(buildFrom('FROM scratch\nADD --checksum=sha256:abc a.txt /a\n', tree)).rejects.toThrow(/Dockerfile:2: ADD --checksum applies to http\(s\) URL sources only/);
     await expect(buildFrom('FROM scratch\nADD --keep-git-dir=true a.txt /a\n', tree)).rejects.toThrow(/Dockerfile:2: ADD --keep-git-dir/);
     await expect(buildFrom('FROM scratch\nCOPY --parents app/./sub/ok.txt /d/\n', tree)).rejects.toThrow(/pivot is not supported/);
   });

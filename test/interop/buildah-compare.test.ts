@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { gzipSync } from 'node:zlib';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +26,8 @@ COPY --chown=1000:1000 bin/ /usr/local/bin/
 COPY top-link /top
 COPY *.conf /etc/
 ADD rootfs.tar /opt/
+ADD @URL@/dl/tool.tar.gz /opt/dl/
+ADD --chmod=755 @URL@/dl/run.sh /usr/local/bin/run
 LABEL org.example.k=v "org.example.with space"="a b"
 EXPOSE 8080/tcp 53/udp
 USER 1000
@@ -33,14 +37,35 @@ ENTRYPOINT ["/usr/local/bin/app"]
 CMD ["--serve"]
 `;
 
+/**
+ * Serves `dir` over HTTP on loopback from a child process (the builds run synchronously, so
+ * a server in this process could not answer); resolves to its base URL.
+ */
+async function serveDir(dir: string): Promise<{ url: string; child: ChildProcess }> {
+  const script = `const h=require('http'),f=require('fs'),p=require('path');const s=h.createServer((q,r)=>{f.readFile(p.join(${JSON.stringify(dir)},decodeURIComponent(new URL(q.url,'http://x').pathname).replace(/\\.\\./g,'')),(e,b)=>{if(e){r.writeHead(404).end();return}r.writeHead(200,{'content-length':b.length}).end(b)})});s.listen(0,'127.0.0.1',()=>console.log(s.address().port))`;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<string>((resolve, reject) => {
+    child.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim()));
+    child.once('exit', (code) => reject(new Error(`the file server exited (${code})`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, child };
+}
+
 describe('ocimake and buildah bud agree on a RUN-free multi-stage Dockerfile', () => {
   let work: string;
   let ours: string;
   let theirs: string;
+  let server: ChildProcess | undefined;
 
   beforeAll(async () => {
     requireTools('buildah', 'umoci', 'skopeo');
     work = mkdtempSync(join(tmpdir(), 'ocimake-vs-buildah-'));
+    // ADD <url>: both fetch the same files from a loopback server.
+    mkdirSync(join(work, 'www', 'dl'), { recursive: true });
+    writeFileSync(join(work, 'www', 'dl', 'tool.tar.gz'), gzipSync(Buffer.alloc(2048)));
+    writeFileSync(join(work, 'www', 'dl', 'run.sh'), '#!/bin/sh\necho run\n');
+    const served = await serveDir(join(work, 'www'));
+    server = served.child;
     const tar = await import('tar-stream');
     const pack = tar.default.pack();
     pack.entry({ name: 'pkg/', type: 'directory', mode: 0o750, uid: 7, gid: 7 });
@@ -49,7 +74,7 @@ describe('ocimake and buildah bud agree on a RUN-free multi-stage Dockerfile', (
     const chunks: Buffer[] = [];
     for await (const c of pack) chunks.push(c as Buffer);
     const ctx = writeTree(join(work, 'ctx'), {
-      Dockerfile: DOCKERFILE,
+      Dockerfile: DOCKERFILE.replaceAll('@URL@', served.url),
       'site/index.html': '<h1>hi</h1>', 'site/css/a.css': 'body{}', 'site/latest': { link: 'index.html' },
       'secret.txt': 's3cret', 'bin/app': { content: '#!/bin/sh\necho app\n', mode: 0o755 }, 'bin/helper': { content: 'h', mode: 0o700 },
       target: 'pointed-at', 'top-link': { link: 'target' }, 'a.conf': 'a=1', 'b.conf': 'b=2',
@@ -67,7 +92,10 @@ describe('ocimake and buildah bud agree on a RUN-free multi-stage Dockerfile', (
     theirs = join(work, 'theirs');
   });
 
-  afterAll(() => { if (work) rmSync(work, { recursive: true, force: true }); });
+  afterAll(() => {
+    server?.kill();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
 
   it('gives the same rootfs: paths, types, modes, owners, contents and link targets', () => {
     const a = walk(join(work, 'ours-bundle', 'rootfs'));

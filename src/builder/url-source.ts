@@ -1,0 +1,113 @@
+import { createHash } from 'node:crypto';
+import { createWriteStream, promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Transform } from 'node:stream';
+import { OcimakeError } from '../errors.js';
+import { discard } from '../remote/bounded.js';
+import { isTransient, networkError } from '../remote/retry.js';
+import { RegistryClient, type TransportOptions } from '../remote/transport.js';
+
+// `ADD <url> <dest>`: the file is fetched over the registries' HTTP stack (retries with back-off,
+// redirects, timeouts, TLS unchecked only on loopback or --insecure-registry hosts; no
+// credentials are ever sent, not even the registry logins of the same host), written to
+// the build's scratch directory and hashed as it arrives. As Docker and BuildKit do it: the file
+// is not unpacked, its mode is 0600 unless --chmod, and with --checksum its digest must match.
+// Its layer is keyed by its content, so a rebuild fetches it again (the server may have changed
+// it) but writes no layer when the bytes are the same.
+
+/** A fetched file in the scratch directory. */
+export interface FetchedUrl { path: string; size: number; digest: string }
+
+export type UrlFetcher = (url: string, checksum?: string) => Promise<FetchedUrl>;
+
+/** True for the git sources ADD names (git@host:repo, git://, ssh://, or a URL ending in .git[#ref]). */
+export function isGitSource(src: string): boolean {
+  return /^(git@|git:\/\/|ssh:\/\/)/.test(src) || /^https?:\/\/[^#]+\.git(#.*)?$/.test(src);
+}
+
+/** True for http(s) URLs. */
+export function isUrlSource(src: string): boolean {
+  return /^https?:\/\//i.test(src);
+}
+
+/** The file name a URL gives (the last segment of its path), or undefined when it has none. */
+export function urlFileName(url: string): string | undefined {
+  let path: string;
+  try { path = new URL(url).pathname; } catch { return undefined; }
+  const last = path.split('/').pop() ?? '';
+  let name: string;
+  try { name = decodeURIComponent(last); } catch { name = last; }
+  return name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0') ? undefined : name;
+}
+
+const ALGOS: Record<string, number> = { sha256: 64, sha384: 96, sha512: 128 };
+
+/** Checks an ADD --checksum value (`sha256:<hex>`, or sha384/sha512). */
+export function parseChecksum(spec: string): { algo: string; hex: string } {
+  const m = /^(sha256|sha384|sha512):([0-9a-f]+)$/.exec(spec);
+  if (!m || m[2]!.length !== ALGOS[m[1]!]) {
+    throw new OcimakeError('DOCKERFILE_INVALID', `invalid --checksum value "${spec}"`, { hint: 'give the digest of the file as sha256:<64 hex digits> (or sha384:, sha512:)' });
+  }
+  return { algo: m[1]!, hex: m[2]! };
+}
+
+/** A fetcher writing into `scratch`; each URL is fetched once per build. */
+export function urlFetcher(scratch: string, transport: TransportOptions = {}): UrlFetcher {
+  const clients = new Map<string, RegistryClient>();
+  const fetched = new Map<string, Promise<FetchedUrl>>();
+  let n = 0;
+  const client = (u: URL): RegistryClient => {
+    let c = clients.get(u.origin);
+    if (!c) clients.set(u.origin, (c = new RegistryClient(u.host, { ...transport, scheme: u.protocol === 'http:' ? 'http' : 'https' })));
+    return c;
+  };
+  return async (url, checksum) => {
+    let got = fetched.get(url);
+    if (!got) {
+      got = fetchTo(client(new URL(url)), url, join(scratch, `url-${n++}`));
+      fetched.set(url, got);
+    }
+    const file = await got;
+    if (checksum !== undefined) {
+      const want = parseChecksum(checksum);
+      const hex = want.algo === 'sha256' ? file.digest.slice('sha256:'.length) : await digestOf(file.path, want.algo);
+      if (hex !== want.hex) {
+        throw new OcimakeError('CHECKSUM_MISMATCH', `ADD ${url}: the file's ${want.algo} is ${want.algo}:${hex}, not ${checksum}`, { hint: 'the file changed on the server, or the --checksum is wrong: check where the digest came from' });
+      }
+    }
+    return file;
+  };
+}
+
+async function digestOf(path: string, algo: string): Promise<string> {
+  const h = createHash(algo);
+  for await (const c of (await fs.open(path)).createReadStream()) h.update(c as Buffer);
+  return h.digest('hex');
+}
+
+/** GETs `url` into `path`, hashing it; a body cut off midway is fetched again within the retry budget. */
+async function fetchTo(c: RegistryClient, url: string, path: string): Promise<FetchedUrl> {
+  const budget = c.budget();
+  for (;;) {
+    const res = await c.request({ method: 'GET', path: url, scopes: [], budget, anonymous: true });
+    if (res.status !== 200) {
+      await discard(res.body);
+      throw new OcimakeError('ADD_FETCH', `ADD ${url}: the server answered ${res.status}`, {
+        hint: res.status === 404 ? 'check the URL: the server has no such file'
+          : res.status === 401 || res.status === 403 ? 'ADD sends no credentials (as BuildKit): download the file into the build context and COPY it'
+            : 'check that the server is reachable from here and serves the file',
+      });
+    }
+    const h = createHash('sha256');
+    let size = 0;
+    const count = new Transform({ transform(chunk: Buffer, _e, cb) { h.update(chunk); size += chunk.length; cb(null, chunk); } });
+    try {
+      await pipeline(res.body, count, createWriteStream(path, { mode: 0o600 }));
+      return { path, size, digest: `sha256:${h.digest('hex')}` };
+    } catch (err) {
+      if (isTransient(err) && (await budget.wait())) continue;
+      throw networkError(`ADD ${url}`, err, budget, 'check that the server is reachable from here');
+    }
+  }
+}
