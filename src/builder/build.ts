@@ -180,7 +180,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     ...(opts.compression ? { compression: opts.compression } : {}),
     layerCache: { dir: join(cacheRoot, 'layers'), lookup: opts.noCache !== true, ...(imported ? { imported } : {}) },
     onLayerKey: (key, layer, uncompressedSize) => { cacheRecords.push({ key, layer, uncompressedSize }); },
-    fetchUrl: urlFetcher(scratch, opts),
+    fetchUrl: urlFetcher(scratch, opts, opts.noCache === true ? undefined : cacheRoot),
     resolveFrom: async (name, stage) => {
       const ref = stageRef(plan, name, stage.index);
       if (ref) await runOne(ref);

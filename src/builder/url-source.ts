@@ -1,6 +1,10 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream, promises as fs } from 'node:fs';
-import { join } from 'node:path';
+import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { z } from 'zod';
+import { writeFileAtomic } from '../util/atomic-file.js';
+import { mkdirp } from '../util/fs-paths.js';
+import { tempPathBeside } from '../util/temp-files.js';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { OcimakeError } from '../errors.js';
@@ -13,8 +17,9 @@ import { RegistryClient, type TransportOptions } from '../remote/transport.js';
 // credentials are ever sent, not even the registry logins of the same host), written to
 // the build's scratch directory and hashed as it arrives. As Docker and BuildKit do it: the file
 // is not unpacked, its mode is 0600 unless --chmod, and with --checksum its digest must match.
-// Its layer is keyed by its content, so a rebuild fetches it again (the server may have changed
-// it) but writes no layer when the bytes are the same.
+// Its layer is keyed by its content, so a rebuild asks the server again (the file may have
+// changed) but writes no layer when the bytes are the same; a file kept in the cache with its
+// ETag or Last-Modified is asked for conditionally, and a 304 downloads nothing.
 
 /** A fetched file in the scratch directory. */
 export interface FetchedUrl { path: string; size: number; digest: string }
@@ -52,8 +57,12 @@ export function parseChecksum(spec: string): { algo: string; hex: string } {
   return { algo: m[1]!, hex: m[2]! };
 }
 
-/** A fetcher writing into `scratch`; each URL is fetched once per build. */
-export function urlFetcher(scratch: string, transport: TransportOptions = {}): UrlFetcher {
+/**
+ * A fetcher writing into `scratch`; each URL is fetched once per build. With `cacheDir`, a file
+ * the server gave a validator for (ETag, Last-Modified) is kept in `<cacheDir>/urls/`, and the
+ * next build asks for it conditionally: a 304 takes the kept copy (hashed again first).
+ */
+export function urlFetcher(scratch: string, transport: TransportOptions = {}, cacheDir?: string): UrlFetcher {
   const clients = new Map<string, RegistryClient>();
   const fetched = new Map<string, Promise<FetchedUrl>>();
   let n = 0;
@@ -65,7 +74,7 @@ export function urlFetcher(scratch: string, transport: TransportOptions = {}): U
   return async (url, checksum) => {
     let got = fetched.get(url);
     if (!got) {
-      got = fetchTo(client(new URL(url)), url, join(scratch, `url-${n++}`));
+      got = fetchTo(client(new URL(url)), url, join(scratch, `url-${n++}`), cacheDir ? kept(cacheDir, url) : undefined);
       fetched.set(url, got);
     }
     const file = await got;
@@ -82,15 +91,53 @@ export function urlFetcher(scratch: string, transport: TransportOptions = {}): U
 
 async function digestOf(path: string, algo: string): Promise<string> {
   const h = createHash(algo);
-  for await (const c of (await fs.open(path)).createReadStream()) h.update(c as Buffer);
+  for await (const c of createReadStream(path)) h.update(c as Buffer);
   return h.digest('hex');
 }
 
+/** Where a URL's kept copy and its validators are. */
+interface Kept { body: string; meta: string }
+const KeptMeta = z.object({ etag: z.string().optional(), lastModified: z.string().optional(), digest: z.string(), size: z.number().int().nonnegative() });
+
+function kept(cacheDir: string, url: string): Kept {
+  const h = createHash('sha256').update(url).digest('hex');
+  const dir = join(cacheDir, 'urls', h.slice(0, 2));
+  return { body: join(dir, h), meta: join(dir, `${h}.json`) };
+}
+
+/** The kept copy's validators, when the copy is whole (its size as recorded). */
+async function keptMeta(k: Kept): Promise<z.infer<typeof KeptMeta> | undefined> {
+  try {
+    const m = KeptMeta.parse(JSON.parse(await fs.readFile(k.meta, 'utf8')));
+    return (await fs.stat(k.body)).size === m.size ? m : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** GETs `url` into `path`, hashing it; a body cut off midway is fetched again within the retry budget. */
-async function fetchTo(c: RegistryClient, url: string, path: string): Promise<FetchedUrl> {
+async function fetchTo(c: RegistryClient, url: string, path: string, k: Kept | undefined): Promise<FetchedUrl> {
   const budget = c.budget();
+  const have = k ? await keptMeta(k) : undefined;
+  const headers: Record<string, string> = {};
+  if (have?.etag) headers['if-none-match'] = have.etag;
+  if (have?.lastModified) headers['if-modified-since'] = have.lastModified;
   for (;;) {
-    const res = await c.request({ method: 'GET', path: url, scopes: [], budget, anonymous: true });
+    const res = await c.request({ method: 'GET', path: url, scopes: [], budget, anonymous: true, headers });
+    if (res.status === 304 && have && k) {
+      await discard(res.body);
+      await fs.link(k.body, path).catch(() => fs.copyFile(k.body, path));
+      const digest = `sha256:${await digestOf(path, 'sha256')}`;
+      if (digest === have.digest) {
+        const now = new Date();
+        await fs.utimes(k.body, now, now).catch(() => {}); // used, for `cache prune`
+        return { path, size: have.size, digest };
+      }
+      // The kept copy was damaged: fetched again, without conditions.
+      await fs.rm(path, { force: true });
+      for (const h of Object.keys(headers)) delete headers[h];
+      continue;
+    }
     if (res.status !== 200) {
       await discard(res.body);
       throw new OcimakeError('ADD_FETCH', `ADD ${url}: the server answered ${res.status}`, {
@@ -104,10 +151,23 @@ async function fetchTo(c: RegistryClient, url: string, path: string): Promise<Fe
     const count = new Transform({ transform(chunk: Buffer, _e, cb) { h.update(chunk); size += chunk.length; cb(null, chunk); } });
     try {
       await pipeline(res.body, count, createWriteStream(path, { mode: 0o600 }));
-      return { path, size, digest: `sha256:${h.digest('hex')}` };
     } catch (err) {
       if (isTransient(err) && (await budget.wait())) continue;
       throw networkError(`ADD ${url}`, err, budget, 'check that the server is reachable from here');
     }
+    const got = { path, size, digest: `sha256:${h.digest('hex')}` };
+    const etag = res.headers.etag;
+    const lastModified = res.headers['last-modified'];
+    if (k && (etag || lastModified)) await keep(k, got, { ...(etag ? { etag } : {}), ...(lastModified ? { lastModified } : {}) });
+    return got;
   }
+}
+
+/** Keeps a fetched file and its validators (each written whole, then renamed into place). */
+async function keep(k: Kept, got: FetchedUrl, validators: { etag?: string; lastModified?: string }): Promise<void> {
+  await mkdirp(dirname(k.body));
+  const tmp = tempPathBeside(k.body);
+  await fs.link(got.path, tmp).catch(() => fs.copyFile(got.path, tmp));
+  await fs.rename(tmp, k.body);
+  await writeFileAtomic(k.meta, JSON.stringify({ ...validators, digest: got.digest, size: got.size }));
 }

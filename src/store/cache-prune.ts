@@ -7,7 +7,7 @@ import { OcimakeError } from '../errors.js';
 // indexes and packages (apk/). Every hit touches its file's mtime, so the oldest mtime is the
 // least recently used.
 
-const PARTS = ['blobs', 'layers', 'steps', 'layer-index', 'apk'] as const;
+const PARTS = ['blobs', 'layers', 'steps', 'layer-index', 'apk', 'urls'] as const;
 
 interface CacheFile { path: string; size: number; used: number }
 

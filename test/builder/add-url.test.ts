@@ -16,6 +16,7 @@ const hits = new Map<string, number>();
 let tarball: Buffer;
 const script = Buffer.from('#!/bin/sh\necho hello\n');
 let flaky = 0;
+let tagged = Buffer.from('version 1\n');
 
 beforeAll(async () => {
   tarball = await rawLayer([{ name: 'inside.txt', content: 'inside' }]);
@@ -28,6 +29,12 @@ beforeAll(async () => {
       // Busy once, then answers.
       if (flaky++ === 0) { res.writeHead(503).end('busy'); return; }
       res.writeHead(200, { 'content-length': script.length }).end(script);
+      return;
+    }
+    if (path === '/tagged/file') {
+      const etag = `"${createHash('sha256').update(tagged).digest('hex').slice(0, 12)}"`;
+      if (req.headers['if-none-match'] === etag) { hits.set('304', (hits.get('304') ?? 0) + 1); res.writeHead(304, { etag }).end(); return; }
+      res.writeHead(200, { etag, 'content-length': tagged.length }).end(tagged);
       return;
     }
     if (path === '/private/file') { res.writeHead(401, { 'www-authenticate': 'Basic realm="x"' }).end(); return; }
@@ -87,6 +94,35 @@ describe('ADD <url>', () => {
     const b = await buildFrom(`FROM scratch\nADD ${base}/files/run.sh /run.sh\n`, {}, { cacheDir });
     expect(b.artifacts.digest).toBe(a.artifacts.digest);
     expect(hits.get('/files/run.sh')! - before).toBe(2);
+  });
+
+  it('asks again with the ETag it kept: a 304 downloads nothing, a new ETag gives the new file', async () => {
+    const cacheDir = tempDir();
+    const df = `FROM scratch\nADD ${base}/tagged/file /f\n`;
+    const a = await buildFrom(df, {}, { cacheDir });
+    const b = await buildFrom(df, {}, { cacheDir });
+    expect(hits.get('304')).toBe(1);
+    expect(b.artifacts.digest).toBe(a.artifacts.digest);
+    expect(flatten(b.layers).get('f')?.content).toBe('version 1\n');
+    tagged = Buffer.from('version 2\n');
+    const c = await buildFrom(df, {}, { cacheDir });
+    expect(hits.get('304')).toBe(1);
+    expect(flatten(c.layers).get('f')?.content).toBe('version 2\n');
+    // A kept copy damaged on disk (same size) is fetched again, without conditions.
+    const { readdirSync, writeFileSync: write } = await import('node:fs');
+    const { join: pjoin } = await import('node:path');
+    const urls = pjoin(cacheDir, 'urls');
+    const sub = readdirSync(urls)[0]!;
+    const body = readdirSync(pjoin(urls, sub)).find((n) => !n.endsWith('.json'))!;
+    write(pjoin(urls, sub, body), 'VERSION 2\n');
+    const d = await buildFrom(df, {}, { cacheDir });
+    expect(hits.get('304')).toBe(2);
+    expect(flatten(d.layers).get('f')?.content).toBe('version 2\n');
+    // --no-cache asks without conditions.
+    await buildFrom(df, {}, { cacheDir, noCache: true });
+    expect(hits.get('304')).toBe(2);
+    const { cacheUsage } = await import('../../src/store/cache-prune.js');
+    expect((await cacheUsage(cacheDir)).find((p) => p.part === 'urls')?.files).toBe(2);
   });
 
   it('names files and git sources as BuildKit does', () => {
