@@ -36,6 +36,17 @@ async function rebuildAfter(ctx: string, change: () => void) {
   return { first, warm, cold };
 }
 
+/** Builds twice into a fresh cache dir; the second must answer `cached` without planning, with the first's digest. */
+async function answeredTwice(ctx: string, cached: number[]) {
+  const cacheDir = tempDir();
+  const first = await buildCounting(ctx, cacheDir);
+  const second = await buildCounting(ctx, cacheDir);
+  expect(second.digest).toBe(first.digest);
+  expect(second.cached).toEqual(cached);
+  expect(second.work.resolveSteps).toBe(0);
+  return { first, cacheDir };
+}
+
 describe('the step cache', () => {
   it('answers an unchanged COPY without planning it, with the same digest', async () => {
     const ctx = writeTree(tempDir(), { Dockerfile: 'FROM scratch\nCOPY node_modules /app/node_modules\nCOPY stamp /stamp\n', stamp: 'one', ...tree(200) });
@@ -125,13 +136,8 @@ describe('the step cache', () => {
       Dockerfile: 'FROM scratch AS deps\nCOPY node_modules /app/node_modules\nFROM scratch\nCOPY --from=deps /app/node_modules /srv/node_modules\nCOPY stamp /stamp\n',
       stamp: 'one', ...tree(300),
     });
-    const cacheDir = tempDir();
-    const first = await buildCounting(ctx, cacheDir);
-    const second = await buildCounting(ctx, cacheDir);
-    expect(second.digest).toBe(first.digest);
-    expect(second.cached.length).toBe(3);
-    // Neither the stage nor the COPY --from of it was planned.
-    expect(second.work.resolveSteps).toBe(0);
+    // Neither the stage nor the COPY --from of it is planned (step indices count within each stage).
+    const { first } = await answeredTwice(ctx, [0, 0, 1]);
     const { warm, cold } = await rebuildAfter(ctx, () => writeFileSync(join(ctx, 'node_modules/pkg3/file3.js'), 'changed\n'));
     expect(warm.digest).toBe(cold.digest);
     expect(warm.digest).not.toBe(first.digest);
@@ -151,12 +157,7 @@ describe('the step cache', () => {
   it('answers an unchanged ADD of a local archive, and misses when the archive changes', async () => {
     const ctx = writeTree(tempDir(), { Dockerfile: 'FROM scratch\nADD app.tar.gz /srv/\n' });
     writeFileSync(join(ctx, 'app.tar.gz'), await rawLayer([{ name: 'app/main.js', content: 'one' }]));
-    const cacheDir = tempDir();
-    const first = await buildCounting(ctx, cacheDir);
-    const second = await buildCounting(ctx, cacheDir);
-    expect(second.digest).toBe(first.digest);
-    expect(second.cached).toEqual([0]);
-    expect(second.work.resolveSteps).toBe(0);
+    const { first } = await answeredTwice(ctx, [0]);
     const archive = await rawLayer([{ name: 'app/main.js', content: 'two' }]);
     const { warm, cold } = await rebuildAfter(ctx, () => writeFileSync(join(ctx, 'app.tar.gz'), archive));
     expect(warm.digest).toBe(cold.digest);
@@ -167,12 +168,7 @@ describe('the step cache', () => {
     const image = tempDir();
     const ref = await layoutOf(image, [await rawLayer([{ name: 'bin/tool', content: 'v1' }, { name: 'bin/other', content: 'o' }])]);
     const ctx = writeTree(tempDir(), { Dockerfile: `FROM scratch\nCOPY --from=${ref} /bin/tool /usr/bin/tool\n` });
-    const cacheDir = tempDir();
-    const first = await buildCounting(ctx, cacheDir);
-    const second = await buildCounting(ctx, cacheDir);
-    expect(second.digest).toBe(first.digest);
-    expect(second.cached).toEqual([0]);
-    expect(second.work.resolveSteps).toBe(0);
+    const { cacheDir } = await answeredTwice(ctx, [0]);
     await layoutOf(image, [await rawLayer([{ name: 'bin/tool', content: 'v2' }])]);
     const third = await buildCounting(ctx, cacheDir);
     expect(third.cached).toEqual([]);
