@@ -18,7 +18,9 @@ import { BuildContext } from './context.js';
 import { runStage, type StageEnv, type StageState } from './stage.js';
 import { flushStatCache } from '../layer/layer-cache.js';
 import { layerIds } from './step-cache.js';
-import { urlFetcher } from './url-source.js';
+import { urlFetcher } from '../remote/url-fetch.js';
+import { curl, wget } from '../run/commands/fetch.js';
+import type { Command } from '../run/shell/state.js';
 import { apkCommand } from '../run/apk/apk-command.js';
 import { closest } from '../util/suggest.js';
 import { precheckRun } from '../run/run.js';
@@ -163,7 +165,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const untrackScratch = trackTemp(scratch);
   const consumed = new Set<string>(plan.globalArgs.flatMap((a) => a.args.map((x) => x.name)));
   const mirror = opts.apk?.mirror ?? process.env.OCIMAKE_APK_MIRROR;
-  const runCommands = new Map([['apk', apkCommand({
+  const fetchUrl = urlFetcher(scratch, opts, opts.noCache === true ? undefined : cacheRoot);
+  const runCommands = new Map<string, Command>([['wget', wget(fetchUrl)], ['curl', curl(fetchUrl)], ['apk', apkCommand({
     cacheDir: cacheRoot, transport: opts, warn,
     ...(opts.apk?.allowUntrusted ? { allowUntrusted: true } : {}), ...(mirror ? { mirror } : {}), ...(opts.apk?.strictScripts ? { strictScripts: true } : {}),
   })]]);
@@ -180,7 +183,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     ...(opts.compression ? { compression: opts.compression } : {}),
     layerCache: { dir: join(cacheRoot, 'layers'), lookup: opts.noCache !== true, ...(imported ? { imported } : {}) },
     onLayerKey: (key, layer, uncompressedSize) => { cacheRecords.push({ key, layer, uncompressedSize }); },
-    fetchUrl: urlFetcher(scratch, opts, opts.noCache === true ? undefined : cacheRoot),
+    fetchUrl,
     resolveFrom: async (name, stage) => {
       const ref = stageRef(plan, name, stage.index);
       if (ref) await runOne(ref);

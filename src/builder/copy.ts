@@ -7,7 +7,7 @@ import type { Instruction } from '../dockerfile/instructions.js';
 import type { CopySource } from './copy-sources.js';
 import type { MergedFs } from '../image/merged-fs.js';
 import { excludeMatcher, refuseUnsupportedFlags } from './copy-filters.js';
-import { isGitSource, isUrlSource, urlFileName, type UrlFetcher } from './url-source.js';
+import { isGitSource, isUrlSource, urlFileName, type UrlFetcher } from '../remote/url-fetch.js';
 
 type CopyInstruction = Extract<Instruction, { kind: 'copy' | 'add' }>;
 

@@ -3,7 +3,7 @@ import type { Image, Layer } from '../image/image.js';
 import { appendLayer, editConfig } from '../image/mutate.js';
 import type { BlobStore } from '../store/blob-store.js';
 import { lookupLayer, writeLayerCached, type CachedLayer, type LayerCacheOptions } from '../layer/layer-cache.js';
-import type { UrlFetcher } from './url-source.js';
+import type { UrlFetcher } from '../remote/url-fetch.js';
 import { copyStepKey, readStep, writeStep } from './step-cache.js';
 import { join } from 'node:path';
 import type { LayerCompression } from '../layer/tar-writer.js';

@@ -10,7 +10,7 @@ import { writeFileAtomic } from '../util/atomic-file.js';
 import { mkdirp } from '../util/fs-paths.js';
 import type { BuildContext, ContextMatch } from './context.js';
 import { heredocNameOf } from './copy.js';
-import { isGitSource, isUrlSource } from './url-source.js';
+import { isGitSource, isUrlSource } from '../remote/url-fetch.js';
 
 // The step cache: a COPY (or ADD) answered before it is planned. The layer cache
 // keys a layer by its entries and their contents, which takes planning the copy on the stage's

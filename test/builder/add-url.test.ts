@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isGitSource, urlFileName } from '../../src/builder/url-source.js';
+import { isGitSource, urlFileName } from '../../src/remote/url-fetch.js';
 import { buildFrom, flatten } from '../helpers/build.js';
 import { rawLayer } from '../helpers/layers.js';
 import { tempDir } from '../helpers/tmp.js';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTree } from '../helpers/tmp.js';
-import { requireTools, run, runOcimake, walk } from './tools.js';
+import { requireTools, run, runOcimake, serveDir, walk } from './tools.js';
 import { MINIROOTFS } from '../helpers/alpine-images.js';
 
 // Issue 3 check 6: for a RUN-free multi-stage Dockerfile, our rootfs and config match what
@@ -36,20 +36,6 @@ STOPSIGNAL SIGINT
 ENTRYPOINT ["/usr/local/bin/app"]
 CMD ["--serve"]
 `;
-
-/**
- * Serves `dir` over HTTP on loopback from a child process (the builds run synchronously, so
- * a server in this process could not answer); resolves to its base URL.
- */
-async function serveDir(dir: string): Promise<{ url: string; child: ChildProcess }> {
-  const script = `const h=require('http'),f=require('fs'),p=require('path');const s=h.createServer((q,r)=>{f.readFile(p.join(${JSON.stringify(dir)},decodeURIComponent(new URL(q.url,'http://x').pathname).replace(/\\.\\./g,'')),(e,b)=>{if(e){r.writeHead(404).end();return}r.writeHead(200,{'content-length':b.length}).end(b)})});s.listen(0,'127.0.0.1',()=>console.log(s.address().port))`;
-  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<string>((resolve, reject) => {
-    child.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim()));
-    child.once('exit', (code) => reject(new Error(`the file server exited (${code})`)));
-  });
-  return { url: `http://127.0.0.1:${port}`, child };
-}
 
 describe('ocimake and buildah bud agree on a RUN-free multi-stage Dockerfile', () => {
   let work: string;

@@ -1,11 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MINIROOTFS } from '../helpers/alpine-images.js';
 import { writeTree } from '../helpers/tmp.js';
-import { requireTools, rootfsDiff, run, runOcimake, walk, type Node } from './tools.js';
+import { requireTools, rootfsDiff, run, runOcimake, serveDir, walk, type Node } from './tools.js';
+import { rawLayer } from '../helpers/layers.js';
 
 // Issue 7, with the real busybox as the judge: the same Dockerfile of shell file commands on
 // the real Alpine 3.20.3 rootfs, built by ocimake (nothing executed) and by
@@ -19,6 +21,8 @@ const FILE_COMMANDS = [
   "RUN sed -i 's/^root:x:0:0:root:\\/root:\\/bin\\/sh$/root:x:0:0:root:\\/root:\\/bin\\/ash/' /etc/passwd && sed -i -e '/^guest:/d' /etc/passwd /etc/group",
   "RUN cp -a /etc/apk /opt/apk-copy && cp /etc/alpine-release /opt/ && mv /opt/a /opt/moved && printf '%s\\n' a b > /opt/p && cat /opt/p | tee /opt/t >/dev/null && ln -s ../p /opt/moved/rel",
   'RUN set -eux; for d in one two; do mkdir -p "/opt/loop/$d"; echo "$d" > "/opt/loop/$d/name"; done; if [ -d /opt/loop/one ]; then rmdir /opt/moved/b/c; fi',
+  // Fetch, check, unpack (from a loopback server): busybox's wget, sha256sum -c and tar.
+  'RUN wget -q -O /tmp/t.tgz @URL@/t.tgz && echo "@SHA@  /tmp/t.tgz" | sha256sum -c - && mkdir -p /opt/tool && tar -xzf /tmp/t.tgz -C /opt/tool --strip-components=1 && rm /tmp/t.tgz && wget -q -P /opt @URL@/run.sh && sha256sum /opt/run.sh > /opt/run.sha',
   'USER app',
   'RUN mkdir -p /tmp/app && echo hi > /tmp/app/f',
 ];
@@ -42,16 +46,34 @@ function withoutShadowDate(root: string): Map<string, Node> {
 describe('RUN file commands: ocimake and the real busybox agree', () => {
   const work = join(tmpdir(), `ocimake-run-vs-buildah-${randomBytes(6).toString('hex')}`);
 
-  beforeAll(() => {
+  let server: ChildProcess | undefined;
+
+  beforeAll(async () => {
     requireTools('buildah', 'umoci');
     mkdirSync(work, { recursive: true });
+    const www = join(work, 'www');
+    mkdirSync(www);
+    const tgz = await rawLayer([
+      { name: 'tool-1.0/', type: 'directory', mode: 0o755 },
+      { name: 'tool-1.0/bin/', type: 'directory', mode: 0o750, uid: 1000, gid: 1000 },
+      { name: 'tool-1.0/bin/tool', content: '#!/bin/sh\necho tool\n', mode: 0o755, uid: 1000, gid: 1000 },
+      { name: 'tool-1.0/bin/t', type: 'symlink', linkname: 'tool' },
+      { name: 'tool-1.0/bin/tool2', type: 'link', linkname: 'tool-1.0/bin/tool' },
+      { name: 'tool-1.0/README', content: 'read me\n', mode: 0o600 },
+    ]);
+    writeFileSync(join(www, 't.tgz'), tgz);
+    writeFileSync(join(www, 'run.sh'), '#!/bin/sh\necho run\n');
+    const served = await serveDir(www);
+    server = served.child;
+    const sha = createHash('sha256').update(tgz).digest('hex');
+    const commands = FILE_COMMANDS.map((l) => l.replaceAll('@URL@', served.url).replaceAll('@SHA@', sha));
     // The real Alpine 3.20.3 rootfs as a single-platform layout buildah can read.
     const actx = writeTree(join(work, 'alpine-ctx'), { Dockerfile: 'FROM scratch\nADD rootfs.tar.gz /\nCMD ["/bin/sh"]\n' });
     copyFileSync(MINIROOTFS.amd64, join(actx, 'rootfs.tar.gz'));
     const a = runOcimake(['build', actx, '-o', `type=oci,dest=${join(work, 'alpine')}`, '-t', 'x/alpine:3.20', '--progress=plain', '--cache-dir', join(work, 'cache')]);
     expect(a.code, a.stderr).toBe(0);
     const base = `oci:${join(work, 'alpine')}:3.20`;
-    const ctx = writeTree(join(work, 'ctx'), { Dockerfile: `FROM ${base}\n${FILE_COMMANDS.join('\n')}\n` });
+    const ctx = writeTree(join(work, 'ctx'), { Dockerfile: `FROM ${base}\n${commands.join('\n')}\n` });
     const r = runOcimake(['build', ctx, '-o', `type=oci,dest=${join(work, 'ours')}`, '-t', 'x/run:1', '--progress=plain', '--cache-dir', join(work, 'cache')]);
     expect(r.code, r.stderr).toBe(0);
     const b = ['--storage-driver', 'vfs', '--root', join(work, 'buildah-root'), '--runroot', join(work, 'buildah-run')];
@@ -61,7 +83,10 @@ describe('RUN file commands: ocimake and the real busybox agree', () => {
     run('umoci', ['unpack', '--image', `${join(work, 'theirs')}:1`, join(work, 'theirs-bundle')]);
   }, 300_000);
 
-  afterAll(() => rmSync(work, { recursive: true, force: true }));
+  afterAll(() => {
+    server?.kill();
+    rmSync(work, { recursive: true, force: true });
+  });
 
   it('gives the same rootfs: paths, types, modes, owners, contents and link targets', () => {
     const ours = withoutShadowDate(join(work, 'ours-bundle', 'rootfs'));
@@ -69,5 +94,7 @@ describe('RUN file commands: ocimake and the real busybox agree', () => {
     expect(rootfsDiff(ours, theirs)).toEqual([]);
     expect(ours.get('etc/localtime')).toMatchObject({ type: 'symlink', link: '/usr/share/zoneinfo/UTC' });
     expect(ours.get('home/app')).toMatchObject({ uid: 100, gid: 101 });
+    expect(ours.get('opt/tool/bin/tool')).toMatchObject({ type: 'file', mode: 0o755, uid: 1000, gid: 1000 });
+    expect(ours.get('opt/run.sh')).toMatchObject({ type: 'file', mode: 0o644 });
   });
 });

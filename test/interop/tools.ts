@@ -184,3 +184,17 @@ export function rootfsDiff(a: Map<string, Node>, b: Map<string, Node>): string[]
   }
   return diff.sort();
 }
+
+/**
+ * Serves `dir` over HTTP on loopback from a child process (the builds run synchronously, so
+ * a server in this process could not answer); resolves to its base URL.
+ */
+export async function serveDir(dir: string): Promise<{ url: string; child: ChildProcess }> {
+  const script = `const h=require('http'),f=require('fs'),p=require('path');const s=h.createServer((q,r)=>{f.readFile(p.join(${JSON.stringify(dir)},decodeURIComponent(new URL(q.url,'http://x').pathname).replace(/\\.\\./g,'')),(e,b)=>{if(e){r.writeHead(404).end();return}r.writeHead(200,{'content-length':b.length}).end(b)})});s.listen(0,'127.0.0.1',()=>console.log(s.address().port))`;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<string>((resolve, reject) => {
+    child.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim()));
+    child.once('exit', (code) => reject(new Error(`the file server exited (${code})`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, child };
+}

@@ -4,18 +4,20 @@ import { sed } from './sed.js';
 import { TEST_COMMANDS } from './test.js';
 import { TEXT_COMMANDS } from './text.js';
 import { USER_COMMANDS } from './users.js';
+import { SUM_COMMANDS } from './sums.js';
+import { tarCommand } from './tar.js';
 import { updateCaCertificatesCommand } from './certs.js';
 
 /** What the native commands need from the build (apk's repositories, keys and options). */
 export interface NativeOptions {
-  /** Extra native commands (apk), by name. */
+  /** Extra native commands (apk, wget, curl: they need the build's network), by name. */
   extra?: ReadonlyMap<string, Command>;
 }
 
 /** Every command RUN can do natively, by name. */
 export function nativeCommands(opts: NativeOptions): Map<string, Command> {
   return new Map<string, Command>([
-    ...FILE_COMMANDS, ...TEXT_COMMANDS, ...TEST_COMMANDS, ...USER_COMMANDS, ['sed', sed], ['update-ca-certificates', updateCaCertificatesCommand],
+    ...FILE_COMMANDS, ...TEXT_COMMANDS, ...TEST_COMMANDS, ...USER_COMMANDS, ...SUM_COMMANDS, ['tar', tarCommand], ['sed', sed], ['update-ca-certificates', updateCaCertificatesCommand],
     ...(opts.extra ?? new Map()),
   ]);
 }

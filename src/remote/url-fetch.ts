@@ -8,9 +8,9 @@ import { tempPathBeside } from '../util/temp-files.js';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { OcimakeError } from '../errors.js';
-import { discard } from '../remote/bounded.js';
-import { isTransient, networkError } from '../remote/retry.js';
-import { RegistryClient, type TransportOptions } from '../remote/transport.js';
+import { discard } from './bounded.js';
+import { isTransient, networkError } from './retry.js';
+import { RegistryClient, type TransportOptions } from './transport.js';
 
 // `ADD <url> <dest>`: the file is fetched over the registries' HTTP stack (retries with back-off,
 // redirects, timeouts, TLS unchecked only on loopback or --insecure-registry hosts; no
@@ -20,6 +20,13 @@ import { RegistryClient, type TransportOptions } from '../remote/transport.js';
 // Its layer is keyed by its content, so a rebuild asks the server again (the file may have
 // changed) but writes no layer when the bytes are the same; a file kept in the cache with its
 // ETag or Last-Modified is asked for conditionally, and a 304 downloads nothing.
+
+/** The server answered something other than the file (`status`: its HTTP status). */
+export class FetchStatusError extends OcimakeError {
+  constructor(readonly status: number, message: string, opts: { hint: string }) {
+    super('ADD_FETCH', message, opts);
+  }
+}
 
 /** A fetched file in the scratch directory. */
 export interface FetchedUrl { path: string; size: number; digest: string }
@@ -140,7 +147,7 @@ async function fetchTo(c: RegistryClient, url: string, path: string, k: Kept | u
     }
     if (res.status !== 200) {
       await discard(res.body);
-      throw new OcimakeError('ADD_FETCH', `ADD ${url}: the server answered ${res.status}`, {
+      throw new FetchStatusError(res.status, `ADD ${url}: the server answered ${res.status}`, {
         hint: res.status === 404 ? 'check the URL: the server has no such file'
           : res.status === 401 || res.status === 403 ? 'ADD sends no credentials (as BuildKit): download the file into the build context and COPY it'
             : 'check that the server is reachable from here and serves the file',

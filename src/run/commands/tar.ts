@@ -1,0 +1,119 @@
+import { Readable } from 'node:stream';
+import { OcimakeError } from '../../errors.js';
+import { readLayer } from '../../layer/layer-reader.js';
+import { RunError } from '../errors.js';
+import { Inode, type Meta, type Node } from '../fs/run-fs.js';
+import { absPath, newMeta, type Command, type Io, type ShellState } from '../shell/state.js';
+import { parseOpts } from './opts.js';
+import { readOperand } from './text.js';
+
+// tar -x and -t, natively: the "unpack" of "fetch, check, unpack". The archive (plain or gzip)
+// is read with the layer reader, so a member that climbs out with `..` is refused as a hostile
+// layer is; members land in the RUN's filesystem as GNU and busybox tar put them when run as
+// root: owners and modes as archived (-o: the RUN's user; -p is implied), parents made as
+// needed, directories merged, symlinked directories followed. -C, --strip-components and
+// member names select where and what. Creating archives, and xz or bzip2, are refused.
+
+function unsupported(what: string, hint: string): OcimakeError {
+  return new OcimakeError('RUN_UNSUPPORTED', `tar ${what} is not supported natively`, { hint });
+}
+
+export const tarCommand: Command = async (args, io, sh) => {
+  // Old style: the first argument is a bundle of letters without a dash ("tar xzf a.tgz").
+  const argv = args.length > 0 && !args[0]!.startsWith('-') ? [`-${args[0]}`, ...args.slice(1)] : args;
+  const o = parseOpts('tar', argv, 'xtczjJvf:C:opOm@%:&^', {
+    extract: 'x', get: 'x', list: 't', create: 'c', gzip: 'z', gunzip: 'z', bzip2: 'j', xz: 'J', verbose: 'v', file: 'f', directory: 'C',
+    'no-same-owner': 'o', 'preserve-permissions': 'p', 'same-permissions': 'p', 'to-stdout': 'O', touch: 'm',
+    'same-owner': '@', 'strip-components': '%', overwrite: '&', 'no-same-permissions': '^',
+  });
+  if (o.flags.has('c')) throw unsupported('-c', 'RUN cannot create archives natively; COPY the files instead');
+  if (o.flags.has('j') || o.flags.has('J')) throw unsupported(o.flags.has('j') ? '-j (bzip2)' : '-J (xz)', 'fetch a .tar.gz of the same release, or unpack the archive before the build and COPY the files');
+  if (!o.flags.has('x') && !o.flags.has('t')) throw new RunError('need -x or -t', 1);
+  const file = o.values.get('f')?.at(-1) ?? '-';
+  const archive = await readOperand(sh, file, io.stdin);
+  if (archive.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00])) || archive.subarray(0, 3).toString('latin1') === 'BZh') {
+    throw unsupported(`of ${archive[0] === 0xfd ? 'an xz' : 'a bzip2'} archive`, 'fetch a .tar.gz of the same release, or unpack the archive before the build and COPY the files');
+  }
+  const strip = Number(o.values.get('%')?.at(-1) ?? 0);
+  if (!Number.isInteger(strip) || strip < 0) throw new RunError(`invalid number '${o.values.get('%')?.at(-1)}'`, 2);
+  const members = o.rest.map((m) => m.replace(/^\.\//, '').replace(/\/+$/, ''));
+  const matched = new Set<string>();
+  const wanted = (p: string) => {
+    if (members.length === 0) return true;
+    const m = members.find((x) => p === x || p.startsWith(`${x}/`));
+    if (m !== undefined) matched.add(m);
+    return m !== undefined;
+  };
+  const dest = absPath(sh, o.values.get('C')?.at(-1) ?? '.');
+  const into = await sh.fs.resolve(dest, true);
+  if (o.flags.has('x') && !o.flags.has('O') && into.node?.type !== 'directory') throw new RunError(`can't change directory to '${dest}': No such file or directory`, 2);
+  const keepOwner = sh.user.uid === 0 && !o.flags.has('o');
+  const made = new Map<string, Inode>();
+  let seen = 0;
+  for await (const { entry, body } of readLayer(Readable.from([archive]), `tar archive ${file}`)) {
+    seen++;
+    const parts = entry.path.split('/').filter((s) => s !== '');
+    const rel = parts.slice(strip).join('/');
+    if (rel === '' || !wanted(entry.path)) continue;
+    if (o.flags.has('t')) { io.out(`${entry.path}${entry.type === 'directory' ? '/' : ''}\n`); continue; }
+    const data = entry.type === 'file' ? await readAll(body) : undefined;
+    if (o.flags.has('v')) io.out(`${entry.path}\n`);
+    if (o.flags.has('O')) { if (data) io.out(data); continue; }
+    const mode = o.flags.has('^') ? entry.mode & 0o7777 & ~sh.umask : entry.mode & 0o7777;
+    const meta: Meta = keepOwner ? { mode, uid: entry.uid, gid: entry.gid } : { ...newMeta(sh, entry.mode & 0o7777) };
+    await extractOne(sh, `${into.path === '' ? '' : `/${into.path}`}/${rel}`, entry, meta, data, made, strip, io);
+  }
+  if (seen === 0 && archive.length > 0) throw new RunError('short read', 1);
+  const missing = members.filter((m) => !matched.has(m));
+  for (const m of missing) io.err(`tar: ${m}: Not found in archive\n`);
+  return missing.length > 0 ? 2 : 0;
+};
+
+async function readAll(body: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of body) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Writes one member at `abs`: parents made as needed, symlinked directories followed. */
+async function extractOne(sh: ShellState, abs: string, entry: { path: string; type: string; linkname?: string }, meta: Meta, data: Buffer | undefined, made: Map<string, Inode>, strip: number, io: Io): Promise<void> {
+  const parent = abs.slice(0, abs.lastIndexOf('/')) || '/';
+  await mkdirs(sh, parent);
+  const { path, node } = await sh.fs.resolve(abs, entry.type === 'directory');
+  if (entry.type === 'directory') {
+    if (node?.type === 'directory') { sh.fs.set(path, { ...node, meta }); return; }
+    if (node) await sh.fs.remove(path);
+    await sh.fs.makeDir(path, meta);
+    return;
+  }
+  if (node?.type === 'directory') throw new RunError(`can't remove old file ${entry.path}: Is a directory`, 2);
+  let n: Node;
+  if (entry.type === 'file') {
+    const ino = new Inode(meta, data ?? Buffer.alloc(0));
+    made.set(entry.path, ino);
+    n = { type: 'file', ino };
+  } else if (entry.type === 'symlink') {
+    n = { type: 'symlink', meta: { mode: 0o777, uid: meta.uid, gid: meta.gid }, target: entry.linkname ?? '' };
+  } else if (entry.type === 'hardlink') {
+    const target = made.get(entry.linkname ?? '');
+    if (!target) {
+      const stripped = (entry.linkname ?? '').split('/').slice(strip).join('/');
+      throw new RunError(`can't create hardlink '${entry.path}' to '${stripped || entry.linkname}': not in the archive before it`, 2);
+    }
+    made.set(entry.path, target);
+    n = { type: 'file', ino: target };
+  } else {
+    io.err(`tar: ${entry.path}: device and FIFO members are skipped\n`);
+    return;
+  }
+  sh.fs.set(path, n);
+}
+
+/** mkdir -p of a directory for members whose parents the archive does not list. */
+async function mkdirs(sh: ShellState, dir: string): Promise<void> {
+  const { node } = await sh.fs.resolve(dir, true);
+  if (node?.type === 'directory') return;
+  const mkdir = sh.commands.get('mkdir')!;
+  const status = await mkdir(['-p', dir], { stdin: Buffer.alloc(0), out: () => {}, err: () => {} }, sh);
+  if (status !== 0) throw new RunError(`can't create directory '${dir}'`, 2);
+}
