@@ -62,6 +62,8 @@ describe('RUN wget, curl and sha256sum', () => {
     expect(r.top.get('srv/tool-1.0.sh')?.content).toBe(tool.toString());
     expect(r.top.get('opt/latest')?.content).toBe(tool.toString());
     expect(r.top.get('copy')?.content).toBe(tool.toString());
+    // As busybox: a name taken from the URL is not overwritten.
+    await expect(run(`WORKDIR /srv\nRUN wget -q ${url}/dl/tool-1.0.sh && wget -q ${url}/dl/tool-1.0.sh`)).rejects.toThrow(/can't open 'tool-1.0.sh': File exists/);
   });
 
   it('exits as wget and curl do on an error answer, so `||` works', async () => {

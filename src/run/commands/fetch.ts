@@ -55,6 +55,8 @@ export function wget(fetchUrl: UrlFetcher): Command {
     for (const url of o.rest) {
       const data = await fetchOrExit(fetchUrl, url, 8, 4, (s) => `server returned error: HTTP/1.1 ${s}`);
       const name = out ?? `${dir ? `${dir.replace(/\/+$/, '')}/` : ''}${urlFileName(url) ?? 'index.html'}`;
+      // busybox: a name taken from the URL never overwrites (-O does).
+      if (out === undefined && (await sh.fs.resolve(absPath(sh, name), false)).node) throw new RunError(`can't open '${name}': File exists`, 1);
       if (!o.flags.has('q') && name !== '-') io.err(`saving to '${name}'\n`);
       // With -O, every URL goes into the one file, one after the other.
       if (out !== undefined && out !== '-' && !first) await writeFileAt(sh, out, data, true);
