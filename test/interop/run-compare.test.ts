@@ -8,6 +8,7 @@ import { MINIROOTFS } from '../helpers/alpine-images.js';
 import { writeTree } from '../helpers/tmp.js';
 import { requireTools, rootfsDiff, run, runOcimake, serveDir, walk, type Node } from './tools.js';
 import { rawLayer } from '../helpers/layers.js';
+import { zipOf } from '../helpers/zip.js';
 
 // Issue 7, with the real busybox as the judge: the same Dockerfile of shell file commands on
 // the real Alpine 3.20.3 rootfs, built by ocimake (nothing executed) and by
@@ -21,8 +22,9 @@ const FILE_COMMANDS = [
   "RUN sed -i 's/^root:x:0:0:root:\\/root:\\/bin\\/sh$/root:x:0:0:root:\\/root:\\/bin\\/ash/' /etc/passwd && sed -i -e '/^guest:/d' /etc/passwd /etc/group",
   "RUN cp -a /etc/apk /opt/apk-copy && cp /etc/alpine-release /opt/ && mv /opt/a /opt/moved && printf '%s\\n' a b > /opt/p && cat /opt/p | tee /opt/t >/dev/null && ln -s ../p /opt/moved/rel",
   'RUN set -eux; for d in one two; do mkdir -p "/opt/loop/$d"; echo "$d" > "/opt/loop/$d/name"; done; if [ -d /opt/loop/one ]; then rmdir /opt/moved/b/c; fi',
-  // Fetch, check, unpack (from a loopback server): busybox's wget, sha256sum -c and tar.
+  // Fetch, check, unpack (from a loopback server): busybox's wget, sha256sum -c, tar and unzip.
   'RUN wget -q -O /tmp/t.tgz @URL@/t.tgz && echo "@SHA@  /tmp/t.tgz" | sha256sum -c - && mkdir -p /opt/tool && tar -xzf /tmp/t.tgz -C /opt/tool --strip-components=1 && rm /tmp/t.tgz && wget -q -P /opt @URL@/run.sh && sha256sum /opt/run.sh > /opt/run.sha',
+  'RUN cd /tmp && wget -q @URL@/tf.zip && unzip -q tf.zip -d /opt/zip && unzip -qj tf.zip -d /opt/flat -x docs/latest && rm tf.zip',
   'USER app',
   'RUN mkdir -p /tmp/app && echo hi > /tmp/app/f',
 ];
@@ -63,6 +65,12 @@ describe('RUN file commands: ocimake and the real busybox agree', () => {
     ]);
     writeFileSync(join(www, 't.tgz'), tgz);
     writeFileSync(join(www, 'run.sh'), '#!/bin/sh\necho run\n');
+    writeFileSync(join(www, 'tf.zip'), await zipOf([
+      { name: 'terraform', content: 'ELF terraform', mode: 0o755 },
+      { name: 'docs/', dir: true, mode: 0o700 },
+      { name: 'docs/LICENSE', content: 'MPL', mode: 0o666 },
+      { name: 'docs/latest', link: 'LICENSE' },
+    ]));
     const served = await serveDir(www);
     server = served.child;
     const sha = createHash('sha256').update(tgz).digest('hex');
@@ -96,5 +104,8 @@ describe('RUN file commands: ocimake and the real busybox agree', () => {
     expect(ours.get('home/app')).toMatchObject({ uid: 100, gid: 101 });
     expect(ours.get('opt/tool/bin/tool')).toMatchObject({ type: 'file', mode: 0o755, uid: 1000, gid: 1000 });
     expect(ours.get('opt/run.sh')).toMatchObject({ type: 'file', mode: 0o644 });
+    expect(ours.get('opt/zip/docs')).toMatchObject({ type: 'dir', mode: 0o700 });
+    expect(ours.get('opt/zip/docs/latest')).toMatchObject({ type: 'symlink', link: 'LICENSE' });
+    expect(ours.get('opt/flat/terraform')).toMatchObject({ type: 'file', mode: 0o755 });
   });
 });

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alpineLayout } from '../helpers/alpine-images.js';
 import { buildFrom, flatten } from '../helpers/build.js';
 import { rawLayer } from '../helpers/layers.js';
+import { zipOf } from '../helpers/zip.js';
 import { tempDir } from '../helpers/tmp.js';
 
 // RUN's "fetch, check, unpack" pattern, natively: wget (busybox's, in the Alpine base) and
@@ -17,6 +18,7 @@ const tool = Buffer.from('#!/bin/sh\necho tool 1.0\n');
 const sha = createHash('sha256').update(tool).digest('hex');
 let tarball: Buffer;
 let hostile: Buffer;
+let zip: Buffer;
 const shaOf = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 beforeAll(async () => {
@@ -30,9 +32,16 @@ beforeAll(async () => {
     { name: 'tool-1.0/share/doc/README', content: 'read me\n', mode: 0o644 },
   ]);
   hostile = await rawLayer([{ name: '../../etc/evil', content: 'x' }]);
+  zip = await zipOf([
+    { name: 'terraform', content: 'ELF terraform', mode: 0o755 },
+    { name: 'docs/', dir: true, mode: 0o700 },
+    { name: 'docs/LICENSE', content: 'MPL', mode: 0o666 },
+    { name: 'docs/latest', link: 'LICENSE' },
+  ]);
   server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     if (path === '/dl/tool-1.0.tar.gz') { res.writeHead(200, { 'content-length': tarball.length }).end(tarball); return; }
+    if (path === '/dl/tf.zip') { res.writeHead(200, { 'content-length': zip.length }).end(zip); return; }
     if (path === '/dl/evil.tar.gz') { res.writeHead(200, { 'content-length': hostile.length }).end(hostile); return; }
     if (path === '/dl/tool-1.0.sh') { res.writeHead(200, { 'content-length': tool.length }).end(tool); return; }
     if (path === '/latest') { res.writeHead(302, { location: '/dl/tool-1.0.sh' }).end(); return; }
@@ -117,5 +126,23 @@ describe('RUN wget, curl and sha256sum', () => {
     await expect(run('RUN tar -xJf /x.tar.xz')).rejects.toThrow(/tar -J \(xz\) is not supported natively/);
     await expect(run(`RUN wget -qO /e.tgz ${url}/dl/evil.tar.gz && tar -xzf /e.tgz -C /tmp`)).rejects.toThrow(/climbs out/);
     await expect(run(`RUN wget -qO /t.tgz ${url}/dl/tool-1.0.tar.gz && tar -xzf /t.tgz nothing/here`)).rejects.toThrow(/exit code: 2[\s\S]*Not found in archive/);
+  });
+
+  it('unzip: a zip release into a directory, modes under the umask, symlinks kept', async () => {
+    const r = await run(`WORKDIR /tmp\nRUN wget -q ${url}/dl/tf.zip && unzip -q tf.zip -d /usr/local/bin && rm tf.zip && unzip 2>/dev/null; true`);
+    expect(r.top.get('usr/local/bin/terraform')).toMatchObject({ type: 'file', mode: 0o755, uid: 0, content: 'ELF terraform' });
+    expect(r.top.get('usr/local/bin/docs')).toMatchObject({ type: 'directory', mode: 0o700 });
+    expect(r.top.get('usr/local/bin/docs/LICENSE')).toMatchObject({ mode: 0o644, content: 'MPL' });
+    expect(r.top.get('usr/local/bin/docs/latest')).toMatchObject({ type: 'symlink', linkname: 'LICENSE' });
+  });
+
+  it('unzip: -o, -n, -j, -x, -p and -l; an existing file is not replaced without -o', async () => {
+    const r = await run(`WORKDIR /z\nRUN wget -q ${url}/dl/tf.zip && unzip -q tf.zip && echo old > terraform && unzip -qn tf.zip terraform && cp terraform /kept && unzip -qo tf.zip terraform && mkdir /j && unzip -qj tf.zip -d /j -x terraform && unzip -p tf.zip docs/LICENSE > /p && unzip -l tf.zip > /l`);
+    expect(r.top.get('kept')?.content).toBe('old\n');
+    expect(r.top.get('z/terraform')?.content).toBe('ELF terraform');
+    expect([...r.top.keys()].filter((k) => k.startsWith('j/')).sort()).toEqual(['j/LICENSE', 'j/latest']);
+    expect(r.top.get('p')?.content).toBe('MPL');
+    expect(r.top.get('l')?.content).toContain('docs/LICENSE');
+    await expect(run(`WORKDIR /z\nRUN wget -q ${url}/dl/tf.zip && unzip -q tf.zip && unzip -q tf.zip`)).rejects.toThrow(/use unzip -o to replace/);
   });
 });
