@@ -25,6 +25,9 @@ const FILE_COMMANDS = [
   // Fetch, check, unpack (from a loopback server): busybox's wget, sha256sum -c, tar and unzip.
   'RUN wget -q -O /tmp/t.tgz @URL@/t.tgz && echo "@SHA@  /tmp/t.tgz" | sha256sum -c - && mkdir -p /opt/tool && tar -xzf /tmp/t.tgz -C /opt/tool --strip-components=1 && rm /tmp/t.tgz && wget -q -P /opt @URL@/run.sh && sha256sum /opt/run.sh > /opt/run.sha',
   'RUN cd /tmp && wget -q @URL@/tf.zip && unzip -q tf.zip -d /opt/zip && unzip -qj tf.zip -d /opt/flat -x docs/latest && rm tf.zip',
+  // find's cleanup patterns, and the text filters of pipelines.
+  "RUN mkdir -p /opt/f/a/tests /opt/f/b/test/deep /opt/f/c /opt/f/e && touch /opt/f/a/x.pyc /opt/f/a/y.py /opt/f/b/test/deep/z /opt/f/c/keep.PYC && find /opt/f -depth \\( -type d -a \\( -name test -o -name tests \\) \\) -exec rm -rf '{}' + && find /opt/f -name '*.pyc' -delete && find /opt/f -type d -empty -delete && find /opt/f -type f -exec chmod 600 {} \\; && find /opt/f | sort > /opt/f.list && find /opt/f -maxdepth 1 -mindepth 1 ! -name c > /opt/f.top",
+  "RUN printf 'b\\na\\nb\\n\\tc d\\n' > /opt/t && sort -u /opt/t | tr a-z A-Z > /opt/sorted && sort -r /opt/t > /opt/rsorted && sha256sum /opt/sorted | cut -d' ' -f1 > /opt/sum && wc -l < /opt/f.list > /opt/count && wc /opt/t > /opt/wc && head -n1 /opt/f.list > /opt/first && tail -n 1 /opt/f.list > /opt/last && uniq -c /opt/t > /opt/uniq && cut -c2-3 /opt/t > /opt/cut && tr -d '\\n' < /opt/t > /opt/joined && tr -s ' b' < /opt/t > /opt/squeezed",
   'USER app',
   'RUN mkdir -p /tmp/app && echo hi > /tmp/app/f',
 ];

@@ -7,6 +7,8 @@ import { USER_COMMANDS } from './users.js';
 import { SUM_COMMANDS } from './sums.js';
 import { tarCommand } from './tar.js';
 import { unzipCommand } from './unzip.js';
+import { findCommand } from './find.js';
+import { FILTER_COMMANDS } from './filters.js';
 import { updateCaCertificatesCommand } from './certs.js';
 
 /** What the native commands need from the build (apk's repositories, keys and options). */
@@ -18,7 +20,7 @@ export interface NativeOptions {
 /** Every command RUN can do natively, by name. */
 export function nativeCommands(opts: NativeOptions): Map<string, Command> {
   return new Map<string, Command>([
-    ...FILE_COMMANDS, ...TEXT_COMMANDS, ...TEST_COMMANDS, ...USER_COMMANDS, ...SUM_COMMANDS, ['tar', tarCommand], ['unzip', unzipCommand], ['sed', sed], ['update-ca-certificates', updateCaCertificatesCommand],
+    ...FILE_COMMANDS, ...TEXT_COMMANDS, ...TEST_COMMANDS, ...USER_COMMANDS, ...SUM_COMMANDS, ...FILTER_COMMANDS, ['tar', tarCommand], ['unzip', unzipCommand], ['find', findCommand], ['sed', sed], ['update-ca-certificates', updateCaCertificatesCommand],
     ...(opts.extra ?? new Map()),
   ]);
 }

@@ -3,6 +3,7 @@ import { OcimakeError } from '../../errors.js';
 import { limit, overLimit } from '../../util/limits.js';
 import { RunError } from '../errors.js';
 import { Inode, type Meta } from '../fs/run-fs.js';
+import { patternRegExp } from '../shell/expand.js';
 import { absPath, type Command, type ShellState } from '../shell/state.js';
 import { parseOpts } from './opts.js';
 import { readOperand } from './text.js';
@@ -17,11 +18,8 @@ const S_IFMT = 0o170000;
 const S_IFLNK = 0o120000;
 const S_IFDIR = 0o040000;
 
-/** A shell glob (`*`, `?`, `[...]`) as a whole-name regular expression. */
-function globRe(g: string): RegExp {
-  const body = g.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${body}$`, 's');
-}
+/** A member pattern as busybox matches it (fnmatch without FNM_PATHNAME: `*` matches `/` too). */
+const globRe = (g: string): RegExp => patternRegExp(g, true);
 
 export const unzipCommand: Command = async (args, io, sh) => {
   // -x takes every operand after it (until -d) as an exclusion, as busybox does.
