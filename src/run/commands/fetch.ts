@@ -4,6 +4,7 @@ import { FetchStatusError, isUrlSource, urlFileName, type UrlFetcher } from '../
 import { RunError } from '../errors.js';
 import { writeFileAt } from '../shell/interp.js';
 import { absPath, type Command, type Io, type ShellState } from '../shell/state.js';
+import { mkdirParents } from './files.js';
 import { parseOpts } from './opts.js';
 
 // wget and curl, natively: the download the common "fetch, check, unpack" RUN starts with.
@@ -108,16 +109,9 @@ export function curl(fetchUrl: UrlFetcher): Command {
       const name = kind === 'o' ? outputs.shift()! : urlFileName(url);
       if (name === undefined) throw new RunError(`(23) Remote file name has no length`, 23);
       const path = dir && !name.startsWith('/') && name !== '-' ? `${dir.replace(/\/+$/, '')}/${name}` : name;
-      if (o.flags.has('@') && path !== '-') await makeParents(sh, path);
+      if (o.flags.has('@') && path !== '-') await mkdirParents(sh, absPath(sh, path).replace(/\/[^/]*$/, '') || '/', 'curl', 23);
       await put(sh, io, path, data);
     }
     return 0;
   };
-}
-
-/** --create-dirs: the missing directories above `path`. */
-async function makeParents(sh: ShellState, path: string): Promise<void> {
-  const mkdir = sh.commands.get('mkdir');
-  const parent = absPath(sh, path).replace(/\/[^/]*$/, '') || '/';
-  if (mkdir) await mkdir(['-p', parent], { stdin: Buffer.alloc(0), out: () => {}, err: () => {} }, sh);
 }

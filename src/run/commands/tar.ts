@@ -4,6 +4,7 @@ import { readLayer } from '../../layer/layer-reader.js';
 import { RunError } from '../errors.js';
 import { Inode, type Meta, type Node } from '../fs/run-fs.js';
 import { absPath, newMeta, type Command, type Io, type ShellState } from '../shell/state.js';
+import { mkdirParents } from './files.js';
 import { parseOpts } from './opts.js';
 import { readOperand } from './text.js';
 
@@ -78,7 +79,7 @@ async function readAll(body: Readable): Promise<Buffer> {
 /** Writes one member at `abs`: parents made as needed, symlinked directories followed. */
 async function extractOne(sh: ShellState, abs: string, entry: { path: string; type: string; linkname?: string }, meta: Meta, data: Buffer | undefined, made: Map<string, Inode>, strip: number, io: Io): Promise<void> {
   const parent = abs.slice(0, abs.lastIndexOf('/')) || '/';
-  await mkdirs(sh, parent);
+  await mkdirParents(sh, parent, 'tar', 2);
   const { path, node } = await sh.fs.resolve(abs, entry.type === 'directory');
   if (entry.type === 'directory') {
     if (node?.type === 'directory') { sh.fs.set(path, { ...node, meta }); return; }
@@ -107,13 +108,4 @@ async function extractOne(sh: ShellState, abs: string, entry: { path: string; ty
     return;
   }
   sh.fs.set(path, n);
-}
-
-/** mkdir -p of a directory for members whose parents the archive does not list. */
-async function mkdirs(sh: ShellState, dir: string): Promise<void> {
-  const { node } = await sh.fs.resolve(dir, true);
-  if (node?.type === 'directory') return;
-  const mkdir = sh.commands.get('mkdir')!;
-  const status = await mkdir(['-p', dir], { stdin: Buffer.alloc(0), out: () => {}, err: () => {} }, sh);
-  if (status !== 0) throw new RunError(`can't create directory '${dir}'`, 2);
 }

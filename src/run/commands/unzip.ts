@@ -4,7 +4,8 @@ import { limit, overLimit } from '../../util/limits.js';
 import { RunError } from '../errors.js';
 import { Inode, type Meta } from '../fs/run-fs.js';
 import { patternRegExp } from '../shell/expand.js';
-import { absPath, type Command, type ShellState } from '../shell/state.js';
+import { absPath, type Command } from '../shell/state.js';
+import { mkdirParents } from './files.js';
 import { parseOpts } from './opts.js';
 import { readOperand } from './text.js';
 
@@ -65,7 +66,7 @@ export const unzipCommand: Command = async (args, io, sh) => {
       const rel = o.flags.has('j') ? name.replace(/\/+$/, '').split('/').pop()! : name.replace(/\/+$/, '');
       if (o.flags.has('j') && isDir) continue;
       const abs = absPath(sh, dest ? `${dest.replace(/\/+$/, '')}/${rel}` : rel);
-      await mkdirs(sh, abs.slice(0, abs.lastIndexOf('/')) || '/');
+      await mkdirParents(sh, abs.slice(0, abs.lastIndexOf('/')) || '/', 'unzip', 1);
       const { path, node } = await sh.fs.resolve(abs, isDir);
       const mode = (unixMode & 0o7777) || (isDir ? 0o777 : 0o666);
       const meta: Meta = { mode: mode & ~sh.umask & 0o7777, uid: sh.user.uid, gid: sh.user.gid };
@@ -103,12 +104,4 @@ async function readEntry(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<Buffer
   const chunks: Buffer[] = [];
   for await (const c of await zip.openReadStreamPromise(entry)) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
-}
-
-/** mkdir -p, as unzip makes the directories its members need. */
-async function mkdirs(sh: ShellState, dir: string): Promise<void> {
-  const { node } = await sh.fs.resolve(dir, true);
-  if (node?.type === 'directory') return;
-  const status = await sh.commands.get('mkdir')!(['-p', dir], { stdin: Buffer.alloc(0), out: () => {}, err: () => {} }, sh);
-  if (status !== 0) throw new RunError(`can't create directory '${dir}'`, 1);
 }
