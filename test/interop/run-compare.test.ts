@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
+import { gzipSync } from 'node:zlib';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +29,8 @@ const FILE_COMMANDS = [
   // find's cleanup patterns, and the text filters of pipelines.
   "RUN mkdir -p /opt/f/a/tests /opt/f/b/test/deep /opt/f/c /opt/f/e && touch /opt/f/a/x.pyc /opt/f/a/y.py /opt/f/b/test/deep/z /opt/f/c/keep.PYC && find /opt/f -depth \\( -type d -a \\( -name test -o -name tests \\) \\) -exec rm -rf '{}' + && find /opt/f -name '*.pyc' -delete && find /opt/f -type d -empty -delete && find /opt/f -type f -exec chmod 600 {} \\; && find /opt/f | sort > /opt/f.list && find /opt/f -maxdepth 1 -mindepth 1 ! -name c > /opt/f.top",
   "RUN printf 'b\\na\\nb\\n\\tc d\\n' > /opt/t && sort -u /opt/t | tr a-z A-Z > /opt/sorted && sort -r /opt/t > /opt/rsorted && sha256sum /opt/sorted | cut -d' ' -f1 > /opt/sum && wc -l < /opt/f.list > /opt/count && wc /opt/t > /opt/wc && head -n1 /opt/f.list > /opt/first && tail -n 1 /opt/f.list > /opt/last && uniq -c /opt/t > /opt/uniq && cut -c2-3 /opt/t > /opt/cut && tr -d '\\n' < /opt/t > /opt/joined && tr -s ' b' < /opt/t > /opt/squeezed",
+  // install and gunzip.
+  "RUN cd /tmp && echo hello > f && install -m 4755 -o nobody f /usr/local/bin/f1 && install -D f /opt/deep/x/f2 && install -d -m 700 /opt/dd && install -t /opt/deep f && printf 'abc\\n' > g && chmod 640 g && chown 5:6 g && wget -q -O g.gz @URL@/g.gz && chmod 604 g.gz && rm g && gunzip g.gz && mv g /opt/g && wget -q -O /opt/z.gz @URL@/g.gz && zcat /opt/z.gz > /opt/z.txt && gunzip -k /opt/z.gz",
   'USER app',
   'RUN mkdir -p /tmp/app && echo hi > /tmp/app/f',
 ];
@@ -68,6 +71,7 @@ describe('RUN file commands: ocimake and the real busybox agree', () => {
     ]);
     writeFileSync(join(www, 't.tgz'), tgz);
     writeFileSync(join(www, 'run.sh'), '#!/bin/sh\necho run\n');
+    writeFileSync(join(www, 'g.gz'), gzipSync(Buffer.from('gunzipped\n')));
     writeFileSync(join(www, 'tf.zip'), await zipOf([
       { name: 'terraform', content: 'ELF terraform', mode: 0o755 },
       { name: 'docs/', dir: true, mode: 0o700 },
@@ -110,5 +114,7 @@ describe('RUN file commands: ocimake and the real busybox agree', () => {
     expect(ours.get('opt/zip/docs')).toMatchObject({ type: 'dir', mode: 0o700 });
     expect(ours.get('opt/zip/docs/latest')).toMatchObject({ type: 'symlink', link: 'LICENSE' });
     expect(ours.get('opt/flat/terraform')).toMatchObject({ type: 'file', mode: 0o755 });
+    expect(ours.get('usr/local/bin/f1')).toMatchObject({ mode: 0o4755, uid: 65534 });
+    expect(ours.get('opt/g')).toMatchObject({ mode: 0o604 });
   });
 });
