@@ -101,10 +101,12 @@ describe('RUN with shell file commands', () => {
   });
 
   it('a failing command fails the build with its exit code and output', async () => {
-    const err = await run('RUN echo about to fail && ls /nonexistent-dir-x || false').catch((e: unknown) => e);
-    // ls is not native: refused before anything runs, naming the line and the program.
+    const err = await run('RUN echo about to fail && make all || false').catch((e: unknown) => e);
+    // make is not native: refused before anything runs, naming the line and the program.
     expect(err).toBeInstanceOf(OcimakeError);
-    expect((err as Error).message).toMatch(/^Dockerfile:2: RUN would execute "ls"/);
+    expect((err as Error).message).toMatch(/^Dockerfile:2: RUN would execute "make"/);
+    const err1 = await run('RUN echo about to fail && ls /nonexistent-dir-x').catch((e: unknown) => e);
+    expect((err1 as Error).message).toMatch(/exit code: 1\nabout to fail\nls: \/nonexistent-dir-x: No such file or directory$/);
     const err2 = await run('RUN set -e; echo one; false; echo never').catch((e: unknown) => e);
     expect((err2 as Error).message).toMatch(/exit code: 1\none$/);
   });
