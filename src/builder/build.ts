@@ -20,6 +20,7 @@ import { flushStatCache } from '../layer/layer-cache.js';
 import { layerIds } from './step-cache.js';
 import { urlFetcher } from '../remote/url-fetch.js';
 import { curl, wget } from '../run/commands/fetch.js';
+import { unameCommand } from '../run/commands/system.js';
 import type { Command } from '../run/shell/state.js';
 import { apkCommand } from '../run/apk/apk-command.js';
 import { closest } from '../util/suggest.js';
@@ -166,7 +167,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const consumed = new Set<string>(plan.globalArgs.flatMap((a) => a.args.map((x) => x.name)));
   const mirror = opts.apk?.mirror ?? process.env.OCIMAKE_APK_MIRROR;
   const fetchUrl = urlFetcher(scratch, opts, opts.noCache === true ? undefined : cacheRoot);
-  const runCommands = new Map<string, Command>([['wget', wget(fetchUrl)], ['curl', curl(fetchUrl)], ['apk', apkCommand({
+  const runCommands = new Map<string, Command>([['wget', wget(fetchUrl)], ['curl', curl(fetchUrl)], ['uname', unameCommand(platform)], ['apk', apkCommand({
     cacheDir: cacheRoot, transport: opts, warn,
     ...(opts.apk?.allowUntrusted ? { allowUntrusted: true } : {}), ...(mirror ? { mirror } : {}), ...(opts.apk?.strictScripts ? { strictScripts: true } : {}),
   })]]);

@@ -11,18 +11,19 @@ import { findCommand } from './find.js';
 import { FILTER_COMMANDS } from './filters.js';
 import { INSTALL_COMMANDS } from './install.js';
 import { lsCommand } from './ls.js';
+import { xargsCommand } from './system.js';
 import { updateCaCertificatesCommand } from './certs.js';
 
 /** What the native commands need from the build (apk's repositories, keys and options). */
 export interface NativeOptions {
-  /** Extra native commands (apk, wget, curl: they need the build's network), by name. */
+  /** Extra native commands (apk, wget, curl, uname: they need the build's network or platform), by name. */
   extra?: ReadonlyMap<string, Command>;
 }
 
 /** Every command RUN can do natively, by name. */
 export function nativeCommands(opts: NativeOptions): Map<string, Command> {
   return new Map<string, Command>([
-    ...FILE_COMMANDS, ...TEXT_COMMANDS, ...TEST_COMMANDS, ...USER_COMMANDS, ...SUM_COMMANDS, ...FILTER_COMMANDS, ...INSTALL_COMMANDS, ['ls', lsCommand], ['tar', tarCommand], ['unzip', unzipCommand], ['find', findCommand], ['sed', sed], ['update-ca-certificates', updateCaCertificatesCommand],
+    ...FILE_COMMANDS, ...TEXT_COMMANDS, ...TEST_COMMANDS, ...USER_COMMANDS, ...SUM_COMMANDS, ...FILTER_COMMANDS, ...INSTALL_COMMANDS, ['ls', lsCommand], ['xargs', xargsCommand], ['tar', tarCommand], ['unzip', unzipCommand], ['find', findCommand], ['sed', sed], ['update-ca-certificates', updateCaCertificatesCommand],
     ...(opts.extra ?? new Map()),
   ]);
 }
