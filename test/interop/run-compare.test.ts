@@ -31,6 +31,8 @@ const FILE_COMMANDS = [
   "RUN printf 'b\\na\\nb\\n\\tc d\\n' > /opt/t && sort -u /opt/t | tr a-z A-Z > /opt/sorted && sort -r /opt/t > /opt/rsorted && sha256sum /opt/sorted | cut -d' ' -f1 > /opt/sum && wc -l < /opt/f.list > /opt/count && wc /opt/t > /opt/wc && head -n1 /opt/f.list > /opt/first && tail -n 1 /opt/f.list > /opt/last && uniq -c /opt/t > /opt/uniq && cut -c2-3 /opt/t > /opt/cut && tr -d '\\n' < /opt/t > /opt/joined && tr -s ' b' < /opt/t > /opt/squeezed",
   // install and gunzip.
   "RUN cd /tmp && echo hello > f && install -m 4755 -o nobody f /usr/local/bin/f1 && install -D f /opt/deep/x/f2 && install -d -m 700 /opt/dd && install -t /opt/deep f && printf 'abc\\n' > g && chmod 640 g && chown 5:6 g && wget -q -O g.gz @URL@/g.gz && chmod 604 g.gz && rm g && gunzip g.gz && mv g /opt/g && wget -q -O /opt/z.gz @URL@/g.gz && zcat /opt/z.gz > /opt/z.txt && gunzip -k /opt/z.gz",
+  // uname names the machine (the build's platform is the host's here); xargs over find.
+  "RUN uname -m > /opt/arch && uname -s > /opt/os && mkdir -p /opt/x/a && touch /opt/x/a/1.tmp /opt/x/2.tmp /opt/x/keep && find /opt/x -name '*.tmp' | xargs rm -f && printf 'a\\nb\\n' | xargs -I{} touch /opt/x/{}.made && ls /opt/x > /opt/x.ls && ls -la /opt/x/a | wc -l > /opt/x.count",
   'USER app',
   'RUN mkdir -p /tmp/app && echo hi > /tmp/app/f',
 ];

@@ -44,10 +44,11 @@ describe('RUN gunzip, zcat, gzip -d', () => {
 
 describe('RUN ls', () => {
   it('lists names one per line, and -l with modes, owners and sizes, as busybox does into a pipe', async () => {
-    const top = await run('RUN ls /etc/apk > /names && echo hello > /f && chown nobody:nogroup /f && chmod 4750 /f && ls -l /f > /long && ls -ld /bin/sh /etc/apk > /dirs && ls -a /etc/apk/protected_paths.d > /all');
+    const top = await run('RUN ls /etc/apk > /names && echo hello > /f && chown nobody:nogroup /f && chmod 4750 /f && ls -l /f > /long && ls -ld /bin/sh /etc/apk > /dirs && ls -a /etc/apk/protected_paths.d > /all && ls -l /etc/apk/protected_paths.d > /empty');
     expect(top.get('names')?.content).toBe('arch\nkeys\nprotected_paths.d\nrepositories\nworld\n');
     expect(top.get('long')?.content).toBe('-rwsr-x---    1 nobody   nogroup          6 Jan  1  1970 /f\n');
     expect(top.get('dirs')?.content).toBe('lrwxrwxrwx    1 root     root            12 Jan  1  1970 /bin/sh -> /bin/busybox\ndrwxr-xr-x    1 root     root          4096 Jan  1  1970 /etc/apk\n');
     expect(top.get('all')?.content).toBe('.\n..\n');
+    expect(top.get('empty')?.content).toBe('total 0\n');
   });
 });

@@ -35,15 +35,20 @@ export const lsCommand: Command = async (args, io, sh) => {
     const names = (await sh.fs.readdir(path)).filter((n) => o.flags.has('a') || o.flags.has('A') || !n.startsWith('.'));
     if (header) io.out(`${shown}:\n`);
     const out: string[] = [];
-    if (o.flags.has('a')) { out.push(line('.', node)); out.push(line('..', node)); }
+    let blocks = 0;
+    const count = (n: Node) => { if (n.type !== 'symlink') blocks += Math.ceil(sizeOf(n) / 4096) * 4; };
+    if (o.flags.has('a')) { out.push(line('.', node)); out.push(line('..', node)); count(node); count(node); }
     const dirs: [string, string, Node][] = [];
     for (const name of names) {
       const p = joinPath(path, name);
       const n = await sh.fs.at(p);
       if (!n) continue;
       out.push(line(name, n));
+      count(n);
       if (o.flags.has('R') && n.type === 'directory') dirs.push([`${shown.replace(/\/+$/, '')}/${name}`, p, n]);
     }
+    // busybox heads a long listing with the blocks used, in KiB: counted as ext4 would (4 KiB blocks).
+    if (long) io.out(`total ${blocks}\n`);
     if (out.length > 0) io.out(`${out.join('\n')}\n`);
     for (const [s, p, n] of dirs) { io.out('\n'); await show(s, p, n, true); }
   };
