@@ -19,6 +19,7 @@ const sha = createHash('sha256').update(tool).digest('hex');
 let tarball: Buffer;
 let hostile: Buffer;
 let zip: Buffer;
+let zeros: { tgz: Buffer; zip: Buffer };
 const shaOf = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 beforeAll(async () => {
@@ -32,6 +33,8 @@ beforeAll(async () => {
     { name: 'tool-1.0/share/doc/README', content: 'read me\n', mode: 0o644 },
   ]);
   hostile = await rawLayer([{ name: '../../etc/evil', content: 'x' }]);
+  const z = '\0'.repeat(100_000);
+  zeros = { tgz: await rawLayer([{ name: 'zeros', content: z }]), zip: await zipOf([{ name: 'zeros', content: z }]) };
   zip = await zipOf([
     { name: 'terraform', content: 'ELF terraform', mode: 0o755 },
     { name: 'docs/', dir: true, mode: 0o700 },
@@ -41,6 +44,8 @@ beforeAll(async () => {
   server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     if (path === '/dl/tool-1.0.tar.gz') { res.writeHead(200, { 'content-length': tarball.length }).end(tarball); return; }
+    if (path === '/dl/zeros.tar.gz') { res.writeHead(200).end(zeros.tgz); return; }
+    if (path === '/dl/zeros.zip') { res.writeHead(200).end(zeros.zip); return; }
     if (path === '/dl/tf.zip') { res.writeHead(200, { 'content-length': zip.length }).end(zip); return; }
     if (path === '/dl/evil.tar.gz') { res.writeHead(200, { 'content-length': hostile.length }).end(hostile); return; }
     if (path === '/dl/tool-1.0.sh') { res.writeHead(200, { 'content-length': tool.length }).end(tool); return; }
@@ -144,5 +149,19 @@ describe('RUN wget, curl and sha256sum', () => {
     expect(r.top.get('p')?.content).toBe('MPL');
     expect(r.top.get('l')?.content).toContain('docs/LICENSE');
     await expect(run(`WORKDIR /z\nRUN wget -q ${url}/dl/tf.zip && unzip -q tf.zip && unzip -q tf.zip`)).rejects.toThrow(/use unzip -o to replace/);
+  });
+
+  it('bounds what a RUN command holds in memory (runFileSize): downloads and unpacked archives', async () => {
+    process.env.OCIMAKE_MAX_RUN_FILE_SIZE = '16';
+    try {
+      await expect(run(`RUN wget -q -O /t ${url}/dl/tool-1.0.sh`)).rejects.toThrow(/is 24 bytes: past the limit runFileSize \(16 B\)/);
+      // Small downloads that unpack past the limit (100,000 zero bytes).
+      process.env.OCIMAKE_MAX_RUN_FILE_SIZE = '8KiB';
+      await expect(run(`RUN wget -qO /t.tgz ${url}/dl/zeros.tar.gz && tar -xzf /t.tgz -C /tmp`)).rejects.toThrow(/unpacks to more than 8192 bytes: past the limit runFileSize/);
+      await expect(run(`RUN wget -qO /t.zip ${url}/dl/zeros.zip && unzip -q /t.zip -d /tmp`)).rejects.toThrow(/unpacks to more than 8192 bytes: past the limit runFileSize/);
+      await expect(run(`RUN wget -qO /t.tgz ${url}/dl/zeros.tar.gz && gunzip /t.tgz`)).rejects.toThrow(/unpacks to more than 8192 bytes: past the limit runFileSize/);
+    } finally {
+      delete process.env.OCIMAKE_MAX_RUN_FILE_SIZE;
+    }
   });
 });

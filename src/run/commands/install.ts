@@ -1,6 +1,7 @@
 import { createGunzip } from 'node:zlib';
 import { Readable } from 'node:stream';
 import { OcimakeError } from '../../errors.js';
+import { limit, overLimit } from '../../util/limits.js';
 import { RunError } from '../errors.js';
 import { Inode } from '../fs/run-fs.js';
 import { writeFileAt } from '../shell/interp.js';
@@ -58,9 +59,16 @@ export const installCommand: Command = async (args, io, sh) => {
 
 async function gunzipBytes(data: Buffer, name: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
+  const max = limit('runFileSize');
+  let size = 0;
   try {
-    for await (const c of Readable.from([data]).pipe(createGunzip())) chunks.push(c as Buffer);
-  } catch {
+    for await (const c of Readable.from([data]).pipe(createGunzip())) {
+      size += (c as Buffer).length;
+      if (size > max) throw overLimit('runFileSize', `${name} unpacks to more than ${max} bytes`, 'unpack large files before the build and COPY them');
+      chunks.push(c as Buffer);
+    }
+  } catch (e) {
+    if (e instanceof OcimakeError) throw e;
     throw new RunError(`${name}: invalid magic`, 1);
   }
   return Buffer.concat(chunks);

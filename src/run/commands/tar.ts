@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { OcimakeError } from '../../errors.js';
 import { readLayer } from '../../layer/layer-reader.js';
+import { limit, overLimit } from '../../util/limits.js';
 import { RunError } from '../errors.js';
 import { Inode, type Meta, type Node } from '../fs/run-fs.js';
 import { absPath, newMeta, type Command, type Io, type ShellState } from '../shell/state.js';
@@ -51,12 +52,16 @@ export const tarCommand: Command = async (args, io, sh) => {
   const keepOwner = sh.user.uid === 0 && !o.flags.has('o');
   const made = new Map<string, Inode>();
   let seen = 0;
+  let total = 0;
+  const maxBytes = limit('runFileSize');
   for await (const { entry, body } of readLayer(Readable.from([archive]), `tar archive ${file}`)) {
     seen++;
     const parts = entry.path.split('/').filter((s) => s !== '');
     const rel = parts.slice(strip).join('/');
     if (rel === '' || !wanted(entry.path)) continue;
     if (o.flags.has('t')) { io.out(`${entry.path}${entry.type === 'directory' ? '/' : ''}\n`); continue; }
+    total += entry.type === 'file' ? entry.size : 0;
+    if (total > maxBytes) throw overLimit('runFileSize', `tar archive ${file} unpacks to more than ${maxBytes} bytes`, 'unpack large archives before the build and COPY the files');
     const data = entry.type === 'file' ? await readAll(body) : undefined;
     if (o.flags.has('v')) io.out(`${entry.path}\n`);
     if (o.flags.has('O')) { if (data) io.out(data); continue; }

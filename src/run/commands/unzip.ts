@@ -51,6 +51,8 @@ export const unzipCommand: Command = async (args, io, sh) => {
   const dest = o.values.get('d')?.at(-1);
   if (!quiet && !o.flags.has('p')) io.out(`Archive:  ${file}\n`);
   const maxEntries = limit('layerEntries');
+  const maxBytes = limit('runFileSize');
+  let total = 0;
   let n = 0;
   let listed = 0;
   try {
@@ -61,6 +63,8 @@ export const unzipCommand: Command = async (args, io, sh) => {
       const unixMode = entry.versionMadeBy >> 8 === 3 ? entry.externalFileAttributes >>> 16 : 0;
       const isDir = name.endsWith('/') || (unixMode & S_IFMT) === S_IFDIR;
       if (o.flags.has('l')) { io.out(`${String(entry.uncompressedSize).padStart(9)}  ${name}\n`); listed += entry.uncompressedSize; continue; }
+      total += isDir ? 0 : entry.uncompressedSize;
+      if (total > maxBytes) throw overLimit('runFileSize', `${file} unpacks to more than ${maxBytes} bytes`, 'unpack large archives before the build and COPY the files');
       const bytes = isDir ? Buffer.alloc(0) : await readEntry(zip, entry);
       if (o.flags.has('p')) { io.out(bytes); continue; }
       const rel = o.flags.has('j') ? name.replace(/\/+$/, '').split('/').pop()! : name.replace(/\/+$/, '');
