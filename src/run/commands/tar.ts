@@ -26,7 +26,7 @@ export const tarCommand: Command = async (args, io, sh) => {
   const o = parseOpts('tar', argv, 'xtczjJvf:C:opOm@%:&^', {
     extract: 'x', get: 'x', list: 't', create: 'c', gzip: 'z', gunzip: 'z', bzip2: 'j', xz: 'J', verbose: 'v', file: 'f', directory: 'C',
     'no-same-owner': 'o', 'preserve-permissions': 'p', 'same-permissions': 'p', 'to-stdout': 'O', touch: 'm',
-    'same-owner': '@', 'strip-components': '%', overwrite: '&', 'no-same-permissions': '^',
+    'same-owner': '@', 'strip-components': '%', strip: '%', overwrite: '&', 'no-same-permissions': '^',
   });
   if (o.flags.has('c')) throw unsupported('-c', 'RUN cannot create archives natively; COPY the files instead');
   if (o.flags.has('j') || o.flags.has('J')) throw unsupported(o.flags.has('j') ? '-j (bzip2)' : '-J (xz)', 'fetch a .tar.gz of the same release, or unpack the archive before the build and COPY the files');
