@@ -50,12 +50,42 @@ export const TIMEOUT_CODES = ['HTTP_CONNECT_TIMEOUT', 'HTTP_HEADERS_TIMEOUT', 'H
 
 const pools = new Map<string, HttpPool>();
 
+const PROXY_VARS = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'];
+
+/** True when this Node's agents take `proxyEnv` (22.21+, 24.5+; Node 20 ignores it). */
+export function agentsTakeProxies(version = process.versions.node): boolean {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return major > 24 || (major === 24 && minor >= 5) || (major === 22 && minor >= 21);
+}
+
+let proxyWarned = false;
+
+/**
+ * The proxy settings agents get: HTTP_PROXY, HTTPS_PROXY and NO_PROXY (either case) from the
+ * environment, as curl and Docker read them; Node's agents tunnel https through CONNECT and
+ * honour NO_PROXY, to which loopback is added. Undefined when none is set, or when this Node cannot use them (warned once).
+ */
+function proxyEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv | undefined {
+  if (!PROXY_VARS.some((k) => env[k])) return undefined;
+  if (agentsTakeProxies()) {
+    // As Go's ProxyFromEnvironment (Docker, BuildKit, crane): loopback is never proxied.
+    const noProxy = [env.NO_PROXY ?? env.no_proxy, 'localhost', '127.0.0.1', '::1'].filter((x) => x).join(',');
+    return { ...env, NO_PROXY: noProxy, no_proxy: noProxy };
+  }
+  if (!proxyWarned) {
+    proxyWarned = true;
+    process.stderr.write(`warning: HTTP(S)_PROXY is set, but Node.js ${process.version} cannot send requests through a proxy; use Node.js 22.21+, 24.5+ or 26\n`);
+  }
+  return undefined;
+}
+
 /** The shared pool for a timeout and certificate policy (16 connections per host). */
 export function poolFor(timeoutMs: number, verifyTls: boolean): HttpPool {
   const key = `${timeoutMs}/${verifyTls}`;
   let p = pools.get(key);
   if (!p) {
-    const common = { keepAlive: true, maxSockets: 16, scheduling: 'lifo' as const };
+    const proxies = proxyEnv();
+    const common = { keepAlive: true, maxSockets: 16, scheduling: 'lifo' as const, ...(proxies ? { proxyEnv: proxies } : {}) };
     p = {
       http: new http.Agent(common),
       https: new https.Agent({ ...common, ...(verifyTls ? {} : { rejectUnauthorized: false }) }),
