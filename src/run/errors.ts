@@ -10,7 +10,7 @@ export class RunError extends Error {
 
 /** What RUN can do without executing anything: named in every "would execute" error. */
 export const NATIVE_SUMMARY =
-  'RUN runs natively: apk add/del/update, wget and curl (plain GETs), sha256sum -c, head/tail/sort/uniq/wc/cut/tr, tar -x of plain or gzip archives, unzip, gunzip, install, ls, uname, xargs, find (-name, -type, -delete, -exec), and shell file commands (ln, mkdir, rm, cp, mv, chmod, chown, touch, echo, printf, cat, tee, sed -i, test, adduser, addgroup, update-ca-certificates)';
+  'RUN runs natively: apk add/del/update, wget and curl (plain GETs), sha256sum -c, head/tail/sort/uniq/wc/cut/tr, tar -x of plain or gzip archives, unzip, gunzip, install, ls, uname, xargs, id, whoami, env, mktemp, find (-name, -type, -delete, -exec), and shell file commands (ln, mkdir, rm, cp, mv, chmod, chown, touch, echo, printf, cat, tee, sed -i, test, adduser, addgroup, update-ca-certificates)';
 
 /** A RUN that would have to execute a program: refused before any layer is written. */
 export function wouldExecute(what: string, detail?: string): OcimakeError {

@@ -189,13 +189,16 @@ export class Interpreter {
       return this.sh.lastStatus;
     }
     if (this.sh.opts.xtrace) this.trace(`+ ${[...assigns.map(([k, v]) => `${k}=${v}`), ...argv].join(' ')}`);
-    // Assignments before a command are that command's environment only.
-    const saved = assigns.map(([k]) => [k, this.sh.vars.get(k)] as const);
-    for (const [k, v] of assigns) this.sh.vars.set(k, v);
+    // Assignments before a command are that command's environment only (exported to it).
+    const saved = assigns.map(([k]) => [k, this.sh.vars.get(k), this.sh.exported.has(k)] as const);
+    for (const [k, v] of assigns) { this.sh.vars.set(k, v); this.sh.exported.add(k); }
     try {
       return await this.dispatch(argv, io);
     } finally {
-      for (const [k, v] of saved) if (v === undefined) this.sh.vars.delete(k); else this.sh.vars.set(k, v);
+      for (const [k, v, was] of saved) {
+        if (v === undefined) this.sh.vars.delete(k); else this.sh.vars.set(k, v);
+        if (!was) this.sh.exported.delete(k);
+      }
     }
   }
 
