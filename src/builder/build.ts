@@ -91,15 +91,15 @@ export interface BuildResult {
   inputs: { dockerfile: { path: string; digest: string }; materials: { uri: string; digest: string }[]; contextDigest?: string };
 }
 
-/**
- * COPY --from=NAME where no earlier stage is NAME and the image NAME could not be opened: a
- * plain word is most likely a mistyped stage, so that is said first (as BuildKit does not).
- */
 /** What COPY --from reads: `fs`, and `image`'s layers as its step-cache key names them. */
 function sourceOf(fs: MergedFs, image: Image, what: string): FromSource {
   return { fs, what, layers: layerIds(image) };
 }
 
+/**
+ * COPY --from=NAME where no earlier stage is NAME and the image NAME could not be opened: a
+ * plain word is most likely a mistyped stage, so that is said first (as BuildKit does not).
+ */
 export function noSuchStage(name: string, earlier: readonly Stage[], err: unknown): unknown {
   if (/[/:.@]/.test(name) || !(err instanceof OcimakeError)) return err;
   const names = earlier.flatMap((s) => (s.name ? [s.name, String(s.index)] : [String(s.index)]));

@@ -23,7 +23,6 @@ import { defaultMtime, layerMediaType, unreadable, writeLayer, type TarWriteOpti
 
 /** Bumped when the layer writer's output changes for the same input (v3: 256 KiB gzip blocks). */
 export const LAYER_FORMAT = 'ocimake-layer-v3';
-const FORMAT = LAYER_FORMAT;
 
 export interface LayerCacheOptions {
   /** Directory of the records (`<cache dir>/layers`). */
@@ -56,7 +55,7 @@ export interface CachedLayer extends WrittenLayer {
 }
 
 const Record = z.object({
-  format: z.literal(FORMAT),
+  format: z.literal(LAYER_FORMAT),
   mediaType: z.string(),
   digest: z.string().refine(isDigest),
   diffId: z.string().refine(isDigest),
@@ -174,7 +173,7 @@ async function contentDigests(entries: readonly LayerEntry[], remember = true): 
 /** The cache key of a layer: its finalized entries, their contents, the mtime and the media type. */
 export function layerKey(sorted: readonly LayerEntry[], digests: ReadonlyMap<string, string>, mtime: number, mediaType: string): string {
   const h = createHash('sha256');
-  h.update(`${FORMAT}\n${mtime}\n${mediaType}\n`);
+  h.update(`${LAYER_FORMAT}\n${mtime}\n${mediaType}\n`);
   for (const e of sorted) {
     const tail = e.type === 'file' ? `${e.size}\t${digests.get(e.path) ?? '?'}` : e.type === 'symlink' || e.type === 'hardlink' ? e.linkname : '';
     h.update(`${e.type}\t${JSON.stringify(e.path)}\t${(e.mode & 0o7777).toString(8)}\t${e.uid}\t${e.gid}\t${JSON.stringify(tail)}\n`);
@@ -276,7 +275,7 @@ async function writeRecord(dir: string, key: string, layer: WrittenLayer): Promi
   const path = recordPath(dir, key);
   await mkdirp(join(path, '..'));
   const { mediaType, digest, diffId, size, uncompressedSize } = layer;
-  await writeFileAtomic(path, JSON.stringify({ format: FORMAT, mediaType, digest, diffId, size, uncompressedSize }));
+  await writeFileAtomic(path, JSON.stringify({ format: LAYER_FORMAT, mediaType, digest, diffId, size, uncompressedSize }));
 }
 
 /** The entries with every deferred source read (each copy's files in one pass per layer). */

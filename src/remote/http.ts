@@ -63,7 +63,8 @@ let proxyWarned = false;
 /**
  * The proxy settings agents get: HTTP_PROXY, HTTPS_PROXY and NO_PROXY (either case) from the
  * environment, as curl and Docker read them; Node's agents tunnel https through CONNECT and
- * honour NO_PROXY, to which loopback is added. Undefined when none is set, or when this Node cannot use them (warned once).
+ * honour NO_PROXY, to which loopback is added. Undefined when none is set, or when this Node
+ * cannot use them (warned once).
  */
 function proxyEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv | undefined {
   if (!PROXY_VARS.some((k) => env[k])) return undefined;

@@ -3,9 +3,10 @@ import { join } from 'node:path';
 import { OcimakeError } from '../errors.js';
 
 // `ocimake cache prune` and `ocimake cache du`: the cache dir holds blobs (pulled and built
-// layers, configs), layer records (layers/), step records (steps/), layers' entry indexes (layer-index/) and apk
-// indexes and packages (apk/). Every hit touches its file's mtime, so the oldest mtime is the
-// least recently used.
+// layers, configs), layer records (layers/), step records (steps/), layers' entry indexes
+// (layer-index/), apk indexes and packages (apk/) and files ADD <url> and RUN's wget/curl
+// fetched, with their validators (urls/). Every hit touches its file's mtime, so the oldest
+// mtime is the least recently used.
 
 const PARTS = ['blobs', 'layers', 'steps', 'layer-index', 'apk', 'urls'] as const;
 

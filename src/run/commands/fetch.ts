@@ -113,7 +113,7 @@ export function curl(fetchUrl: UrlFetcher): Command {
       const name = kind === 'o' ? outputs.shift()! : urlFileName(url);
       if (name === undefined) throw new RunError(`(23) Remote file name has no length`, 23);
       const path = dir && !name.startsWith('/') && name !== '-' ? `${dir.replace(/\/+$/, '')}/${name}` : name;
-      if (o.flags.has('@') && path !== '-') await mkdirParents(sh, absPath(sh, path).replace(/\/[^/]*$/, '') || '/', 'curl', 23);
+      if (o.flags.has('@') && path !== '-') await mkdirParents(sh, absPath(sh, path).replace(/\/[^/]*$/, '') || '/', 23);
       await put(sh, io, path, data);
     }
     return 0;

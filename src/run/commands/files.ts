@@ -286,11 +286,12 @@ function chownCommand(groupOnly: boolean): Command {
   };
 }
 
-/** mkdir -p of `dir` (absolute), for commands that make the parents of what they write (tar, unzip, curl --create-dirs). */
-export async function mkdirParents(sh: ShellState, dir: string, cmd: string, status = 1): Promise<void> {
+/** mkdir -p of `dir` (absolute), for commands that make the directories what they write needs (tar, unzip, install -D, curl --create-dirs). */
+export async function mkdirParents(sh: ShellState, dir: string, status = 1): Promise<void> {
   const { node } = await sh.fs.resolve(dir, true);
   if (node?.type === 'directory') return;
-  if ((await mkdir(['-p', dir], { stdin: Buffer.alloc(0), out: () => {}, err: () => {} }, sh)) !== 0) throw new RunError(`${cmd}: can't create directory '${dir}'`, status);
+  // The calling command's name is put before the message where its error is printed.
+  if ((await mkdir(['-p', dir], { stdin: Buffer.alloc(0), out: () => {}, err: () => {} }, sh)) !== 0) throw new RunError(`can't create directory '${dir}'`, status);
 }
 
 export const FILE_COMMANDS: [string, Command][] = [

@@ -4,6 +4,7 @@ import { Inode } from '../fs/run-fs.js';
 import { absPath, type Command } from '../shell/state.js';
 import { readDb } from './ids.js';
 import { parseOpts } from './opts.js';
+import { nativeCommand } from './system.js';
 
 // The small commands scripts ask the system with: id, whoami, env, printenv, mktemp, sleep.
 // Users and groups come from the stage's own /etc/passwd and /etc/group. mktemp's names are
@@ -63,8 +64,7 @@ const env: Command = async (args, io, sh) => {
     io.out([...vars].map(([n, v]) => `${n}=${v}\n`).join(''));
     return 0;
   }
-  const cmd = sh.commands.get(args[k]!);
-  if (!cmd) throw new RunError(`${args[k]}: not found (env runs the commands RUN runs natively)`, 127);
+  const cmd = nativeCommand(sh, args[k]!, 'env');
   const saved = [...extra.keys()].map((n) => [n, sh.vars.get(n), sh.exported.has(n)] as const);
   for (const [n, v] of extra) { sh.vars.set(n, v); sh.exported.add(n); }
   try {

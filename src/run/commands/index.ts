@@ -10,6 +10,7 @@ import { unzipCommand } from './unzip.js';
 import { findCommand } from './find.js';
 import { FILTER_COMMANDS } from './filters.js';
 import { INSTALL_COMMANDS } from './install.js';
+import { GZIP_COMMANDS } from './gzip.js';
 import { lsCommand } from './ls.js';
 import { xargsCommand } from './system.js';
 import { IDENTITY_COMMANDS } from './identity.js';
@@ -24,7 +25,7 @@ export interface NativeOptions {
 /** Every command RUN can do natively, by name. */
 export function nativeCommands(opts: NativeOptions): Map<string, Command> {
   return new Map<string, Command>([
-    ...FILE_COMMANDS, ...TEXT_COMMANDS, ...TEST_COMMANDS, ...USER_COMMANDS, ...SUM_COMMANDS, ...FILTER_COMMANDS, ...INSTALL_COMMANDS, ['ls', lsCommand], ['xargs', xargsCommand], ...IDENTITY_COMMANDS, ['tar', tarCommand], ['unzip', unzipCommand], ['find', findCommand], ['sed', sed], ['update-ca-certificates', updateCaCertificatesCommand],
+    ...FILE_COMMANDS, ...TEXT_COMMANDS, ...TEST_COMMANDS, ...USER_COMMANDS, ...SUM_COMMANDS, ...FILTER_COMMANDS, ...INSTALL_COMMANDS, ...GZIP_COMMANDS, ['ls', lsCommand], ['xargs', xargsCommand], ...IDENTITY_COMMANDS, ['tar', tarCommand], ['unzip', unzipCommand], ['find', findCommand], ['sed', sed], ['update-ca-certificates', updateCaCertificatesCommand],
     ...(opts.extra ?? new Map()),
   ]);
 }

@@ -1,7 +1,7 @@
 import { release, version } from 'node:os';
 import type { Platform } from '../../oci/schemas.js';
 import { RunError } from '../errors.js';
-import type { Command } from '../shell/state.js';
+import type { Command, ShellState } from '../shell/state.js';
 import { parseOpts } from './opts.js';
 
 // uname and xargs, natively. uname answers for the platform being built (as `docker build
@@ -34,6 +34,13 @@ export function unameCommand(platform: Platform): Command {
   };
 }
 
+/** The native command `name` that `by` (xargs, env) runs, or exit 127 as the real one would. */
+export function nativeCommand(sh: ShellState, name: string, by: string): Command {
+  const cmd = sh.commands.get(name);
+  if (!cmd) throw new RunError(`${name}: not found (${by} runs the commands RUN runs natively)`, 127);
+  return cmd;
+}
+
 export const xargsCommand: Command = async (args, io, sh) => {
   // Options end at the first operand: the rest is the command.
   let k = 0;
@@ -52,8 +59,7 @@ export const xargsCommand: Command = async (args, io, sh) => {
     : delim !== undefined ? text.split(delim.replace('\\n', '\n')).filter((w) => w !== '')
       : o.flags.has('I') ? text.split('\n').filter((w) => w.trim() !== '')
         : [...text.matchAll(/'([^']*)'|"([^"]*)"|((?:\\.|[^\s'"])+)/g)].map((m) => m[1] ?? m[2] ?? m[3]!.replace(/\\(.)/g, '$1'));
-  const cmd = sh.commands.get(argv[0]!);
-  if (!cmd) throw new RunError(`${argv[0]}: not found (xargs runs the commands RUN runs natively)`, 127);
+  const cmd = nativeCommand(sh, argv[0]!, 'xargs');
   const runOne = async (a: string[]): Promise<number> => {
     if (o.flags.has('t')) io.err(`${a.join(' ')}\n`);
     return cmd(a.slice(1), io, sh);

@@ -84,7 +84,7 @@ async function readAll(body: Readable): Promise<Buffer> {
 /** Writes one member at `abs`: parents made as needed, symlinked directories followed. */
 async function extractOne(sh: ShellState, abs: string, entry: { path: string; type: string; linkname?: string }, meta: Meta, data: Buffer | undefined, made: Map<string, Inode>, strip: number, io: Io): Promise<void> {
   const parent = abs.slice(0, abs.lastIndexOf('/')) || '/';
-  await mkdirParents(sh, parent, 'tar', 2);
+  await mkdirParents(sh, parent, 2);
   const { path, node } = await sh.fs.resolve(abs, entry.type === 'directory');
   if (entry.type === 'directory') {
     if (node?.type === 'directory') { sh.fs.set(path, { ...node, meta }); return; }

@@ -70,7 +70,7 @@ export const unzipCommand: Command = async (args, io, sh) => {
       const rel = o.flags.has('j') ? name.replace(/\/+$/, '').split('/').pop()! : name.replace(/\/+$/, '');
       if (o.flags.has('j') && isDir) continue;
       const abs = absPath(sh, dest ? `${dest.replace(/\/+$/, '')}/${rel}` : rel);
-      await mkdirParents(sh, abs.slice(0, abs.lastIndexOf('/')) || '/', 'unzip', 1);
+      await mkdirParents(sh, abs.slice(0, abs.lastIndexOf('/')) || '/', 1);
       const { path, node } = await sh.fs.resolve(abs, isDir);
       const mode = (unixMode & 0o7777) || (isDir ? 0o777 : 0o666);
       const meta: Meta = { mode: mode & ~sh.umask & 0o7777, uid: sh.user.uid, gid: sh.user.gid };
