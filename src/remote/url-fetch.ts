@@ -8,6 +8,7 @@ import { tempPathBeside } from '../util/temp-files.js';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { OcimakeError } from '../errors.js';
+import { Sha256Counter } from '../oci/digest.js';
 import { discard } from './bounded.js';
 import { isTransient, networkError } from './retry.js';
 import { RegistryClient, type TransportOptions } from './transport.js';
@@ -153,16 +154,15 @@ async function fetchTo(c: RegistryClient, url: string, path: string, k: Kept | u
             : 'check that the server is reachable from here and serves the file',
       });
     }
-    const h = createHash('sha256');
-    let size = 0;
-    const count = new Transform({ transform(chunk: Buffer, _e, cb) { h.update(chunk); size += chunk.length; cb(null, chunk); } });
+    const h = new Sha256Counter();
+    const count = new Transform({ transform(chunk: Buffer, _e, cb) { h.update(chunk); cb(null, chunk); } });
     try {
       await pipeline(res.body, count, createWriteStream(path, { mode: 0o600 }));
     } catch (err) {
       if (isTransient(err) && (await budget.wait())) continue;
       throw networkError(`ADD ${url}`, err, budget, 'check that the server is reachable from here');
     }
-    const got = { path, size, digest: `sha256:${h.digest('hex')}` };
+    const got = { path, size: h.size, digest: h.digest() };
     const etag = res.headers.etag;
     const lastModified = res.headers['last-modified'];
     if (k && (etag || lastModified)) await keep(k, got, { ...(etag ? { etag } : {}), ...(lastModified ? { lastModified } : {}) });
