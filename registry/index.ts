@@ -5,6 +5,7 @@ import { createRegistryServer, type Stats } from './server.js';
 import { FsBackend } from './storage/fs.js';
 import { MemoryBackend } from './storage/memory.js';
 import { RegistryStore } from './store.js';
+import type { UploadLimits } from './sessions.js';
 
 // The embedded OCI distribution registry: `startRegistry()` for tests and embedding,
 // `ocimake registry serve` on the command line.
@@ -28,8 +29,9 @@ export interface RegistryOptions {
   deletes?: boolean;
   /** In memory: everything held at once (default 2 GiB); past it, uploads are refused. */
   maxMemoryBytes?: number;
-  /** Open upload sessions at most (default 1,000) and their idle lifetime (default 1 h). */
+  /** Open upload sessions at most (default 1,000), per user (default 100), and their idle lifetime (default 1 h); past a cap, new sessions are refused (TOOMANYREQUESTS). */
   maxUploads?: number;
+  maxUploadsPerUser?: number;
   uploadTtlMs?: number;
 }
 
@@ -47,7 +49,11 @@ export interface RunningRegistry {
 export async function startRegistry(opts: RegistryOptions = {}): Promise<RunningRegistry> {
   if (opts.root) mkdirSync(opts.root, { recursive: true });
   const maxBlob = opts.maxBlobBytes ?? (opts.root ? 64 * 2 ** 30 : 2 ** 30);
-  const limits = { ...(opts.maxUploads !== undefined ? { maxUploads: opts.maxUploads } : {}), ...(opts.uploadTtlMs !== undefined ? { uploadTtlMs: opts.uploadTtlMs } : {}) };
+  const limits: UploadLimits = {
+    ...(opts.maxUploads !== undefined ? { maxUploads: opts.maxUploads } : {}),
+    ...(opts.maxUploadsPerUser !== undefined ? { maxUploadsPerUser: opts.maxUploadsPerUser } : {}),
+    ...(opts.uploadTtlMs !== undefined ? { uploadTtlMs: opts.uploadTtlMs } : {}),
+  };
   const store = new RegistryStore(opts.root ? new FsBackend(opts.root) : new MemoryBackend(maxBlob, opts.maxMemoryBytes), maxBlob, limits);
   const { server, stats, close } = createRegistryServer({
     ...(opts.deletes ? { deletes: true } : {}),

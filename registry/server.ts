@@ -27,6 +27,8 @@ interface Ctx {
   req: IncomingMessage; res: ServerResponse; url: URL; opts: ServerOptions; stats: Stats;
   /** May the caller pull this repository? (always true without auth) */
   canPull: (repo: string) => boolean;
+  /** Who owns what this request opens (upload sessions): the user, or the client's address without auth. */
+  owner: string;
 }
 
 const readOrWrite = (method: string): Action => (method === 'GET' || method === 'HEAD' ? 'pull' : 'push');
@@ -54,8 +56,8 @@ const ROUTES: Route[] = [
     },
   },
   { re: /^\/v2\/(.+)\/manifests\/([^/]+)$/, repo: true, action: readOrWrite, handle: async ({ req, res, opts }, m) => handleManifest(req, res, opts.store, m[1]!, m[2]!, opts.maxManifestBytes) },
-  { re: /^\/v2\/(.+)\/blobs\/uploads\/?$/, repo: true, action: () => 'push', handle: async (ctx, m) => { const { req, res, opts, url } = ctx; if (req.method !== 'POST') throw new RegistryError('UNSUPPORTED', 'POST starts an upload', { status: 405 }); ctx.stats.uploads++; await startUpload(req, res, opts.store, m[1]!, url, ctx.canPull); } },
-  { re: /^\/v2\/(.+)\/blobs\/uploads\/([^/]+)$/, repo: true, action: () => 'push', handle: async ({ req, res, opts, url }, m) => handleUpload(req, res, opts.store, m[1]!, m[2]!, url) },
+  { re: /^\/v2\/(.+)\/blobs\/uploads\/?$/, repo: true, action: () => 'push', handle: async (ctx, m) => { const { req, res, opts, url } = ctx; if (req.method !== 'POST') throw new RegistryError('UNSUPPORTED', 'POST starts an upload', { status: 405 }); ctx.stats.uploads++; await startUpload(req, res, opts.store, m[1]!, url, ctx.canPull, ctx.owner); } },
+  { re: /^\/v2\/(.+)\/blobs\/uploads\/([^/]+)$/, repo: true, action: () => 'push', handle: async ({ req, res, opts, url, owner }, m) => handleUpload(req, res, opts.store, m[1]!, m[2]!, url, owner) },
   { re: /^\/v2\/(.+)\/blobs\/([^/]+)$/, repo: true, action: readOrWrite, handle: async ({ req, res, opts, stats }, m) => handleBlob(req, res, opts.store, m[1]!, m[2]!, stats) },
   { re: /^\/v2\/(.+)\/referrers\/([^/]+)$/, repo: true, action: () => 'pull', handle: async ({ res, opts, url }, m) => handleReferrers(res, opts.store, m[1]!, m[2]!, url) },
 ];
@@ -71,7 +73,7 @@ export function createRegistryServer(opts: ServerOptions): { server: Server; sta
     const baseUrl = `${opts.tls ? 'https' : 'http'}://${host}`;
     const url = new URL(req.url ?? '/', baseUrl);
     res.setHeader('docker-distribution-api-version', 'registry/2.0');
-    void dispatch({ req, res, url, opts, stats, canPull: () => true }, auth, baseUrl)
+    void dispatch({ req, res, url, opts, stats, canPull: () => true, owner: `address:${req.socket.remoteAddress ?? 'unknown'}` }, auth, baseUrl)
       .catch((err: unknown) => fail(res, err, opts.log))
       .finally(() => opts.log?.(`${req.method} ${url.pathname}${url.search} ${res.statusCode} ${Date.now() - started}ms`));
   };
@@ -94,7 +96,10 @@ async function dispatch(ctx: Ctx, auth: Authenticator | undefined, baseUrl: stri
     // The name is checked as sent: a percent-encoded character is not part of the grammar.
     const repo = route.repo ? checkName(m[1]!) : undefined;
     const user = auth ? await auth.check(req, baseUrl, repo, route.action ? route.action(req.method ?? 'GET') : 'pull') : undefined;
-    if (auth && user !== undefined) ctx.canPull = (r) => auth.allowed(user, r, 'pull');
+    if (auth && user !== undefined) {
+      ctx.canPull = (r) => auth.allowed(user, r, 'pull');
+      ctx.owner = `user:${user}`;
+    }
     if (req.method === 'DELETE' && !ctx.opts.deletes && !/\/blobs\/uploads\//.test(url.pathname)) {
       req.resume();
       throw new RegistryError('UNSUPPORTED', 'deletes are disabled on this registry', { status: 405 });

@@ -1,14 +1,14 @@
-import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { RegistryError } from './errors.js';
 import type { Backend } from './storage/backend.js';
+import { UploadSessions, type UploadLimits } from './sessions.js';
 
 // Layout of the keys (the same on disk and in memory):
 //   blobs/<alg>/<hex>                    content (manifests are blobs too)
 //   repositories/<name>/_links/<alg>/<hex>       the repo holds this blob (empty marker)
 //   repositories/<name>/_manifests/<alg>/<hex>   the repo holds this manifest; value: its media type
 //   repositories/<name>/_tags/<tag>      value: the manifest digest
-//   _uploads/<uuid>/data, _uploads/<uuid>/repo   an upload session
+//   _uploads/<uuid>/data, …/repo, …/owner     an upload session, and who opened it
 // A tag is written last, after the manifest and every blob it names, so it never points at nothing.
 
 const blobKey = (d: string) => `blobs/${d.replace(':', '/')}`;
@@ -18,34 +18,18 @@ export interface StoredManifest { digest: string; mediaType: string; bytes: Buff
 
 /** Repository-level operations of the registry over a byte backend. */
 export class RegistryStore {
-  /** Open upload sessions by last use (ms), oldest first. */
-  readonly #sessions = new Map<string, number>();
-  readonly #finishing = new Set<string>();
+  readonly #uploads: UploadSessions;
 
-  /**
-   * `maxUploads` open sessions at most (the least recently used is dropped past it) and
-   * `uploadTtlMs` of idleness before a session is dropped (default 1,000 and 1 h).
-   */
-  constructor(readonly backend: Backend, readonly maxBlobBytes = 64 * 2 ** 30, readonly limits: { maxUploads?: number; uploadTtlMs?: number } = {}) {}
-
-  /** Upload sessions held now. */
-  get openUploads(): number { return this.#sessions.size; }
-
-  #touch(id: string): void {
-    this.#sessions.delete(id);
-    this.#sessions.set(id, Date.now());
+  /** `limits`: caps on open upload sessions and their idle lifetime (see UploadLimits). */
+  constructor(readonly backend: Backend, readonly maxBlobBytes = 64 * 2 ** 30, readonly limits: UploadLimits = {}) {
+    this.#uploads = new UploadSessions(limits);
   }
 
+  /** Upload sessions held now. */
+  get openUploads(): number { return this.#uploads.size; }
+
   async #sweep(): Promise<void> {
-    const ttl = this.limits.uploadTtlMs ?? 3_600_000;
-    const max = this.limits.maxUploads ?? 1000;
-    const now = Date.now();
-    for (const [id, at] of this.#sessions) {
-      if (now - at < ttl && this.#sessions.size < max) break;
-      if (this.#finishing.has(id)) continue;
-      this.#sessions.delete(id);
-      await this.backend.remove(`_uploads/${id}`);
-    }
+    for (const id of this.#uploads.expired()) await this.backend.remove(`_uploads/${id}`);
   }
 
   async blobSize(repo: string, digest: string): Promise<number | undefined> {
@@ -75,51 +59,87 @@ export class RegistryStore {
     return true;
   }
 
-  async startUpload(repo: string): Promise<string> {
+  /** Opens an upload session of `owner` (a user name, or the client's address without auth) in `repo`. */
+  async startUpload(repo: string, owner: string): Promise<string> {
     await this.#sweep();
-    const id = randomUUID();
-    this.#touch(id);
+    const id = this.#uploads.open(repo, owner);
     await this.backend.write(`_uploads/${id}/repo`, Buffer.from(repo));
+    await this.backend.write(`_uploads/${id}/owner`, Buffer.from(owner));
     await this.backend.write(`_uploads/${id}/data`, Buffer.alloc(0));
     return id;
   }
 
-  /** The current size of an upload of `repo`, or BLOB_UPLOAD_UNKNOWN. */
-  async uploadSize(repo: string, id: string): Promise<number> {
-    const owner = /^[0-9a-f-]{36}$/.test(id) ? await this.backend.read(`_uploads/${id}/repo`) : undefined;
-    if (!owner || owner.toString() !== repo || this.#finishing.has(id)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${id} is unknown`);
-    if (this.#sessions.has(id)) this.#touch(id);
+  /** Takes up a session left in storage by an earlier run of the registry. */
+  async #known(repo: string, id: string, owner: string): Promise<void> {
+    if (this.#uploads.has(id) || !/^[0-9a-f-]{36}$/.test(id)) return;
+    const storedRepo = (await this.backend.read(`_uploads/${id}/repo`))?.toString();
+    const storedOwner = (await this.backend.read(`_uploads/${id}/owner`))?.toString();
+    if (storedRepo === repo && storedOwner === owner && !this.#uploads.has(id)) this.#uploads.adopt(id, repo, owner);
+  }
+
+  /** The current size of an upload of `repo` by `owner`, or BLOB_UPLOAD_UNKNOWN. */
+  async uploadSize(repo: string, id: string, owner: string): Promise<number> {
+    await this.#known(repo, id, owner);
+    this.#uploads.touch(id, repo, owner);
     return (await this.backend.size(`_uploads/${id}/data`)) ?? 0;
   }
 
-  async appendUpload(id: string, src: Readable): Promise<number> {
-    return this.backend.append(`_uploads/${id}/data`, src, this.maxBlobBytes);
+  /** Appends a chunk; refused while another request works on the session. Returns the new size. */
+  async appendUpload(repo: string, id: string, owner: string, src: Readable): Promise<number> {
+    await this.#known(repo, id, owner);
+    return this.#uploads.exclusive(id, repo, owner, 'append', () => this.backend.append(`_uploads/${id}/data`, src, this.maxBlobBytes));
   }
 
-  /** Verifies the upload against `digest`, publishes it as a blob of `repo`, ends the session. One finisher per session: a concurrent one gets BLOB_UPLOAD_UNKNOWN. */
-  async finishUpload(repo: string, id: string, digest: string): Promise<number> {
-    if (this.#finishing.has(id)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${id} is already being finished`);
-    this.#finishing.add(id);
-    try {
-      const got = await this.backend.hash(`_uploads/${id}/data`).catch(() => undefined);
-      if (!got) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${id} is unknown`);
+  /**
+   * Appends the PUT's own chunk (if any), verifies the upload against `digest` and publishes it
+   * as a blob of `repo`, then ends the session. One request at a time: a PUT while a PATCH is
+   * still writing is refused, and a second finisher gets BLOB_UPLOAD_UNKNOWN. The blob is
+   * written anew from the session's bytes and checked as it lands, so what is stored under a
+   * digest is what hashes to it, whatever else happens to the session's file.
+   */
+  async finishUpload(repo: string, id: string, owner: string, digest: string, last?: Readable): Promise<number> {
+    await this.#known(repo, id, owner);
+    return this.#uploads.exclusive(id, repo, owner, 'finish', async () => {
+      if (last) await this.backend.append(`_uploads/${id}/data`, last, this.maxBlobBytes);
       if (!digest.startsWith('sha256:')) throw new RegistryError('UNSUPPORTED', 'only sha256 uploads are supported', { status: 400 });
-      if (got.digest !== digest) {
+      const data = `_uploads/${id}/data`;
+      const mismatch = async (got: string): Promise<never> => {
         await this.cancelUpload(id);
-        throw new RegistryError('DIGEST_INVALID', `uploaded content has digest ${got.digest}, not ${digest}`);
+        throw new RegistryError('DIGEST_INVALID', `uploaded content has digest ${got}, not ${digest}`);
+      };
+      let size: number;
+      if ((await this.backend.size(blobKey(digest))) !== undefined) {
+        const got = await this.backend.hash(data);
+        if (!got) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${id} is unknown`);
+        if (got.digest !== digest) await mismatch(got.digest);
+        size = got!.size;
+      } else {
+        const src = await this.backend.stream(data);
+        if (!src) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${id} is unknown`);
+        let wrong: string | undefined;
+        try {
+          size = (await this.backend.write(blobKey(digest), src, (d) => { if (d !== digest) { wrong = d; throw new RegistryError('DIGEST_INVALID', 'mismatch'); } })).size;
+        } catch (err) {
+          if (wrong) await mismatch(wrong);
+          throw err;
+        }
       }
-      if ((await this.backend.size(blobKey(digest))) === undefined) await this.backend.move(`_uploads/${id}/data`, blobKey(digest));
       await this.link(repo, digest);
       await this.cancelUpload(id);
-      return got.size;
-    } finally {
-      this.#finishing.delete(id);
-    }
+      return size;
+    });
   }
 
   async cancelUpload(id: string): Promise<void> {
-    this.#sessions.delete(id);
+    this.#uploads.close(id);
     await this.backend.remove(`_uploads/${id}`);
+  }
+
+  /** Cancels an upload of `repo` by `owner` (DELETE), or BLOB_UPLOAD_UNKNOWN. */
+  async cancelOwnUpload(repo: string, id: string, owner: string): Promise<void> {
+    await this.#known(repo, id, owner);
+    if (this.#uploads.touch(id, repo, owner).busy) throw new RegistryError('BLOB_UPLOAD_INVALID', `upload ${id} is receiving a chunk; cancel it once the PATCH has been answered`);
+    await this.cancelUpload(id);
   }
 
   /** Stores a blob in one go (monolithic upload), verifying its digest before it is visible. */

@@ -18,7 +18,7 @@ function hasBody(req: IncomingMessage): boolean {
 }
 
 /** POST /v2/<name>/blobs/uploads/: a session, a monolithic upload (?digest=) or a mount (?mount=&from=). */
-export async function startUpload(req: IncomingMessage, res: ServerResponse, store: RegistryStore, repo: string, url: URL, canPull: (repo: string) => boolean): Promise<void> {
+export async function startUpload(req: IncomingMessage, res: ServerResponse, store: RegistryStore, repo: string, url: URL, canPull: (repo: string) => boolean, owner: string): Promise<void> {
   const mount = url.searchParams.get('mount');
   const from = url.searchParams.get('from');
   if (mount && from) {
@@ -37,18 +37,24 @@ export async function startUpload(req: IncomingMessage, res: ServerResponse, sto
     await store.putBlob(repo, req, digest, declared);
     return send(res, 201, { location: `/v2/${repo}/blobs/${digest}`, 'docker-content-digest': digest });
   }
-  const id = await store.startUpload(repo);
+  const id = await store.startUpload(repo, owner);
   send(res, 202, sessionHeaders(repo, id, 0));
 }
 
-/** GET/PATCH/PUT/DELETE /v2/<name>/blobs/uploads/<id>. */
-export async function handleUpload(req: IncomingMessage, res: ServerResponse, store: RegistryStore, repo: string, id: string, url: URL): Promise<void> {
-  const size = await store.uploadSize(repo, id);
+/** GET/PATCH/PUT/DELETE /v2/<name>/blobs/uploads/<id>, by the user (`owner`) who opened it. */
+export async function handleUpload(req: IncomingMessage, res: ServerResponse, store: RegistryStore, repo: string, id: string, url: URL, owner: string): Promise<void> {
+  let size: number;
+  try {
+    size = await store.uploadSize(repo, id, owner);
+  } catch (err) {
+    req.resume();
+    throw err;
+  }
   switch (req.method) {
     case 'GET':
       return send(res, 204, sessionHeaders(repo, id, size));
     case 'DELETE':
-      await store.cancelUpload(id);
+      await store.cancelOwnUpload(repo, id, owner);
       return send(res, 204);
     case 'PATCH': {
       const cr = req.headers['content-range'];
@@ -64,7 +70,7 @@ export async function handleUpload(req: IncomingMessage, res: ServerResponse, st
           throw new RegistryError('SIZE_INVALID', `Content-Range ${cr} does not match Content-Length ${len}`, { status: 416 });
         }
       }
-      const newSize = await store.appendUpload(id, req);
+      const newSize = await store.appendUpload(repo, id, owner, req).catch((err: unknown) => { req.resume(); throw err; });
       return send(res, 202, sessionHeaders(repo, id, newSize));
     }
     case 'PUT': {
@@ -74,9 +80,8 @@ export async function handleUpload(req: IncomingMessage, res: ServerResponse, st
         throw new RegistryError('DIGEST_INVALID', 'finishing an upload needs ?digest=');
       }
       checkDigest(digest);
-      if (hasBody(req)) await store.appendUpload(id, req);
-      else req.resume();
-      await store.finishUpload(repo, id, digest);
+      if (!hasBody(req)) req.resume();
+      await store.finishUpload(repo, id, owner, digest, hasBody(req) ? req : undefined).catch((err: unknown) => { req.resume(); throw err; });
       return send(res, 201, { location: `/v2/${repo}/blobs/${digest}`, 'docker-content-digest': digest });
     }
     default:

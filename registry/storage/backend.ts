@@ -16,8 +16,6 @@ export interface Backend {
   remove(key: string): Promise<void>;
   /** Appends to `key` (creating it); returns the new size. Used for upload sessions. */
   append(key: string, src: Readable, limit: number): Promise<number>;
-  /** Moves `from` to `to` atomically (an upload becoming a blob). */
-  move(from: string, to: string): Promise<void>;
   /** The sha256 digest and size of a stored key, by streaming it. */
   hash(key: string): Promise<{ digest: string; size: number } | undefined>;
 }

@@ -83,12 +83,6 @@ export class FsBackend implements Backend {
     return n;
   }
 
-  async move(from: string, to: string): Promise<void> {
-    await fsyncFile(this.#path(from));
-    await fs.mkdir(dirname(this.#path(to)), { recursive: true });
-    await fs.rename(this.#path(from), this.#path(to));
-  }
-
   async hash(key: string): Promise<{ digest: string; size: number } | undefined> {
     const s = await this.stream(key);
     if (!s) return undefined;

@@ -74,11 +74,6 @@ export class MemoryBackend implements Backend {
     return next.length;
   }
 
-  async move(from: string, to: string): Promise<void> {
-    const b = this.#data.get(from);
-    if (b) { this.#delete(from); this.#set(to, b); }
-  }
-
   async hash(key: string): Promise<{ digest: string; size: number } | undefined> {
     const b = this.#data.get(key);
     if (!b) return undefined;

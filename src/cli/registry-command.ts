@@ -19,7 +19,9 @@ export function registerRegistry(program: Command): void {
     .option('--log', 'log one line per request to stderr')
     .option('--enable-delete', 'allow DELETE of manifests and blobs (off by default, as in distribution)')
     .option('--max-memory <bytes>', 'in memory: the most held at once; uploads past it are refused (default 2 GiB)')
-    .action(async (o: { addr: string; root?: string; htpasswd?: string; tokenAuth?: boolean; authConfig?: string; tlsCert?: string; tlsKey?: string; log?: boolean; enableDelete?: boolean; maxMemory?: string }) => {
+    .option('--max-uploads <n>', 'open upload sessions at most, all users together; new ones past it get TOOMANYREQUESTS (default 1000)')
+    .option('--max-uploads-per-user <n>', 'open upload sessions one user (or, without auth, one client address) may hold (default 100)')
+    .action(async (o: { addr: string; root?: string; htpasswd?: string; tokenAuth?: boolean; authConfig?: string; tlsCert?: string; tlsKey?: string; log?: boolean; enableDelete?: boolean; maxMemory?: string; maxUploads?: string; maxUploadsPerUser?: string }) => {
       const m = /^(.*):(\d+)$/.exec(o.addr);
       if (!m) throw new OcimakeError('FLAG_INVALID', `--addr "${o.addr}" is not host:port`, { hint: 'e.g. --addr 127.0.0.1:5000 or --addr 0.0.0.0:0' });
       const host = m[1]!.replace(/^\[(.*)\]$/, '$1');
@@ -37,6 +39,8 @@ export function registerRegistry(program: Command): void {
         ...(o.tlsCert && o.tlsKey ? { tls: { cert: o.tlsCert, key: o.tlsKey } } : {}),
         ...(o.enableDelete ? { deletes: true } : {}),
         ...(o.maxMemory !== undefined ? { maxMemoryBytes: bytesFlag(o.maxMemory) } : {}),
+        ...(o.maxUploads !== undefined ? { maxUploads: countFlag('--max-uploads', o.maxUploads) } : {}),
+        ...(o.maxUploadsPerUser !== undefined ? { maxUploadsPerUser: countFlag('--max-uploads-per-user', o.maxUploadsPerUser) } : {}),
       }).catch((err: NodeJS.ErrnoException) => { throw listenError(o.addr, port, err); });
       process.stdout.write(`ocimake registry listening on ${running.url}\n`);
       await new Promise<void>((resolve) => {
@@ -77,4 +81,11 @@ function bytesFlag(v: string): number {
   if (!m) throw new OcimakeError('FLAG_INVALID', `--max-memory "${v}" is not a size`, { hint: 'e.g. --max-memory 512MiB or --max-memory 2147483648' });
   const unit = (m[2] ?? '').toLowerCase()[0];
   return Number(m[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1);
+}
+
+/** A whole number above 0, from a flag. */
+function countFlag(flag: string, v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1) throw new OcimakeError('FLAG_INVALID', `${flag} "${v}" is not a whole number above 0`, { hint: `e.g. ${flag} 100` });
+  return n;
 }

@@ -217,6 +217,7 @@ export class RegistryClient {
   async #send(req: RegistryRequest, authorization: string | undefined, budget: RetryBudget): Promise<RegistryResponse> {
     const retry = req.retry !== false;
     let timeouts = 0;
+    let triedPlain = false;
     for (;;) {
       const waiting = this.#noticeWhileWaiting(req);
       try {
@@ -234,8 +235,10 @@ export class RegistryClient {
       } catch (err) {
         if (err instanceof OcimakeError) throw err;
         // Docker's rule for insecure registries: TLS first, plain HTTP when the host does not speak it.
-        if (this.#insecure && !this.#opts.scheme && !plainHosts.has(this.#host) && isTlsMismatch(err) && !req.path.startsWith('http')) {
+        // Another client of the same host may have found that out while this request was under way.
+        if (this.#insecure && !this.#opts.scheme && !triedPlain && isTlsMismatch(err) && !req.path.startsWith('http')) {
           plainHosts.add(this.#host);
+          triedPlain = true;
           continue;
         }
         const timedOut = isTimeout(err);

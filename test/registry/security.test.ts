@@ -96,11 +96,23 @@ describe('the embedded registry, as a multi-user server', () => {
       await putBlob(reg.url, 'big/blob', 'small');
     });
 
-    it('drops abandoned upload sessions past the cap, oldest first', async () => {
+    it('refuses new upload sessions past the cap (TOOMANYREQUESTS), and keeps the open ones', async () => {
       const reg = await start({ maxUploads: 10 });
       const first = (await req(reg.url, 'POST', '/v2/s/s/blobs/uploads/')).headers.get('location')!;
-      for (let i = 0; i < 30; i++) await req(reg.url, 'POST', '/v2/s/s/blobs/uploads/');
-      expect(reg.store.openUploads).toBeLessThanOrEqual(10);
+      const statuses: number[] = [];
+      for (let i = 0; i < 30; i++) statuses.push((await req(reg.url, 'POST', '/v2/s/s/blobs/uploads/')).status);
+      expect(statuses.filter((s) => s === 429)).toHaveLength(21);
+      expect(reg.store.openUploads).toBe(10);
+      expect((await req(reg.url, 'GET', first)).status).toBe(204);
+    });
+
+    it('drops sessions idle past their lifetime, and so makes room again', async () => {
+      const reg = await start({ maxUploads: 2, uploadTtlMs: 50 });
+      const first = (await req(reg.url, 'POST', '/v2/s/s/blobs/uploads/')).headers.get('location')!;
+      await req(reg.url, 'POST', '/v2/s/s/blobs/uploads/');
+      expect((await req(reg.url, 'POST', '/v2/s/s/blobs/uploads/')).status).toBe(429);
+      await new Promise((r) => setTimeout(r, 80));
+      expect((await req(reg.url, 'POST', '/v2/s/s/blobs/uploads/')).status).toBe(202);
       expect((await req(reg.url, 'GET', first)).status).toBe(404);
     });
   });
