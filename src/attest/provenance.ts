@@ -1,3 +1,4 @@
+import { redactUrlCredentials } from '../util/redact.js';
 // SLSA provenance v1 (https://slsa.dev/spec/v1.0/provenance) of an ocimake build. ocimake
 // knows every input exactly, since nothing runs that it did not read: the Dockerfile (by
 // digest), every image FROM and COPY --from opened (by digest), and, in max mode, the build
@@ -47,7 +48,7 @@ export function provenance(input: ProvenanceInput, mode: 'min' | 'max', env: Nod
         ...(input.target ? { target: input.target } : {}),
         platform: input.platform,
         // min: which build args were set; max: their values too (they may hold secrets).
-        buildArgs: mode === 'max' ? Object.fromEntries(args.map((k) => [k, input.buildArgs[k]])) : args,
+        buildArgs: mode === 'max' ? Object.fromEntries(args.map((k) => [k, redactUrlCredentials(input.buildArgs[k] ?? '')])) : args,
       },
       internalParameters: { ocimakeVersion: input.version },
       resolvedDependencies: [

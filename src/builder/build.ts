@@ -240,6 +240,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   if (opts.labels && Object.keys(opts.labels).length > 0) {
     image = editConfig(image, (c) => ({ ...c, Labels: { ...(c.Labels ?? {}), ...opts.labels } }));
   }
+  // What ADD <url> and RUN's wget/curl downloaded are inputs too, by their digest.
+  materials.push(...fetchUrl.downloads());
   const inputs = { ...(contextDigest ? { contextDigest } : {}), dockerfile: { path: opts.dockerfileText !== undefined && opts.dockerfile === undefined ? '-' : relativeTo(contextDir, dockerfilePath), digest: sha256(Buffer.from(text)) }, materials };
   return { image, artifacts: imageArtifacts(image), store, warnings, cacheRecords, inputs };
 }

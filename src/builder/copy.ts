@@ -132,7 +132,7 @@ export async function planCopy(inp: CopyInputs): Promise<CopyPlan> {
       if (destIsDir && name === undefined) {
         throw new OcimakeError('DOCKERFILE_INVALID', `ADD cannot name the file of "${src}": its path has no file name`, { hint: `give the destination a file name: ADD ${src} ${posix.join(rawDest, 'name')}` });
       }
-      const got = await inp.fetchUrl(src, checksum);
+      const got = await inp.fetchUrl(src, checksum !== undefined ? { checksum } : {});
       // As Docker: a fetched file is 0600 (unless --chmod) and is never unpacked.
       entries.push({ type: 'file', path: normalizeEntryPath(name !== undefined ? join(dest, name) : dest), mode: chmod ?? 0o600, uid: owner.uid, gid: owner.gid, size: got.size, source: { kind: 'path', path: got.path } });
       continue;

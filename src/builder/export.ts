@@ -16,6 +16,7 @@ import type { TransportOptions } from '../remote/transport.js';
 import { build, type BuildOptions, type BuildResult } from './build.js';
 import { indexArtifacts, pushIndex, writeOciLayoutIndex, type IndexExtras } from './multi-platform.js';
 import { annotationsFor, parseAnnotation, type Annotation } from './annotations.js';
+import { looksSecret } from '../dockerfile/checks.js';
 import { exportCache, parseCacheSpec, withInlineKeys, type CacheSpec } from './build-cache.js';
 import { Remote } from '../remote/registry-image.js';
 // Signing loads sigstore-js and the CycloneDX library (0.15 s, 15 MB): only builds that --sign import them.
@@ -96,6 +97,13 @@ export async function buildAndExport(opts: BuildAndExportOptions): Promise<Build
     // A bad key, or no identity token, fails before the build.
     if (opts.attest.signing.kind === 'key') (await import('../attest/key-signer.js')).loadSigningKey(opts.attest.signing.key);
     else (await import('../attest/keyless-signer.js')).checkIdentityAvailable(opts.attest.signing);
+  }
+  // BuildKit's SecretsUsedInArgOrEnv, for what max provenance writes into a signed, pushed statement.
+  if (opts.attest?.provenance === 'max') {
+    const secret = Object.keys(opts.buildArgs ?? {}).filter(looksSecret).sort();
+    if (secret.length > 0) {
+      opts.onProgress?.({ kind: 'warning', message: `--provenance mode=max records the values of build args, and ${secret.join(', ')} look${secret.length === 1 ? 's' : ''} secret: the value${secret.length === 1 ? '' : 's'} will be readable in the signed provenance of the image; keep secrets out of build args (BuildKit passes them as --secret mounts), or use --provenance mode=min, which records build-arg names only` });
+    }
   }
   const startedOn = new Date().toISOString();
   // Provenance names the build context by its digest.

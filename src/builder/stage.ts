@@ -1,3 +1,4 @@
+import { redactUrlCredentials } from '../util/redact.js';
 import { OcimakeError, withContext } from '../errors.js';
 import type { Image, Layer } from '../image/image.js';
 import { appendLayer, editConfig } from '../image/mutate.js';
@@ -162,7 +163,7 @@ function configRun(run: readonly Instruction[], first: number, state: StageState
       shell = edit.shell ?? shell;
       cmdSet = edit.cmdSet ?? cmdSet;
       author = edit.author ?? author;
-      history.push({ created: env.created, created_by: edit.createdBy, comment: HISTORY_COMMENT, empty_layer: true });
+      history.push({ created: env.created, created_by: redactUrlCredentials(edit.createdBy), comment: HISTORY_COMMENT, empty_layer: true });
     } catch (err) {
       throw atLine(env, inst, err);
     }
@@ -175,7 +176,7 @@ function configRun(run: readonly Instruction[], first: number, state: StageState
 }
 
 async function step(inst: Instruction, state: StageState, env: StageEnv, stage: Stage): Promise<StageState> {
-  const history = (createdBy: string) => ({ created: env.created, created_by: createdBy, comment: HISTORY_COMMENT });
+  const history = (createdBy: string) => ({ created: env.created, created_by: redactUrlCredentials(createdBy), comment: HISTORY_COMMENT });
   switch (inst.kind) {
     case 'run': {
       const { entries, createdBy } = await runNative({

@@ -12,6 +12,7 @@ import { registerSign } from './sign-command.js';
 import { removeTrackedTemps } from '../util/temp-files.js';
 import { takeExitCode } from './exit-code.js';
 import { fsErrorInWords } from '../util/fs-paths.js';
+import { redactUrlCredentials } from '../util/redact.js';
 
 export { version } from './version.js';
 import { version } from './version.js';
@@ -51,18 +52,23 @@ export async function main(argv: string[]): Promise<number> {
     return takeExitCode();
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
-    const debug = process.env.OCIMAKE_DEBUG === '1';
-    if (err instanceof OcimakeError) {
-      process.stderr.write(`error: ${err.message}\n`);
-      if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
-    } else {
-      const words = fsErrorInWords(err);
-      process.stderr.write(`error: ${words ? words.message : err instanceof Error ? err.message : String(err)}\n`);
-      if (words?.hint) process.stderr.write(`hint: ${words.hint}\n`);
-    }
-    if (debug && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    reportError(err);
     return 1;
   }
+}
+
+/** Prints an error as one `error:` line (and a `hint:`), credentials in URLs redacted; the stack only with OCIMAKE_DEBUG=1. */
+export function reportError(err: unknown): void {
+  const say = (line: string) => process.stderr.write(`${redactUrlCredentials(line)}\n`);
+  if (err instanceof OcimakeError) {
+    say(`error: ${err.message}`);
+    if (err.hint) say(`hint: ${err.hint}`);
+  } else {
+    const words = fsErrorInWords(err);
+    say(`error: ${words ? words.message : err instanceof Error ? err.message : String(err)}`);
+    if (words?.hint) say(`hint: ${words.hint}`);
+  }
+  if (process.env.OCIMAKE_DEBUG === '1' && err instanceof Error && err.stack) say(err.stack);
 }
 
 /** The `ocimake` process: `main`, plus a clean stop on Ctrl-C (not installed when `main` is embedded, e.g. in tests). */

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { BuildProgress } from '../builder/build.js';
 import type { PushEvent } from '../remote/push.js';
 import type { TransferEvent } from '../remote/transport.js';
+import { redactUrlCredentials } from '../util/redact.js';
 
 export type ProgressMode = 'auto' | 'plain' | 'quiet' | 'tty' | 'rawjson';
 export const PROGRESS_MODES: readonly string[] = ['auto', 'plain', 'quiet', 'tty', 'rawjson'];
@@ -26,7 +27,8 @@ export class Progress {
   #ticker: NodeJS.Timeout | undefined;
 
   constructor(mode: ProgressMode, out: NodeJS.WriteStream = process.stderr, opts: { multiPlatform?: boolean; now?: () => number } = {}) {
-    this.#out = out;
+    // Every line goes out with the credentials of URLs in it (ADD https://user:token@…) redacted.
+    this.#out = Object.create(out, { write: { value: (text: string) => out.write(redactUrlCredentials(text)) } }) as NodeJS.WriteStream;
     this.#mode = mode === 'auto' ? (out.isTTY ? 'tty' : 'plain') : mode;
     this.#multiPlatform = opts.multiPlatform ?? false;
     this.#now = opts.now ?? Date.now;

@@ -23,7 +23,8 @@ function varsIn(word: string): string[] {
   return [...word.matchAll(/\$(?:\{([A-Za-z_][A-Za-z0-9_]*)[^}]*\}|([A-Za-z_][A-Za-z0-9_]*))/g)].map((m) => (m[1] ?? m[2])!);
 }
 
-function looksSecret(name: string): boolean {
+/** True when a variable's name says it holds a secret (BuildKit's SecretsUsedInArgOrEnv rule). */
+export function looksSecret(name: string): boolean {
   const words = name.replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase().split(/[^a-z0-9]+/).filter(Boolean);
   if (words.includes('public')) return false;
   return words.some((w) => SECRET_WORDS.has(w)) || /api_?key|private_?key/i.test(name);

@@ -22,6 +22,8 @@ export interface HttpPool {
   readonly https: Https.Agent;
   /** How long a connection may stay silent (connecting, waiting for the answer, between body chunks). */
   readonly timeoutMs: number;
+  /** The slowest a body may arrive, averaged over each `timeoutMs` (0: no floor). */
+  readonly minBytesPerSecond: number;
 }
 
 /** A response body: a Readable that can also be drained to free its connection. */
@@ -47,6 +49,9 @@ export interface HttpRequestOptions {
 
 /** Error codes of the three timeouts (retry.ts treats them as transient). */
 export const TIMEOUT_CODES = ['HTTP_CONNECT_TIMEOUT', 'HTTP_HEADERS_TIMEOUT', 'HTTP_BODY_TIMEOUT'] as const;
+
+/** The error code of a body that arrives slower than the floor (not transient: the server drips). */
+export const TOO_SLOW_CODE = 'HTTP_BODY_TOO_SLOW';
 
 const pools = new Map<string, HttpPool>();
 
@@ -80,9 +85,9 @@ function proxyEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv | und
   return undefined;
 }
 
-/** The shared pool for a timeout and certificate policy (16 connections per host). */
-export function poolFor(timeoutMs: number, verifyTls: boolean): HttpPool {
-  const key = `${timeoutMs}/${verifyTls}`;
+/** The shared pool for a timeout, rate floor and certificate policy (16 connections per host). */
+export function poolFor(timeoutMs: number, verifyTls: boolean, minBytesPerSecond = 0): HttpPool {
+  const key = `${timeoutMs}/${verifyTls}/${minBytesPerSecond}`;
   let p = pools.get(key);
   if (!p) {
     const proxies = proxyEnv();
@@ -91,6 +96,7 @@ export function poolFor(timeoutMs: number, verifyTls: boolean): HttpPool {
       http: new http.Agent(common),
       https: new https.Agent({ ...common, ...(verifyTls ? {} : { rejectUnauthorized: false }) }),
       timeoutMs,
+      minBytesPerSecond,
     };
     pools.set(key, p);
   }
@@ -114,6 +120,7 @@ export function httpRequest(url: URL, o: HttpRequestOptions): Promise<HttpRespon
     req.on('response', (res) => {
       response = res;
       done = true;
+      if (o.pool.minBytesPerSecond > 0) watchRate(res, o.pool);
       resolve({ statusCode: res.statusCode ?? 0, headers: flatHeaders(res.headers), body: withDump(res) });
     });
     const body = o.body;
@@ -125,6 +132,33 @@ export function httpRequest(url: URL, o: HttpRequestOptions): Promise<HttpRespon
       body.pipe(req);
     }
   });
+}
+
+/**
+ * Destroys a body that arrives slower than the pool's floor over a whole window (as curl's
+ * --speed-limit/--speed-time): a server that drips a byte every few seconds never trips the
+ * idle timeout, and would hold a build for ever. A window that ends with bytes waiting unread
+ * in the body's buffer is the reader's slowness (back-pressure), not the server's: it does
+ * not count.
+ */
+function watchRate(res: Http.IncomingMessage, pool: HttpPool): void {
+  const socket = res.socket;
+  if (!socket) return;
+  const windowMs = pool.timeoutMs;
+  const floor = (pool.minBytesPerSecond * windowMs) / 1000;
+  let last = socket.bytesRead;
+  const t = setInterval(() => {
+    if (res.readableEnded || res.destroyed) { clearInterval(t); return; }
+    const got = socket.bytesRead - last;
+    last = socket.bytesRead;
+    if (res.readableLength > 0) return;
+    if (got < floor) {
+      clearInterval(t);
+      res.destroy(Object.assign(new Error(`the server sent ${got} bytes in ${windowMs / 1000} s, slower than the ${pool.minBytesPerSecond} bytes/s floor`), { code: TOO_SLOW_CODE }));
+    }
+  }, windowMs);
+  t.unref();
+  res.once('close', () => clearInterval(t));
 }
 
 function flatHeaders(h: Http.IncomingHttpHeaders): Record<string, string> {

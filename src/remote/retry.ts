@@ -1,4 +1,5 @@
 import { OcimakeError } from '../errors.js';
+import { TOO_SLOW_CODE } from './http.js';
 
 /** How a client retries; every field has a default (see DEFAULT_RETRY). */
 export interface RetryPolicy {
@@ -92,5 +93,8 @@ export function parseRetryAfter(v: string | undefined): number | undefined {
 /** An OcimakeError for a network failure that outlived its retries. */
 export function networkError(what: string, err: unknown, budget: RetryBudget | undefined, hint: string): OcimakeError {
   const tail = budget && budget.used > 1 ? ` (${budget.describe()})` : '';
+  if ((err as { code?: string }).code === TOO_SLOW_CODE) {
+    hint = 'the server keeps the transfer alive but sends almost nothing; if the link is really that slow, lower the floor with --network-min-rate BYTES (or OCIMAKE_NETWORK_MIN_RATE; 0 turns it off)';
+  }
   return new OcimakeError('NETWORK', `${what} failed: ${(err as Error).message ?? String(err)}${tail}`, { cause: err, hint });
 }

@@ -8,6 +8,7 @@ import { isRetryableStatus, isTransient, networkError, RetryBudget, type RetryPo
 import { errorSummary, fetchToken, summarize } from './token.js';
 import { httpRequest, poolFor, TIMEOUT_CODES, type HttpPool, type ResponseBody } from './http.js';
 import { apiHost, isLoopbackHost } from '../oci/reference.js';
+import { redactUrlCredentials } from '../util/redact.js';
 
 /** How a client reaches registries. */
 export interface TransportOptions {
@@ -28,6 +29,11 @@ export interface TransportOptions {
   scheme?: 'http' | 'https';
   /** Seconds to wait for a connection, and for each answer or body chunk (default 30; OCIMAKE_NETWORK_TIMEOUT). */
   timeoutSeconds?: number;
+  /**
+   * The slowest a body may arrive, in bytes per second averaged over each timeout window
+   * (default 1024; OCIMAKE_NETWORK_MIN_RATE; 0 turns the floor off).
+   */
+  minBytesPerSecond?: number;
   /** Called with a sentence when a request has waited a while for its answer. */
   onNotice?: (message: string) => void;
   /** Called when a blob has been downloaded whole. */
@@ -74,6 +80,16 @@ export function defaultTimeoutSeconds(env: NodeJS.ProcessEnv = process.env): num
   return n;
 }
 
+/** The default rate floor in bytes per second: OCIMAKE_NETWORK_MIN_RATE, else 1024. */
+export function defaultMinRate(env: NodeJS.ProcessEnv = process.env): number {
+  const v = env.OCIMAKE_NETWORK_MIN_RATE;
+  if (v === undefined || v === '') return 1024;
+  if (!/^\d+$/.test(v.trim())) {
+    throw new OcimakeError('CONFIG_INVALID', `OCIMAKE_NETWORK_MIN_RATE=${v} is not a number of bytes per second`, { hint: 'set it to a whole number, e.g. 1024; 0 turns the floor off' });
+  }
+  return Number(v);
+}
+
 /** Hosts found to speak plain HTTP only, so later clients skip the TLS attempt. */
 const plainHosts = new Set<string>();
 
@@ -101,6 +117,7 @@ export class RegistryClient {
   /** Loopback or --insecure-registry: TLS without certificate checks, falling back to HTTP. */
   readonly #insecure: boolean;
   readonly #timeoutMs: number;
+  readonly #minRate: number;
   /** What this client read: request count and the largest body held in memory. */
   readonly counters: ReadCounters = { requests: 0, maxBuffered: 0 };
   readonly #opts: TransportOptions;
@@ -116,6 +133,7 @@ export class RegistryClient {
     this.#host = apiHost(registry);
     this.#insecure = isLoopbackHost(this.#host) || (opts.insecureRegistries ?? []).includes(this.#host) || (opts.insecureRegistries ?? []).includes(registry);
     this.#timeoutMs = Math.round((opts.timeoutSeconds ?? defaultTimeoutSeconds()) * 1000);
+    this.#minRate = opts.minBytesPerSecond ?? defaultMinRate();
   }
 
   /** The registry root URL; for an insecure host it turns to http:// once TLS was found missing. */
@@ -125,7 +143,7 @@ export class RegistryClient {
   }
 
   get #pool(): HttpPool {
-    return poolFor(this.#timeoutMs, !this.#insecure);
+    return poolFor(this.#timeoutMs, !this.#insecure, this.#minRate);
   }
 
   /** Reports a finished transfer to whoever listens (progress). */
@@ -265,14 +283,14 @@ export class RegistryClient {
     const started = Date.now();
     const t = setInterval(() => {
       const s = Math.floor((Date.now() - started) / 1000);
-      notice(`waiting for ${this.registry} to answer ${req.method} ${req.path.startsWith('http') ? req.path : req.path.split('?')[0]} (${s} s; gives up after ${this.#timeoutMs / 1000} s without an answer, --network-timeout)`);
+      notice(`waiting for ${this.registry} to answer ${req.method} ${req.path.startsWith('http') ? redactUrlCredentials(req.path) : req.path.split('?')[0]} (${s} s; gives up after ${this.#timeoutMs / 1000} s without an answer, --network-timeout)`);
     }, Math.min(10_000, Math.max(50, this.#timeoutMs / 3)));
     t.unref();
     return t;
   }
 
   #networkFailure(req: RegistryRequest, err: unknown, budget: RetryBudget, timedOut: boolean): OcimakeError {
-    const what = `${req.method} ${req.path.startsWith('http') ? req.path : `${this.baseUrl}${req.path}`}`;
+    const what = `${req.method} ${req.path.startsWith('http') ? redactUrlCredentials(req.path) : `${this.baseUrl}${req.path}`}`;
     if (timedOut) {
       return new OcimakeError('TIMEOUT', `${what}: ${this.registry} did not answer within ${this.#timeoutMs / 1000} s`, {
         cause: err, hint: `the registry accepted the connection but sent nothing; check that it is healthy, or wait longer with --network-timeout SECONDS (or OCIMAKE_NETWORK_TIMEOUT)`,
@@ -308,7 +326,7 @@ export class RegistryClient {
       }
       return { status: res.statusCode, headers: h, body: res.body, url: url.toString() };
     }
-    throw new OcimakeError('NETWORK', `too many redirects for ${req.path} on ${this.registry}`);
+    throw new OcimakeError('NETWORK', `too many redirects for ${redactUrlCredentials(req.path)} on ${this.registry}`);
   }
 }
 

@@ -11,6 +11,9 @@ import { OcimakeError } from '../errors.js';
 import { Sha256Counter } from '../oci/digest.js';
 import { discard } from './bounded.js';
 import { isTransient, networkError } from './retry.js';
+import { limit, overLimit } from '../util/limits.js';
+import { hasUrlCredentials, redactUrlCredentials } from '../util/redact.js';
+import { isLoopbackHost } from '../oci/reference.js';
 import { RegistryClient, type TransportOptions } from './transport.js';
 
 // `ADD <url> <dest>`: the file is fetched over the registries' HTTP stack (retries with back-off,
@@ -32,7 +35,13 @@ export class FetchStatusError extends OcimakeError {
 /** A fetched file in the scratch directory. */
 export interface FetchedUrl { path: string; size: number; digest: string }
 
-export type UrlFetcher = (url: string, checksum?: string) => Promise<FetchedUrl>;
+/** What one fetch asks for: a checksum to compare, and the limit its size is held to (default urlFileSize; RUN's downloads are held in memory, so runFileSize). */
+export interface FetchOptions { checksum?: string; limit?: 'urlFileSize' | 'runFileSize' }
+
+export type UrlFetcher = (url: string, opts?: FetchOptions) => Promise<FetchedUrl>;
+
+/** A build's fetcher, which also lists what it downloaded (for provenance): each URL, its user-info redacted, with its digest. */
+export interface BuildUrlFetcher extends UrlFetcher { downloads(): { uri: string; digest: string }[] }
 
 /** True for the git sources ADD names (git@host:repo, git://, ssh://, or a URL ending in .git[#ref]). */
 export function isGitSource(src: string): boolean {
@@ -70,7 +79,7 @@ export function parseChecksum(spec: string): { algo: string; hex: string } {
  * the server gave a validator for (ETag, Last-Modified) is kept in `<cacheDir>/urls/`, and the
  * next build asks for it conditionally: a 304 takes the kept copy (hashed again first).
  */
-export function urlFetcher(scratch: string, transport: TransportOptions = {}, cacheDir?: string): UrlFetcher {
+export function urlFetcher(scratch: string, transport: TransportOptions = {}, cacheDir?: string): BuildUrlFetcher {
   const clients = new Map<string, RegistryClient>();
   const fetched = new Map<string, Promise<FetchedUrl>>();
   let n = 0;
@@ -79,22 +88,44 @@ export function urlFetcher(scratch: string, transport: TransportOptions = {}, ca
     if (!c) clients.set(u.origin, (c = new RegistryClient(u.host, { ...transport, scheme: u.protocol === 'http:' ? 'http' : 'https' })));
     return c;
   };
-  return async (url, checksum) => {
-    let got = fetched.get(url);
+  const done: { uri: string; digest: string }[] = [];
+  const fetcher = async (url: string, opts: FetchOptions = {}): Promise<FetchedUrl> => {
+    const checksum = opts.checksum;
+    const limitName = opts.limit ?? 'urlFileSize';
+    const key = `${limitName} ${url}`;
+    let got = fetched.get(key);
     if (!got) {
-      got = fetchTo(client(new URL(url)), url, join(scratch, `url-${n++}`), cacheDir ? kept(cacheDir, url) : undefined);
-      fetched.set(url, got);
+      checkCredentialsSafe(url);
+      got = fetchTo(client(new URL(url)), url, join(scratch, `url-${n++}`), cacheDir ? kept(cacheDir, url) : undefined, limitName);
+      fetched.set(key, got);
+      void got.then((f) => done.push({ uri: redactUrlCredentials(url), digest: f.digest }), () => {});
     }
     const file = await got;
     if (checksum !== undefined) {
       const want = parseChecksum(checksum);
       const hex = want.algo === 'sha256' ? file.digest.slice('sha256:'.length) : await digestOf(file.path, want.algo);
       if (hex !== want.hex) {
-        throw new OcimakeError('CHECKSUM_MISMATCH', `ADD ${url}: the file's ${want.algo} is ${want.algo}:${hex}, not ${checksum}`, { hint: 'the file changed on the server, or the --checksum is wrong: check where the digest came from' });
+        throw new OcimakeError('CHECKSUM_MISMATCH', `ADD ${redactUrlCredentials(url)}: the file's ${want.algo} is ${want.algo}:${hex}, not ${checksum}`, { hint: 'the file changed on the server, or the --checksum is wrong: check where the digest came from' });
       }
     }
     return file;
   };
+  return Object.assign(fetcher, { downloads: () => [...new Map(done.map((d) => [`${d.uri} ${d.digest}`, d])).values()] });
+}
+
+/**
+ * Credentials written in the URL are sent as Basic auth, as curl, wget and BuildKit send them,
+ * to that host only (never across a redirect to another); over plain HTTP they would cross
+ * the network readable, so that is refused unless the host is this machine.
+ */
+function checkCredentialsSafe(url: string): void {
+  if (!hasUrlCredentials(url)) return;
+  const u = new URL(url);
+  if (u.protocol === 'http:' && !isLoopbackHost(u.host)) {
+    throw new OcimakeError('CREDENTIALS_INSECURE', `${redactUrlCredentials(url)}: the URL carries credentials, and plain HTTP would send them readable to ${u.host}`, {
+      hint: 'use https://, or download the file before the build and COPY it; for a secret, use RUN --mount=type=secret',
+    });
+  }
 }
 
 async function digestOf(path: string, algo: string): Promise<string> {
@@ -124,8 +155,13 @@ async function keptMeta(k: Kept): Promise<z.infer<typeof KeptMeta> | undefined> 
 }
 
 /** GETs `url` into `path`, hashing it; a body cut off midway is fetched again within the retry budget. */
-async function fetchTo(c: RegistryClient, url: string, path: string, k: Kept | undefined): Promise<FetchedUrl> {
+async function fetchTo(c: RegistryClient, url: string, path: string, k: Kept | undefined, limitName: 'urlFileSize' | 'runFileSize'): Promise<FetchedUrl> {
   const budget = c.budget();
+  const shown = redactUrlCredentials(url);
+  const max = limit(limitName);
+  const tooBig = (what: string) => overLimit(limitName, `${shown}: ${what}`, limitName === 'runFileSize'
+    ? 'RUN holds a download in memory; ADD <url> streams large files to disk'
+    : 'the server sends more than expected (an endless or wrong answer)');
   const have = k ? await keptMeta(k) : undefined;
   const headers: Record<string, string> = {};
   if (have?.etag) headers['if-none-match'] = have.etag;
@@ -148,19 +184,33 @@ async function fetchTo(c: RegistryClient, url: string, path: string, k: Kept | u
     }
     if (res.status !== 200) {
       await discard(res.body);
-      throw new FetchStatusError(res.status, `ADD ${url}: the server answered ${res.status}`, {
+      throw new FetchStatusError(res.status, `ADD ${shown}: the server answered ${res.status}`, {
         hint: res.status === 404 ? 'check the URL: the server has no such file'
           : res.status === 401 || res.status === 403 ? 'ADD sends no credentials (as BuildKit): download the file into the build context and COPY it'
             : 'check that the server is reachable from here and serves the file',
       });
     }
+    // Refused before a byte is read when the server says how long it is, cut off when it passes the limit otherwise.
+    const declared = Number(res.headers['content-length']);
+    if (Number.isFinite(declared) && declared > max) {
+      await discard(res.body);
+      throw tooBig(`the server says the file is ${declared} bytes`);
+    }
     const h = new Sha256Counter();
-    const count = new Transform({ transform(chunk: Buffer, _e, cb) { h.update(chunk); cb(null, chunk); } });
+    const count = new Transform({
+      transform(chunk: Buffer, _e, cb) {
+        h.update(chunk);
+        if (h.size > max) return cb(tooBig(`the server sent more than ${max} bytes`));
+        cb(null, chunk);
+      },
+    });
     try {
       await pipeline(res.body, count, createWriteStream(path, { mode: 0o600 }));
     } catch (err) {
+      await fs.rm(path, { force: true });
+      if (err instanceof OcimakeError) throw err;
       if (isTransient(err) && (await budget.wait())) continue;
-      throw networkError(`ADD ${url}`, err, budget, 'check that the server is reachable from here');
+      throw networkError(`ADD ${shown}`, err, budget, 'check that the server is reachable from here');
     }
     const got = { path, size: h.size, digest: h.digest() };
     const etag = res.headers.etag;

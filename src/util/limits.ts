@@ -21,6 +21,7 @@ export const LIMIT_SPECS = {
   pathLength: { env: 'OCIMAKE_MAX_PATH_LENGTH', default: 4096, unit: 'bytes', what: 'the length of a path or link target in a layer' },
   pathDepth: { env: 'OCIMAKE_MAX_PATH_DEPTH', default: 2048, unit: 'count', what: 'the number of directories a path in a layer goes down' },
   layerEntries: { env: 'OCIMAKE_MAX_LAYER_ENTRIES', default: 1_000_000, unit: 'count', what: 'the number of entries in one layer' },
+  urlFileSize: { env: 'OCIMAKE_MAX_URL_SIZE', default: 8 * (1 << 30), unit: 'bytes', what: 'the size of a file ADD <url> downloads (refused before reading when the server says it is larger, cut off at the limit when it does not)' },
   runFileSize: { env: 'OCIMAKE_MAX_RUN_FILE_SIZE', default: 1 << 30, unit: 'bytes', what: 'what one RUN command holds in memory: a download (wget, curl), or the members an archive unpacks to (tar, unzip, gunzip)' },
 } as const satisfies Record<string, LimitSpec>;
 

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRegistry, type RunningRegistry } from '../../registry/index.js';
@@ -73,6 +75,25 @@ describe('signed attestations pushed as referrers', () => {
     const wrongKey = await cli(['verify', ref, '--key', other.pub]);
     expect(wrongKey.value).toBe(1);
     expect(wrongKey.stderr).toMatch(/no attestation of .* verifies with .*other\.pub: .*signed with another key/);
+  });
+
+  it('mode=max warns of build args that look secret, and lists what ADD <url> downloaded by digest', async () => {
+    const body = Buffer.from('downloaded\n');
+    const server = createServer((_req, res) => { res.writeHead(200, { 'content-length': body.length }).end(body); });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/tool.bin`;
+      const ctx = writeTree(join(work, 'ctx-url'), { Dockerfile: `FROM scratch\nARG API_TOKEN\nADD ${url} /tool.bin\n` });
+      const ref = `${reg.host}/acme/with-url:1`;
+      const b = await cli(['build', ctx, '-t', ref, '--push', '--sign', '--key', keys.key, '--provenance=mode=max', '--build-arg', 'API_TOKEN=cli_s3cr3t', '--cache-dir', join(work, 'cache'), '--progress=plain']);
+      expect(b.value).toBe(0);
+      expect(b.stderr).toMatch(/WARN.*--provenance mode=max records the values of build args, and API_TOKEN looks secret/);
+      const v = await cli(['verify', ref, '--key', keys.pub, '--output', 'json']);
+      const prov = (JSON.parse(v.stdout) as { verified: { predicateType: string; predicate: any }[] }).verified.find((x) => x.predicateType === 'https://slsa.dev/provenance/v1')!.predicate;
+      expect(prov.buildDefinition.resolvedDependencies).toContainEqual({ uri: url, digest: { sha256: createHash('sha256').update(body).digest('hex') } });
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 
   it('an image without attestations fails verification, saying so', async () => {

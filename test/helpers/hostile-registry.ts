@@ -12,6 +12,8 @@ export const HOSTILE = [
   'retry-after-forever', 'wrong-diff-id', 'numeric-token', 'html-manifest',
   // Issue 11's corpus:
   'endless-manifest', 'self-index', 'nested-index', 'layer-size-lies', 'endless-layer', 'gzip-bomb',
+  // Issue 24: a layer sent one byte at a time, slowly enough to hold a build for ever, never idle long enough to time out.
+  'dripping-layer',
 ] as const;
 export type Hostile = (typeof HOSTILE)[number];
 
@@ -116,6 +118,13 @@ export async function startHostileRegistry(): Promise<HostileRegistry> {
     }
     if (id === sha(img.layer)) {
       if (kind === 'endless-layer') { res.writeHead(200, { 'content-type': 'application/octet-stream' }); endless(res, Buffer.alloc(64 << 10, 0x1f)); return; }
+      if (kind === 'dripping-layer') {
+        res.writeHead(200, { 'content-length': img.layer.length });
+        let i = 0;
+        const t = setInterval(() => { if (res.destroyed || i >= img.layer.length) { clearInterval(t); return; } res.write(img.layer.subarray(i, ++i)); }, 100);
+        res.on('close', () => clearInterval(t));
+        return;
+      }
       if (kind === 'cut-ignores-range') {
         // Always the whole body announced, half of it sent, then the connection cut; Range ignored.
         res.writeHead(200, { 'content-length': img.layer.length });

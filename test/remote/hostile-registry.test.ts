@@ -4,6 +4,7 @@ import { parsePlatform } from '../../src/oci/platform.js';
 import { parseReference } from '../../src/oci/reference.js';
 import { LIMITS } from '../../src/remote/bounded.js';
 import { pullImage, Remote } from '../../src/remote/registry-image.js';
+import type { TransportOptions } from '../../src/remote/transport.js';
 import { BlobStore } from '../../src/store/blob-store.js';
 import { createHash } from 'node:crypto';
 import { hostileImage, startHostileRegistry, type Hostile, type HostileRegistry } from '../helpers/hostile-registry.js';
@@ -20,8 +21,8 @@ describe('when a registry answers with hostile content', () => {
   beforeAll(async () => { reg = await startHostileRegistry(); });
   afterAll(async () => reg?.close());
 
-  async function pull(kind: Hostile): Promise<{ err: OcimakeError; maxBuffered: number; requests: number; store: BlobStore }> {
-    const remote = new Remote({ retry: { baseMs: 1, maxBackoffMs: 5 } });
+  async function pull(kind: Hostile, transport: TransportOptions = {}): Promise<{ err: OcimakeError; maxBuffered: number; requests: number; store: BlobStore }> {
+    const remote = new Remote({ retry: { baseMs: 1, maxBackoffMs: 5 }, ...transport });
     const store = new BlobStore(tempDir());
     let err: unknown;
     try {
@@ -35,6 +36,15 @@ describe('when a registry answers with hostile content', () => {
     const c = remote.client(reg.host).counters;
     return { err: err as OcimakeError, maxBuffered: c.maxBuffered, requests: reg.requests.get(kind) ?? 0, store };
   }
+
+  it('gives up a layer that drips (a byte every 100 ms, never idle for a whole timeout) once it is slower than the floor over a window, and does not retry it', async () => {
+    const r = await pull('dripping-layer', { timeoutSeconds: 0.5 });
+    expect(r.err.code).toBe('NETWORK');
+    expect(r.err.message).toMatch(/sent \d+ bytes in 0.5 s, slower than the 1024 bytes\/s floor/);
+    expect(r.err.hint).toMatch(/--network-min-rate/);
+    expect(r.requests).toBe(3); // manifest, config, one try of the layer
+    expect(await r.store.has(layerDigest('dripping-layer'))).toBe(false);
+  });
 
   it('reads only the first KiBs of an endless error body', async () => {
     const r = await pull('endless-error');

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { OcimakeError } from '../../errors.js';
 import { limit, overLimit } from '../../util/limits.js';
+import { redactUrlCredentials } from '../../util/redact.js';
 import { FetchStatusError, isUrlSource, urlFileName, type UrlFetcher } from '../../remote/url-fetch.js';
 import { RunError } from '../errors.js';
 import { writeFileAt } from '../shell/interp.js';
@@ -26,9 +27,9 @@ function unsupported(cmd: string, what: string): OcimakeError {
 async function fetchOrExit(fetchUrl: UrlFetcher, url: string, httpStatus: number, netStatus: number, say: (status: number) => string): Promise<Buffer> {
   if (!isUrlSource(url)) throw new RunError(`unsupported URL "${url}" (only http and https)`, 1);
   try {
-    const got = await fetchUrl(url);
-    // RUN keeps files in memory: a download past the limit is refused (ADD <url> streams from disk).
-    if (got.size > limit('runFileSize')) throw overLimit('runFileSize', `${url} is ${got.size} bytes`, 'ADD <url> writes large files without holding them in memory');
+    // RUN keeps files in memory: a download is cut off at runFileSize (ADD <url> streams from disk).
+    const got = await fetchUrl(url, { limit: 'runFileSize' });
+    if (got.size > limit('runFileSize')) throw overLimit('runFileSize', `${redactUrlCredentials(url)} is ${got.size} bytes`, 'ADD <url> writes large files without holding them in memory');
     return await readFile(got.path);
   } catch (err) {
     if (err instanceof FetchStatusError) throw new RunError(say(err.status), httpStatus);
