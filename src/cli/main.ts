@@ -52,6 +52,7 @@ export async function main(argv: string[]): Promise<number> {
     return takeExitCode();
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
+    if (isClosedStdout(err)) return CLOSED_PIPE_EXIT;
     reportError(err);
     return 1;
   }
@@ -71,10 +72,37 @@ export function reportError(err: unknown): void {
   if (process.env.OCIMAKE_DEBUG === '1' && err instanceof Error && err.stack) say(err.stack);
 }
 
-/** The `ocimake` process: `main`, plus a clean stop on Ctrl-C (not installed when `main` is embedded, e.g. in tests). */
+/** What a shell sees of a program killed by SIGPIPE (128 + 13), as `cat big | head` ends. */
+const CLOSED_PIPE_EXIT = 141;
+
+/** True for the error of writing to a standard output whose reader has gone (`ocimake build -o - | head -c 100`). */
+function isClosedStdout(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException)?.code === 'EPIPE' && process.stdout.destroyed;
+}
+
+/**
+ * The `ocimake` process: `main`, plus a clean stop on Ctrl-C, a quiet end when the reader of
+ * standard output goes away, and one `error:` line for any failure that escaped its caller
+ * (not installed when `main` is embedded, e.g. in tests). Each removes this run's temporary files.
+ */
 export async function runCli(argv: string[]): Promise<number> {
   if (argv[0] !== 'registry') stopCleanlyOnSignals();
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') return lastResort(err);
+    // As other tools end when their reader goes (Go's and C's die of SIGPIPE): quietly.
+    removeTrackedTemps();
+    process.exit(CLOSED_PIPE_EXIT);
+  });
+  process.on('unhandledRejection', lastResort);
+  process.on('uncaughtException', lastResort);
   return main(argv);
+}
+
+function lastResort(err: unknown): void {
+  removeTrackedTemps();
+  if (isClosedStdout(err)) process.exit(CLOSED_PIPE_EXIT);
+  reportError(err);
+  process.exit(1);
 }
 
 let signalsHandled = false;

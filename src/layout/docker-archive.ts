@@ -21,12 +21,16 @@ export async function writeDockerArchive(file: string, image: Image, tags: reado
   const art = imageArtifacts(image);
   const tmp = tempPathBeside(file);
   await mkdirp(dirname(file));
+  const untrack = [trackTemp(tmp)];
+  // Opened before anything else is done, so a destination that cannot be written fails here.
+  const out = (await fs.open(tmp, 'wx', 0o666)).createWriteStream();
   const pack = tar.pack();
-  const out = createWriteStream(tmp);
   const done = pipeline(pack, out);
-  const scratch = await makeScratchDir('archive');
-  const untrack = [trackTemp(tmp), trackTemp(scratch)];
+  done.catch(() => {}); // awaited below; a write error while the layers are read must not go unhandled
+  let scratch: string | undefined;
   try {
+    scratch = await makeScratchDir('archive');
+    untrack.push(trackTemp(scratch));
     const mtime = new Date(0);
     const configPath = `blobs/sha256/${digestHex(art.config.digest)}`;
     await addBuffer(pack, configPath, art.configBytes, mtime);
@@ -57,7 +61,7 @@ export async function writeDockerArchive(file: string, image: Image, tags: reado
     await fs.rm(tmp, { force: true });
     throw err;
   } finally {
-    await fs.rm(scratch, { recursive: true, force: true });
+    if (scratch) await fs.rm(scratch, { recursive: true, force: true });
     for (const u of untrack) u();
   }
 }

@@ -1,5 +1,5 @@
 import { mkdirp } from '../util/fs-paths.js';
-import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import { createReadStream, promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { makeScratchDir, tempPathBeside, trackTemp } from '../util/temp-files.js';
 import { pipeline } from 'node:stream/promises';
@@ -25,8 +25,10 @@ export async function archiveLayout<T>(file: string, fill: (dir: string) => Prom
   try {
     const desc = await fill(dir);
     await mkdirp(dirname(file));
+    const out = (await fs.open(tmp, 'wx', 0o666)).createWriteStream();
     const pack = tar.pack();
-    const done = pipeline(pack, createWriteStream(tmp));
+    const done = pipeline(pack, out);
+    done.catch(() => {}); // awaited below; a write error while files are added must not go unhandled
     const mtime = new Date(0);
     const addFile = (rel: string, size: number) => new Promise<void>((resolve, reject) => {
       const sink = pack.entry({ name: rel, size, mode: 0o644, mtime }, (err) => (err ? reject(err) : resolve()));

@@ -1,4 +1,4 @@
-import { promises as fs, statSync } from 'node:fs';
+import { accessSync, constants, promises as fs, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { OcimakeError } from '../errors.js';
 
@@ -41,7 +41,9 @@ export function pathKind(path: string): 'dir' | 'file' | undefined {
 
 /**
  * Checks, before any work, that `path` can be written as a `want` ('dir' or 'file'): it is
- * missing or of that kind, and its nearest existing parent is a directory.
+ * missing or of that kind, its nearest existing parent is a directory, and this process may
+ * write there (a file output is written beside its destination, then renamed onto it, so its
+ * directory must be writable too), as buildx checks its outputs before it builds.
  */
 export function checkDestination(path: string, want: 'dir' | 'file', what: string): void {
   const kind = pathKind(path);
@@ -50,12 +52,24 @@ export function checkDestination(path: string, want: 'dir' | 'file', what: strin
       hint: want === 'file' ? `give a file path, e.g. ${path.replace(/\/$/, '')}/image.tar` : 'give a directory path (for an archive, write dest=FILE.tar)',
     });
   }
-  if (kind) return;
+  if (kind === 'dir') return checkWritable(path, what, path);
   for (let p = dirname(resolve(path)); ; p = dirname(p)) {
     const k = pathKind(p);
-    if (k === 'dir') return;
+    if (k === 'dir') return checkWritable(p, what, path);
     if (k === 'file') throw new OcimakeError('OUTPUT_INVALID', `${what}: ${path} cannot be created, because ${p} is a file`, { hint: 'choose a path whose parents are directories' });
     if (dirname(p) === p) return;
+  }
+}
+
+function checkWritable(dir: string, what: string, path: string): void {
+  try {
+    accessSync(dir, constants.W_OK | constants.X_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    const why = ERRNO_WORDS[code] ?? code;
+    throw new OcimakeError('OUTPUT_INVALID', `${what}: ${path} cannot be written: ${dir === path ? '' : `${dir}: `}${why}`, {
+      hint: code === 'EROFS' ? 'write the output to a writable filesystem' : 'choose a destination this user may write to, or change the permissions of the directory',
+    });
   }
 }
 
