@@ -65,6 +65,8 @@ export interface BuildOptions extends TransportOptions {
   buildContexts?: Record<string, string>;
   /** --no-cache: build every layer again (what is built is still recorded for later builds). */
   noCache?: boolean;
+  /** --no-cache-filter: the stages (by name or index) built again, as --no-cache does for all. */
+  noCacheFilter?: readonly string[];
   /** How new layers are compressed (-o ...,compression=gzip|zstd|uncompressed,compression-level=N). */
   compression?: LayerCompression;
   /** --cache-from: caches written by --cache-to (or images built with --cache-to type=inline). */
@@ -156,7 +158,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     if (!p) {
       p = c.kind === 'image'
         ? openImage(c.spec, { remote, platform: plat, store }).then((o) => ({ ...o, what: `${o.what} (--build-context ${name})` }))
-        : build({ ...opts, context: c.path, dockerfile: undefined, dockerfileText: 'FROM scratch\nCOPY . /\n', platform: plat, buildContexts: {}, labels: {}, buildArgs: {}, target: undefined, onProgress: undefined })
+        : build({ ...opts, context: c.path, dockerfile: undefined, dockerfileText: 'FROM scratch\nCOPY . /\n', platform: plat, buildContexts: {}, labels: {}, buildArgs: {}, target: undefined, onProgress: undefined, noCacheFilter: [] })
           .then((r) => ({ image: r.image, digest: r.artifacts.digest, what: `build context ${name} (${c.given})` }));
       namedOpened.set(key, p);
     }
@@ -185,6 +187,9 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     layerCache: { dir: join(cacheRoot, 'layers'), lookup: opts.noCache !== true, ...(imported ? { imported } : {}) },
     onLayerKey: (key, layer, uncompressedSize) => { cacheRecords.push({ key, layer, uncompressedSize }); },
     fetchUrl,
+    // What changes a RUN's result besides its stage: uname answers for the platform, apk's options.
+    runSettings: JSON.stringify({ platform: platformName, isolation: 'native', allowUntrusted: opts.apk?.allowUntrusted === true, strictScripts: opts.apk?.strictScripts === true }),
+    onMaterials: (m) => { materials.push(...m); },
     resolveFrom: async (name, stage) => {
       const ref = stageRef(plan, name, stage.index);
       if (ref) await runOne(ref);
@@ -201,6 +206,14 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       return hit;
     },
   };
+  // --no-cache-filter (buildx): these stages look nothing up; what they build is still recorded.
+  const noCacheStages = new Set((opts.noCacheFilter ?? []).map((n) => n.toLowerCase()));
+  for (const n of noCacheStages) {
+    if (!plan.stages.some((s) => s.name?.toLowerCase() === n || String(s.index) === n)) {
+      throw new OcimakeError('FLAG_INVALID', `--no-cache-filter ${n}: the Dockerfile has no stage of that name`, { hint: `its stages: ${plan.stages.map((s) => s.name ?? String(s.index)).join(', ')}` });
+    }
+  }
+  const noCacheFor = (stage: Stage) => noCacheStages.has(stage.name?.toLowerCase() ?? '') || noCacheStages.has(String(stage.index));
   const fromCache = new Map<string, Promise<FromSource>>();
   let runOne: (stage: Stage) => Promise<StageState>;
   const results = new Map<number, StageState>();
@@ -214,7 +227,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
         opts.onProgress?.({ kind: 'stage', stage, total: needed.size, platform: platformName });
         const initial = await baseState({ plan, stage, results, globalArgs, platform, created, open });
         opts.onProgress?.({ kind: 'from', stage, platform: platformName, name: initial.baseName ?? expandWord(stage.from.image, globalArgs, plan.escape) });
-        const done = await runStage(stage, initial, env);
+        const done = await runStage(stage, initial, noCacheFor(stage) && env.layerCache ? { ...env, layerCache: { ...env.layerCache, lookup: false } } : env);
         opts.onProgress?.({ kind: 'stage-done', stage, platform: platformName });
         results.set(stage.index, done);
         return done;

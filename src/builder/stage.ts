@@ -5,7 +5,8 @@ import { appendLayer, editConfig } from '../image/mutate.js';
 import type { BlobStore } from '../store/blob-store.js';
 import { lookupLayer, writeLayerCached, type CachedLayer, type LayerCacheOptions } from '../layer/layer-cache.js';
 import type { UrlFetcher } from '../remote/url-fetch.js';
-import { copyStepKey, readStep, writeStep } from './step-cache.js';
+import { copyStepKey, readStep, runStepKey, writeStep } from './step-cache.js';
+import { curl, wget } from '../run/commands/fetch.js';
 import { join } from 'node:path';
 import type { LayerCompression } from '../layer/tar-writer.js';
 import type { Instruction } from '../dockerfile/instructions.js';
@@ -79,6 +80,10 @@ export interface StageEnv {
   runCommands?: ReadonlyMap<string, Command>;
   /** Fetches ADD's URL sources (once per build each). */
   fetchUrl?: UrlFetcher;
+  /** The build's settings that change what a RUN makes (platform, isolation, apk options), for RUN's step key. */
+  runSettings?: string;
+  /** Files a RUN answered from the step cache had downloaded (for provenance). */
+  onMaterials?: (materials: readonly { uri: string; digest: string }[]) => void;
   /** Opens what COPY --from names: an earlier stage (name or index) or an image. */
   resolveFrom: (name: string, stage: Stage) => Promise<FromSource>;
 }
@@ -179,12 +184,32 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
   const history = (createdBy: string) => ({ created: env.created, created_by: redactUrlCredentials(createdBy), comment: HISTORY_COMMENT });
   switch (inst.kind) {
     case 'run': {
+      const workdir = state.image.config.config?.WorkingDir || '/';
+      const user = state.image.config.config?.User ?? '';
+      const cache = env.layerCache;
+      const cacheDir = cache ? join(cache.dir, '..') : undefined;
+      // Keyed before it runs, and with --no-cache too (nothing is looked up then), so the next build finds the record.
+      const stepKey = cache
+        ? runStepKey({ inst, image: state.image, vars: varsOf(state), workdir, user, shell: state.shell, escape: env.escape, mtime: env.mtime, compression: env.compression, settings: env.runSettings ?? '' })
+        : undefined;
+      if (stepKey && cache?.lookup && cacheDir) {
+        const rec = await readStep(cacheDir, stepKey);
+        const layer = rec && (await lookupLayer(env.store, cache, rec.layerKey, env.compression));
+        if (rec && layer) {
+          // Nothing runs and nothing is fetched; a later step that reads the filesystem reads the layers' blobs.
+          if (rec.materials?.length) env.onMaterials?.(rec.materials);
+          return addLayer(state, env, layer, history(rec.createdBy), (image) => new MergedFs(image, `stage ${stage.name ?? stage.index}`));
+        }
+      }
+      const { extra, fetched } = recordingDownloads(env);
       const { entries, createdBy } = await runNative({
         spec: { json: inst.json, args: inst.args, heredocs: inst.heredocs, flags: inst.flags, shell: state.shell },
-        fs: state.fs, env: varsOf(state), workdir: state.image.config.config?.WorkingDir || '/', user: state.image.config.config?.User ?? '',
-        scratch: env.scratch, ...(env.onOutput ? { log: env.onOutput } : {}), ...(env.runCommands ? { extra: env.runCommands } : {}),
+        fs: state.fs, env: varsOf(state), workdir, user,
+        scratch: env.scratch, ...(env.onOutput ? { log: env.onOutput } : {}), ...(extra ? { extra } : {}),
       });
-      return writeEntries(state, env, entries, { uid: 0, gid: 0 }, history(createdBy), state.fs, true);
+      return writeEntries(state, env, entries, { uid: 0, gid: 0 }, history(createdBy), state.fs, true, async (layer) => {
+        if (stepKey && cacheDir && layer.key) await writeStep(cacheDir, stepKey, { layerKey: layer.key, createdBy, ...(fetched.length ? { materials: fetched } : {}) });
+      });
     }
     case 'copy':
     case 'add': {
@@ -253,6 +278,25 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
     default:
       throw new OcimakeError('INTERNAL', `${inst.kind} is handled by configRun`);
   }
+}
+
+/**
+ * RUN's commands, with wget and curl fetching through a recorder: what this one RUN downloaded
+ * goes into its step record, so a later hit still names the files in provenance.
+ */
+function recordingDownloads(env: StageEnv): { extra: ReadonlyMap<string, Command> | undefined; fetched: { uri: string; digest: string }[] } {
+  const fetched: { uri: string; digest: string }[] = [];
+  const base = env.fetchUrl;
+  if (!env.runCommands || !base || !env.runCommands.has('wget')) return { extra: env.runCommands, fetched };
+  const recorder: UrlFetcher = async (url, o) => {
+    const got = await base(url, o);
+    fetched.push({ uri: redactUrlCredentials(url), digest: got.digest });
+    return got;
+  };
+  const extra = new Map(env.runCommands);
+  extra.set('wget', wget(recorder));
+  if (extra.has('curl')) extra.set('curl', curl(recorder));
+  return { extra, fetched };
 }
 
 async function writeEntries(state: StageState, env: StageEnv, entries: readonly LayerEntry[], owner: { uid: number; gid: number }, history: History, placeOn: MergedFs = state.fs, placed = false, onWritten?: (layer: CachedLayer) => Promise<void>): Promise<StageState> {

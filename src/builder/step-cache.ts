@@ -28,8 +28,50 @@ import { isGitSource, isUrlSource } from '../remote/url-fetch.js';
 // v2: layers are named by blob digest and diffID (v1: diffID alone).
 const FORMAT = 'ocimake-step-v2';
 
-const StepRecord = z.object({ format: z.literal(FORMAT), layerKey: z.string().regex(/^[0-9a-f]{64}$/), createdBy: z.string() });
-export type StepRecord = Pick<z.infer<typeof StepRecord>, 'layerKey' | 'createdBy'>;
+const StepRecord = z.object({
+  format: z.literal(FORMAT),
+  layerKey: z.string().regex(/^[0-9a-f]{64}$/),
+  createdBy: z.string(),
+  /** What a RUN downloaded (wget, curl), by redacted URL and digest: a hit still names them in provenance. */
+  materials: z.array(z.object({ uri: z.string(), digest: z.string() })).optional(),
+});
+export type StepRecord = Pick<z.infer<typeof StepRecord>, 'layerKey' | 'createdBy' | 'materials'>;
+
+/** What a RUN's result depends on, all known before it runs (BuildKit keys an exec op the same way). */
+export interface RunStepInputs {
+  inst: Extract<Instruction, { kind: 'cmd' | 'entrypoint' | 'shell' | 'run' }>;
+  /** The layers below: the filesystem the command sees. */
+  image: Image;
+  /** Every variable the command sees: the stage's ARGs and ENV. */
+  vars: VarMap;
+  workdir: string;
+  user: string;
+  shell: readonly string[];
+  escape: string;
+  mtime: number;
+  compression: LayerCompression | undefined;
+  /** The build's settings that change what a RUN makes: the platform (uname), the isolation, apk's options. */
+  settings: string;
+}
+
+/**
+ * The step key of a RUN, computed before it runs, so a hit runs nothing and fetches nothing
+ * (`apk add -U` is answered from the cache, as Docker and BuildKit answer it: bust it with a
+ * build arg the RUN sees, `--no-cache-filter STAGE` or `--no-cache`). Its inputs: the
+ * instruction (command text, heredocs, --mount and --network flags: a cache mount by its
+ * target, never its content, which is not kept), the layers below by blob digest and diffID,
+ * the variables, WORKDIR, USER, SHELL, the escape character, the mtime and compression of
+ * the layer, and the build's settings. test/builder/run-step-key.test.ts flips each one.
+ */
+export function runStepKey(inp: RunStepInputs): string {
+  const { line: _line, endLine: _end, original: _orig, ...shape } = inp.inst;
+  const h = createHash('sha256');
+  h.update(`${FORMAT} run\n${JSON.stringify(shape)}\n`);
+  h.update(`${JSON.stringify(layerIds(inp.image))}\n`);
+  h.update(`${JSON.stringify([...inp.vars].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)))}\n`);
+  h.update(`${JSON.stringify([inp.workdir, inp.user, inp.shell, inp.escape, inp.mtime, inp.compression ?? null, inp.settings])}\n`);
+  return h.digest('hex');
+}
 
 export interface StepInputs {
   inst: Extract<Instruction, { kind: 'copy' | 'add' }>;

@@ -39,6 +39,7 @@ export function registerBuild(program: Command): void {
     .option('-q, --quiet', 'print only the image digest (same as --progress=quiet)')
     .option('--cache-dir <dir>', 'blob cache directory (default: $XDG_CACHE_HOME/ocimake)')
     .option('--no-cache', 'build every layer again, without looking in the layer cache')
+    .option('--no-cache-filter <stages>', 'build these stages again (comma-separated names or indexes; repeatable), as --no-cache does for all', collect, [])
     .option('--cache-from <spec>', 'reuse layers recorded by --cache-to: type=registry,ref=REF | type=local,src=DIR | REF (an image built with --cache-to type=inline) (repeatable)', collect, [])
     .option('--cache-to <spec>', 'export the layer cache: type=registry,ref=REF[,mode=max] | type=local,dest=DIR[,mode=max] | type=inline (repeatable)', collect, [])
     .option('--pull', 'always look up base images in their registry (ocimake always does; cached blobs are reused by digest)')
@@ -96,6 +97,7 @@ export function registerBuild(program: Command): void {
         ...(o.metadataFile ? { metadataFile: o.metadataFile } : {}),
         ...transport,
         ...(o.cache === false ? { noCache: true } : {}),
+        ...(o.cacheFilter.length ? { noCacheFilter: o.cacheFilter.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean) } : {}),
         cacheFrom: o.cacheFrom,
         cacheTo: o.cacheTo,
         ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}),
@@ -121,6 +123,8 @@ interface BuildFlags extends NetworkFlags, SigningFlags {
   output: string[];
   buildArg: string[];
   buildContext: string[];
+  /** --no-cache-filter (commander names it for what follows "--no-"). */
+  cacheFilter: string[];
   label: string[];
   annotation: string[];
   target?: string;
