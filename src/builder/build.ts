@@ -215,11 +215,10 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   }
   const noCacheFor = (stage: Stage) => noCacheStages.has(stage.name?.toLowerCase() ?? '') || noCacheStages.has(String(stage.index));
   const fromCache = new Map<string, Promise<FromSource>>();
-  let runOne: (stage: Stage) => Promise<StageState>;
   const results = new Map<number, StageState>();
   // Each stage starts once the stages it depends on are done, so independent stages run in parallel.
   const running = new Map<number, Promise<StageState>>();
-  runOne = (stage: Stage): Promise<StageState> => {
+  const runOne = (stage: Stage): Promise<StageState> => {
     let p = running.get(stage.index);
     if (!p) {
       p = (async () => {

@@ -127,7 +127,8 @@ export class BlobStore {
         cb(err);
       },
     });
-    const store = this;
+    const has = (digest: string) => this.has(digest);
+    const pathOf = (digest: string) => this.path(digest);
     return {
       stream,
       async commit(expected) {
@@ -142,7 +143,7 @@ export class BlobStore {
             `blob content does not match: expected ${expected.digest} (${expected.size ?? '?'} bytes), got ${digest} (${size} bytes)`,
           );
         }
-        if (await store.has(digest)) {
+        if (await has(digest)) {
           // Already stored (content-addressed): the new copy is identical; drop it.
           await fs.rm(tmp, { force: true });
           untrack();
@@ -152,7 +153,7 @@ export class BlobStore {
         try { await fh.sync(); } finally { await fh.close(); }
         // Blobs are immutable; read-only files guard the hardlinks outputs share with the cache.
         await fs.chmod(tmp, 0o444);
-        const dest = store.path(digest);
+        const dest = pathOf(digest);
         await fs.mkdir(join(dest, '..'), { recursive: true });
         await fs.rename(tmp, dest);
         untrack();

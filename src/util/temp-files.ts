@@ -124,7 +124,7 @@ export function sweepDeadScratch(root = tmpdir(), now = Date.now()): number {
   if (scratchSwept && root === tmpdir()) return 0;
   if (root === tmpdir()) scratchSwept = true;
   let n = 0;
-  let names: string[] = [];
+  let names: string[];
   try { names = readdirSync(root); } catch { return 0; }
   for (const name of names) {
     const tag = /^ocimake-(\d+(?:\.\d+\.\d+)?)-/.exec(name)?.[1];

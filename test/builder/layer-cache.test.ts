@@ -12,7 +12,7 @@ import { tempDir, writeTree } from '../helpers/tmp.js';
 
 function files(dir: string): string[] {
   const out: string[] = [];
-  const walk = (d: string) => { for (const e of readdirSync(d, { withFileTypes: true })) e.isDirectory() ? walk(join(d, e.name)) : out.push(join(d, e.name)); };
+  const walk = (d: string) => { for (const e of readdirSync(d, { withFileTypes: true })) { if (e.isDirectory()) walk(join(d, e.name)); else out.push(join(d, e.name)); } };
   walk(dir);
   return out.sort();
 }

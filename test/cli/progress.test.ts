@@ -61,7 +61,7 @@ describe('progress', () => {
     for (const cols of [0, 40]) {
       const out = sink(cols, true);
       drive('tty', out);
-      const kept = out.text.split('\n').map((l) => l.replace(/^[\s\S]*\r\x1b\[2K/, ''));
+      const kept = out.text.split('\n').map((l) => l.replace(new RegExp(`^[\\s\\S]*\r${String.fromCharCode(27)}\\[2K`), ''));
       expect(kept).toContain(`built sha256:${'12'.repeat(32)} (registry.example.com/a-long-name/app:1.0)`);
       expect(kept).toContain('=> [builder 2/3] COPY . . (layer 1.23 MB)  0.3s');
       expect(kept).toContain(`=> [builder 1/3] FROM docker.io/library/golang:1.22@sha256:${'cd'.repeat(32)}  1.2s`);

@@ -12,7 +12,7 @@ describe('limits', () => {
     process.env.OCIMAKE_MAX_PATH_DEPTH = '5000';
     const r = await captured(() => main(['limits']));
     expect(r.value).toBe(0);
-    for (const [name, spec] of Object.entries(LIMIT_SPECS)) expect(r.stdout).toContain(name), expect(r.stdout).toContain(spec.env);
+    for (const [name, spec] of Object.entries(LIMIT_SPECS)) { expect(r.stdout).toContain(name); expect(r.stdout).toContain(spec.env); }
     expect(r.stdout).toMatch(/^pathDepth\s+5000\s+OCIMAKE_MAX_PATH_DEPTH \(set\)$/m);
     expect(r.stdout).toMatch(/^manifestSize\s+4 MiB\s+OCIMAKE_MAX_MANIFEST_SIZE$/m);
   });

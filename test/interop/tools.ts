@@ -86,7 +86,7 @@ export async function startDistribution(dir: string, extraYaml = ''): Promise<Di
     await waitForHttp(`${url}/v2/`);
   } catch (err) {
     child.kill('SIGKILL');
-    throw new Error(`docker-registry did not start: ${String(err)}\n${stderr}`);
+    throw new Error(`docker-registry did not start: ${String(err)}\n${stderr}`, { cause: err });
   }
   return {
     host: `127.0.0.1:${port}`,
@@ -112,7 +112,7 @@ export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv
     return execFileSync(cmd, args, { encoding: 'utf8', env: { ...process.env, ...opts.env }, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
   } catch (err) {
     const e = err as { stderr?: string; message: string };
-    throw new Error(`${cmd} ${args.join(' ')} failed: ${e.stderr ?? e.message}`);
+    throw new Error(`${cmd} ${args.join(' ')} failed: ${e.stderr ?? e.message}`, { cause: err });
   }
 }
 

@@ -26,9 +26,8 @@ const auth = {
 /** A PATCH whose body is still being sent: `more` writes to it, `end` finishes it and gives the status. */
 function streamingPatch(base: string, location: string, headers: Record<string, string>): { more: (b: Buffer | string) => void; end: () => Promise<number> } {
   const url = new URL(location, base);
-  let status: Promise<number>;
   const r = request(url, { method: 'PATCH', headers: { ...headers, 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' } });
-  status = new Promise((resolve) => {
+  const status = new Promise<number>((resolve) => {
     r.on('response', (res) => { res.resume(); resolve(res.statusCode ?? 0); });
     r.on('error', () => resolve(0));
   });

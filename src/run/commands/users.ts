@@ -164,7 +164,7 @@ const useradd: Command = async (args, _io, sh) => {
   const [name] = o.rest;
   if (name === undefined) throw new RunError('usage: useradd [options] LOGIN', 2);
   const passwd = (await readDb(sh, '/etc/passwd')) ?? [];
-  let groups = (await readDb(sh, '/etc/group')) ?? [];
+  const groups = (await readDb(sh, '/etc/group')) ?? [];
   if (passwd.some((r) => r[0] === name)) throw new RunError(`user '${name}' already exists`, 9);
   const system = o.flags.has('r');
   const uid = last(o, 'u') !== undefined ? Number(last(o, 'u')) : allocShadow(passwd, system);
@@ -179,7 +179,6 @@ const useradd: Command = async (args, _io, sh) => {
     if (groups.some((r) => r[0] === name)) throw new RunError(`group ${name} exists - if you want to add this user to that group, use -g.`, 9);
     gid = groups.some((r) => Number(r[2]) === uid) ? allocShadow(groups, system) : uid;
     await appendLine(sh, '/etc/group', `${name}:x:${gid}:`);
-    groups = (await readDb(sh, '/etc/group')) ?? [];
   }
   const home = last(o, 'd') ?? `/home/${name}`;
   await appendLine(sh, '/etc/passwd', `${name}:x:${uid}:${gid}:${last(o, 'c') ?? ''}:${home}:${last(o, 's') ?? '/bin/sh'}`);
