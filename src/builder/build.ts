@@ -24,7 +24,8 @@ import { unameCommand } from '../run/commands/system.js';
 import type { Command } from '../run/shell/state.js';
 import { apkCommand } from '../run/apk/apk-command.js';
 import { closest } from '../util/suggest.js';
-import { precheckRun } from '../run/run.js';
+import { parseIsolation, type Isolation } from '../run/exec/isolation.js';
+import { planRuns } from './run-plan.js';
 import { resolveCacheDir } from '../store/cache-dir.js';
 import { baseState, stageRef } from './base.js';
 import type { FromSource } from './stage.js';
@@ -65,6 +66,8 @@ export interface BuildOptions extends TransportOptions {
   buildContexts?: Record<string, string>;
   /** --no-cache: build every layer again (what is built is still recorded for later builds). */
   noCache?: boolean;
+  /** --isolation: how a RUN that needs a program is executed (default OCIMAKE_ISOLATION, else auto). */
+  isolation?: Isolation;
   /** --no-cache-filter: the stages (by name or index) built again, as --no-cache does for all. */
   noCacheFilter?: readonly string[];
   /** How new layers are compressed (-o ...,compression=gzip|zstd|uncompressed,compression-level=N). */
@@ -174,7 +177,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     ...(opts.apk?.allowUntrusted ? { allowUntrusted: true } : {}), ...(mirror ? { mirror } : {}), ...(opts.apk?.strictScripts ? { strictScripts: true } : {}),
   })]]);
   // RUNs that would need a program ocimake does not have fail now, before anything is pulled.
-  for (const stage of plan.stages) if (needed.has(stage.index)) for (const inst of stage.instructions) if (inst.kind === 'run') await precheckRun(plan.file, inst, runCommands);
+  const runPlan = await planRuns(plan.file, plan.stages.filter((s) => needed.has(s.index)), runCommands, opts.isolation ?? parseIsolation(), platform);
   const cacheFrom = (opts.cacheFrom ?? []).map((c) => parseCacheSpec('--cache-from', c));
   const imported = cacheFrom.length > 0 && opts.noCache !== true ? await importCache(cacheFrom, { remote, store, warn }) : undefined;
   const cacheRecords: CacheRecord[] = [];
@@ -190,6 +193,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     // What changes a RUN's result besides its stage: uname answers for the platform, apk's options.
     runSettings: JSON.stringify({ platform: platformName, isolation: 'native', allowUntrusted: opts.apk?.allowUntrusted === true, strictScripts: opts.apk?.strictScripts === true }),
     onMaterials: (m) => { materials.push(...m); },
+    executed: runPlan.executed,
+    ...(runPlan.backend ? { execBackend: runPlan.backend } : {}),
     resolveFrom: async (name, stage) => {
       const ref = stageRef(plan, name, stage.index);
       if (ref) await runOne(ref);

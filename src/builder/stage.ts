@@ -22,6 +22,9 @@ import { contextSource, imageSource } from './copy-sources.js';
 import { chownNeedsNames, loadIdLookup } from './passwd.js';
 import { MergedFs } from '../image/merged-fs.js';
 import { runNative } from '../run/run.js';
+import { executeRun } from '../run/exec/execute.js';
+import type { Backend } from '../run/exec/isolation.js';
+import { mkdtemp } from 'node:fs/promises';
 import type { Command } from '../run/shell/state.js';
 import { placeEntries } from './place.js';
 import { normalizeEntryPath, type LayerEntry } from '../layer/entry.js';
@@ -82,6 +85,9 @@ export interface StageEnv {
   fetchUrl?: UrlFetcher;
   /** The build's settings that change what a RUN makes (platform, isolation, apk options), for RUN's step key. */
   runSettings?: string;
+  /** The RUNs to execute in a sandbox, and the sandbox (run-plan.ts). */
+  executed?: ReadonlySet<Instruction>;
+  execBackend?: Backend;
   /** Files a RUN answered from the step cache had downloaded (for provenance). */
   onMaterials?: (materials: readonly { uri: string; digest: string }[]) => void;
   /** Opens what COPY --from names: an earlier stage (name or index) or an image. */
@@ -186,11 +192,12 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
     case 'run': {
       const workdir = state.image.config.config?.WorkingDir || '/';
       const user = state.image.config.config?.User ?? '';
+      const execute = env.executed?.has(inst) === true && env.execBackend !== undefined;
       const cache = env.layerCache;
       const cacheDir = cache ? join(cache.dir, '..') : undefined;
       // Keyed before it runs, and with --no-cache too (nothing is looked up then), so the next build finds the record.
       const stepKey = cache
-        ? runStepKey({ inst, image: state.image, vars: varsOf(state), workdir, user, shell: state.shell, escape: env.escape, mtime: env.mtime, compression: env.compression, settings: env.runSettings ?? '' })
+        ? runStepKey({ inst, image: state.image, vars: varsOf(state), workdir, user, shell: state.shell, escape: env.escape, mtime: env.mtime, compression: env.compression, settings: `${env.runSettings ?? ''} ${execute ? env.execBackend : 'native'}` })
         : undefined;
       if (stepKey && cache?.lookup && cacheDir) {
         const rec = await readStep(cacheDir, stepKey);
@@ -201,15 +208,32 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
           return addLayer(state, env, layer, history(rec.createdBy), (image) => new MergedFs(image, `stage ${stage.name ?? stage.index}`));
         }
       }
+      const spec = { json: inst.json, args: inst.args, heredocs: inst.heredocs, flags: inst.flags, shell: state.shell };
+      const record = (createdBy: string, materials: readonly { uri: string; digest: string }[]) => async (layer: CachedLayer) => {
+        if (stepKey && cacheDir && layer.key) await writeStep(cacheDir, stepKey, { layerKey: layer.key, createdBy, ...(materials.length ? { materials: [...materials] } : {}) });
+      };
+      const executeIt = async () => {
+        const dir = await mkdtemp(join(env.scratch, 'exec-'));
+        const r = await executeRun({ backend: env.execBackend!, spec, image: state.image, env: varsOf(state), workdir, user, scratch: dir, ...(env.onOutput ? { log: env.onOutput } : {}) });
+        try {
+          // The layer's files are read from the tree, so the tree goes once the layer is written.
+          return await writeEntries(state, env, r.entries, { uid: 0, gid: 0 }, history(r.createdBy), state.fs, false, record(r.createdBy, []));
+        } finally {
+          await r.done();
+        }
+      };
+      if (execute) return executeIt();
       const { extra, fetched } = recordingDownloads(env);
-      const { entries, createdBy } = await runNative({
-        spec: { json: inst.json, args: inst.args, heredocs: inst.heredocs, flags: inst.flags, shell: state.shell },
-        fs: state.fs, env: varsOf(state), workdir, user,
-        scratch: env.scratch, ...(env.onOutput ? { log: env.onOutput } : {}), ...(extra ? { extra } : {}),
-      });
-      return writeEntries(state, env, entries, { uid: 0, gid: 0 }, history(createdBy), state.fs, true, async (layer) => {
-        if (stepKey && cacheDir && layer.key) await writeStep(cacheDir, stepKey, { layerKey: layer.key, createdBy, ...(fetched.length ? { materials: fetched } : {}) });
-      });
+      let native: Awaited<ReturnType<typeof runNative>>;
+      try {
+        native = await runNative({ spec, fs: state.fs, env: varsOf(state), workdir, user, scratch: env.scratch, ...(env.onOutput ? { log: env.onOutput } : {}), ...(extra ? { extra } : {}) });
+      } catch (err) {
+        // Found only as it ran (a command named through a variable, a SHELL ocimake cannot
+        // interpret): executed whole where a sandbox works, since native is for whole RUNs.
+        if (err instanceof OcimakeError && err.code === 'RUN_UNSUPPORTED' && /would execute/.test(err.message) && env.execBackend) return executeIt();
+        throw err;
+      }
+      return writeEntries(state, env, native.entries, { uid: 0, gid: 0 }, history(native.createdBy), state.fs, true, record(native.createdBy, fetched));
     }
     case 'copy':
     case 'add': {

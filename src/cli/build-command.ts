@@ -1,3 +1,4 @@
+import { parseIsolation } from '../run/exec/isolation.js';
 import { accessSync, constants, statSync } from 'node:fs';
 import { readDockerfile } from '../dockerfile/read.js';
 import { addSigningFlags, attestOptions, type SigningFlags } from './sign-flags.js';
@@ -43,6 +44,7 @@ export function registerBuild(program: Command): void {
     .option('--cache-from <spec>', 'reuse layers recorded by --cache-to: type=registry,ref=REF | type=local,src=DIR | REF (an image built with --cache-to type=inline) (repeatable)', collect, [])
     .option('--cache-to <spec>', 'export the layer cache: type=registry,ref=REF[,mode=max] | type=local,dest=DIR[,mode=max] | type=inline (repeatable)', collect, [])
     .option('--pull', 'always look up base images in their registry (ocimake always does; cached blobs are reused by digest)')
+    .option('--isolation <mode>', 'how a RUN that needs a real program runs: auto (default: native when ocimake can interpret it, else the first sandbox that works here) | native (never execute) | rootless (unprivileged user namespace) | chroot (as root); or OCIMAKE_ISOLATION')
     .option('--apk-mirror <url>', 'fetch apk repositories from this origin instead of the hosts /etc/apk/repositories names (or OCIMAKE_APK_MIRROR)')
     .option('--apk-allow-untrusted', 'let RUN apk add --allow-untrusted install unsigned packages')
     .option('--strict-scripts', 'fail when an apk package has install scripts ocimake does not emulate (default: warn)')
@@ -97,6 +99,7 @@ export function registerBuild(program: Command): void {
         ...(o.metadataFile ? { metadataFile: o.metadataFile } : {}),
         ...transport,
         ...(o.cache === false ? { noCache: true } : {}),
+        isolation: parseIsolation(o.isolation),
         ...(o.cacheFilter.length ? { noCacheFilter: o.cacheFilter.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean) } : {}),
         cacheFrom: o.cacheFrom,
         cacheTo: o.cacheTo,
@@ -125,6 +128,7 @@ interface BuildFlags extends NetworkFlags, SigningFlags {
   buildContext: string[];
   /** --no-cache-filter (commander names it for what follows "--no-"). */
   cacheFilter: string[];
+  isolation?: string;
   label: string[];
   annotation: string[];
   target?: string;

@@ -4,7 +4,7 @@ import { requireTools, run } from './tools.js';
 
 // The seed article's server (seed 000: GET /ping answers PONG), written with the standard
 // library only so it builds offline. ADDR lets the test pick a free loopback port.
-const SOURCE = `package main
+export const GO_SERVER_SOURCE = `package main
 
 import (
 	"net/http"
@@ -31,7 +31,7 @@ export function buildGoServer(workDir: string, outDir: string): string {
   requireTools('go');
   const src = join(workDir, 'go-src');
   mkdirSync(src, { recursive: true });
-  writeFileSync(join(src, 'main.go'), SOURCE);
+  writeFileSync(join(src, 'main.go'), GO_SERVER_SOURCE);
   writeFileSync(join(src, 'go.mod'), 'module example.com/appserver\n\ngo 1.19\n');
   mkdirSync(outDir, { recursive: true });
   const out = join(outDir, 'app-server');

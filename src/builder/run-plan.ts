@@ -1,0 +1,62 @@
+import { existsSync } from 'node:fs';
+import { OcimakeError } from '../errors.js';
+import type { Instruction } from '../dockerfile/instructions.js';
+import type { Stage } from '../dockerfile/stages.js';
+import { hostPlatform } from '../oci/platform.js';
+import type { Platform } from '../oci/schemas.js';
+import { noBackend, probeBackend, type Backend, type Isolation } from '../run/exec/isolation.js';
+import { precheckRun } from '../run/run.js';
+import type { Command } from '../run/shell/state.js';
+
+// Before anything is pulled: which RUNs are interpreted (native) and which must be executed,
+// and with what. A RUN that needs a program where no sandbox works (or --isolation native) is
+// refused now, with the program, the line, the backends tried and why each is unavailable.
+
+export interface RunPlan {
+  /** The RUNs to execute (the interpreter cannot cover them). */
+  executed: Set<Instruction>;
+  /** The sandbox for them, and for a native RUN found at run time to need a program; none for --isolation native or where none works. */
+  backend?: Backend;
+}
+
+/** Plans every RUN of the stages the build needs. */
+export async function planRuns(file: string, stages: readonly Stage[], commands: ReadonlyMap<string, Command>, isolation: Isolation, platform: Platform): Promise<RunPlan> {
+  const executed = new Set<Instruction>();
+  const probe = isolation === 'native' ? undefined : probeBackend(isolation);
+  for (const stage of stages) {
+    for (const inst of stage.instructions) {
+      if (inst.kind !== 'run') continue;
+      // --isolation rootless|chroot executes every RUN (as buildah and kaniko do); auto only what needs it.
+      if (isolation === 'rootless' || isolation === 'chroot') {
+        if (!probe?.backend) throw atLine(file, inst.line, noBackend(inst.args.join(' ').slice(0, 60), isolation, probe));
+        executed.add(inst);
+        continue;
+      }
+      try {
+        await precheckRun(file, inst, commands);
+      } catch (err) {
+        const program = err instanceof OcimakeError && err.code === 'RUN_UNSUPPORTED' ? /would execute "([^"]*)"/.exec(err.message)?.[1] : undefined;
+        if (program === undefined) throw err;
+        if (!probe?.backend) throw atLine(file, inst.line, noBackend(program, isolation, probe));
+        executed.add(inst);
+      }
+    }
+  }
+  if (executed.size > 0 && probe?.backend) checkPlatform(platform);
+  return { executed, ...(probe?.backend ? { backend: probe.backend } : {}) };
+}
+
+/** Executing needs the RUN's platform to be the host's, or a binfmt_misc interpreter for it. */
+function checkPlatform(platform: Platform): void {
+  const host = hostPlatform();
+  if (platform.architecture === host.architecture && platform.os === host.os) return;
+  const qemu = ({ arm64: 'aarch64', amd64: 'x86_64', arm: 'arm', '386': 'i386', ppc64le: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' } as Record<string, string>)[platform.architecture];
+  if (qemu && existsSync(`/proc/sys/fs/binfmt_misc/qemu-${qemu}`)) return;
+  throw new OcimakeError('PLATFORM_UNSUPPORTED', `RUN would execute programs for ${platform.os}/${platform.architecture} on a ${host.os}/${host.architecture} host, which has no binfmt_misc interpreter for them`, {
+    hint: 'build the builder stage for the host (FROM --platform=$BUILDPLATFORM) and cross-compile with TARGETOS/TARGETARCH, or register qemu-user-static',
+  });
+}
+
+function atLine(file: string, line: number, err: OcimakeError): OcimakeError {
+  return new OcimakeError(err.code, `${file}:${line}: ${err.message}`, { ...(err.hint ? { hint: err.hint } : {}), cause: err });
+}

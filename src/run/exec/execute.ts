@@ -1,0 +1,125 @@
+import { chmodSync, lchownSync, mkdirSync, promises as fs } from 'node:fs';
+import { join, posix } from 'node:path';
+import { OcimakeError } from '../../errors.js';
+import type { Image } from '../../image/image.js';
+import { MergedFs } from '../../image/merged-fs.js';
+import type { LayerEntry } from '../../layer/entry.js';
+import { writeRootfs } from '../../source/extract.js';
+import { parseRunFlags } from '../flags.js';
+import type { RunSpec } from '../run.js';
+import type { Backend } from './isolation.js';
+import { runInSandbox } from './sandbox.js';
+import { snapshot, treeChanges } from './tree-diff.js';
+
+// A RUN that needs a real program, executed: the stage's merged filesystem is written out
+// into a scratch tree, the command runs in a sandbox over it (sandbox.ts), and what it changed
+// becomes the layer (tree-diff.ts). As root (chroot), the tree gets the image's owners, so
+// `USER node` finds its home its own; rootless, the tree is the caller's and the image's owners
+// are kept in a side table, as fakeroot does, so the layer still records them. The tree is
+// removed once the layer is written (`done`).
+
+/** What an executed RUN needs to know. */
+export interface ExecInputs {
+  backend: Backend;
+  spec: RunSpec;
+  image: Image;
+  env: ReadonlyMap<string, string>;
+  workdir: string;
+  user: string;
+  /** A directory of the build's scratch to hold the tree. */
+  scratch: string;
+  log?: (line: string) => void;
+}
+
+const SKIP = new Set(['proc', 'dev', 'sys']);
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** Executes the RUN; returns its layer's entries, its history line, and `done` to remove the tree after the layer is written. */
+export async function executeRun(inp: ExecInputs): Promise<{ entries: readonly LayerEntry[]; createdBy: string; done: () => Promise<void> }> {
+  const argv = argvOf(inp.spec);
+  const flags = parseRunFlags(inp.spec.flags);
+  const root = join(inp.scratch, 'rootfs');
+  await writeRootfs(root, inp.image);
+  const done = () => fs.rm(inp.scratch, { recursive: true, force: true });
+  try {
+    // The image's owners, by path: set on the tree as root, kept aside rootless.
+    const mfs = new MergedFs(inp.image, 'the stage');
+    const intended = new Map<string, { uid: number; gid: number }>();
+    for (const m of inp.image.layers.length ? await mfs.descendants('') : []) intended.set(m.entry.path, { uid: m.entry.uid, gid: m.entry.gid });
+    const asRoot = process.getuid?.() === 0;
+    if (inp.backend === 'chroot' && asRoot) {
+      for (const [path, o] of intended) {
+        if (o.uid === 0 && o.gid === 0) continue;
+        const p = join(root, path);
+        try {
+          const m = (await fs.lstat(p));
+          lchownSync(p, o.uid, o.gid);
+          // chown clears setuid and setgid: put them back.
+          if (!m.isSymbolicLink() && (m.mode & 0o6000) !== 0) chmodSync(p, m.mode & 0o7777);
+        } catch { /* a path the tree writer did not write (a device) */ }
+      }
+    }
+    const user = await resolveUser(root, inp.user);
+    if (inp.backend === 'rootless' && (user.uid !== 0 || user.gid !== 0)) {
+      throw new OcimakeError('RUN_UNSUPPORTED', `RUN as USER ${inp.user} needs another user than root in the sandbox, and rootless isolation maps only the caller (as root)`, {
+        hint: 'build as root with --isolation chroot (sudo), or run this step as root (USER root before it, USER again after)',
+      });
+    }
+    for (const d of ['proc', 'dev']) mkdirSync(join(root, d), { recursive: true });
+    // Cache and tmpfs mounts: an empty directory for the RUN, never part of the layer.
+    const excluded = flags.cacheTargets.map((t) => posix.resolve(inp.workdir || '/', t).slice(1));
+    for (const t of excluded) { await fs.rm(join(root, t), { recursive: true, force: true }); mkdirSync(join(root, t), { recursive: true }); }
+    const workdir = posix.resolve('/', inp.workdir || '/');
+    mkdirSync(join(root, workdir), { recursive: true });
+    const before = snapshot(root, SKIP);
+    const env = new Map(inp.env);
+    if (!env.has('PATH')) env.set('PATH', DEFAULT_PATH);
+    if (!env.has('HOME')) env.set('HOME', user.home);
+    const r = await runInSandbox({ backend: inp.backend, root, argv, env, workdir, uid: user.uid, gid: user.gid, ...(inp.log ? { log: inp.log } : {}) });
+    if (r.status !== 0) {
+      throw new OcimakeError('RUN_FAILED', `RUN did not complete successfully: exit code: ${r.status}${r.tail.length ? `\n${r.tail.join('\n')}` : ''}`, {
+        hint: `the command failed as it would in a container (executed with --isolation ${inp.backend}); its output is above`,
+      });
+    }
+    const after = snapshot(root, SKIP);
+    for (const t of excluded) for (const m of [before, after]) for (const k of [...m.keys()]) if (k === t || k.startsWith(`${t}/`)) m.delete(k);
+    const me = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+    const entries = treeChanges(root, before, after, {
+      intended: (p) => (inp.backend === 'rootless' || !asRoot ? intended.get(p) : undefined),
+      // Rootless, the caller is root inside: what it made is root's.
+      uid: (id) => (inp.backend === 'rootless' && id === me.uid ? 0 : id),
+      gid: (id) => (inp.backend === 'rootless' && id === me.gid ? 0 : id),
+    });
+    const createdBy = `RUN ${inp.spec.json ? JSON.stringify(argv) : `${argv.slice(0, -1).join(' ')} ${argv.at(-1)}`} # ocimake ${inp.backend}`;
+    return { entries, createdBy, done };
+  } catch (err) {
+    await done();
+    throw err;
+  }
+}
+
+/** The program and its arguments: exec form as given, shell form through the stage's SHELL (heredocs as BuildKit joins them). */
+function argvOf(spec: RunSpec): string[] {
+  if (spec.json) return [...spec.args];
+  let text = spec.args.join(' ');
+  if (spec.heredocs.length === 1 && /^<<-?\s*["']?[^\s"']+["']?$/.test(text.trim())) text = spec.heredocs[0]!.content;
+  else for (const h of spec.heredocs) text += `\n${h.content}${h.content.endsWith('\n') || h.content === '' ? '' : '\n'}${h.name}`;
+  const shell = spec.shell.length ? spec.shell : ['/bin/sh', '-c'];
+  return [...shell, text];
+}
+
+/** USER as ids, from the tree's /etc/passwd and /etc/group (root when unset). */
+async function resolveUser(root: string, user: string): Promise<{ uid: number; gid: number; home: string }> {
+  if (user === '' || user === 'root' || user === '0' || user === '0:0') return { uid: 0, gid: 0, home: '/root' };
+  const rows = async (f: string) => (await fs.readFile(join(root, f), 'utf8').catch(() => '')).split('\n').map((l) => l.split(':'));
+  const [u = '', g] = user.split(':');
+  const pw = (await rows('etc/passwd')).find((r) => r[0] === u || (/^\d+$/.test(u) && r[2] === u));
+  if (!pw && !/^\d+$/.test(u)) throw new OcimakeError('USER_INVALID', `USER "${user}" is not in the image's /etc/passwd`, { hint: 'add the user first (RUN adduser -D NAME), or use numeric ids: USER 1000:1000' });
+  let gid = pw ? Number(pw[3]) : Number(u);
+  if (g !== undefined && g !== '') {
+    const gr = (await rows('etc/group')).find((r) => r[0] === g || r[2] === g);
+    if (!gr && !/^\d+$/.test(g)) throw new OcimakeError('USER_INVALID', `group "${g}" of USER "${user}" is not in the image's /etc/group`);
+    gid = gr ? Number(gr[2]) : Number(g);
+  }
+  return { uid: pw ? Number(pw[2]) : Number(u), gid, home: pw?.[5] || '/' };
+}

@@ -1,0 +1,86 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Backend } from './isolation.js';
+
+// One executed RUN: util-linux's unshare makes the namespaces (a user namespace with the
+// caller mapped to root for rootless; mount and PID namespaces for both) and mounts /proc in
+// the tree; a host shell inside them mounts a minimal /dev (tmpfs with null, zero, full,
+// random, urandom, tty bound from the host, pts, shm) and the host's resolv.conf and hosts
+// read-only over the image's (BuildKit does the same; they are never in the layer, since the
+// bind hides the image's file and goes with the namespace); then `unshare --root --wd` enters
+// the tree, and the command runs with the image's environment only. Every process of the RUN
+// is in its PID namespace, so all of them end with it; the mounts end with the mount namespace.
+
+const SETUP = `set -e
+R="$1"; WD="$2"; AS="$3"; shift 3
+U="$(command -v unshare)"; C="$(command -v chroot || true)"
+mount -t tmpfs -o mode=755,nosuid tmpfs "$R/dev"
+for d in null zero full random urandom tty; do : > "$R/dev/$d"; mount --bind "/dev/$d" "$R/dev/$d" 2>/dev/null || rm -f "$R/dev/$d"; done
+mkdir -p "$R/dev/pts" "$R/dev/shm"
+mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$R/dev/shm" 2>/dev/null || true
+ln -s /proc/self/fd "$R/dev/fd"; ln -s /proc/self/fd/0 "$R/dev/stdin"; ln -s /proc/self/fd/1 "$R/dev/stdout"; ln -s /proc/self/fd/2 "$R/dev/stderr"
+for f in resolv.conf hosts; do
+  if [ -f "/etc/$f" ] && [ -f "$R/etc/$f" ] && [ ! -L "$R/etc/$f" ]; then mount --bind -o ro "/etc/$f" "$R/etc/$f" 2>/dev/null || true; fi
+done
+PATH="$OCIMAKE_IMAGE_PATH"; unset OCIMAKE_IMAGE_PATH
+if [ "$AS" = "0:0" ]; then exec "$U" --root="$R" --wd="$WD" -- "$@"; fi
+exec "$C" --userspec="$AS" --groups="\${AS#*:}" "$R" /bin/sh -c 'cd "$0" && exec "$@"' "$WD" "$@"
+`;
+
+const live = new Set<ChildProcess>();
+let exitHooked = false;
+
+/** What to run: argv inside the tree at `root`, as `uid:gid`, in `workdir`, with exactly `env`. */
+export interface SandboxRun {
+  backend: Backend;
+  root: string;
+  argv: readonly string[];
+  env: ReadonlyMap<string, string>;
+  workdir: string;
+  uid: number;
+  gid: number;
+  /** Each line the program writes (stdout and stderr). */
+  log?: (line: string) => void;
+}
+
+/** Runs the program; resolves with its exit status (128 + n when killed by signal n) and its last lines. */
+export function runInSandbox(r: SandboxRun): Promise<{ status: number; tail: string[] }> {
+  if (!exitHooked) {
+    exitHooked = true;
+    // Ctrl-C, SIGTERM or an error ends the process: the sandbox ends with it (unshare --kill-child).
+    process.on('exit', () => { for (const c of live) c.kill('SIGKILL'); });
+  }
+  const ns = [...(r.backend === 'rootless' ? ['--user', '--map-root-user'] : []), '--mount', '--pid', '--fork', '--kill-child', `--mount-proc=${r.root}/proc`];
+  const env: Record<string, string> = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', OCIMAKE_IMAGE_PATH: r.env.get('PATH') ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
+  for (const [k, v] of r.env) if (k !== 'PATH' && !k.startsWith('OCIMAKE_IMAGE_')) env[k] = v;
+  const child = spawn('unshare', [...ns, '--', '/bin/sh', '-c', SETUP, 'ocimake-sandbox', r.root, r.workdir, `${r.uid}:${r.gid}`, ...r.argv], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(child);
+  const tail: string[] = [];
+  const lines = (stream: NodeJS.ReadableStream) => {
+    let rest = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (d: string) => {
+      const parts = (rest + d).split('\n');
+      rest = parts.pop() ?? '';
+      for (const l of parts) say(l);
+    });
+    stream.on('end', () => { if (rest !== '') say(rest); });
+  };
+  const say = (l: string) => {
+    tail.push(l);
+    if (tail.length > 5) tail.shift();
+    r.log?.(l);
+  };
+  lines(child.stdout!);
+  lines(child.stderr!);
+  return new Promise((resolve, reject) => {
+    child.once('error', (err) => { live.delete(child); reject(err); });
+    child.once('close', (code, signal) => {
+      live.delete(child);
+      resolve({ status: code ?? 128 + (signal ? signalNumber(signal) : 0), tail });
+    });
+  });
+}
+
+function signalNumber(signal: NodeJS.Signals): number {
+  return ({ SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 } as Record<string, number>)[signal] ?? 0;
+}

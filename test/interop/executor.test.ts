@@ -1,0 +1,157 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MINIROOTFS } from '../helpers/alpine-images.js';
+import { writeTree } from '../helpers/tmp.js';
+import { GO_SERVER_SOURCE } from './go-server.js';
+import { freePort, REPO_ROOT, requireTools, run, runOcimake } from './tools.js';
+
+// Issue 26: a RUN that needs a real program is executed in a sandbox and diffed into a layer.
+// The builder image is made at test time from the machine's own Debian Go toolchain (and the
+// libraries ldd names, with dash as /bin/sh), standing in for golang:1.10.3; seed 001's complete
+// Dockerfile builds on it, once with --isolation chroot as root and once with --isolation rootless
+// as an unprivileged user, and the server it built answers PONG under chroot.
+
+const BIN = join(REPO_ROOT, 'bin', 'ocimake.js');
+
+const SEED_001 = `FROM golang:1.10.3
+COPY server.go /build/
+WORKDIR /build
+RUN CGO_ENABLED=0 GOOS=linux GOARCH=amd64 GOARM=6 go build -ldflags '-w -s' -o server
+FROM scratch
+COPY --from=0 /build/server /
+ENTRYPOINT ["/server"]
+`;
+
+/** Copies a host file into `root` at the same path, and the libraries ldd names for it. */
+function withLibs(root: string, file: string): void {
+  const put = (p: string) => {
+    const dest = join(root, p);
+    if (existsSync(dest)) return;
+    mkdirSync(dirname(dest), { recursive: true });
+    copyFileSync(realpathSync(p), dest);
+    chmodSync(dest, statSync(p).mode & 0o7777);
+  };
+  put(file);
+  for (const m of run('ldd', [file]).matchAll(/(\/\S+) \(0x/g)) put(m[1]!);
+}
+
+async function poll(url: string): Promise<string> {
+  for (let i = 0; i < 100; i++) {
+    try { return await (await fetch(url)).text(); } catch { await new Promise((r) => setTimeout(r, 100)); }
+  }
+  throw new Error(`${url} never answered`);
+}
+
+describe('RUN executed in a sandbox', () => {
+  const work = mkdtempSync(join(tmpdir(), 'ocimake-exec-'));
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+  chmodSync(work, 0o1777);
+  const golang = join(work, 'golang');
+  const alpine = join(work, 'alpine');
+
+  beforeAll(() => {
+    requireTools('go', 'unshare', 'runuser', 'chroot', 'ldd');
+    // The toolchain image: Debian's Go where its package puts it, PATH and GOPATH as golang's image sets them.
+    const goroot = realpathSync(join(dirname(realpathSync(run('sh', ['-c', 'command -v go']).trim())), '..'));
+    const rootfs = join(work, 'golang-ctx', 'rootfs');
+    mkdirSync(rootfs, { recursive: true });
+    cpSync(goroot, join(rootfs, goroot), { recursive: true, verbatimSymlinks: true });
+    // Debian keeps the sources apart (src is a symlink into /usr/share): those too.
+    const share = goroot.replace('/usr/lib/', '/usr/share/');
+    if (existsSync(share)) cpSync(share, join(rootfs, share), { recursive: true, verbatimSymlinks: true });
+    withLibs(rootfs, join(goroot, 'bin', 'go'));
+    withLibs(rootfs, '/bin/dash');
+    mkdirSync(join(rootfs, 'bin'), { recursive: true });
+    if (!existsSync(join(rootfs, 'bin/sh'))) copyFileSync(join(rootfs, 'bin/dash'), join(rootfs, 'bin/sh'));
+    chmodSync(join(rootfs, 'bin/sh'), 0o755);
+    for (const d of ['tmp', 'root', 'go']) mkdirSync(join(rootfs, d), { recursive: true });
+    chmodSync(join(rootfs, 'tmp'), 0o1777);
+    writeFileSync(join(work, 'golang-ctx', 'Dockerfile'), `FROM scratch\nCOPY rootfs/ /\nENV PATH=/go/bin:${goroot}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin GOPATH=/go GO111MODULE=auto\nWORKDIR /go\n`);
+    const g = runOcimake(['build', join(work, 'golang-ctx'), '-o', `type=oci,dest=${golang},compression=uncompressed`, '-t', 'golang:1.10.3', '--cache-dir', join(work, 'cache-root'), '--progress=plain']);
+    expect(g.code, g.stderr).toBe(0);
+    const actx = writeTree(join(work, 'alpine-ctx'), { Dockerfile: 'FROM scratch\nADD rootfs.tar.gz /\nCMD ["/bin/sh"]\n' });
+    copyFileSync(MINIROOTFS.amd64, join(actx, 'rootfs.tar.gz'));
+    const a = runOcimake(['build', actx, '-o', `type=oci,dest=${alpine}`, '-t', 'alpine:3', '--cache-dir', join(work, 'cache-root')]);
+    expect(a.code, a.stderr).toBe(0);
+    spawnSync('chmod', ['-R', 'a+rX', golang, alpine]);
+  }, 600_000);
+
+  let builds = 0;
+  /** Builds seed 001 as root (chroot) or as nobody (rootless); returns the unpacked rootfs of the final image. */
+  function seed001(as: 'root' | 'nobody'): { rootfs: string; stderr: string } {
+    const ctx = writeTree(join(work, `seed001-${as}`), { Dockerfile: SEED_001, 'server.go': GO_SERVER_SOURCE });
+    spawnSync('chmod', ['-R', 'a+rX', ctx]);
+    const out = join(work, `out-${as}-${++builds}`);
+    const args = [BIN, 'build', ctx, '--build-context', `golang:1.10.3=oci-layout://${golang}:1.10.3`, '-o', out, '--cache-dir', join(work, `cache-${as}`), '--progress=plain', '--isolation', as === 'root' ? 'chroot' : 'rootless'];
+    const env = { ...process.env, HOME: work, TMPDIR: work };
+    const r = as === 'root' ? spawnSync(process.execPath, args, { encoding: 'utf8', env }) : spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, ...args], { encoding: 'utf8', env });
+    expect(r.status, r.stderr).toBe(0);
+    return { rootfs: out, stderr: r.stderr };
+  }
+
+  async function expectPong(rootfs: string): Promise<void> {
+    const port = await freePort();
+    const child = spawn('chroot', [rootfs, '/server'], { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', ADDR: `127.0.0.1:${port}` }, stdio: 'ignore' });
+    try {
+      expect(await poll(`http://127.0.0.1:${port}/ping`)).toBe('PONG');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }
+
+  it('seed 001 builds with go build under --isolation chroot (root), and the server answers PONG', async () => {
+    const { rootfs, stderr } = seed001('root');
+    expect(stderr).toMatch(/RUN CGO_ENABLED=0 .*go build/);
+    expect(lstatSync(join(rootfs, 'server')).mode & 0o111).not.toBe(0);
+    await expectPong(rootfs);
+  }, 300_000);
+
+  it('seed 001 builds under --isolation rootless as an unprivileged user, and the server answers PONG', async () => {
+    const { rootfs } = seed001('nobody');
+    await expectPong(rootfs);
+  }, 300_000);
+
+  it('an unchanged rebuild executes nothing: the RUN is answered from the step cache', () => {
+    const again = seed001('root');
+    expect(again.stderr).toMatch(/RUN CGO_ENABLED=0[^\n]*\n#\d+ CACHED/);
+  }, 300_000);
+
+  it('a RUN sees only the image\'s environment, keeps the owners it sets, deletes base files with whiteouts, and cannot write on the host', () => {
+    const victim = join(work, 'victim');
+    writeFileSync(victim, 'untouched');
+    const ctx = writeTree(join(work, 'alpine-run'), {
+      Dockerfile: [
+        `FROM oci:${alpine}:3`,
+        'ENV GREETING=hello',
+        // nproc and busybox's own sh -c are programs ocimake does not interpret: the RUN is executed.
+        `RUN nproc > /nproc && env | sort > /env && busybox sh -c 'echo $((40 + 2))' > /answer && rm /etc/motd && mkdir /data && chown 1000:1000 /data && mkdir -p ${dirname(victim)} && echo x > ${victim} && ls /proc/1/root/ > /seen`,
+        // A daemon forked by a RUN ends with it (its PID namespace).
+        'RUN nproc > /dev/null; sleep 60 & echo started',
+        'RUN echo native > /native',
+      ].join('\n'),
+    });
+    const out = join(work, 'alpine-out');
+    const oci = join(work, 'alpine-oci');
+    const r = spawnSync(process.execPath, [BIN, 'build', ctx, '-o', out, '-o', `type=oci,dest=${oci}`, '-t', 'x:1', '--cache-dir', join(work, 'cache-root'), '--progress=plain'], { encoding: 'utf8', env: { ...process.env, OCIMAKE_SECRET_OF_HOST: 'leak' } });
+    expect(r.status, r.stderr).toBe(0);
+    expect(readFileSync(victim, 'utf8')).toBe('untouched');
+    expect(readFileSync(join(out, victim), 'utf8')).toBe('x\n');
+    expect(Number(readFileSync(join(out, 'nproc'), 'utf8'))).toBeGreaterThan(0);
+    expect(readFileSync(join(out, 'answer'), 'utf8')).toBe('42\n');
+    const env = readFileSync(join(out, 'env'), 'utf8');
+    expect(env).toContain('GREETING=hello\n');
+    expect(env).not.toMatch(/OCIMAKE|leak/);
+    expect(existsSync(join(out, 'etc/motd'))).toBe(false);
+    expect(readFileSync(join(out, 'seen'), 'utf8')).toContain('etc\n');
+    expect(readFileSync(join(out, 'native'), 'utf8')).toBe('native\n');
+    // umoci reads the layer: the whiteout and the owner are in it.
+    requireTools('umoci');
+    const bundle = join(work, 'alpine-bundle');
+    run('umoci', ['unpack', '--image', `${oci}:1`, bundle]);
+    expect(existsSync(join(bundle, 'rootfs/etc/motd'))).toBe(false);
+    expect(statSync(join(bundle, 'rootfs/data')).uid).toBe(1000);
+  }, 300_000);
+});
