@@ -11,7 +11,8 @@ let base: string;
 beforeAll(() => { base = `oci:${alpineLayout(join(tempDir(), 'alpine')).dir}:3`; });
 
 async function run(lines: string) {
-  const r = await buildFrom(`FROM ${base}\n${lines}\n`);
+  // The interpreter alone: nothing is executed (--isolation native).
+  const r = await buildFrom(`FROM ${base}\n${lines}\n`, {}, { isolation: 'native' });
   return { ...r, top: flatten(r.layers.slice(1)), names: r.layers.slice(1).flat().map((e) => e.name.replace(/\/$/, '')) };
 }
 
