@@ -6,6 +6,11 @@ export default defineConfig({
     globalSetup: ['test/global-tmp.ts'],
     include: ['test/**/*.test.ts'],
     exclude: ['test/interop/**', 'node_modules/**'],
+    // Two test files at a time even on two cores (vitest's default is cores - 1): most of the
+    // suite waits on loopback sockets and the disk, and one worker left half the machine idle
+    // (163 s against 104 s for the whole suite, measured on the 2-core CI machine).
+    maxWorkers: 2,
+    minWorkers: 1,
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },

@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { makeScratchDir, sweepDeadScratch, tempPathBeside } from '../../src/util/temp-files.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -60,6 +60,7 @@ describe('stale temporary files of dead runs', () => {
     it('sweeps what a SIGKILLed run of this namespace left at once, and never a live run\'s', async () => {
       const root = tempDir();
       const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+      onTestFinished(() => { child.kill('SIGKILL'); });
       await new Promise((r) => child.once('spawn', r));
       const killed = join(root, `ocimake-${child.pid}.${start(child.pid!)}.${ns()}-build-abc`);
       const live = join(root, `ocimake-${process.ppid}.${start(process.ppid)}.${ns()}-build-def`);
