@@ -119,6 +119,54 @@ describe('RUN executed in a sandbox', () => {
     expect(again.stderr).toMatch(/RUN CGO_ENABLED=0[^\n]*\n#\d+ CACHED/);
   }, 300_000);
 
+  /** An image of host programs (and the libraries ldd names), dash as /bin/sh, built with ocimake into an OCI layout. */
+  function toolImage(name: string, programs: string[], trees: string[], env: string): string {
+    const rootfs = join(work, `${name}-ctx`, 'rootfs');
+    mkdirSync(rootfs, { recursive: true });
+    for (const t of trees) cpSync(t, join(rootfs, t), { recursive: true, verbatimSymlinks: true });
+    for (const p of [...programs, '/bin/dash']) withLibs(rootfs, p);
+    copyFileSync(join(rootfs, 'bin/dash'), join(rootfs, 'bin/sh'));
+    for (const d of ['tmp', 'root', 'etc']) mkdirSync(join(rootfs, d), { recursive: true });
+    chmodSync(join(rootfs, 'tmp'), 0o1777);
+    writeFileSync(join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
+    writeFileSync(join(work, `${name}-ctx`, 'Dockerfile'), `FROM scratch\nCOPY rootfs/ /\nENV ${env}\n`);
+    const dest = join(work, name);
+    const r = runOcimake(['build', join(work, `${name}-ctx`), '-o', `type=oci,dest=${dest},compression=uncompressed`, '-t', `${name}:1`, '--cache-dir', join(work, 'cache-root')]);
+    expect(r.code, r.stderr).toBe(0);
+    return `oci:${dest}:1`;
+  }
+
+  it('a make stage builds: make runs the Makefile\'s recipes with the image\'s own sh and cat', () => {
+    const make = toolImage('make', ['/usr/bin/make', '/usr/bin/cat'], [], 'PATH=/usr/bin:/bin');
+    const ctx = writeTree(join(work, 'make-run'), {
+      Dockerfile: `FROM ${make} AS build\nWORKDIR /src\nCOPY Makefile in.txt ./\nRUN make\nFROM scratch\nCOPY --from=build /src/out.txt /\n`,
+      Makefile: 'out.txt: in.txt\n\tcat in.txt in.txt > out.txt\n',
+      'in.txt': 'made\n',
+    });
+    const out = join(work, 'make-out');
+    const r = runOcimake(['build', ctx, '-o', out, '--cache-dir', join(work, 'cache-root'), '--progress=plain']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(join(out, 'out.txt'), 'utf8')).toBe('made\nmade\n');
+  }, 300_000);
+
+  it('a Node stage builds: npm ci of a package with no registry dependencies, offline', () => {
+    const npmDir = realpathSync(join(dirname(realpathSync(run('sh', ['-c', 'command -v npm']).trim())), '..'));
+    const node = toolImage('node', [realpathSync(process.execPath), '/usr/bin/env'], [npmDir], `PATH=/usr/local/bin:/usr/bin:/bin NPM_CONFIG_UPDATE_NOTIFIER=false`);
+    const nodeBin = realpathSync(process.execPath);
+    const ctx = writeTree(join(work, 'node-run'), {
+      Dockerfile: `FROM ${node} AS build\nWORKDIR /app\nCOPY package.json package-lock.json index.js ./\nRUN ${nodeBin} ${npmDir}/bin/npm-cli.js ci --offline --no-audit --no-fund && ${nodeBin} index.js > /app/out.txt\nFROM scratch\nCOPY --from=build /app/out.txt /\n`,
+      'package.json': JSON.stringify({ name: 'app', version: '1.0.0', private: true }),
+      'package-lock.json': JSON.stringify({ name: 'app', version: '1.0.0', lockfileVersion: 3, requires: true, packages: { '': { name: 'app', version: '1.0.0' } } }),
+      'index.js': 'console.log(`node ${process.versions.node} in the sandbox`);\n',
+    });
+    const out = join(work, 'node-out');
+    const r = runOcimake(['build', ctx, '-o', out, '--cache-dir', join(work, 'cache-root'), '--progress=plain']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(join(out, 'out.txt'), 'utf8')).toBe(`node ${process.versions.node} in the sandbox\n`);
+    // What npm ci printed, streamed into the build log.
+    expect(r.stderr).toMatch(/up to date|added 0 packages/);
+  }, 300_000);
+
   it('a RUN sees only the image\'s environment, keeps the owners it sets, deletes base files with whiteouts, and cannot write on the host', () => {
     const victim = join(work, 'victim');
     writeFileSync(victim, 'untouched');
