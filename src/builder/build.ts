@@ -26,6 +26,7 @@ import { apkCommand } from '../run/apk/apk-command.js';
 import { closest } from '../util/suggest.js';
 import { parseIsolation, type Isolation } from '../run/exec/isolation.js';
 import { planRuns } from './run-plan.js';
+import type { SecretSpec } from './run-mounts.js';
 import { resolveCacheDir } from '../store/cache-dir.js';
 import { baseState, stageRef } from './base.js';
 import type { FromSource } from './stage.js';
@@ -66,6 +67,8 @@ export interface BuildOptions extends TransportOptions {
   buildContexts?: Record<string, string>;
   /** --no-cache: build every layer again (what is built is still recorded for later builds). */
   noCache?: boolean;
+  /** --secret: values for RUN --mount=type=secret, by id. */
+  secrets?: Record<string, SecretSpec>;
   /** --isolation: how a RUN that needs a program is executed (default OCIMAKE_ISOLATION, else auto). */
   isolation?: Isolation;
   /** --no-cache-filter: the stages (by name or index) built again, as --no-cache does for all. */
@@ -194,6 +197,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     runSettings: JSON.stringify({ platform: platformName, isolation: 'native', allowUntrusted: opts.apk?.allowUntrusted === true, strictScripts: opts.apk?.strictScripts === true }),
     onMaterials: (m) => { materials.push(...m); },
     executed: runPlan.executed,
+    ...(opts.secrets ? { secrets: new Map(Object.entries(opts.secrets)) } : {}),
     ...(runPlan.backend ? { execBackend: runPlan.backend } : {}),
     resolveFrom: async (name, stage) => {
       const ref = stageRef(plan, name, stage.index);

@@ -35,7 +35,7 @@ export async function planRuns(file: string, stages: readonly Stage[], commands:
       try {
         await precheckRun(file, inst, commands);
       } catch (err) {
-        const program = err instanceof OcimakeError && err.code === 'RUN_UNSUPPORTED' ? /would execute "([^"]*)"/.exec(err.message)?.[1] : undefined;
+        const program = err instanceof OcimakeError && err.code === 'RUN_UNSUPPORTED' ? /would execute "([^"]*)"|(--mount=type=(?:bind|secret)) is not supported natively/.exec(err.message)?.slice(1).find(Boolean) : undefined;
         if (program === undefined) throw err;
         if (!probe?.backend) throw atLine(file, inst.line, noBackend(program, isolation, probe));
         executed.add(inst);

@@ -23,6 +23,7 @@ import { chownNeedsNames, loadIdLookup } from './passwd.js';
 import { MergedFs } from '../image/merged-fs.js';
 import { runNative } from '../run/run.js';
 import { executeRun } from '../run/exec/execute.js';
+import { mountKeys, mountSources, type RunMountEnv, type SecretSpec } from './run-mounts.js';
 import type { Backend } from '../run/exec/isolation.js';
 import { mkdtemp } from 'node:fs/promises';
 import type { Command } from '../run/shell/state.js';
@@ -88,6 +89,8 @@ export interface StageEnv {
   /** The RUNs to execute in a sandbox, and the sandbox (run-plan.ts). */
   executed?: ReadonlySet<Instruction>;
   execBackend?: Backend;
+  /** --secret values by id, for RUN --mount=type=secret (never in a layer, the history or a key). */
+  secrets?: ReadonlyMap<string, SecretSpec>;
   /** Files a RUN answered from the step cache had downloaded (for provenance). */
   onMaterials?: (materials: readonly { uri: string; digest: string }[]) => void;
   /** Opens what COPY --from names: an earlier stage (name or index) or an image. */
@@ -197,7 +200,7 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
       const cacheDir = cache ? join(cache.dir, '..') : undefined;
       // Keyed before it runs, and with --no-cache too (nothing is looked up then), so the next build finds the record.
       const stepKey = cache
-        ? runStepKey({ inst, image: state.image, vars: varsOf(state), workdir, user, shell: state.shell, escape: env.escape, mtime: env.mtime, compression: env.compression, settings: `${env.runSettings ?? ''} ${execute ? env.execBackend : 'native'}` })
+        ? runStepKey({ inst, image: state.image, vars: varsOf(state), workdir, user, shell: state.shell, escape: env.escape, mtime: env.mtime, compression: env.compression, settings: `${env.runSettings ?? ''} ${execute ? env.execBackend : 'native'} ${JSON.stringify(execute ? await mountKeys(inst.flags, mountEnv(env, stage)) : [])}` })
         : undefined;
       if (stepKey && cache?.lookup && cacheDir) {
         const rec = await readStep(cacheDir, stepKey);
@@ -214,7 +217,7 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
       };
       const executeIt = async () => {
         const dir = await mkdtemp(join(env.scratch, 'exec-'));
-        const r = await executeRun({ backend: env.execBackend!, spec, image: state.image, env: varsOf(state), workdir, user, scratch: dir, ...(env.onOutput ? { log: env.onOutput } : {}) });
+        const r = await executeRun({ backend: env.execBackend!, spec, image: state.image, env: varsOf(state), workdir, user, scratch: dir, mounts: mountSources({ ...mountEnv(env, stage), scratch: dir }), ...(env.onOutput ? { log: env.onOutput } : {}) });
         try {
           // The layer's files are read from the tree, so the tree goes once the layer is written.
           return await writeEntries(state, env, r.entries, { uid: 0, gid: 0 }, history(r.createdBy), state.fs, false, record(r.createdBy, []));
@@ -302,6 +305,16 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
     default:
       throw new OcimakeError('INTERNAL', `${inst.kind} is handled by configRun`);
   }
+}
+
+/** What an executed RUN's mounts read from the build. */
+function mountEnv(env: StageEnv, stage: Stage): RunMountEnv {
+  return {
+    context: env.context, scratch: env.scratch,
+    ...(env.layerCache ? { cacheDir: join(env.layerCache.dir, '..', 'run-cache') } : {}),
+    ...(env.secrets ? { secrets: env.secrets } : {}),
+    resolveFrom: (name) => env.resolveFrom(name, stage),
+  };
 }
 
 /**

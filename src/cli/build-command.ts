@@ -1,3 +1,4 @@
+import { parseSecret } from '../builder/run-mounts.js';
 import { parseIsolation } from '../run/exec/isolation.js';
 import { accessSync, constants, statSync } from 'node:fs';
 import { readDockerfile } from '../dockerfile/read.js';
@@ -53,8 +54,8 @@ export function registerBuild(program: Command): void {
     .option('--sign', 'sign attestations of the pushed image and push them as OCI 1.1 referrers: keyless (Fulcio + Rekor, OIDC token from SIGSTORE_ID_TOKEN or the CI), or with --key; provenance mode=min unless --provenance says otherwise')
     .option('--provenance [spec]', 'SLSA provenance v1 attestation: mode=min (default) | mode=max | false (needs --sign)')
     .option('--sbom [bool]', 'CycloneDX SBOM attestation of the apk packages (needs --sign)')
-    .option('--ssh <spec>', 'not supported: ocimake runs nothing that could use an SSH agent')
-    .option('--secret <spec>', 'not supported: ocimake runs nothing that could read a secret')))
+    .option('--ssh <spec>', 'not supported yet: no SSH agent is forwarded into an executed RUN')
+    .option('--secret <spec>', 'a secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VARIABLE (repeatable; never in a layer, the history or the provenance)', collect, [])))
     .action(async (context: string, o: BuildFlags) => {
       const call = o.check ? 'check' : (o.call ?? 'build');
       if (call !== 'build' && call !== 'check') throw new OcimakeError('FLAG_UNSUPPORTED', `--call=${call} is not supported`, { hint: 'ocimake has --call=build and --call=check' });
@@ -63,8 +64,8 @@ export function registerBuild(program: Command): void {
       if (!PROGRESS_MODES.includes(mode)) {
         throw new OcimakeError('FLAG_INVALID', `--progress=${o.progress} is not a progress mode`, { hint: `use ${PROGRESS_MODES.join(', ')}` });
       }
-      if (o.ssh !== undefined || o.secret !== undefined) {
-        throw new OcimakeError('FLAG_UNSUPPORTED', `--${o.ssh !== undefined ? 'ssh' : 'secret'} is not supported: ocimake never runs programs inside the image, so nothing could use it`, { hint: 'RUN --mount=type=ssh/secret steps need a container runtime; build that artifact before ocimake and COPY it' });
+      if (o.ssh !== undefined) {
+        throw new OcimakeError('FLAG_UNSUPPORTED', '--ssh is not supported yet: no SSH agent is forwarded into an executed RUN', { hint: 'fetch what needs SSH before the build and COPY it, or use an https URL with a --secret token' });
       }
       for (const a of o.annotation) parseAnnotation(a);
       for (const t of o.tag) {
@@ -100,6 +101,7 @@ export function registerBuild(program: Command): void {
         ...transport,
         ...(o.cache === false ? { noCache: true } : {}),
         isolation: parseIsolation(o.isolation),
+        ...(o.secret.length ? { secrets: Object.fromEntries(o.secret.map(parseSecret)) } : {}),
         ...(o.cacheFilter.length ? { noCacheFilter: o.cacheFilter.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean) } : {}),
         cacheFrom: o.cacheFrom,
         cacheTo: o.cacheTo,
@@ -148,7 +150,7 @@ interface BuildFlags extends NetworkFlags, SigningFlags {
   ssh?: string;
   call?: string;
   check?: boolean;
-  secret?: string;
+  secret: string[];
 }
 
 function checkWritableFile(flag: string, file: string): void {

@@ -24,13 +24,15 @@ describe('flags that used to be accepted and ignored', () => {
     expect(parseKeyValues('--label', ['novalue', 'a=b'], {})).toEqual({ novalue: '', a: 'b' });
   });
 
-  it('refuses a tag that names a digest, --ssh and --secret, and never suggests a publishing flag', async () => {
+  it('refuses a tag that names a digest, --ssh and a malformed --secret, and never suggests a publishing flag', async () => {
     const ctx = writeTree(tempDir(), { Dockerfile: 'FROM scratch\n' });
     const digestTag = await captured(() => main(['build', ctx, '-t', `r.example/a@sha256:${'a'.repeat(64)}`]));
     expect(digestTag.value).toBe(1);
     expect(digestTag.stderr).toMatch(/a tag cannot name a digest/);
     const ssh = await captured(() => main(['build', ctx, '--ssh', 'default']));
     expect(ssh.stderr).toMatch(/--ssh is not supported/);
+    const secret = await captured(() => main(['build', ctx, '--secret', 'src=/etc/hostname']));
+    expect(secret.stderr).toMatch(/--secret src=… needs id= and src=FILE or env=VARIABLE/);
     for (const typo of ['--pul', '--pulll', '--sh']) {
       const r = await captured(() => main(['build', ctx, typo]));
       expect(r.value, typo).not.toBe(0);

@@ -167,6 +167,36 @@ describe('RUN executed in a sandbox', () => {
     expect(r.stderr).toMatch(/up to date|added 0 packages/);
   }, 300_000);
 
+  it('RUN --mount: a bind of the context and of a stage, a cache kept by id across builds, secrets as a file and a variable; none of them in the layer, the history or the key', () => {
+    const ctx = writeTree(join(work, 'mounts'), {
+      Dockerfile: [
+        `FROM oci:${alpine}:3 AS files`,
+        'RUN mkdir /data && echo from-stage > /data/x',
+        `FROM oci:${alpine}:3`,
+        'RUN --mount=type=bind,source=src,target=/src --mount=type=bind,from=files,source=/data,target=/data --mount=type=cache,target=/cache --mount=type=secret,id=tok,target=/run/secrets/tok --mount=type=secret,id=tok,env=TOKEN \\',
+        '    nproc > /dev/null && cat /src/a /data/x > /bound && echo run >> /cache/log && wc -l < /cache/log > /cache-count && test "$TOKEN" = "$(cat /run/secrets/tok)" && wc -c < /run/secrets/tok > /secret-len',
+      ].join('\n'),
+      'src/a': 'from-context\n',
+    });
+    const build = (n: number) => {
+      const out = join(work, `mounts-out-${n}`);
+      const oci = join(work, `mounts-oci-${n}`);
+      const r = spawnSync(process.execPath, [BIN, 'build', ctx, '-o', out, '-o', `type=oci,dest=${oci}`, '-t', 'm:1', '--no-cache', '--secret', 'id=tok,env=THE_TOKEN', '--cache-dir', join(work, 'cache-mounts'), '--progress=plain'], { encoding: 'utf8', env: { ...process.env, THE_TOKEN: 's3cr3t' } });
+      expect(r.status, r.stderr).toBe(0);
+      return { out, oci, stderr: r.stderr };
+    };
+    const first = build(1);
+    expect(readFileSync(join(first.out, 'bound'), 'utf8')).toBe('from-context\nfrom-stage\n');
+    expect(readFileSync(join(first.out, 'secret-len'), 'utf8').trim()).toBe('6');
+    expect(readFileSync(join(first.out, 'cache-count'), 'utf8').trim()).toBe('1');
+    for (const p of ['src', 'data', 'cache', 'run/secrets']) expect(existsSync(join(first.out, p)), p).toBe(false);
+    const second = build(2);
+    expect(readFileSync(join(second.out, 'cache-count'), 'utf8').trim()).toBe('2');
+    const config = run('sh', ['-c', `cat ${second.oci}/blobs/sha256/* | strings | grep -c s3cr3t || true`]).trim();
+    expect(config).toBe('0');
+    expect(first.stderr + second.stderr).not.toContain('s3cr3t');
+  }, 300_000);
+
   it('a RUN sees only the image\'s environment, keeps the owners it sets, deletes base files with whiteouts, and cannot write on the host', () => {
     const victim = join(work, 'victim');
     writeFileSync(victim, 'untouched');

@@ -1,11 +1,12 @@
-import { chmodSync, lchownSync, mkdirSync, promises as fs } from 'node:fs';
-import { join, posix } from 'node:path';
+import { chmodSync, lchownSync, lstatSync, mkdirSync, promises as fs } from 'node:fs';
+import { join } from 'node:path';
 import { OcimakeError } from '../../errors.js';
 import type { Image } from '../../image/image.js';
 import { MergedFs } from '../../image/merged-fs.js';
 import type { LayerEntry } from '../../layer/entry.js';
 import { writeRootfs } from '../../source/extract.js';
 import { parseRunFlags } from '../flags.js';
+import { prepareMounts, resolveInTree, type MountSources } from './mounts.js';
 import type { RunSpec } from '../run.js';
 import type { Backend } from './isolation.js';
 import { runInSandbox } from './sandbox.js';
@@ -28,6 +29,8 @@ export interface ExecInputs {
   user: string;
   /** A directory of the build's scratch to hold the tree. */
   scratch: string;
+  /** Where bind sources, secrets and cache mounts come from. */
+  mounts: MountSources;
   log?: (line: string) => void;
 }
 
@@ -37,7 +40,7 @@ const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
 /** Executes the RUN; returns its layer's entries, its history line, and `done` to remove the tree after the layer is written. */
 export async function executeRun(inp: ExecInputs): Promise<{ entries: readonly LayerEntry[]; createdBy: string; done: () => Promise<void> }> {
   const argv = argvOf(inp.spec);
-  const flags = parseRunFlags(inp.spec.flags);
+  const flags = parseRunFlags(inp.spec.flags, true);
   const root = join(inp.scratch, 'rootfs');
   await writeRootfs(root, inp.image);
   const done = () => fs.rm(inp.scratch, { recursive: true, force: true });
@@ -65,17 +68,26 @@ export async function executeRun(inp: ExecInputs): Promise<{ entries: readonly L
         hint: 'build as root with --isolation chroot (sudo), or run this step as root (USER root before it, USER again after)',
       });
     }
-    for (const d of ['proc', 'dev']) mkdirSync(join(root, d), { recursive: true });
-    // Cache and tmpfs mounts: an empty directory for the RUN, never part of the layer.
-    const excluded = flags.cacheTargets.map((t) => posix.resolve(inp.workdir || '/', t).slice(1));
-    for (const t of excluded) { await fs.rm(join(root, t), { recursive: true, force: true }); mkdirSync(join(root, t), { recursive: true }); }
-    const workdir = posix.resolve('/', inp.workdir || '/');
+    // /proc and /dev are mounted on: real directories of the tree (a symlink there is replaced; neither is ever in a layer).
+    for (const d of ['proc', 'dev']) {
+      if (lstatSync(join(root, d), { throwIfNoEntry: false })?.isSymbolicLink()) await fs.rm(join(root, d));
+      mkdirSync(join(root, d), { recursive: true });
+    }
+    const workdir = `/${resolveInTree(root, inp.workdir || '/')}`;
     mkdirSync(join(root, workdir), { recursive: true });
     const before = snapshot(root, SKIP);
+    const mounts = await prepareMounts(root, flags.mounts, workdir, inp.mounts, inp.scratch);
     const env = new Map(inp.env);
     if (!env.has('PATH')) env.set('PATH', DEFAULT_PATH);
     if (!env.has('HOME')) env.set('HOME', user.home);
-    const r = await runInSandbox({ backend: inp.backend, root, argv, env, workdir, uid: user.uid, gid: user.gid, ...(inp.log ? { log: inp.log } : {}) });
+    for (const [k, v] of mounts.env) env.set(k, v);
+    let r: Awaited<ReturnType<typeof runInSandbox>>;
+    try {
+      r = await runInSandbox({ backend: inp.backend, root, argv, env, workdir, uid: user.uid, gid: user.gid, binds: mounts.binds, ...(inp.log ? { log: inp.log } : {}) });
+    } finally {
+      mounts.cleanup();
+    }
+    const excluded = mounts.excluded;
     if (r.status !== 0) {
       throw new OcimakeError('RUN_FAILED', `RUN did not complete successfully: exit code: ${r.status}${r.tail.length ? `\n${r.tail.join('\n')}` : ''}`, {
         hint: `the command failed as it would in a container (executed with --isolation ${inp.backend}); its output is above`,

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Backend } from './isolation.js';
+import type { SandboxBind } from './mounts.js';
 
 // One executed RUN: util-linux's unshare makes the namespaces (a user namespace with the
 // caller mapped to root for rootless; mount and PID namespaces for both) and mounts /proc in
@@ -11,7 +12,12 @@ import type { Backend } from './isolation.js';
 // is in its PID namespace, so all of them end with it; the mounts end with the mount namespace.
 
 const SETUP = `set -e
-R="$1"; WD="$2"; AS="$3"; shift 3
+R="$1"; WD="$2"; AS="$3"; N="$4"; shift 4
+while [ "$N" -gt 0 ]; do
+  mount --bind "$1" "$R$2"
+  if [ "$3" = ro ]; then mount -o remount,bind,ro "$R$2"; fi
+  shift 3; N=$((N - 1))
+done
 U="$(command -v unshare)"; C="$(command -v chroot || true)"
 mount -t tmpfs -o mode=755,nosuid tmpfs "$R/dev"
 for d in null zero full random urandom tty; do : > "$R/dev/$d"; mount --bind "/dev/$d" "$R/dev/$d" 2>/dev/null || rm -f "$R/dev/$d"; done
@@ -19,7 +25,7 @@ mkdir -p "$R/dev/pts" "$R/dev/shm"
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$R/dev/shm" 2>/dev/null || true
 ln -s /proc/self/fd "$R/dev/fd"; ln -s /proc/self/fd/0 "$R/dev/stdin"; ln -s /proc/self/fd/1 "$R/dev/stdout"; ln -s /proc/self/fd/2 "$R/dev/stderr"
 for f in resolv.conf hosts; do
-  if [ -f "/etc/$f" ] && [ -f "$R/etc/$f" ] && [ ! -L "$R/etc/$f" ]; then mount --bind -o ro "/etc/$f" "$R/etc/$f" 2>/dev/null || true; fi
+  if [ -f "/etc/$f" ] && [ ! -L "$R/etc" ] && [ -f "$R/etc/$f" ] && [ ! -L "$R/etc/$f" ]; then mount --bind -o ro "/etc/$f" "$R/etc/$f" 2>/dev/null || true; fi
 done
 PATH="$OCIMAKE_IMAGE_PATH"; unset OCIMAKE_IMAGE_PATH
 if [ "$AS" = "0:0" ]; then exec "$U" --root="$R" --wd="$WD" -- "$@"; fi
@@ -38,6 +44,8 @@ export interface SandboxRun {
   workdir: string;
   uid: number;
   gid: number;
+  /** Bind mounts, each target a symlink-free path inside the tree whose mountpoint exists (mounts.ts). */
+  binds?: readonly SandboxBind[];
   /** Each line the program writes (stdout and stderr). */
   log?: (line: string) => void;
 }
@@ -52,7 +60,7 @@ export function runInSandbox(r: SandboxRun): Promise<{ status: number; tail: str
   const ns = [...(r.backend === 'rootless' ? ['--user', '--map-root-user'] : []), '--mount', '--pid', '--fork', '--kill-child', `--mount-proc=${r.root}/proc`];
   const env: Record<string, string> = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', OCIMAKE_IMAGE_PATH: r.env.get('PATH') ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
   for (const [k, v] of r.env) if (k !== 'PATH' && !k.startsWith('OCIMAKE_IMAGE_')) env[k] = v;
-  const child = spawn('unshare', [...ns, '--', '/bin/sh', '-c', SETUP, 'ocimake-sandbox', r.root, r.workdir, `${r.uid}:${r.gid}`, ...r.argv], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('unshare', [...ns, '--', '/bin/sh', '-c', SETUP, 'ocimake-sandbox', r.root, r.workdir, `${r.uid}:${r.gid}`, String(r.binds?.length ?? 0), ...(r.binds ?? []).flatMap((b) => [b.source, b.target, b.readonly ? 'ro' : 'rw']), ...r.argv], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   const tail: string[] = [];
   const lines = (stream: NodeJS.ReadableStream) => {
