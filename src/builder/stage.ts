@@ -226,7 +226,7 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
         }
       };
       if (execute) return executeIt();
-      const { extra, fetched } = recordingDownloads(env);
+      const { extra, fetched } = recordingDownloads(env, inst.flags.some((f) => f === '--network=none'));
       let native: Awaited<ReturnType<typeof runNative>>;
       try {
         native = await runNative({ spec, fs: state.fs, env: varsOf(state), workdir, user, scratch: env.scratch, ...(env.onOutput ? { log: env.onOutput } : {}), ...(extra ? { extra } : {}) });
@@ -321,9 +321,9 @@ function mountEnv(env: StageEnv, stage: Stage): RunMountEnv {
  * RUN's commands, with wget and curl fetching through a recorder: what this one RUN downloaded
  * goes into its step record, so a later hit still names the files in provenance.
  */
-function recordingDownloads(env: StageEnv): { extra: ReadonlyMap<string, Command> | undefined; fetched: { uri: string; digest: string }[] } {
+function recordingDownloads(env: StageEnv, offline: boolean): { extra: ReadonlyMap<string, Command> | undefined; fetched: { uri: string; digest: string }[] } {
   const fetched: { uri: string; digest: string }[] = [];
-  const base = env.fetchUrl;
+  const base = offline ? async (url: string): Promise<never> => { throw new OcimakeError('NETWORK', `${redactUrlCredentials(url)}: RUN --network=none has no network`, { hint: 'drop --network=none, or fetch the file with ADD <url>' }); } : env.fetchUrl;
   if (!env.runCommands || !base || !env.runCommands.has('wget')) return { extra: env.runCommands, fetched };
   const recorder: UrlFetcher = async (url, o) => {
     const got = await base(url, o);

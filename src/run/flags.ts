@@ -17,6 +17,8 @@ export interface RunFlags {
   mounts: RunMount[];
   /** Targets of cache and tmpfs mounts (what the interpreter keeps out of the layer). */
   cacheTargets: string[];
+  /** --network: none gives an executed RUN a network namespace of its own, with only loopback. */
+  network: 'default' | 'none' | 'host';
 }
 
 const bool = (v: string | undefined) => v === undefined || v === '' || v === 'true';
@@ -24,10 +26,17 @@ const bool = (v: string | undefined) => v === undefined || v === '' || v === 'tr
 /** Parses RUN's flags; `executed` accepts the mounts only an executed RUN can have. */
 export function parseRunFlags(flags: readonly string[], executed = false): RunFlags {
   const mounts: RunMount[] = [];
+  let network: RunFlags['network'] = 'default';
   for (const f of flags) {
     const m = /^--([a-z-]+)(?:=(.*))?$/s.exec(f);
     const name = m?.[1];
-    if (name === 'network' || name === 'security') continue;
+    if (name === 'security') continue;
+    if (name === 'network') {
+      const v = m![2] ?? '';
+      if (v !== 'default' && v !== 'none' && v !== 'host') throw new OcimakeError('RUN_UNSUPPORTED', `RUN --network=${v} is not known`, { hint: 'use --network=default, none or host' });
+      network = v;
+      continue;
+    }
     if (name !== 'mount') throw new OcimakeError('RUN_UNSUPPORTED', `RUN ${f.split('=')[0]} is not supported`, { hint: 'RUN accepts --mount (cache, tmpfs, bind, secret) and --network' });
     const kv = new Map((m![2] ?? '').split(',').map((p) => { const i = p.indexOf('='); return i < 0 ? [p, ''] as const : [p.slice(0, i), p.slice(i + 1)] as const; }));
     const type = kv.get('type') ?? 'bind';
@@ -55,7 +64,7 @@ export function parseRunFlags(flags: readonly string[], executed = false): RunFl
     }
     throw new OcimakeError('RUN_UNSUPPORTED', `RUN --mount=type=${type} is not supported`, { hint: 'RUN takes --mount=type=cache, tmpfs, bind and secret' });
   }
-  return { mounts, cacheTargets: mounts.flatMap((m) => (m.type === 'cache' || m.type === 'tmpfs' ? [m.target] : [])) };
+  return { mounts, network, cacheTargets: mounts.flatMap((m) => (m.type === 'cache' || m.type === 'tmpfs' ? [m.target] : [])) };
 }
 
 function withDefined<T extends object>(o: T): { [K in keyof T]: Exclude<T[K], undefined> } {

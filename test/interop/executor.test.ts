@@ -209,6 +209,8 @@ describe('RUN executed in a sandbox', () => {
         // A daemon forked by a RUN ends with it (its PID namespace).
         'RUN nproc > /dev/null; sleep 60 & echo started',
         'RUN echo native > /native',
+        // --network=none: a network namespace with loopback alone.
+        'RUN --network=none nproc > /dev/null && grep -c : /proc/net/dev > /ifaces',
       ].join('\n'),
     });
     const out = join(work, 'alpine-out');
@@ -225,6 +227,7 @@ describe('RUN executed in a sandbox', () => {
     expect(existsSync(join(out, 'etc/motd'))).toBe(false);
     expect(readFileSync(join(out, 'seen'), 'utf8')).toContain('etc\n');
     expect(readFileSync(join(out, 'native'), 'utf8')).toBe('native\n');
+    expect(readFileSync(join(out, 'ifaces'), 'utf8')).toBe('1\n');
     // umoci reads the layer: the whiteout and the owner are in it.
     requireTools('umoci');
     const bundle = join(work, 'alpine-bundle');

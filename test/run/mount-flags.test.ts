@@ -21,6 +21,8 @@ describe('RUN --mount', () => {
       { type: 'secret', id: 'tok', target: '', env: 'TOKEN', required: false },
     ]);
     expect(parseRunFlags(['--mount=type=cache,target=/var/cache/apk']).cacheTargets).toEqual(['/var/cache/apk']);
+    expect(parseRunFlags(['--network=none']).network).toBe('none');
+    expect(() => parseRunFlags(['--network=bridge'])).toThrow(/--network=bridge is not known/);
     expect(() => parseRunFlags(['--mount=type=bind,source=a,target=/a'])).toThrow(/--mount=type=bind is not supported natively/);
     expect(() => parseRunFlags(['--mount=type=ssh'], true)).toThrow(/--mount=type=ssh is not supported/);
   });

@@ -83,7 +83,7 @@ export async function executeRun(inp: ExecInputs): Promise<{ entries: readonly L
     for (const [k, v] of mounts.env) env.set(k, v);
     let r: Awaited<ReturnType<typeof runInSandbox>>;
     try {
-      r = await runInSandbox({ backend: inp.backend, root, argv, env, workdir, uid: user.uid, gid: user.gid, binds: mounts.binds, ...(inp.log ? { log: inp.log } : {}) });
+      r = await runInSandbox({ backend: inp.backend, root, argv, env, workdir, uid: user.uid, gid: user.gid, binds: mounts.binds, ...(flags.network === 'none' ? { noNetwork: true } : {}), ...(inp.log ? { log: inp.log } : {}) });
     } finally {
       mounts.cleanup();
     }

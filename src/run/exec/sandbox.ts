@@ -44,6 +44,8 @@ export interface SandboxRun {
   workdir: string;
   uid: number;
   gid: number;
+  /** A network namespace of its own (RUN --network=none): only loopback, down. */
+  noNetwork?: boolean;
   /** Bind mounts, each target a symlink-free path inside the tree whose mountpoint exists (mounts.ts). */
   binds?: readonly SandboxBind[];
   /** Each line the program writes (stdout and stderr). */
@@ -57,7 +59,7 @@ export function runInSandbox(r: SandboxRun): Promise<{ status: number; tail: str
     // Ctrl-C, SIGTERM or an error ends the process: the sandbox ends with it (unshare --kill-child).
     process.on('exit', () => { for (const c of live) c.kill('SIGKILL'); });
   }
-  const ns = [...(r.backend === 'rootless' ? ['--user', '--map-root-user'] : []), '--mount', '--pid', '--fork', '--kill-child', `--mount-proc=${r.root}/proc`];
+  const ns = [...(r.backend === 'rootless' ? ['--user', '--map-root-user'] : []), '--mount', '--pid', ...(r.noNetwork ? ['--net'] : []), '--fork', '--kill-child', `--mount-proc=${r.root}/proc`];
   const env: Record<string, string> = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', OCIMAKE_IMAGE_PATH: r.env.get('PATH') ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
   for (const [k, v] of r.env) if (k !== 'PATH' && !k.startsWith('OCIMAKE_IMAGE_')) env[k] = v;
   const child = spawn('unshare', [...ns, '--', '/bin/sh', '-c', SETUP, 'ocimake-sandbox', r.root, r.workdir, `${r.uid}:${r.gid}`, String(r.binds?.length ?? 0), ...(r.binds ?? []).flatMap((b) => [b.source, b.target, b.readonly ? 'ro' : 'rw']), ...r.argv], { env, stdio: ['ignore', 'pipe', 'pipe'] });
