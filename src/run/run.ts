@@ -11,6 +11,7 @@ import type { Command, Io, RunUser, ShellState } from './shell/state.js';
 import { parseShell } from './shell/syntax.js';
 import { nativeCommands, type NativeOptions } from './commands/index.js';
 import { parseRunFlags } from './flags.js';
+import { resolveRunUser } from './user-spec.js';
 
 /** A RUN instruction as the build engine passes it. */
 export interface RunSpec {
@@ -99,23 +100,12 @@ export async function findProgram(rfs: RunFs, name: string, path: string): Promi
   return false;
 }
 
-/** Reads the RUN's user from the stage's /etc/passwd: ids and home (root when unset). */
+/** Reads the RUN's user from the stage's /etc/passwd and /etc/group (root when unset). */
 async function userOf(rfs: RunFs, user: string): Promise<RunUser> {
-  if (user === '' || user === 'root' || user === '0' || user === '0:0') return { uid: 0, gid: 0, home: '/root' };
-  const [u = '', g] = user.split(':');
-  const { node } = await rfs.resolve('/etc/passwd', true);
-  const rows = node?.type === 'file' ? (await rfs.bytes(node)).toString('utf8').split('\n').map((l) => l.split(':')) : [];
-  const row = rows.find((r) => r[0] === u || (/^\d+$/.test(u) && r[2] === u));
-  if (!row && !/^\d+$/.test(u)) throw new OcimakeError('USER_INVALID', `USER "${user}" is not in the image's /etc/passwd`, { hint: 'add the user first (RUN adduser -D NAME), or use numeric ids: USER 1000:1000' });
-  let gid = row ? Number(row[3]) : Number(u);
-  if (g !== undefined && g !== '') {
-    const { node: gn } = await rfs.resolve('/etc/group', true);
-    const groups = gn?.type === 'file' ? (await rfs.bytes(gn)).toString('utf8').split('\n').map((l) => l.split(':')) : [];
-    const grow = groups.find((r) => r[0] === g || r[2] === g);
-    if (!grow && !/^\d+$/.test(g)) throw new OcimakeError('USER_INVALID', `group "${g}" of USER "${user}" is not in the image's /etc/group`);
-    gid = grow ? Number(grow[2]) : Number(g);
-  }
-  return { uid: row ? Number(row[2]) : Number(u), gid, home: row?.[5] || '/' };
+  return resolveRunUser(user, async (f) => {
+    const { node } = await rfs.resolve(f, true);
+    return node?.type === 'file' ? (await rfs.bytes(node)).toString('utf8') : '';
+  });
 }
 
 /**

@@ -211,6 +211,11 @@ describe('RUN executed in a sandbox', () => {
         'RUN echo native > /native',
         // --network=none: a network namespace with loopback alone.
         'RUN --network=none nproc > /dev/null && grep -c : /proc/net/dev > /ifaces',
+        // USER: the executed RUN runs as that user, in its own home, which it owns.
+        'RUN adduser -D -u 1000 app',
+        'USER app',
+        'WORKDIR /home/app',
+        'RUN nproc > /dev/null && id -u > uid && touch mine',
       ].join('\n'),
     });
     const out = join(work, 'alpine-out');
@@ -234,5 +239,7 @@ describe('RUN executed in a sandbox', () => {
     run('umoci', ['unpack', '--image', `${oci}:1`, bundle]);
     expect(existsSync(join(bundle, 'rootfs/etc/motd'))).toBe(false);
     expect(statSync(join(bundle, 'rootfs/data')).uid).toBe(1000);
+    expect(readFileSync(join(bundle, 'rootfs/home/app/uid'), 'utf8')).toBe('1000\n');
+    expect(statSync(join(bundle, 'rootfs/home/app/mine')).uid).toBe(1000);
   }, 300_000);
 });

@@ -6,6 +6,7 @@ import { MergedFs } from '../../image/merged-fs.js';
 import type { LayerEntry } from '../../layer/entry.js';
 import { writeRootfs } from '../../source/extract.js';
 import { parseRunFlags } from '../flags.js';
+import { resolveRunUser } from '../user-spec.js';
 import { prepareMounts, resolveInTree, type MountSources } from './mounts.js';
 import type { RunSpec } from '../run.js';
 import type { Backend } from './isolation.js';
@@ -62,7 +63,7 @@ export async function executeRun(inp: ExecInputs): Promise<{ entries: readonly L
         } catch { /* a path the tree writer did not write (a device) */ }
       }
     }
-    const user = await resolveUser(root, inp.user);
+    const user = await resolveRunUser(inp.user, (f) => fs.readFile(join(root, resolveInTree(root, f)), 'utf8').catch(() => ''));
     if (inp.backend === 'rootless' && (user.uid !== 0 || user.gid !== 0)) {
       throw new OcimakeError('RUN_UNSUPPORTED', `RUN as USER ${inp.user} needs another user than root in the sandbox, and rootless isolation maps only the caller (as root)`, {
         hint: 'build as root with --isolation chroot (sudo), or run this step as root (USER root before it, USER again after)',
@@ -118,20 +119,4 @@ function argvOf(spec: RunSpec): string[] {
   else for (const h of spec.heredocs) text += `\n${h.content}${h.content.endsWith('\n') || h.content === '' ? '' : '\n'}${h.name}`;
   const shell = spec.shell.length ? spec.shell : ['/bin/sh', '-c'];
   return [...shell, text];
-}
-
-/** USER as ids, from the tree's /etc/passwd and /etc/group (root when unset). */
-async function resolveUser(root: string, user: string): Promise<{ uid: number; gid: number; home: string }> {
-  if (user === '' || user === 'root' || user === '0' || user === '0:0') return { uid: 0, gid: 0, home: '/root' };
-  const rows = async (f: string) => (await fs.readFile(join(root, f), 'utf8').catch(() => '')).split('\n').map((l) => l.split(':'));
-  const [u = '', g] = user.split(':');
-  const pw = (await rows('etc/passwd')).find((r) => r[0] === u || (/^\d+$/.test(u) && r[2] === u));
-  if (!pw && !/^\d+$/.test(u)) throw new OcimakeError('USER_INVALID', `USER "${user}" is not in the image's /etc/passwd`, { hint: 'add the user first (RUN adduser -D NAME), or use numeric ids: USER 1000:1000' });
-  let gid = pw ? Number(pw[3]) : Number(u);
-  if (g !== undefined && g !== '') {
-    const gr = (await rows('etc/group')).find((r) => r[0] === g || r[2] === g);
-    if (!gr && !/^\d+$/.test(g)) throw new OcimakeError('USER_INVALID', `group "${g}" of USER "${user}" is not in the image's /etc/group`);
-    gid = gr ? Number(gr[2]) : Number(g);
-  }
-  return { uid: pw ? Number(pw[2]) : Number(u), gid, home: pw?.[5] || '/' };
 }
