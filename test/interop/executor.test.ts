@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -196,6 +196,23 @@ describe('RUN executed in a sandbox', () => {
     expect(config).toBe('0');
     expect(first.stderr + second.stderr).not.toContain('s3cr3t');
   }, 300_000);
+
+  it('SIGTERM during an executed RUN ends the sandbox and every process in it, and removes the tree', async () => {
+    const ctx = writeTree(join(work, 'term'), { Dockerfile: `FROM oci:${alpine}:3\nRUN nproc > /dev/null && sleep 3000 & sleep 3001\n` });
+    const runTmp = join(work, 'term-tmp');
+    mkdirSync(runTmp);
+    const child = spawn(process.execPath, [BIN, 'build', ctx, '-o', join(work, 'term-out'), '--cache-dir', join(work, 'cache-root'), '--progress=plain'], { env: { ...process.env, TMPDIR: runTmp }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const sleeping = () => spawnSync('pgrep', ['-f', 'sleep 300[01]'], { encoding: 'utf8' }).stdout.trim();
+    for (let i = 0; i < 3000 && sleeping() === '' && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(sleeping(), stderr).not.toBe('');
+    child.kill('SIGTERM');
+    expect(await new Promise((r) => child.once('exit', (code) => r(code)))).toBe(143);
+    for (let i = 0; i < 100 && sleeping() !== ''; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(sleeping()).toBe('');
+    expect(readdirSync(runTmp)).toEqual([]);
+  }, 120_000);
 
   it('a RUN sees only the image\'s environment, keeps the owners it sets, deletes base files with whiteouts, and cannot write on the host', () => {
     const victim = join(work, 'victim');
