@@ -79,13 +79,13 @@ function row(name, what, a, b, note = '') {
   log(`${name}: ocimake ${f(a)} | peer ${f(b)} ${note}`);
 }
 
-/** Warm-up, then RUNS alternating runs of A and B; `before` runs before each (new stamp). */
-function compare(name, what, runA, runB, before = () => {}) {
+/** Warm-up, then `runs` (RUNS) alternating runs of A and B; `before` runs before each (new stamp). */
+function compare(name, what, runA, runB, before = () => {}, runs = RUNS) {
   if (only && !only.has(name)) return;
   before(); runA(); if (runB) { before(); runB(); }
   const as = [];
   const bs = [];
-  for (let i = 0; i < RUNS; i++) {
+  for (let i = 0; i < runs; i++) {
     before(); as.push(runA());
     if (runB) { before(); bs.push(runB()); }
   }
@@ -153,6 +153,37 @@ try {
     const cold = () => { rmSync(join(work, 'cold'), { recursive: true, force: true }); return ocimake(['build', w3, '-t', `${R}/w3/ours:1`, '--push', '--cache-dir', join(work, 'cold')]); };
     const fromCache = () => { rmSync(join(work, 'cold'), { recursive: true, force: true }); return ocimake(['build', w3, '-t', `${R}/w3/ours:1`, '--push', '--cache-dir', join(work, 'cold'), '--cache-from', `type=registry,ref=${R}/w3/ours:cache`]); };
     compare('W7', 'W3 on a fresh runner: empty cache dir; peer = ocimake cold (no --cache-from)', fromCache, cold);
+  }
+
+  // W8: a builder stage that executes go build (the seed's PONG server) and an Alpine final
+  // stage, cold (empty caches, the 450 MB toolchain image pulled) and warm (nothing changed).
+  // The toolchain image is made from this machine's Debian Go, as the interop suite makes it.
+  if ((!only || only.has('W8') || only.has('W8w')) && has('go')) {
+    const goroot = spawnSync('sh', ['-c', 'readlink -f "$(dirname "$(readlink -f "$(command -v go)")")/.."'], { encoding: 'utf8' }).stdout.trim();
+    const tc = join(work, 'w8-golang');
+    const rootfs = join(tc, 'rootfs');
+    mkdirSync(rootfs, { recursive: true });
+    const copy = (p) => spawnSync('sh', ['-c', `mkdir -p "${rootfs}$(dirname "${p}")" && cp -a "${p}" "${rootfs}${p}"`]);
+    copy(goroot);
+    if (existsSync(goroot.replace('/usr/lib/', '/usr/share/'))) copy(goroot.replace('/usr/lib/', '/usr/share/'));
+    for (const bin of [join(goroot, 'bin', 'go'), '/bin/dash']) {
+      copy(bin);
+      for (const lib of spawnSync('ldd', [bin], { encoding: 'utf8' }).stdout.matchAll(/(\/\S+) \(0x/g)) spawnSync('sh', ['-c', `mkdir -p "${rootfs}$(dirname "${lib[1]}")" && cp -L "${lib[1]}" "${rootfs}${lib[1]}"`]);
+    }
+    spawnSync('sh', ['-c', `cp -L /bin/dash "${rootfs}/bin/sh" && mkdir -p "${rootfs}/tmp" "${rootfs}/root" && chmod 1777 "${rootfs}/tmp"`]);
+    writeFileSync(join(tc, 'Dockerfile'), `FROM scratch\nCOPY rootfs/ /\nENV PATH=${goroot}/bin:/usr/bin:/bin GOPATH=/go\n`);
+    setup(['build', tc, '-t', `${R}/bench/golang:1`, '--push', '--cache-dir', join(work, 'setup-cache')]);
+    rmTree(tc);
+    const w8 = join(work, 'w8');
+    mkdirSync(w8);
+    writeFileSync(join(w8, 'main.go'), 'package main\n\nimport "net/http"\n\nfunc main() {\n\thttp.HandleFunc("/ping", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("PONG")) })\n\thttp.ListenAndServe(":8080", nil)\n}\n');
+    writeFileSync(join(w8, 'go.mod'), 'module example.com/pong\n\ngo 1.19\n');
+    writeFileSync(join(w8, 'Dockerfile'), `FROM ${R}/bench/golang:1 AS builder\nWORKDIR /src\nCOPY go.mod main.go ./\nRUN CGO_ENABLED=0 go build -ldflags '-w -s' -o /app-server .\nFROM ${R}/bench/alpine:3.20\nCOPY --from=builder /app-server /app-server\nCMD ["/app-server"]\n`);
+    const ours = (fresh) => () => { if (fresh) rmTree(join(work, 'w8-cache')); return ocimake(['build', w8, '-t', `${R}/w8/ours:1`, '--push', '--cache-dir', join(work, 'w8-cache')]); };
+    const theirs = (fresh) => () => { if (fresh) spawnSync('buildah', [...buildahRoot, 'rmi', '-a', '-f'], { stdio: 'ignore' }); return buildah(w8, `${R}/w8/buildah:1`); };
+    const runs = Number(process.env.BENCH_W8_RUNS ?? 3);
+    compare('W8', 'builder stage executing go build (PONG server) + Alpine final stage, pushed, cold (empty caches)', ours(true), peer && theirs(true), () => {}, runs);
+    compare('W8w', 'W8 again with nothing changed (warm)', ours(false), peer && theirs(false), () => {}, runs);
   }
 
   // W5: COPY --from one small file out of a 10-layer image of W5_MB whose file is in the top layer, cold.
@@ -239,11 +270,11 @@ function tableRows() {
   const fresh = new Map(rows.map((r) => [r.name, `| ${r.name} | ${r.what} | ${f(r.a)} | ${m(r.a)} | ${peerName[r.name] ?? (peer ? 'buildah' : 'buildah (missing)')} | ${f(r.b)} | ${m(r.b)} | ${r.a && r.b ? (r.a.s / r.b.s).toFixed(2) : '—'} |`]));
   if (only && existsSync(join(root, 'BENCHMARKS.md'))) {
     for (const line of readFileSync(join(root, 'BENCHMARKS.md'), 'utf8').split('\n')) {
-      const name = /^\| ([WS]\d+)\*? \|/.exec(line)?.[1];
-      if (name && !fresh.has(name)) fresh.set(name, line.replace(/^\| ([WS]\d+)\*? \|/, `| ${name}* |`));
+      const name = /^\| ([WS]\d+w?)\*? \|/.exec(line)?.[1];
+      if (name && !fresh.has(name)) fresh.set(name, line.replace(/^\| ([WS]\d+w?)\*? \|/, `| ${name}* |`));
     }
   }
-  const order = (n) => (n[0] === 'W' ? 0 : 100) + Number(n.slice(1));
+  const order = (n) => (n[0] === 'W' ? 0 : 100) + Number.parseFloat(n.slice(1)) + (n.endsWith('w') ? 0.5 : 0);
   return [...fresh.entries()].sort(([a], [b]) => order(a) - order(b)).map(([, l]) => l);
 }
 

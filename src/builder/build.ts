@@ -199,6 +199,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     executed: runPlan.executed,
     ...(opts.secrets ? { secrets: new Map(Object.entries(opts.secrets)) } : {}),
     ...(runPlan.backend ? { execBackend: runPlan.backend } : {}),
+    execFallback: runPlan.fallback,
     resolveFrom: async (name, stage) => {
       const ref = stageRef(plan, name, stage.index);
       if (ref) await runOne(ref);

@@ -4,7 +4,7 @@ import type { Instruction } from '../dockerfile/instructions.js';
 import type { Stage } from '../dockerfile/stages.js';
 import { hostPlatform } from '../oci/platform.js';
 import type { Platform } from '../oci/schemas.js';
-import { noBackend, probeBackend, type Backend, type Isolation } from '../run/exec/isolation.js';
+import { noBackend, probeBackend, type Backend, type Isolation, type Probe } from '../run/exec/isolation.js';
 import { precheckRun } from '../run/run.js';
 import type { Command } from '../run/shell/state.js';
 
@@ -15,20 +15,24 @@ import type { Command } from '../run/shell/state.js';
 export interface RunPlan {
   /** The RUNs to execute (the interpreter cannot cover them). */
   executed: Set<Instruction>;
-  /** The sandbox for them, and for a native RUN found at run time to need a program; none for --isolation native or where none works. */
+  /** The sandbox for them; none for --isolation native or where none works. */
   backend?: Backend;
+  /** The sandbox for a native RUN found only at run time to need a program (probed then). */
+  fallback: () => Backend | undefined;
 }
 
 /** Plans every RUN of the stages the build needs. */
 export async function planRuns(file: string, stages: readonly Stage[], commands: ReadonlyMap<string, Command>, isolation: Isolation, platform: Platform): Promise<RunPlan> {
   const executed = new Set<Instruction>();
-  const probe = isolation === 'native' ? undefined : probeBackend(isolation);
+  // Probed only when a RUN needs a sandbox: most builds need none, and the probe costs a process.
+  let probed: Probe | undefined;
+  const sandbox = (): Probe | undefined => (isolation === 'native' ? undefined : (probed ??= probeBackend(isolation)));
   for (const stage of stages) {
     for (const inst of stage.instructions) {
       if (inst.kind !== 'run') continue;
       // --isolation rootless|chroot executes every RUN (as buildah and kaniko do); auto only what needs it.
       if (isolation === 'rootless' || isolation === 'chroot') {
-        if (!probe?.backend) throw atLine(file, inst.line, noBackend(inst.args.join(' ').slice(0, 60), isolation, probe));
+        if (!sandbox()?.backend) throw atLine(file, inst.line, noBackend(inst.args.join(' ').slice(0, 60), isolation, sandbox()));
         executed.add(inst);
         continue;
       }
@@ -37,13 +41,16 @@ export async function planRuns(file: string, stages: readonly Stage[], commands:
       } catch (err) {
         const program = err instanceof OcimakeError && err.code === 'RUN_UNSUPPORTED' ? /would execute "([^"]*)"|(--mount=type=(?:bind|secret)) is not supported natively/.exec(err.message)?.slice(1).find(Boolean) : undefined;
         if (program === undefined) throw err;
-        if (!probe?.backend) throw atLine(file, inst.line, noBackend(program, isolation, probe));
+        if (!sandbox()?.backend) throw atLine(file, inst.line, noBackend(program, isolation, sandbox()));
         executed.add(inst);
       }
     }
   }
-  if (executed.size > 0 && probe?.backend) checkPlatform(platform);
-  return { executed, ...(probe?.backend ? { backend: probe.backend } : {}) };
+  if (executed.size > 0) checkPlatform(platform);
+  // A native RUN found at run time to need a program is executed too: the sandbox is known by then
+  // only if one was probed here; auto probes it for that case once the plan is made.
+  const backend = executed.size > 0 ? sandbox()?.backend : undefined;
+  return { executed, ...(backend ? { backend } : {}), fallback: () => sandbox()?.backend };
 }
 
 /** Executing needs the RUN's platform to be the host's, or a binfmt_misc interpreter for it. */

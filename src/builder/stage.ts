@@ -89,6 +89,8 @@ export interface StageEnv {
   /** The RUNs to execute in a sandbox, and the sandbox (run-plan.ts). */
   executed?: ReadonlySet<Instruction>;
   execBackend?: Backend;
+  /** The sandbox for a native RUN found only as it runs to need a program (probed on first use). */
+  execFallback?: () => Backend | undefined;
   /** --secret values by id, for RUN --mount=type=secret (never in a layer, the history or a key). */
   secrets?: ReadonlyMap<string, SecretSpec>;
   /** Files a RUN answered from the step cache had downloaded (for provenance). */
@@ -215,9 +217,9 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
       const record = (createdBy: string, materials: readonly { uri: string; digest: string }[]) => async (layer: CachedLayer) => {
         if (stepKey && cacheDir && layer.key) await writeStep(cacheDir, stepKey, { layerKey: layer.key, createdBy, ...(materials.length ? { materials: [...materials] } : {}) });
       };
-      const executeIt = async () => {
+      const executeIt = async (backend: Backend) => {
         const dir = await mkdtemp(join(env.scratch, 'exec-'));
-        const r = await executeRun({ backend: env.execBackend!, spec, image: state.image, env: varsOf(state), workdir, user, scratch: dir, mounts: mountSources({ ...mountEnv(env, stage), scratch: dir }), ...(env.onOutput ? { log: env.onOutput } : {}) });
+        const r = await executeRun({ backend, spec, image: state.image, env: varsOf(state), workdir, user, scratch: dir, mounts: mountSources({ ...mountEnv(env, stage), scratch: dir }), ...(env.onOutput ? { log: env.onOutput } : {}) });
         try {
           // The layer's files are read from the tree, so the tree goes once the layer is written.
           return await writeEntries(state, env, r.entries, { uid: 0, gid: 0 }, history(r.createdBy), state.fs, false, record(r.createdBy, []));
@@ -225,7 +227,7 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
           await r.done();
         }
       };
-      if (execute) return executeIt();
+      if (execute) return executeIt(env.execBackend!);
       const { extra, fetched } = recordingDownloads(env, inst.flags.some((f) => f === '--network=none'));
       let native: Awaited<ReturnType<typeof runNative>>;
       try {
@@ -233,7 +235,8 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
       } catch (err) {
         // Found only as it ran (a command named through a variable, a SHELL ocimake cannot
         // interpret): executed whole where a sandbox works, since native is for whole RUNs.
-        if (err instanceof OcimakeError && err.code === 'RUN_UNSUPPORTED' && /would execute/.test(err.message) && env.execBackend) return executeIt();
+        const fallback = err instanceof OcimakeError && err.code === 'RUN_UNSUPPORTED' && /would execute/.test(err.message) ? env.execFallback?.() : undefined;
+        if (fallback) return executeIt(fallback);
         throw err;
       }
       return writeEntries(state, env, native.entries, { uid: 0, gid: 0 }, history(native.createdBy), state.fs, true, record(native.createdBy, fetched));

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -88,6 +88,12 @@ function pidNamespace(): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** makeScratchDir, synchronously (for probes that run before anything is awaited). */
+export function makeScratchDirSync(purpose: string): string {
+  sweepDeadScratch();
+  return mkdtempSync(join(tmpdir(), `ocimake-${processTag()}-${purpose}-`));
 }
 
 /** A scratch directory under the temp dir, named for this process so later runs can sweep it if this one dies. */

@@ -67,7 +67,7 @@ describe('how a build process ends', () => {
       expect(readdirSync(runTmp).filter((n) => n.startsWith(`ocimake-${child.pid}.`))).toHaveLength(1);
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
-      expect(readdirSync(runTmp)).toHaveLength(1); // what the killed run left
+      expect(readdirSync(runTmp), readdirSync(runTmp).join(' ')).toHaveLength(1); // what the killed run left
       const next = spawnSync(process.execPath, [BIN, 'build', ctx, '-o', join(work, 'next-out'), '--cache-dir', join(work, 'cache')], { env, encoding: 'utf8' });
       expect(next.status, next.stderr).toBe(0);
       expect(readdirSync(runTmp)).toEqual([]);

@@ -1,8 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
 import { OcimakeError } from '../../errors.js';
+import { makeScratchDirSync } from '../../util/temp-files.js';
 
 // How a RUN that needs a real program is executed (`--isolation`, OCIMAKE_ISOLATION):
 //   native    interpret only; a RUN that needs a program is refused (ocimake's own mode)
@@ -53,7 +52,8 @@ export function probeBackend(want: Isolation): Probe {
 function unavailable(b: Backend): string | undefined {
   if (process.platform !== 'linux') return `${process.platform} has no Linux namespaces`;
   if (b === 'chroot' && process.getuid?.() !== 0) return 'it needs root (run under sudo, or in a CI container that has CAP_SYS_ADMIN and CAP_SYS_CHROOT)';
-  const dir = mkdtempSync(join(tmpdir(), 'ocimake-probe-'));
+  // Named as scratch directories are, so a run killed while probing leaves nothing the next does not sweep.
+  const dir = makeScratchDirSync('probe');
   try {
     const args = [...(b === 'rootless' ? ['--user', '--map-root-user'] : []), '--mount', '--pid', '--fork', '--kill-child', '--', 'mount', '-t', 'tmpfs', 'none', dir];
     const r = spawnSync('unshare', args, { encoding: 'utf8', timeout: 10_000 });
