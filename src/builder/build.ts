@@ -71,6 +71,8 @@ export interface BuildOptions extends TransportOptions {
   secrets?: Record<string, SecretSpec>;
   /** --isolation: how a RUN that needs a program is executed (default OCIMAKE_ISOLATION, else auto). */
   isolation?: Isolation;
+  /** --network: the network of every RUN that names none of its own (default, none or host; buildx's). */
+  network?: 'default' | 'none' | 'host';
   /** --no-cache-filter: the stages (by name or index) built again, as --no-cache does for all. */
   noCacheFilter?: readonly string[];
   /** How new layers are compressed (-o ...,compression=gzip|zstd|uncompressed,compression-level=N). */
@@ -175,10 +177,11 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const consumed = new Set<string>(plan.globalArgs.flatMap((a) => a.args.map((x) => x.name)));
   const mirror = opts.apk?.mirror ?? process.env.OCIMAKE_APK_MIRROR;
   const fetchUrl = urlFetcher(scratch, opts, opts.noCache === true ? undefined : cacheRoot);
-  const runCommands = new Map<string, Command>([['wget', wget(fetchUrl)], ['curl', curl(fetchUrl)], ['uname', unameCommand(platform)], ['apk', apkCommand({
+  const apkOptions = {
     cacheDir: cacheRoot, transport: opts, warn,
     ...(opts.apk?.allowUntrusted ? { allowUntrusted: true } : {}), ...(mirror ? { mirror } : {}), ...(opts.apk?.strictScripts ? { strictScripts: true } : {}),
-  })]]);
+  };
+  const runCommands = new Map<string, Command>([['wget', wget(fetchUrl)], ['curl', curl(fetchUrl)], ['uname', unameCommand(platform)], ['apk', apkCommand(apkOptions)]]);
   // RUNs that would need a program ocimake does not have fail now, before anything is pulled.
   const runPlan = await planRuns(plan.file, plan.stages.filter((s) => needed.has(s.index)), runCommands, opts.isolation ?? parseIsolation(), platform);
   const cacheFrom = (opts.cacheFrom ?? []).map((c) => parseCacheSpec('--cache-from', c));
@@ -194,9 +197,11 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     onLayerKey: (key, layer, uncompressedSize) => { cacheRecords.push({ key, layer, uncompressedSize }); },
     fetchUrl,
     // What changes a RUN's result besides its stage: uname answers for the platform, apk's options.
-    runSettings: JSON.stringify({ platform: platformName, isolation: 'native', allowUntrusted: opts.apk?.allowUntrusted === true, strictScripts: opts.apk?.strictScripts === true }),
+    runSettings: JSON.stringify({ platform: platformName, isolation: 'native', network: opts.network ?? 'default', allowUntrusted: opts.apk?.allowUntrusted === true, strictScripts: opts.apk?.strictScripts === true }),
     onMaterials: (m) => { materials.push(...m); },
     executed: runPlan.executed,
+    ...(opts.network ? { network: opts.network } : {}),
+    offlineApk: apkCommand({ ...apkOptions, offline: true }),
     ...(opts.secrets ? { secrets: new Map(Object.entries(opts.secrets)) } : {}),
     ...(runPlan.backend ? { execBackend: runPlan.backend } : {}),
     execFallback: runPlan.fallback,

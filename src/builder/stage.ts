@@ -84,6 +84,10 @@ export interface StageEnv {
   runCommands?: ReadonlyMap<string, Command>;
   /** Fetches ADD's URL sources (once per build each). */
   fetchUrl?: UrlFetcher;
+  /** The build's --network: what a RUN without --network of its own gets (none: no network at all). */
+  network?: 'default' | 'none' | 'host';
+  /** apk for a RUN without a network: every fetch fails, as the real apk's would. */
+  offlineApk?: Command;
   /** The build's settings that change what a RUN makes (platform, isolation, apk options), for RUN's step key. */
   runSettings?: string;
   /** The RUNs to execute in a sandbox, and the sandbox (run-plan.ts). */
@@ -217,9 +221,10 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
       const record = (createdBy: string, materials: readonly { uri: string; digest: string }[]) => async (layer: CachedLayer) => {
         if (stepKey && cacheDir && layer.key) await writeStep(cacheDir, stepKey, { layerKey: layer.key, createdBy, ...(materials.length ? { materials: [...materials] } : {}) });
       };
+      const network = runNetwork(inst.flags, env.network);
       const executeIt = async (backend: Backend) => {
         const dir = await mkdtemp(join(env.scratch, 'exec-'));
-        const r = await executeRun({ backend, spec, image: state.image, env: varsOf(state), workdir, user, scratch: dir, mounts: mountSources({ ...mountEnv(env, stage), scratch: dir }), ...(env.onOutput ? { log: env.onOutput } : {}) });
+        const r = await executeRun({ backend, spec, image: state.image, env: varsOf(state), workdir, user, scratch: dir, mounts: mountSources({ ...mountEnv(env, stage), scratch: dir }), network, ...(env.onOutput ? { log: env.onOutput } : {}) });
         try {
           // The layer's files are read from the tree, so the tree goes once the layer is written.
           return await writeEntries(state, env, r.entries, { uid: 0, gid: 0 }, history(r.createdBy), state.fs, false, record(r.createdBy, []));
@@ -228,7 +233,7 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
         }
       };
       if (execute) return executeIt(env.execBackend!);
-      const { extra, fetched } = recordingDownloads(env, inst.flags.some((f) => f === '--network=none'));
+      const { extra, fetched } = recordingDownloads(env, network === 'none');
       let native: Awaited<ReturnType<typeof runNative>>;
       try {
         native = await runNative({ spec, fs: state.fs, env: varsOf(state), workdir, user, scratch: env.scratch, ...(env.onOutput ? { log: env.onOutput } : {}), ...(extra ? { extra } : {}) });
@@ -320,6 +325,13 @@ function mountEnv(env: StageEnv, stage: Stage): RunMountEnv {
   };
 }
 
+/** The network a RUN gets: its own --network (default means the build's), else the build's --network. */
+function runNetwork(flags: readonly string[], build: StageEnv['network']): 'default' | 'none' | 'host' {
+  const own = flags.filter((f) => f.startsWith('--network=')).at(-1)?.slice('--network='.length);
+  if (own === 'none' || own === 'host') return own;
+  return build ?? 'default';
+}
+
 /**
  * RUN's commands, with wget and curl fetching through a recorder: what this one RUN downloaded
  * goes into its step record, so a later hit still names the files in provenance.
@@ -334,6 +346,7 @@ function recordingDownloads(env: StageEnv, offline: boolean): { extra: ReadonlyM
     return got;
   };
   const extra = new Map(env.runCommands);
+  if (offline && env.offlineApk && extra.has('apk')) extra.set('apk', env.offlineApk);
   extra.set('wget', wget(recorder));
   if (extra.has('curl')) extra.set('curl', curl(recorder));
   return { extra, fetched };

@@ -46,6 +46,7 @@ export function registerBuild(program: Command): void {
     .option('--cache-to <spec>', 'export the layer cache: type=registry,ref=REF[,mode=max] | type=local,dest=DIR[,mode=max] | type=inline (repeatable)', collect, [])
     .option('--pull', 'always look up base images in their registry (ocimake always does; cached blobs are reused by digest)')
     .option('--isolation <mode>', 'how a RUN that needs a real program runs: auto (default: native when ocimake can interpret it, else the first sandbox that works here) | native (never execute) | rootless (unprivileged user namespace) | chroot (as root); or OCIMAKE_ISOLATION')
+    .option('--network <mode>', 'the network of every RUN without --network of its own: default | none (loopback alone; downloads and apk fail) | host, as buildx')
     .option('--apk-mirror <url>', 'fetch apk repositories from this origin instead of the hosts /etc/apk/repositories names (or OCIMAKE_APK_MIRROR)')
     .option('--apk-allow-untrusted', 'let RUN apk add --allow-untrusted install unsigned packages')
     .option('--strict-scripts', 'fail when an apk package has install scripts ocimake does not emulate (default: warn)')
@@ -101,6 +102,7 @@ export function registerBuild(program: Command): void {
         ...transport,
         ...(o.cache === false ? { noCache: true } : {}),
         isolation: parseIsolation(o.isolation),
+        ...(o.network !== undefined ? { network: parseNetwork(o.network) } : {}),
         ...(o.secret.length ? { secrets: Object.fromEntries(o.secret.map(parseSecret)) } : {}),
         ...(o.cacheFilter.length ? { noCacheFilter: o.cacheFilter.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean) } : {}),
         cacheFrom: o.cacheFrom,
@@ -131,6 +133,7 @@ interface BuildFlags extends NetworkFlags, SigningFlags {
   /** --no-cache-filter (commander names it for what follows "--no-"). */
   cacheFilter: string[];
   isolation?: string;
+  network?: string;
   label: string[];
   annotation: string[];
   target?: string;
@@ -151,6 +154,12 @@ interface BuildFlags extends NetworkFlags, SigningFlags {
   call?: string;
   check?: boolean;
   secret: string[];
+}
+
+/** --network as buildx takes it: the network of every RUN that names none of its own. */
+function parseNetwork(v: string): 'default' | 'none' | 'host' {
+  if (v === 'default' || v === 'none' || v === 'host') return v;
+  throw new OcimakeError('FLAG_INVALID', `--network ${v} is not known`, { hint: 'use --network default (the host\'s network, as RUN has by default), none (no network: executed RUNs get loopback alone, native downloads and apk fail) or host' });
 }
 
 function checkWritableFile(flag: string, file: string): void {

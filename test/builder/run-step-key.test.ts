@@ -76,6 +76,25 @@ describe('a rebuild with RUN answered from the step cache', () => {
   const dockerfile = () => `FROM ${alpine} AS app\nCOPY ${key.name} /etc/apk/keys/\nRUN echo ${repo.url}/main > /etc/apk/repositories\nARG BUST=0\nRUN apk add -U tzdata\nRUN wget -q -O /usr/local/bin/tool ${filesUrl}/tool\n`;
   const requests = () => [...repo.requests.values()].reduce((a, b) => a + b, 0);
 
+  it('the build\'s --network none: native wget and apk fail as they would with no network, RUN --network=host overrides it, and the key tells the two apart', async () => {
+    const cacheDir = tempDir();
+    const tree = { [key.name]: key.publicPem };
+    const head = `FROM ${alpine}\nCOPY ${key.name} /etc/apk/keys/\nRUN echo ${repo.url}/main > /etc/apk/repositories\n`;
+    const asked = requests();
+    const hits = fileHits;
+    await expect(buildFrom(`${head}RUN apk add -U tzdata\n`, tree, { cacheDir, network: 'none' })).rejects.toThrow(/APKINDEX: .*RUN --network=none has no network/);
+    await expect(buildFrom(`${head}RUN --network=default wget -q -O /t ${filesUrl}/tool\n`, tree, { cacheDir, network: 'none' })).rejects.toThrow(/RUN --network=none has no network/);
+    expect(requests()).toBe(asked);
+    expect(fileHits).toBe(hits);
+    const host = await buildFrom(`${head}RUN --network=host wget -q -O /t ${filesUrl}/tool\n`, tree, { cacheDir, network: 'none' });
+    expect(flatten(host.layers).get('t')?.content).toBe('tool\n');
+    expect(fileHits).toBe(hits + 1);
+    // A RUN that fetched with the network is not answered from the cache for a build without one: it runs, and fails.
+    const df = `${head}RUN wget -q -O /t ${filesUrl}/tool\n`;
+    await buildFrom(df, tree, { cacheDir });
+    await expect(buildFrom(df, tree, { cacheDir, network: 'none' })).rejects.toThrow(/RUN --network=none has no network/);
+  });
+
   it('runs nothing and fetches nothing, even with the mirror down; a build arg the RUN sees, or --no-cache-filter, runs it again', async () => {
     const cacheDir = tempDir();
     const tree = { [key.name]: key.publicPem };

@@ -87,3 +87,15 @@ describe('--annotation (issue 14)', () => {
     }
   });
 });
+
+describe('--network', () => {
+  it('takes buildx\'s default, none and host for every RUN without its own, and refuses the rest with a hint', async () => {
+    const work = tempDir();
+    const ctx = writeTree(join(work, 'ctx'), { Dockerfile: 'FROM scratch\nCOPY a /a\n', a: 'a' });
+    const ok = await captured(() => main(['build', ctx, '-q', '--network', 'none', '-o', join(work, 'out')]));
+    expect(ok.value, ok.stderr).toBe(0);
+    const bad = await captured(() => main(['build', ctx, '-q', '--network', 'bridge', '-o', join(work, 'out2')]));
+    expect(bad.value).not.toBe(0);
+    expect(bad.stderr).toMatch(/--network bridge is not known\nhint: use --network default .*none .*host/);
+  });
+});

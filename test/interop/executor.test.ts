@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -167,6 +167,15 @@ describe('RUN executed in a sandbox', () => {
     expect(config).toBe('0');
     expect(first.stderr + second.stderr).not.toContain('s3cr3t');
   }, 300_000);
+
+  it('the build\'s --network none gives an executed RUN loopback alone; RUN --network=host keeps the host\'s', () => {
+    const ctx = writeTree(join(work, 'net'), { Dockerfile: `FROM oci:${alpine}:3\nRUN nproc > /dev/null && grep -c : /proc/net/dev > /none\nRUN --network=host nproc > /dev/null && grep -c : /proc/net/dev > /host\n` });
+    const out = join(work, 'net-out');
+    const r = runOcimake(['build', ctx, '--network', 'none', '-o', out, '--cache-dir', join(work, 'cache-root'), '--progress=plain']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(join(out, 'none'), 'utf8')).toBe('1\n');
+    expect(Number(readFileSync(join(out, 'host'), 'utf8'))).toBeGreaterThan(1);
+  }, 120_000);
 
   it('SIGTERM during an executed RUN ends the sandbox and every process in it, and removes the tree', async () => {
     const ctx = writeTree(join(work, 'term'), { Dockerfile: `FROM oci:${alpine}:3\nRUN nproc > /dev/null && sleep 3000 & sleep 3001\n` });

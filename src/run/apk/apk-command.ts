@@ -24,6 +24,8 @@ export interface ApkOptions {
   /** --strict-scripts: a package with install scripts ocimake does not emulate is an error. */
   strictScripts?: boolean;
   warn?: (message: string) => void;
+  /** For RUN --network=none: every fetch fails; what apk has cached in the image is all it has. */
+  offline?: boolean;
 }
 
 interface Flags {
@@ -71,7 +73,7 @@ function applyFlag(name: string, f: Flags): void {
 
 /** The apk command, natively: add, del, update, upgrade and info, over the stage's own apk state. */
 export function apkCommand(opts: ApkOptions): Command {
-  const fetcher = new ApkFetcher(opts.cacheDir, opts.transport);
+  const fetcher = new ApkFetcher(opts.cacheDir, opts.transport, opts.offline === true);
   return async (args, io, sh) => {
     const { sub, operands, f } = parseArgs(args);
     if (sub === '' ) throw new RunError('usage: apk add|del|update|upgrade|info [OPTIONS] [PACKAGES]');

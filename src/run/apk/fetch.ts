@@ -15,7 +15,8 @@ const PACKAGE_LIMIT = 1024 * 1024 * 1024;
  */
 export class ApkFetcher {
   readonly #clients = new Map<string, RegistryClient>();
-  constructor(readonly cacheDir: string, readonly transport: TransportOptions = {}) {}
+  /** `offline`: a RUN --network=none, where every fetch fails as apk's does without a network. */
+  constructor(readonly cacheDir: string, readonly transport: TransportOptions = {}, readonly offline = false) {}
 
   #client(url: URL): RegistryClient {
     let c = this.#clients.get(url.origin);
@@ -29,6 +30,7 @@ export class ApkFetcher {
   async #get(url: string, limit: number, what: string, headers: Record<string, string> = {}): Promise<{ status: number; bytes: Buffer; headers: Record<string, string> }> {
     let u: URL;
     try { u = new URL(url); } catch { throw new OcimakeError('APK_REPOSITORY', `"${url}" is not a repository URL`, { hint: 'write repositories as http(s)://host/path, one per line in /etc/apk/repositories' }); }
+    if (this.offline) throw new OcimakeError('NETWORK', `${what}: ${url}: RUN --network=none has no network`, { hint: 'drop --network=none (or the build\'s --network none) for this RUN, or install the packages in a step that has the network' });
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new OcimakeError('APK_REPOSITORY', `${what}: only http and https repositories are fetched (${url})`, { hint: 'serve the repository over HTTP, or COPY the packages in' });
     const r = await this.#client(u).requestBytes({ method: 'GET', path: url, scopes: [], headers }, limit, what);
     if (r.status !== 200 && r.status !== 304) throw new OcimakeError('APK_FETCH', `${what}: ${url} answered ${r.status}`, { hint: r.status === 404 ? 'the repository does not have it: check /etc/apk/repositories (or -X), the architecture, and run apk with -U' : 'check that the repository is reachable from here (or set --apk-mirror)' });

@@ -33,6 +33,8 @@ export interface ExecInputs {
   /** Where bind sources, secrets and cache mounts come from. */
   mounts: MountSources;
   log?: (line: string) => void;
+  /** The network the RUN gets: its own --network, else the build's (`--network`). */
+  network?: 'default' | 'none' | 'host';
 }
 
 const SKIP = new Set(['proc', 'dev', 'sys']);
@@ -84,7 +86,7 @@ export async function executeRun(inp: ExecInputs): Promise<{ entries: readonly L
     for (const [k, v] of mounts.env) env.set(k, v);
     let r: Awaited<ReturnType<typeof runInSandbox>>;
     try {
-      r = await runInSandbox({ backend: inp.backend, root, argv, env, workdir, uid: user.uid, gid: user.gid, binds: mounts.binds, ...(flags.network === 'none' ? { noNetwork: true } : {}), ...(inp.log ? { log: inp.log } : {}) });
+      r = await runInSandbox({ backend: inp.backend, root, argv, env, workdir, uid: user.uid, gid: user.gid, binds: mounts.binds, ...((inp.network ?? flags.network) === 'none' ? { noNetwork: true } : {}), ...(inp.log ? { log: inp.log } : {}) });
     } finally {
       mounts.cleanup();
     }
