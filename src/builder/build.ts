@@ -69,6 +69,8 @@ export interface BuildOptions extends TransportOptions {
   noCache?: boolean;
   /** --secret: values for RUN --mount=type=secret, by id. */
   secrets?: Record<string, SecretSpec>;
+  /** --ssh: SSH agent sockets by id, for RUN --mount=type=ssh (never in a layer or a key). */
+  ssh?: Record<string, string>;
   /** --isolation: how a RUN that needs a program is executed (default OCIMAKE_ISOLATION, else auto). */
   isolation?: Isolation;
   /** --network: the network of every RUN that names none of its own (default, none or host; buildx's). */
@@ -203,6 +205,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     ...(opts.network ? { network: opts.network } : {}),
     offlineApk: apkCommand({ ...apkOptions, offline: true }),
     ...(opts.secrets ? { secrets: new Map(Object.entries(opts.secrets)) } : {}),
+    ...(opts.ssh ? { ssh: new Map(Object.entries(opts.ssh)) } : {}),
     ...(runPlan.backend ? { execBackend: runPlan.backend } : {}),
     execFallback: runPlan.fallback,
     resolveFrom: async (name, stage) => {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { cpSync, realpathSync } from 'node:fs';
+import { cpSync, realpathSync, statSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { join, posix, sep } from 'node:path';
 import { OcimakeError } from '../errors.js';
@@ -25,6 +25,8 @@ export interface RunMountEnv {
   /** <cache dir>/run-cache, where cache mounts are kept by id; none without a cache dir. */
   cacheDir?: string;
   secrets?: ReadonlyMap<string, SecretSpec>;
+  /** --ssh ID=SOCKET: SSH agent sockets by id. */
+  ssh?: ReadonlyMap<string, string>;
   resolveFrom: (name: string) => Promise<{ fs: MergedFs; what: string; layers: readonly string[] }>;
 }
 
@@ -52,6 +54,7 @@ export function mountSources(env: RunMountEnv): MountSources {
       cpSync(path, copy, { recursive: true, verbatimSymlinks: true });
       return copy;
     },
+    sshSocket: (id) => env.ssh?.get(id),
     secret: async (id) => {
       const s = env.secrets?.get(id);
       if (!s) return undefined;
@@ -93,3 +96,20 @@ export function parseSecret(spec: string): [string, SecretSpec] {
   return [id, src !== undefined ? { src } : { env: envName ?? id }];
 }
 
+/**
+ * Parses buildx's --ssh: `default` or `ID` (the agent at $SSH_AUTH_SOCK), or `ID=SOCKET`. Key files
+ * (which buildx loads into an agent of its own) are refused with the way to do it with ssh-agent.
+ */
+export function parseSsh(spec: string, env: NodeJS.ProcessEnv = process.env): [string, string] {
+  const i = spec.indexOf('=');
+  const id = i < 0 ? spec : spec.slice(0, i);
+  const paths = i < 0 ? [] : spec.slice(i + 1).split(',').filter(Boolean);
+  if (!/^[A-Za-z0-9_.-]+$/.test(id)) throw new OcimakeError('FLAG_INVALID', `--ssh ${spec}: "${id}" is not an id`, { hint: 'use --ssh default, --ssh ID, or --ssh ID=/path/to/agent.sock' });
+  if (paths.length > 1) throw new OcimakeError('FLAG_INVALID', `--ssh ${spec}: one agent socket per id`, { hint: 'load the keys into one agent (ssh-add KEY…) and pass its socket' });
+  const path = paths[0] ?? env.SSH_AUTH_SOCK;
+  if (!path) throw new OcimakeError('FLAG_INVALID', `--ssh ${spec}: no agent socket given and SSH_AUTH_SOCK is not set`, { hint: 'start an agent (eval "$(ssh-agent)"; ssh-add), or pass --ssh ID=/path/to/agent.sock' });
+  let st;
+  try { st = statSync(path); } catch { throw new OcimakeError('FLAG_INVALID', `--ssh ${spec}: ${path} does not exist`, { hint: 'pass the socket of a running ssh-agent (its SSH_AUTH_SOCK)' }); }
+  if (!st.isSocket()) throw new OcimakeError('FLAG_INVALID', `--ssh ${spec}: ${path} is not an agent socket (a key file?)`, { hint: `load the key into an agent and pass the agent: eval "$(ssh-agent)"; ssh-add ${path}; --ssh ${id}` });
+  return [id, path];
+}

@@ -39,7 +39,7 @@ export async function planRuns(file: string, stages: readonly Stage[], commands:
       try {
         await precheckRun(file, inst, commands);
       } catch (err) {
-        const program = err instanceof OcimakeError && err.code === 'RUN_UNSUPPORTED' ? /would execute "([^"]*)"|(--mount=type=(?:bind|secret)) is not supported natively/.exec(err.message)?.slice(1).find(Boolean) : undefined;
+        const program = err instanceof OcimakeError && err.code === 'RUN_UNSUPPORTED' ? /would execute "([^"]*)"|(--mount=type=(?:bind|secret|ssh)) is not supported natively/.exec(err.message)?.slice(1).find(Boolean) : undefined;
         if (program === undefined) throw err;
         if (!sandbox()?.backend) throw atLine(file, inst.line, noBackend(program, isolation, sandbox()));
         executed.add(inst);

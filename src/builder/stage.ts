@@ -97,6 +97,8 @@ export interface StageEnv {
   execFallback?: () => Backend | undefined;
   /** --secret values by id, for RUN --mount=type=secret (never in a layer, the history or a key). */
   secrets?: ReadonlyMap<string, SecretSpec>;
+  /** --ssh agent sockets by id, for RUN --mount=type=ssh. */
+  ssh?: ReadonlyMap<string, string>;
   /** Files a RUN answered from the step cache had downloaded (for provenance). */
   onMaterials?: (materials: readonly { uri: string; digest: string }[]) => void;
   /** Opens what COPY --from names: an earlier stage (name or index) or an image. */
@@ -321,6 +323,7 @@ function mountEnv(env: StageEnv, stage: Stage): RunMountEnv {
     context: env.context, scratch: env.scratch,
     ...(env.layerCache ? { cacheDir: join(env.layerCache.dir, '..', 'run-cache') } : {}),
     ...(env.secrets ? { secrets: env.secrets } : {}),
+    ...(env.ssh ? { ssh: env.ssh } : {}),
     resolveFrom: (name) => env.resolveFrom(name, stage),
   };
 }

@@ -1,4 +1,4 @@
-import { parseSecret } from '../builder/run-mounts.js';
+import { parseSecret, parseSsh } from '../builder/run-mounts.js';
 import { parseIsolation } from '../run/exec/isolation.js';
 import { accessSync, constants, statSync } from 'node:fs';
 import { readDockerfile } from '../dockerfile/read.js';
@@ -55,7 +55,7 @@ export function registerBuild(program: Command): void {
     .option('--sign', 'sign attestations of the pushed image and push them as OCI 1.1 referrers: keyless (Fulcio + Rekor, OIDC token from SIGSTORE_ID_TOKEN or the CI), or with --key; provenance mode=min unless --provenance says otherwise')
     .option('--provenance [spec]', 'SLSA provenance v1 attestation: mode=min (default) | mode=max | false (needs --sign)')
     .option('--sbom [bool]', 'CycloneDX SBOM attestation of the apk packages (needs --sign)')
-    .option('--ssh <spec>', 'not supported yet: no SSH agent is forwarded into an executed RUN')
+    .option('--ssh <spec>', 'an SSH agent for RUN --mount=type=ssh: default or ID (the agent at $SSH_AUTH_SOCK), or ID=SOCKET (repeatable)', collect, [])
     .option('--secret <spec>', 'a secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VARIABLE (repeatable; never in a layer, the history or the provenance)', collect, [])))
     .action(async (context: string, o: BuildFlags) => {
       const call = o.check ? 'check' : (o.call ?? 'build');
@@ -64,9 +64,6 @@ export function registerBuild(program: Command): void {
       const mode = (o.quiet ? 'quiet' : o.progress) as ProgressMode;
       if (!PROGRESS_MODES.includes(mode)) {
         throw new OcimakeError('FLAG_INVALID', `--progress=${o.progress} is not a progress mode`, { hint: `use ${PROGRESS_MODES.join(', ')}` });
-      }
-      if (o.ssh !== undefined) {
-        throw new OcimakeError('FLAG_UNSUPPORTED', '--ssh is not supported yet: no SSH agent is forwarded into an executed RUN', { hint: 'fetch what needs SSH before the build and COPY it, or use an https URL with a --secret token' });
       }
       for (const a of o.annotation) parseAnnotation(a);
       for (const t of o.tag) {
@@ -104,6 +101,7 @@ export function registerBuild(program: Command): void {
         isolation: parseIsolation(o.isolation),
         ...(o.network !== undefined ? { network: parseNetwork(o.network) } : {}),
         ...(o.secret.length ? { secrets: Object.fromEntries(o.secret.map(parseSecret)) } : {}),
+        ...(o.ssh.length ? { ssh: Object.fromEntries(o.ssh.map((v) => parseSsh(v))) } : {}),
         ...(o.cacheFilter.length ? { noCacheFilter: o.cacheFilter.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean) } : {}),
         cacheFrom: o.cacheFrom,
         cacheTo: o.cacheTo,
@@ -150,10 +148,10 @@ interface BuildFlags extends NetworkFlags, SigningFlags {
   apkMirror?: string;
   apkAllowUntrusted?: boolean;
   strictScripts?: boolean;
-  ssh?: string;
   call?: string;
   check?: boolean;
   secret: string[];
+  ssh: string[];
 }
 
 /** --network as buildx takes it: the network of every RUN that names none of its own. */

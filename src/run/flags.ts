@@ -11,7 +11,8 @@ export type RunMount =
   | { type: 'cache'; target: string; id: string; mode?: number; uid?: number; gid?: number }
   | { type: 'tmpfs'; target: string }
   | { type: 'bind'; target: string; source: string; from?: string; rw: boolean }
-  | { type: 'secret'; target: string; id: string; env?: string; required: boolean };
+  | { type: 'secret'; target: string; id: string; env?: string; required: boolean }
+  | { type: 'ssh'; target: string; id: string; required: boolean };
 
 export interface RunFlags {
   mounts: RunMount[];
@@ -37,7 +38,7 @@ export function parseRunFlags(flags: readonly string[], executed = false): RunFl
       network = v;
       continue;
     }
-    if (name !== 'mount') throw new OcimakeError('RUN_UNSUPPORTED', `RUN ${f.split('=')[0]} is not supported`, { hint: 'RUN accepts --mount (cache, tmpfs, bind, secret) and --network' });
+    if (name !== 'mount') throw new OcimakeError('RUN_UNSUPPORTED', `RUN ${f.split('=')[0]} is not supported`, { hint: 'RUN accepts --mount (cache, tmpfs, bind, secret, ssh) and --network' });
     const kv = new Map((m![2] ?? '').split(',').map((p) => { const i = p.indexOf('='); return i < 0 ? [p, ''] as const : [p.slice(0, i), p.slice(i + 1)] as const; }));
     const type = kv.get('type') ?? 'bind';
     const target = kv.get('target') ?? kv.get('dst') ?? kv.get('destination');
@@ -48,7 +49,7 @@ export function parseRunFlags(flags: readonly string[], executed = false): RunFl
       else mounts.push({ type, target, id: kv.get('id') || target, ...withDefined({ mode: num('mode'), uid: num('uid'), gid: num('gid') }) });
       continue;
     }
-    if (!executed && (type === 'bind' || type === 'secret')) {
+    if (!executed && (type === 'bind' || type === 'secret' || type === 'ssh')) {
       throw new OcimakeError('RUN_UNSUPPORTED', `RUN --mount=type=${type} is not supported natively`, { hint: 'an executed RUN takes it: use --isolation auto, rootless or chroot, or COPY what the command needs instead' });
     }
     if (type === 'bind') {
@@ -62,7 +63,13 @@ export function parseRunFlags(flags: readonly string[], executed = false): RunFl
       mounts.push({ type, id, target: target ?? (kv.get('env') ? '' : `/run/secrets/${id}`), ...(kv.get('env') ? { env: kv.get('env')! } : {}), required: bool(kv.get('required') ?? 'false') });
       continue;
     }
-    throw new OcimakeError('RUN_UNSUPPORTED', `RUN --mount=type=${type} is not supported`, { hint: 'RUN takes --mount=type=cache, tmpfs, bind and secret' });
+    if (type === 'ssh') {
+      // BuildKit's: the agent socket named by id (default "default") at target, SSH_AUTH_SOCK set to it.
+      const n = mounts.filter((x) => x.type === 'ssh').length;
+      mounts.push({ type, id: kv.get('id') || 'default', target: target ?? `/run/buildkit/ssh_agent.${n}`, required: bool(kv.get('required') ?? 'false') });
+      continue;
+    }
+    throw new OcimakeError('RUN_UNSUPPORTED', `RUN --mount=type=${type} is not supported`, { hint: 'RUN takes --mount=type=cache, tmpfs, bind, secret and ssh' });
   }
   return { mounts, network, cacheTargets: mounts.flatMap((m) => (m.type === 'cache' || m.type === 'tmpfs' ? [m.target] : [])) };
 }

@@ -1,4 +1,6 @@
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseSsh } from '../../src/builder/run-mounts.js';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { parseKeyValues, parseOutput } from '../../src/cli/output-spec.js';
@@ -24,13 +26,17 @@ describe('flags that used to be accepted and ignored', () => {
     expect(parseKeyValues('--label', ['novalue', 'a=b'], {})).toEqual({ novalue: '', a: 'b' });
   });
 
-  it('refuses a tag that names a digest, --ssh and a malformed --secret, and never suggests a publishing flag', async () => {
+  it('refuses a tag that names a digest, an --ssh that names no agent socket and a malformed --secret, and never suggests a publishing flag', async () => {
     const ctx = writeTree(tempDir(), { Dockerfile: 'FROM scratch\n' });
     const digestTag = await captured(() => main(['build', ctx, '-t', `r.example/a@sha256:${'a'.repeat(64)}`]));
     expect(digestTag.value).toBe(1);
     expect(digestTag.stderr).toMatch(/a tag cannot name a digest/);
-    const ssh = await captured(() => main(['build', ctx, '--ssh', 'default']));
-    expect(ssh.stderr).toMatch(/--ssh is not supported/);
+    const keyFile = join(tempDir(), 'id_ed25519');
+    writeFileSync(keyFile, 'not a socket');
+    const ssh = await captured(() => main(['build', ctx, '--ssh', `default=${keyFile}`]));
+    expect(ssh.stderr).toMatch(/is not an agent socket \(a key file\?\)\nhint: load the key into an agent and pass the agent: eval "\$\(ssh-agent\)"; ssh-add /);
+    expect(() => parseSsh('default', {})).toThrow(/no agent socket given and SSH_AUTH_SOCK is not set/);
+    expect(() => parseSsh('a,b=/x')).toThrow(/is not an id/);
     const secret = await captured(() => main(['build', ctx, '--secret', 'src=/etc/hostname']));
     expect(secret.stderr).toMatch(/--secret src=… needs id= and src=FILE or env=VARIABLE/);
     for (const typo of ['--pul', '--pulll', '--sh']) {

@@ -177,6 +177,31 @@ describe('RUN executed in a sandbox', () => {
     expect(Number(readFileSync(join(out, 'host'), 'utf8'))).toBeGreaterThan(1);
   }, 120_000);
 
+  it('RUN --mount=type=ssh: the agent given with --ssh answers inside, at SSH_AUTH_SOCK; neither socket nor key is in the layer or the key', () => {
+    const ssh = toolImage('ssh', ['/usr/bin/ssh-add'], [], 'PATH=/usr/bin:/bin');
+    const key = join(work, 'agent-key');
+    run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'ocimake-test-key', '-f', key]);
+    const agent = run('ssh-agent', ['-s', '-a', join(work, 'agent.sock')]);
+    const pid = /SSH_AGENT_PID=(\d+)/.exec(agent)![1]!;
+    try {
+      run('ssh-add', ['-q', key], { env: { ...process.env, SSH_AUTH_SOCK: join(work, 'agent.sock') } });
+      const ctx = writeTree(join(work, 'ssh-run'), { Dockerfile: `FROM ${ssh}\nRUN --mount=type=ssh ssh-add -l > /keys && echo "$SSH_AUTH_SOCK" > /sock\n` });
+      const out = join(work, 'ssh-out');
+      const r = spawnSync(process.execPath, [BIN, 'build', ctx, '--ssh', 'default', '-o', out, '--cache-dir', join(work, 'cache-root'), '--progress=plain'], { encoding: 'utf8', env: { ...process.env, SSH_AUTH_SOCK: join(work, 'agent.sock') } });
+      expect(r.status, r.stderr).toBe(0);
+      expect(readFileSync(join(out, 'keys'), 'utf8')).toMatch(/ocimake-test-key \(ED25519\)/);
+      expect(readFileSync(join(out, 'sock'), 'utf8')).toBe('/run/buildkit/ssh_agent.0\n');
+      expect(existsSync(join(out, 'run/buildkit/ssh_agent.0'))).toBe(false);
+      // Without --ssh, a required agent is an error that says how to pass one.
+      const req = writeTree(join(work, 'ssh-req'), { Dockerfile: `FROM ${ssh}\nRUN --mount=type=ssh,required ssh-add -l\n` });
+      const missing = spawnSync(process.execPath, [BIN, 'build', req, '-o', join(work, 'ssh-req-out'), '--cache-dir', join(work, 'cache-root')], { encoding: 'utf8' });
+      expect(missing.status).toBe(1);
+      expect(missing.stderr).toMatch(/RUN --mount=type=ssh,id=default is required, and no --ssh default was given/);
+    } finally {
+      process.kill(Number(pid));
+    }
+  }, 120_000);
+
   it('SIGTERM during an executed RUN ends the sandbox and every process in it, and removes the tree', async () => {
     const ctx = writeTree(join(work, 'term'), { Dockerfile: `FROM oci:${alpine}:3\nRUN nproc > /dev/null && sleep 3000 & sleep 3001\n` });
     const runTmp = join(work, 'term-tmp');

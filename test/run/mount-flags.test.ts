@@ -24,7 +24,12 @@ describe('RUN --mount', () => {
     expect(parseRunFlags(['--network=none']).network).toBe('none');
     expect(() => parseRunFlags(['--network=bridge'])).toThrow(/--network=bridge is not known/);
     expect(() => parseRunFlags(['--mount=type=bind,source=a,target=/a'])).toThrow(/--mount=type=bind is not supported natively/);
-    expect(() => parseRunFlags(['--mount=type=ssh'], true)).toThrow(/--mount=type=ssh is not supported/);
+    expect(parseRunFlags(['--mount=type=ssh', '--mount=type=ssh,id=work,target=/agent,required'], true).mounts).toEqual([
+      { type: 'ssh', id: 'default', target: '/run/buildkit/ssh_agent.0', required: false },
+      { type: 'ssh', id: 'work', target: '/agent', required: true },
+    ]);
+    expect(() => parseRunFlags(['--mount=type=ssh'])).toThrow(/--mount=type=ssh is not supported natively/);
+    expect(() => parseRunFlags(['--mount=type=npipe'], true)).toThrow(/--mount=type=npipe is not supported/);
   });
 
   it('takes buildx\'s --secret, from a file or a variable', () => {

@@ -18,6 +18,8 @@ export interface MountSources {
   cacheDir?: string;
   bindSource(m: Extract<RunMount, { type: 'bind' }>): Promise<string>;
   secret(id: string): Promise<Buffer | undefined>;
+  /** The SSH agent socket given with --ssh ID[=SOCKET], if any. */
+  sshSocket?(id: string): string | undefined;
 }
 
 /** A bind the sandbox makes: host `source` onto `target` (a path inside the tree, no symlinks in it). */
@@ -109,6 +111,17 @@ export async function prepareMounts(root: string, mounts: readonly RunMount[], w
           writeFileSync(file, value, { mode: 0o400 });
           binds.push({ source: file, target: mountpoint(m.target, false), readonly: true });
         }
+        break;
+      }
+      case 'ssh': {
+        const sock = sources.sshSocket?.(m.id);
+        if (sock === undefined) {
+          if (m.required) throw new OcimakeError('SSH_MISSING', `RUN --mount=type=ssh,id=${m.id} is required, and no --ssh ${m.id} was given`, { hint: `pass the agent: --ssh ${m.id} (uses $SSH_AUTH_SOCK) or --ssh ${m.id}=/path/to/agent.sock` });
+          break;
+        }
+        // The socket itself is bound (BuildKit forwards the agent; the RUN talks to it the same way).
+        binds.push({ source: sock, target: mountpoint(m.target, false), readonly: false });
+        if (!env.has('SSH_AUTH_SOCK')) env.set('SSH_AUTH_SOCK', `/${resolveInTree(root, posix.resolve(workdir || '/', m.target))}`);
         break;
       }
     }
