@@ -55,6 +55,9 @@ export async function fetchManifest(client: RegistryClient, ref: Reference, iden
   return { bytes, mediaType, digest };
 }
 
+/** Downloads in flight, per store and digest: a second open of the same blob waits for the first (single-flight). */
+const inFlight = new WeakMap<BlobStore, Map<string, { from: string; done: Promise<void> }>>();
+
 /**
  * Downloads a blob into `store`, verifying digest and size while it streams; a mismatch
  * keeps nothing and names the blob. A download cut off midway resumes with an HTTP `Range`
@@ -63,7 +66,21 @@ export async function fetchManifest(client: RegistryClient, ref: Reference, iden
  * With `diffId`, a layer is also decompressed as it arrives and must hash to it (the
  * config's rootfs.diff_ids entry), so a wrong diff_id never reaches an output.
  */
-export async function fetchBlob(client: RegistryClient, repository: string, desc: Descriptor, store: BlobStore, diffId?: string): Promise<void> {
+export function fetchBlob(client: RegistryClient, repository: string, desc: Descriptor, store: BlobStore, diffId?: string): Promise<void> {
+  let mine = inFlight.get(store);
+  if (!mine) inFlight.set(store, (mine = new Map()));
+  const running = mine.get(desc.digest);
+  const from = `${client.registry}/${repository}`;
+  if (running) {
+    // The same repository shares the outcome; another one, which may grant what the first refused, tries on its own once that ends.
+    return running.from === from ? running.done : running.done.catch(() => {}).then(() => fetchBlob(client, repository, desc, store, diffId));
+  }
+  const done = fetchBlobOnce(client, repository, desc, store, diffId).finally(() => mine.delete(desc.digest));
+  mine.set(desc.digest, { from, done });
+  return done;
+}
+
+async function fetchBlobOnce(client: RegistryClient, repository: string, desc: Descriptor, store: BlobStore, diffId?: string): Promise<void> {
   if (await store.has(desc.digest)) {
     // Marked used, so `ocimake cache prune --keep-storage` evicts what builds no longer read.
     const now = new Date();

@@ -63,3 +63,18 @@ describe('fetchBlob', () => {
     expect(await store.has(wrong)).toBe(false);
   });
 });
+
+describe('fetchBlob, twice at once', () => {
+  it('downloads a blob opened by two steps at the same time once (single-flight), and both get it', async () => {
+    const { host, ranges } = await serve(false, true);
+    const store = new BlobStore(tempDir());
+    const client = new RegistryClient(host, { credentials: async () => undefined });
+    const desc = { mediaType: 'a', digest, size: blob.length };
+    await Promise.all([fetchBlob(client, 'x/y', desc, store), fetchBlob(client, 'x/y', desc, store), fetchBlob(client, 'x/z', desc, store)]);
+    expect(ranges).toEqual(['']);
+    expect(readFileSync(store.path(digest)).equals(blob)).toBe(true);
+    // Once it is in the store, a later fetch asks the registry nothing.
+    await fetchBlob(client, 'x/y', desc, store);
+    expect(ranges).toEqual(['']);
+  });
+});
