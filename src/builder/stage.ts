@@ -5,8 +5,8 @@ import { appendLayer, editConfig } from '../image/mutate.js';
 import type { BlobStore } from '../store/blob-store.js';
 import { lookupLayer, writeLayerCached, type CachedLayer, type LayerCacheOptions } from '../layer/layer-cache.js';
 import type { UrlFetcher } from '../remote/url-fetch.js';
-import { copyStepKey, readStep, runStepKey, writeStep } from './step-cache.js';
-import { curl, wget } from '../run/commands/fetch.js';
+import { copyStepKey, layerIds, readStep, runStepKey, writeStep } from './step-cache.js';
+import { recordingDownloads, runNetwork } from './run-network.js';
 import { join } from 'node:path';
 import type { LayerCompression } from '../layer/tar-writer.js';
 import type { Instruction } from '../dockerfile/instructions.js';
@@ -25,7 +25,7 @@ import { runNative } from '../run/run.js';
 import { executeRun } from '../run/exec/execute.js';
 import { mountKeys, mountSources, type RunMountEnv, type SecretSpec } from './run-mounts.js';
 import type { Backend } from '../run/exec/isolation.js';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import type { Command } from '../run/shell/state.js';
 import { placeEntries } from './place.js';
 import { normalizeEntryPath, type LayerEntry } from '../layer/entry.js';
@@ -119,6 +119,20 @@ const HISTORY_COMMENT = 'ocimake.dockerfile.v0';
 
 /** Runs the instructions of one stage from `initial`, returning the final state. */
 export async function runStage(stage: Stage, initial: StageState, env: StageEnv): Promise<StageState> {
+  const kept: KeptTree = {};
+  try {
+    return await runSteps(stage, initial, env, kept);
+  } finally {
+    if (kept.tree) await rm(kept.tree.dir, { recursive: true, force: true });
+  }
+}
+
+/** The tree the stage's last executed RUN left on disk, and the layers it holds (see executeIt). */
+interface KeptTree { tree?: { dir: string; layers: string; backend: Backend } }
+
+const layersOf = (image: Image): string => JSON.stringify(layerIds(image));
+
+async function runSteps(stage: Stage, initial: StageState, env: StageEnv, kept: KeptTree): Promise<StageState> {
   let state = initial;
   const list = stage.instructions;
   for (let i = 0; i < list.length;) {
@@ -134,7 +148,7 @@ export async function runStage(stage: Stage, initial: StageState, env: StageEnv)
     env.onStep?.(stage, inst, i);
     const layersBefore = state.image.layers.length;
     try {
-      state = await step(inst, state, env, stage);
+      state = await step(inst, state, env, stage, kept);
     } catch (err) {
       throw atLine(env, inst, err);
     }
@@ -197,7 +211,7 @@ function configRun(run: readonly Instruction[], first: number, state: StageState
   return { ...state, image, shell, cmdSet, ...(args ? { args } : {}) };
 }
 
-async function step(inst: Instruction, state: StageState, env: StageEnv, stage: Stage): Promise<StageState> {
+async function step(inst: Instruction, state: StageState, env: StageEnv, stage: Stage, kept: KeptTree = {}): Promise<StageState> {
   const history = (createdBy: string) => ({ created: env.created, created_by: redactUrlCredentials(createdBy), comment: HISTORY_COMMENT });
   switch (inst.kind) {
     case 'run': {
@@ -225,13 +239,21 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
       };
       const network = runNetwork(inst.flags, env.network);
       const executeIt = async (backend: Backend) => {
-        const dir = await mkdtemp(join(env.scratch, 'exec-'));
-        const r = await executeRun({ backend, spec, image: state.image, env: varsOf(state), workdir, user, scratch: dir, mounts: mountSources({ ...mountEnv(env, stage), scratch: dir }), network, ...(env.onOutput ? { log: env.onOutput } : {}) });
+        // The tree the stage's last executed RUN left is this RUN's when nothing wrote a layer since (and the sandbox is the same).
+        const prior = kept.tree;
+        kept.tree = undefined;
+        const reuse = prior !== undefined && prior.backend === backend && prior.layers === layersOf(state.image);
+        if (prior && !reuse) await rm(prior.dir, { recursive: true, force: true });
+        const dir = reuse ? prior.dir : await mkdtemp(join(env.scratch, 'exec-'));
+        const r = await executeRun({ backend, spec, image: state.image, env: varsOf(state), workdir, user, scratch: dir, mounts: mountSources({ ...mountEnv(env, stage), scratch: dir }), network, reuseTree: reuse, ...(env.onOutput ? { log: env.onOutput } : {}) });
         try {
-          // The layer's files are read from the tree, so the tree goes once the layer is written.
-          return await writeEntries(state, env, r.entries, { uid: 0, gid: 0 }, history(r.createdBy), state.fs, false, record(r.createdBy, []));
-        } finally {
+          // The layer's files are read from the tree; the tree is then kept for the next executed RUN.
+          const next = await writeEntries(state, env, r.entries, { uid: 0, gid: 0 }, history(r.createdBy), state.fs, false, record(r.createdBy, []));
+          kept.tree = { dir, layers: layersOf(next.image), backend };
+          return next;
+        } catch (err) {
           await r.done();
+          throw err;
         }
       };
       if (execute) return executeIt(env.execBackend!);
@@ -326,33 +348,6 @@ function mountEnv(env: StageEnv, stage: Stage): RunMountEnv {
     ...(env.ssh ? { ssh: env.ssh } : {}),
     resolveFrom: (name) => env.resolveFrom(name, stage),
   };
-}
-
-/** The network a RUN gets: its own --network (default means the build's), else the build's --network. */
-function runNetwork(flags: readonly string[], build: StageEnv['network']): 'default' | 'none' | 'host' {
-  const own = flags.filter((f) => f.startsWith('--network=')).at(-1)?.slice('--network='.length);
-  if (own === 'none' || own === 'host') return own;
-  return build ?? 'default';
-}
-
-/**
- * RUN's commands, with wget and curl fetching through a recorder: what this one RUN downloaded
- * goes into its step record, so a later hit still names the files in provenance.
- */
-function recordingDownloads(env: StageEnv, offline: boolean): { extra: ReadonlyMap<string, Command> | undefined; fetched: { uri: string; digest: string }[] } {
-  const fetched: { uri: string; digest: string }[] = [];
-  const base = offline ? async (url: string): Promise<never> => { throw new OcimakeError('NETWORK', `${redactUrlCredentials(url)}: RUN --network=none has no network`, { hint: 'drop --network=none, or fetch the file with ADD <url>' }); } : env.fetchUrl;
-  if (!env.runCommands || !base || !env.runCommands.has('wget')) return { extra: env.runCommands, fetched };
-  const recorder: UrlFetcher = async (url, o) => {
-    const got = await base(url, o);
-    fetched.push({ uri: redactUrlCredentials(url), digest: got.digest });
-    return got;
-  };
-  const extra = new Map(env.runCommands);
-  if (offline && env.offlineApk && extra.has('apk')) extra.set('apk', env.offlineApk);
-  extra.set('wget', wget(recorder));
-  if (extra.has('curl')) extra.set('curl', curl(recorder));
-  return { extra, fetched };
 }
 
 async function writeEntries(state: StageState, env: StageEnv, entries: readonly LayerEntry[], owner: { uid: number; gid: number }, history: History, placeOn: MergedFs = state.fs, placed = false, onWritten?: (layer: CachedLayer) => Promise<void>): Promise<StageState> {

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -200,6 +200,32 @@ describe('RUN executed in a sandbox', () => {
     } finally {
       process.kill(Number(pid));
     }
+  }, 120_000);
+
+  it('the stage\'s tree is written once and kept across its executed RUNs while nothing else writes a layer; after a COPY it is written anew', () => {
+    const ctx = writeTree(join(work, 'kept'), {
+      Dockerfile: [
+        `FROM oci:${alpine}:3`,
+        // ctime of a base file: the same while the tree is kept, later once it is written again.
+        'RUN nproc > /dev/null && stat -c %Z /etc/passwd > /c1 && rm /etc/motd && echo one > /one && sleep 1.1',
+        'ENV STEP=two',
+        'RUN nproc > /dev/null && stat -c %Z /etc/passwd > /c2 && test ! -e /etc/motd && cat /one > /two && sleep 1.1',
+        'COPY f /f',
+        'RUN nproc > /dev/null && stat -c %Z /etc/passwd > /c3 && cat /f /two > /three',
+      ].join('\n'),
+      f: 'copied\n',
+    });
+    const out = join(work, 'kept-out');
+    const runTmp = join(work, 'kept-tmp');
+    mkdirSync(runTmp);
+    const r = runOcimake(['build', ctx, '-o', out, '--cache-dir', join(work, 'cache-kept'), '--progress=plain'], { env: { ...process.env, TMPDIR: runTmp } });
+    expect(r.code, r.stderr).toBe(0);
+    const c = (n: number) => Number(readFileSync(join(out, `c${n}`), 'utf8'));
+    expect(c(2)).toBe(c(1));
+    expect(c(3)).toBeGreaterThan(c(2));
+    expect(existsSync(join(out, 'etc/motd'))).toBe(false);
+    expect(readFileSync(join(out, 'three'), 'utf8')).toBe('copied\none\n');
+    expect(readdirSync(runTmp)).toEqual([]);
   }, 120_000);
 
   it('SIGTERM during an executed RUN ends the sandbox and every process in it, and removes the tree', async () => {

@@ -18,7 +18,9 @@ import { snapshot, treeChanges } from './tree-diff.js';
 // becomes the layer (tree-diff.ts). As root (chroot), the tree gets the image's owners, so
 // `USER node` finds its home its own; rootless, the tree is the caller's and the image's owners
 // are kept in a side table, as fakeroot does, so the layer still records them. The tree is
-// removed once the layer is written (`done`).
+// removed once the layer is written (`done`), or kept for the stage's next executed RUN, which
+// runs on it as it is when nothing came between (`reuseTree`): a `FROM golang` base is written
+// out once per stage, not once per RUN.
 
 /** What an executed RUN needs to know. */
 export interface ExecInputs {
@@ -33,6 +35,8 @@ export interface ExecInputs {
   /** Where bind sources, secrets and cache mounts come from. */
   mounts: MountSources;
   log?: (line: string) => void;
+  /** The tree in `scratch` is the stage's as the last executed RUN left it, and `image` is that RUN's result: run on it as it is. */
+  reuseTree?: boolean;
   /** The network the RUN gets: its own --network, else the build's (`--network`). */
   network?: 'default' | 'none' | 'host';
 }
@@ -45,7 +49,7 @@ export async function executeRun(inp: ExecInputs): Promise<{ entries: readonly L
   const argv = argvOf(inp.spec);
   const flags = parseRunFlags(inp.spec.flags, true);
   const root = join(inp.scratch, 'rootfs');
-  await writeRootfs(root, inp.image);
+  if (!inp.reuseTree) await writeRootfs(root, inp.image);
   const done = () => fs.rm(inp.scratch, { recursive: true, force: true });
   try {
     // The image's owners, by path: set on the tree as root, kept aside rootless.
@@ -53,7 +57,7 @@ export async function executeRun(inp: ExecInputs): Promise<{ entries: readonly L
     const intended = new Map<string, { uid: number; gid: number }>();
     for (const m of inp.image.layers.length ? await mfs.descendants('') : []) intended.set(m.entry.path, { uid: m.entry.uid, gid: m.entry.gid });
     const asRoot = process.getuid?.() === 0;
-    if (inp.backend === 'chroot' && asRoot) {
+    if (inp.backend === 'chroot' && asRoot && !inp.reuseTree) {
       for (const [path, o] of intended) {
         if (o.uid === 0 && o.gid === 0) continue;
         const p = join(root, path);
