@@ -7,7 +7,7 @@ import { MINIROOTFS } from '../helpers/alpine-images.js';
 import { writeTree } from '../helpers/tmp.js';
 import { GO_SERVER_SOURCE } from './go-server.js';
 import { goImage } from './toolchain.js';
-import { requireTools, rootfsDiff, run, runOcimake, walk, type Node } from './tools.js';
+import { requireTools, rootfsDiff, run, runAsync, runOcimake, runOcimakeAsync, walk, type Node } from './tools.js';
 
 // Issue 26, with buildah as the judge of executed RUNs: the same Dockerfiles built by ocimake
 // with --isolation chroot (every RUN executed in its sandbox and diffed into a layer) and by
@@ -53,11 +53,11 @@ describe('executed RUNs: ocimake --isolation chroot and buildah bud --isolation 
   const b = ['--storage-driver', 'vfs', '--root', join(work, 'buildah-root'), '--runroot', join(work, 'buildah-run')];
 
   /** Builds `ctx` with both; returns the unpacked bundles and our layout. */
-  function both(name: string, ctx: string): { ours: string; theirs: string; layout: string } {
+  async function both(name: string, ctx: string): Promise<{ ours: string; theirs: string; layout: string }> {
     const layout = join(work, `ours-${name}`);
-    const r = runOcimake(['build', ctx, '--isolation', 'chroot', '-o', `type=oci,dest=${layout}`, '-t', `x/${name}:1`, '--progress=plain', '--cache-dir', join(work, 'cache')]);
+    const r = await runOcimakeAsync(['build', ctx, '--isolation', 'chroot', '-o', `type=oci,dest=${layout}`, '-t', `x/${name}:1`, '--progress=plain', '--cache-dir', join(work, 'cache')]);
     expect(r.code, r.stderr).toBe(0);
-    run('buildah', [...b, 'bud', '--isolation', 'chroot', '-q', '-t', `${name}:1`, ctx]);
+    await runAsync('buildah', [...b, 'bud', '--isolation', 'chroot', '-q', '-t', `${name}:1`, ctx]);
     run('buildah', [...b, 'push', `${name}:1`, `oci:${join(work, `theirs-${name}`)}:1`]);
     run('umoci', ['unpack', '--image', `${layout}:1`, join(work, `ours-${name}-bundle`)]);
     run('umoci', ['unpack', '--image', `${join(work, `theirs-${name}`)}:1`, join(work, `theirs-${name}-bundle`)]);
@@ -82,9 +82,9 @@ describe('executed RUNs: ocimake --isolation chroot and buildah bud --isolation 
 
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-  it('a RUN that deletes and replaces base files: the same rootfs and config, and GNU tar reads every layer', () => {
+  it('a RUN that deletes and replaces base files: the same rootfs and config, and GNU tar reads every layer', async () => {
     const ctx = writeTree(join(work, 'replace'), { Dockerfile: `FROM oci:${join(work, 'alpine')}:3.20\n${REPLACE.join('\n')}\n` });
-    const { ours, theirs, layout } = both('replace', ctx);
+    const { ours, theirs, layout } = await both('replace', ctx);
     const mine = rootfsOf(ours);
     expect(rootfsDiff(mine, rootfsOf(theirs))).toEqual([]);
     expect(config(layout)).toEqual(config(join(work, 'theirs-replace')));
@@ -109,9 +109,9 @@ describe('executed RUNs: ocimake --isolation chroot and buildah bud --isolation 
     }
   }, 300_000);
 
-  it('seed 001\'s complete Dockerfile: the same server binary and config from both builders\' go build', () => {
+  it('seed 001\'s complete Dockerfile: the same server binary and config from both builders\' go build', async () => {
     const ctx = writeTree(join(work, 'seed001'), { Dockerfile: SEED_001.replace('@GOLANG@', `oci:${join(work, 'golang')}:1.10.3`), 'server.go': GO_SERVER_SOURCE });
-    const { ours, theirs, layout } = both('seed001', ctx);
+    const { ours, theirs, layout } = await both('seed001', ctx);
     expect(rootfsDiff(rootfsOf(ours), rootfsOf(theirs))).toEqual([]);
     expect(config(layout)).toEqual(config(join(work, 'theirs-seed001')));
   }, 300_000);

@@ -116,6 +116,19 @@ export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv
   }
 }
 
+/** As run, without blocking the test worker (a long build in a sync call starves vitest's RPC). */
+export function runAsync(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`${cmd} ${args.join(' ')} failed (${code}): ${stderr}`))));
+  });
+}
+
 export interface ServedRegistry { host: string; url: string; child: ChildProcess; stop(): Promise<void> }
 
 /** Starts `ocimake registry serve` (the real bin) on a free loopback port; resolves with its address. */
