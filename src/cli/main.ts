@@ -10,6 +10,7 @@ import { registerCache } from './cache-command.js';
 import { registerVerify } from './verify-command.js';
 import { registerSign } from './sign-command.js';
 import { removeTrackedTemps } from '../util/temp-files.js';
+import { endSandboxes } from '../run/exec/sandbox.js';
 import { takeExitCode } from './exit-code.js';
 import { fsErrorInWords } from '../util/fs-paths.js';
 import { redactUrlCredentials } from '../util/redact.js';
@@ -117,9 +118,12 @@ function stopCleanlyOnSignals(): void {
   signalsHandled = true;
   for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     process.once(signal, () => {
-      const n = removeTrackedTemps();
-      process.stderr.write(`\ninterrupted (${signal}): removed ${n} temporary file(s) this run had started\n`);
-      process.exit(code);
+      // Executed RUNs end first: their trees go only once nothing writes into them.
+      void endSandboxes().finally(() => {
+        const n = removeTrackedTemps();
+        process.stderr.write(`\ninterrupted (${signal}): removed ${n} temporary file(s) this run had started\n`);
+        process.exit(code);
+      });
     });
   }
 }

@@ -57,12 +57,12 @@ export function runInSandbox(r: SandboxRun): Promise<{ status: number; tail: str
   if (!exitHooked) {
     exitHooked = true;
     // Ctrl-C, SIGTERM or an error ends the process: the sandbox ends with it (unshare --kill-child).
-    process.on('exit', () => { for (const c of live) c.kill('SIGKILL'); });
+    process.on('exit', () => { for (const c of live) killGroup(c); });
   }
   const ns = [...(r.backend === 'rootless' ? ['--user', '--map-root-user'] : []), '--mount', '--pid', ...(r.noNetwork ? ['--net'] : []), '--fork', '--kill-child', `--mount-proc=${r.root}/proc`];
   const env: Record<string, string> = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', OCIMAKE_IMAGE_PATH: r.env.get('PATH') ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
   for (const [k, v] of r.env) if (k !== 'PATH' && !k.startsWith('OCIMAKE_IMAGE_')) env[k] = v;
-  const child = spawn('unshare', [...ns, '--', '/bin/sh', '-c', SETUP, 'ocimake-sandbox', r.root, r.workdir, `${r.uid}:${r.gid}`, String(r.binds?.length ?? 0), ...(r.binds ?? []).flatMap((b) => [b.source, b.target, b.readonly ? 'ro' : 'rw']), ...r.argv], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('unshare', [...ns, '--', '/bin/sh', '-c', SETUP, 'ocimake-sandbox', r.root, r.workdir, `${r.uid}:${r.gid}`, String(r.binds?.length ?? 0), ...(r.binds ?? []).flatMap((b) => [b.source, b.target, b.readonly ? 'ro' : 'rw']), ...r.argv], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   live.add(child);
   const tail: string[] = [];
   const lines = (stream: NodeJS.ReadableStream) => {
@@ -89,6 +89,25 @@ export function runInSandbox(r: SandboxRun): Promise<{ status: number; tail: str
       resolve({ status: code ?? 128 + (signal ? signalNumber(signal) : 0), tail });
     });
   });
+}
+
+/** SIGKILL to the sandbox's process group: unshare, the setup shell and the command (the PID namespace's init takes the rest with it). */
+function killGroup(c: ChildProcess): void {
+  try { if (c.pid !== undefined) process.kill(-c.pid, 'SIGKILL'); } catch { c.kill('SIGKILL'); }
+}
+
+/**
+ * Ends every running sandbox and resolves once each has closed (its output pipes too, so no
+ * process of it is left), or after `ms`. A tree must not be removed before: a sandbox still
+ * setting up would make its /dev again in the tree once its mounts had gone with the removal.
+ */
+export function endSandboxes(ms = 2000): Promise<void> {
+  const waits = [...live].map((c) => new Promise<void>((resolve) => {
+    if (c.exitCode !== null || c.signalCode !== null) { resolve(); return; }
+    c.once('close', () => resolve());
+    killGroup(c);
+  }));
+  return Promise.race([Promise.all(waits).then(() => {}), new Promise<void>((r) => setTimeout(r, ms).unref())]);
 }
 
 function signalNumber(signal: NodeJS.Signals): number {
