@@ -25,6 +25,7 @@ import type { Command } from '../run/shell/state.js';
 import { apkCommand } from '../run/apk/apk-command.js';
 import { closest } from '../util/suggest.js';
 import { parseIsolation, type Isolation } from '../run/exec/isolation.js';
+import type { NetworkMode } from '../run/flags.js';
 import { planRuns } from './run-plan.js';
 import type { SecretSpec } from './run-mounts.js';
 import { resolveCacheDir } from '../store/cache-dir.js';
@@ -74,7 +75,7 @@ export interface BuildOptions extends TransportOptions {
   /** --isolation: how a RUN that needs a program is executed (default OCIMAKE_ISOLATION, else auto). */
   isolation?: Isolation;
   /** --network: the network of every RUN that names none of its own (default, none or host; buildx's). */
-  network?: 'default' | 'none' | 'host';
+  network?: NetworkMode;
   /** --no-cache-filter: the stages (by name or index) built again, as --no-cache does for all. */
   noCacheFilter?: readonly string[];
   /** How new layers are compressed (-o ...,compression=gzip|zstd|uncompressed,compression-level=N). */

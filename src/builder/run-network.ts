@@ -1,6 +1,7 @@
 import { OcimakeError } from '../errors.js';
 import type { UrlFetcher } from '../remote/url-fetch.js';
 import { curl, wget } from '../run/commands/fetch.js';
+import { parseRunFlags, type NetworkMode } from '../run/flags.js';
 import type { Command } from '../run/shell/state.js';
 import { redactUrlCredentials } from '../util/redact.js';
 import type { StageEnv } from './stage.js';
@@ -9,10 +10,9 @@ import type { StageEnv } from './stage.js';
 // recorded for the step record, or failing as they would with no network.
 
 /** The network a RUN gets: its own --network (default means the build's), else the build's --network. */
-export function runNetwork(flags: readonly string[], build: StageEnv['network']): 'default' | 'none' | 'host' {
-  const own = flags.filter((f) => f.startsWith('--network=')).at(-1)?.slice('--network='.length);
-  if (own === 'none' || own === 'host') return own;
-  return build ?? 'default';
+export function runNetwork(flags: readonly string[], build: NetworkMode | undefined): NetworkMode {
+  const own = parseRunFlags(flags, true).network;
+  return own === 'default' ? build ?? 'default' : own;
 }
 
 /**

@@ -25,6 +25,7 @@ import { runNative } from '../run/run.js';
 import { executeRun } from '../run/exec/execute.js';
 import { mountKeys, mountSources, type RunMountEnv, type SecretSpec } from './run-mounts.js';
 import type { Backend } from '../run/exec/isolation.js';
+import type { NetworkMode } from '../run/flags.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { Command } from '../run/shell/state.js';
 import { placeEntries } from './place.js';
@@ -85,7 +86,7 @@ export interface StageEnv {
   /** Fetches ADD's URL sources (once per build each). */
   fetchUrl?: UrlFetcher;
   /** The build's --network: what a RUN without --network of its own gets (none: no network at all). */
-  network?: 'default' | 'none' | 'host';
+  network?: NetworkMode;
   /** apk for a RUN without a network: every fetch fails, as the real apk's would. */
   offlineApk?: Command;
   /** The build's settings that change what a RUN makes (platform, isolation, apk options), for RUN's step key. */
@@ -211,7 +212,7 @@ function configRun(run: readonly Instruction[], first: number, state: StageState
   return { ...state, image, shell, cmdSet, ...(args ? { args } : {}) };
 }
 
-async function step(inst: Instruction, state: StageState, env: StageEnv, stage: Stage, kept: KeptTree = {}): Promise<StageState> {
+async function step(inst: Instruction, state: StageState, env: StageEnv, stage: Stage, kept: KeptTree): Promise<StageState> {
   const history = (createdBy: string) => ({ created: env.created, created_by: redactUrlCredentials(createdBy), comment: HISTORY_COMMENT });
   switch (inst.kind) {
     case 'run': {

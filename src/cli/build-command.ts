@@ -1,5 +1,6 @@
 import { parseSecret, parseSsh } from '../builder/run-mounts.js';
 import { parseIsolation } from '../run/exec/isolation.js';
+import { isNetworkMode, type NetworkMode } from '../run/flags.js';
 import { accessSync, constants, statSync } from 'node:fs';
 import { readDockerfile } from '../dockerfile/read.js';
 import { addSigningFlags, attestOptions, type SigningFlags } from './sign-flags.js';
@@ -155,8 +156,8 @@ interface BuildFlags extends NetworkFlags, SigningFlags {
 }
 
 /** --network as buildx takes it: the network of every RUN that names none of its own. */
-function parseNetwork(v: string): 'default' | 'none' | 'host' {
-  if (v === 'default' || v === 'none' || v === 'host') return v;
+function parseNetwork(v: string): NetworkMode {
+  if (isNetworkMode(v)) return v;
   throw new OcimakeError('FLAG_INVALID', `--network ${v} is not known`, { hint: 'use --network default (the host\'s network, as RUN has by default), none (no network: executed RUNs get loopback alone, native downloads and apk fail) or host' });
 }
 

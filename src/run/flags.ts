@@ -14,12 +14,18 @@ export type RunMount =
   | { type: 'secret'; target: string; id: string; env?: string; required: boolean }
   | { type: 'ssh'; target: string; id: string; required: boolean };
 
+/** The networks a RUN can have (RUN --network=…, and the build's --network): buildx's. */
+export type NetworkMode = 'default' | 'none' | 'host';
+
+/** Is `v` a network mode? */
+export const isNetworkMode = (v: string): v is NetworkMode => v === 'default' || v === 'none' || v === 'host';
+
 export interface RunFlags {
   mounts: RunMount[];
   /** Targets of cache and tmpfs mounts (what the interpreter keeps out of the layer). */
   cacheTargets: string[];
   /** --network: none gives an executed RUN a network namespace of its own, with only loopback. */
-  network: 'default' | 'none' | 'host';
+  network: NetworkMode;
 }
 
 const bool = (v: string | undefined) => v === undefined || v === '' || v === 'true';
@@ -34,7 +40,7 @@ export function parseRunFlags(flags: readonly string[], executed = false): RunFl
     if (name === 'security') continue;
     if (name === 'network') {
       const v = m![2] ?? '';
-      if (v !== 'default' && v !== 'none' && v !== 'host') throw new OcimakeError('RUN_UNSUPPORTED', `RUN --network=${v} is not known`, { hint: 'use --network=default, none or host' });
+      if (!isNetworkMode(v)) throw new OcimakeError('RUN_UNSUPPORTED', `RUN --network=${v} is not known`, { hint: 'use --network=default, none or host' });
       network = v;
       continue;
     }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MINIROOTFS } from '../helpers/alpine-images.js';
 import { writeTree } from '../helpers/tmp.js';
-import { GO_SERVER_SOURCE } from './go-server.js';
+import { GO_SERVER_SOURCE, seed001Dockerfile } from './go-server.js';
 import { goImage } from './toolchain.js';
 import { requireTools, rootfsDiff, run, runAsync, runOcimake, runOcimakeAsync, walk, type Node } from './tools.js';
 
@@ -28,14 +28,6 @@ const REPLACE = [
   'RUN touch mine && mkdir -p sub/deeper && echo x > sub/deeper/f',
 ];
 
-const SEED_001 = `FROM @GOLANG@
-COPY server.go /build/
-WORKDIR /build
-RUN CGO_ENABLED=0 GOOS=linux GOARCH=amd64 GOARM=6 go build -ldflags '-w -s' -o server
-FROM scratch
-COPY --from=0 /build/server /
-ENTRYPOINT ["/server"]
-`;
 
 const EMPTY = createHash('sha256').update('').digest('hex');
 
@@ -110,7 +102,7 @@ describe('executed RUNs: ocimake --isolation chroot and buildah bud --isolation 
   }, 300_000);
 
   it('seed 001\'s complete Dockerfile: the same server binary and config from both builders\' go build', async () => {
-    const ctx = writeTree(join(work, 'seed001'), { Dockerfile: SEED_001.replace('@GOLANG@', `oci:${join(work, 'golang')}:1.10.3`), 'server.go': GO_SERVER_SOURCE });
+    const ctx = writeTree(join(work, 'seed001'), { Dockerfile: seed001Dockerfile(`oci:${join(work, 'golang')}:1.10.3`), 'server.go': GO_SERVER_SOURCE });
     const { ours, theirs, layout } = await both('seed001', ctx);
     expect(rootfsDiff(rootfsOf(ours), rootfsOf(theirs))).toEqual([]);
     expect(config(layout)).toEqual(config(join(work, 'theirs-seed001')));

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MINIROOTFS } from '../helpers/alpine-images.js';
 import { writeTree } from '../helpers/tmp.js';
-import { GO_SERVER_SOURCE } from './go-server.js';
+import { GO_SERVER_SOURCE, seed001Dockerfile } from './go-server.js';
 import { goImage, withLibs } from './toolchain.js';
 import { freePort, REPO_ROOT, requireTools, run, runOcimake } from './tools.js';
 
@@ -17,14 +17,6 @@ import { freePort, REPO_ROOT, requireTools, run, runOcimake } from './tools.js';
 
 const BIN = join(REPO_ROOT, 'bin', 'ocimake.js');
 
-const SEED_001 = `FROM golang:1.10.3
-COPY server.go /build/
-WORKDIR /build
-RUN CGO_ENABLED=0 GOOS=linux GOARCH=amd64 GOARM=6 go build -ldflags '-w -s' -o server
-FROM scratch
-COPY --from=0 /build/server /
-ENTRYPOINT ["/server"]
-`;
 
 async function poll(url: string): Promise<string> {
   for (let i = 0; i < 100; i++) {
@@ -53,7 +45,7 @@ describe('RUN executed in a sandbox', () => {
   let builds = 0;
   /** Builds seed 001 as root (chroot) or as nobody (rootless); returns the unpacked rootfs of the final image. */
   function seed001(as: 'root' | 'nobody'): { rootfs: string; stderr: string } {
-    const ctx = writeTree(join(work, `seed001-${as}`), { Dockerfile: SEED_001, 'server.go': GO_SERVER_SOURCE });
+    const ctx = writeTree(join(work, `seed001-${as}`), { Dockerfile: seed001Dockerfile('golang:1.10.3'), 'server.go': GO_SERVER_SOURCE });
     spawnSync('chmod', ['-R', 'a+rX', ctx]);
     const out = join(work, `out-${as}-${++builds}`);
     const args = [BIN, 'build', ctx, '--build-context', `golang:1.10.3=oci-layout://${golang}:1.10.3`, '-o', out, '--cache-dir', join(work, `cache-${as}`), '--progress=plain', '--isolation', as === 'root' ? 'chroot' : 'rootless'];
@@ -243,6 +235,20 @@ describe('RUN executed in a sandbox', () => {
     for (let i = 0; i < 100 && sleeping() !== ''; i++) await new Promise((r) => setTimeout(r, 20));
     expect(sleeping()).toBe('');
     expect(run('sh', ['-c', `cd ${runTmp} && find . | head -20`]), stderr).toBe('.\n');
+  }, 120_000);
+
+  it('SIGTERM while the sandbox is still being set up leaves nothing: the tree goes only once the sandbox has ended', async () => {
+    const ctx = writeTree(join(work, 'term-early'), { Dockerfile: `FROM oci:${alpine}:3\nRUN nproc > /dev/null && sleep 3002\n` });
+    for (let i = 0; i < 5; i++) {
+      const runTmp = join(work, `term-early-tmp-${i}`);
+      mkdirSync(runTmp);
+      const child = spawn(process.execPath, [BIN, 'build', ctx, '-o', join(work, `term-early-out-${i}`), '--cache-dir', join(work, 'cache-root')], { env: { ...process.env, TMPDIR: runTmp }, stdio: 'ignore' });
+      const started = () => spawnSync('pgrep', ['-f', `ocimake-sandbox ${runTmp}`], { encoding: 'utf8' }).stdout.trim();
+      for (let j = 0; j < 3000 && started() === '' && child.exitCode === null; j++) await new Promise((r) => setTimeout(r, 2));
+      child.kill('SIGTERM');
+      expect(await new Promise((r) => child.once('exit', (code) => r(code)))).toBe(143);
+      expect(run('sh', ['-c', `cd ${runTmp} && find . | head -5`])).toBe('.\n');
+    }
   }, 120_000);
 
   it('a RUN sees only the image\'s environment, keeps the owners it sets, deletes base files with whiteouts, and cannot write on the host', () => {

@@ -26,6 +26,16 @@ func main() {
 }
 `;
 
+/** Seed 001's complete Dockerfile (its builder stage runs go build), on the Go image `base`. */
+export const seed001Dockerfile = (base: string): string => `FROM ${base}
+COPY server.go /build/
+WORKDIR /build
+RUN CGO_ENABLED=0 GOOS=linux GOARCH=amd64 GOARM=6 go build -ldflags '-w -s' -o server
+FROM scratch
+COPY --from=0 /build/server /
+ENTRYPOINT ["/server"]
+`;
+
 /** Builds the static Go server into `outDir/app-server` (CGO_ENABLED=0, -ldflags '-w -s'). */
 export function buildGoServer(workDir: string, outDir: string): string {
   requireTools('go');

@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MINIROOTFS } from '../helpers/alpine-images.js';
-import { makeApkKey, serveStatic, testPackages, writeApkRepo } from '../helpers/apk-repo.js';
+import type { serveStatic } from '../helpers/apk-repo.js';
 import { writeTree } from '../helpers/tmp.js';
+import { alpineWithMirror } from './alpine-mirror.js';
 import { goImage } from './toolchain.js';
 import { requireTools, run, runOcimakeAsync } from './tools.js';
 
@@ -114,14 +114,7 @@ describe('seeds 003 and 004: the complete Dockerfiles, builder stage executed', 
     const present = run('sh', ['-c', `test -d ${xnet}/src/golang.org/x/net/html && echo yes || echo no`]).trim();
     if (present !== 'yes') throw new Error(`interop tools missing: golang.org/x/net in ${xnet}. Install it with: apt-get update && apt-get install -y golang-golang-x-net-dev (or run .ci/run)`);
     goImage(work, golang, '1.7.3', { gopath: xnet });
-    const key = makeApkKey();
-    await writeApkRepo(join(work, 'mirror', 'alpine', 'v3.20', 'main'), testPackages(), key);
-    await writeApkRepo(join(work, 'mirror', 'alpine', 'v3.20', 'community'), [], key);
-    repo = await serveStatic(join(work, 'mirror'));
-    const actx = writeTree(join(work, 'alpine-ctx'), { Dockerfile: `FROM scratch\nADD rootfs.tar.gz /\nCOPY ${key.name} /etc/apk/keys/\nCMD ["/bin/sh"]\n`, [key.name]: key.publicPem });
-    copyFileSync(MINIROOTFS.amd64, join(actx, 'rootfs.tar.gz'));
-    const a = await runOcimakeAsync(['build', actx, '-o', `type=oci,dest=${alpine}`, '-t', 'alpine:latest', '--cache-dir', join(work, 'cache')]);
-    expect(a.code, a.stderr).toBe(0);
+    ({ repo } = await alpineWithMirror(work));
     page = createServer((_req, res) => res.end(PAGE));
     await new Promise<void>((r) => page!.listen(0, '127.0.0.1', r));
     const addr = page.address();

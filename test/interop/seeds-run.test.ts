@@ -3,11 +3,12 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fixture, MINIROOTFS } from '../helpers/alpine-images.js';
-import { makeApkKey, serveStatic, testPackages, writeApkRepo } from '../helpers/apk-repo.js';
+import { fixture } from '../helpers/alpine-images.js';
+import type { serveStatic } from '../helpers/apk-repo.js';
+import { alpineWithMirror } from './alpine-mirror.js';
 import { writeTree } from '../helpers/tmp.js';
 import { buildGoServer } from './go-server.js';
-import { freePort, requireTools, run, runOcimake, runOcimakeAsync } from './tools.js';
+import { freePort, requireTools, run, runOcimakeAsync } from './tools.js';
 
 // Issue 7's acceptance: the Alpine stages of seeds 000 and 003, verbatim but for the base
 // (`alpine:latest` becomes the real Alpine 3.20.3 rootfs in an OCI layout, with the test
@@ -45,14 +46,7 @@ describe('seeds 000 and 003: Alpine stages with RUN apk, natively', () => {
   beforeAll(async () => {
     requireTools('umoci', 'go', 'chroot', 'openssl');
     work = mkdtempSync(join(tmpdir(), 'ocimake-seeds-run-'));
-    const key = makeApkKey();
-    await writeApkRepo(join(work, 'mirror', 'alpine', 'v3.20', 'main'), testPackages(), key);
-    await writeApkRepo(join(work, 'mirror', 'alpine', 'v3.20', 'community'), [], key);
-    repo = await serveStatic(join(work, 'mirror'));
-    const actx = writeTree(join(work, 'alpine-ctx'), { Dockerfile: `FROM scratch\nADD rootfs.tar.gz /\nCOPY ${key.name} /etc/apk/keys/\nCMD ["/bin/sh"]\n`, [key.name]: key.publicPem });
-    copyFileSync(MINIROOTFS.amd64, join(actx, 'rootfs.tar.gz'));
-    const a = runOcimake(['build', actx, '-o', `type=oci,dest=${join(work, 'alpine')}`, '-t', 'alpine:latest', '--progress=plain', '--cache-dir', join(work, 'cache')]);
-    expect(a.code, a.stderr).toBe(0);
+    ({ repo } = await alpineWithMirror(work));
     const bin = join(work, 'bin');
     buildGoServer(work, bin);
     for (const [name, df, file] of [['000', SEED_000, 'app-server'], ['003', SEED_003, 'app']] as const) {

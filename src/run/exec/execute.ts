@@ -5,7 +5,7 @@ import type { Image } from '../../image/image.js';
 import { MergedFs } from '../../image/merged-fs.js';
 import type { LayerEntry } from '../../layer/entry.js';
 import { writeRootfs } from '../../source/extract.js';
-import { parseRunFlags } from '../flags.js';
+import { parseRunFlags, type NetworkMode } from '../flags.js';
 import { resolveRunUser } from '../user-spec.js';
 import { prepareMounts, resolveInTree, type MountSources } from './mounts.js';
 import type { RunSpec } from '../run.js';
@@ -38,7 +38,7 @@ export interface ExecInputs {
   /** The tree in `scratch` is the stage's as the last executed RUN left it, and `image` is that RUN's result: run on it as it is. */
   reuseTree?: boolean;
   /** The network the RUN gets: its own --network, else the build's (`--network`). */
-  network?: 'default' | 'none' | 'host';
+  network?: NetworkMode;
 }
 
 const SKIP = new Set(['proc', 'dev', 'sys']);
