@@ -26,7 +26,7 @@ import { apkCommand } from '../run/apk/apk-command.js';
 import { closest } from '../util/suggest.js';
 import { parseIsolation, type Isolation } from '../run/exec/isolation.js';
 import type { NetworkMode } from '../run/flags.js';
-import { planRuns } from './run-plan.js';
+import { BUILD_COMMAND_NAMES, planRuns } from './run-plan.js';
 import type { SecretSpec } from './run-mounts.js';
 import { resolveCacheDir } from '../store/cache-dir.js';
 import { baseState, stageRef } from './base.js';
@@ -184,7 +184,9 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     cacheDir: cacheRoot, transport: opts, warn,
     ...(opts.apk?.allowUntrusted ? { allowUntrusted: true } : {}), ...(mirror ? { mirror } : {}), ...(opts.apk?.strictScripts ? { strictScripts: true } : {}),
   };
-  const runCommands = new Map<string, Command>([['wget', wget(fetchUrl)], ['curl', curl(fetchUrl)], ['uname', unameCommand(platform)], ['apk', apkCommand(apkOptions)]]);
+  // Typed by BUILD_COMMAND_NAMES, so a plan made before the build knows exactly these.
+  const buildCommands: Record<(typeof BUILD_COMMAND_NAMES)[number], Command> = { wget: wget(fetchUrl), curl: curl(fetchUrl), uname: unameCommand(platform), apk: apkCommand(apkOptions) };
+  const runCommands = new Map<string, Command>(Object.entries(buildCommands));
   // RUNs that would need a program ocimake does not have fail now, before anything is pulled.
   const runPlan = await planRuns(plan.file, plan.stages.filter((s) => needed.has(s.index)), runCommands, opts.isolation ?? parseIsolation(), platform);
   const cacheFrom = (opts.cacheFrom ?? []).map((c) => parseCacheSpec('--cache-from', c));

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { OcimakeError } from '../errors.js';
 import type { Instruction } from '../dockerfile/instructions.js';
-import type { Stage } from '../dockerfile/stages.js';
+import { planDockerfile, type DockerfilePlan, type Stage } from '../dockerfile/stages.js';
 import { hostPlatform } from '../oci/platform.js';
 import type { Platform } from '../oci/schemas.js';
 import { noBackend, probeBackend, type Backend, type Isolation, type Probe } from '../run/exec/isolation.js';
@@ -51,6 +51,29 @@ export async function planRuns(file: string, stages: readonly Stage[], commands:
   // only if one was probed here; auto probes it for that case once the plan is made.
   const backend = executed.size > 0 ? sandbox()?.backend : undefined;
   return { executed, ...(backend ? { backend } : {}), fallback: () => sandbox()?.backend };
+}
+
+/** The commands a build adds to the interpreter's own (build.ts), by name: what a plan made before the build may assume. */
+export const BUILD_COMMAND_NAMES = ['wget', 'curl', 'uname', 'apk'] as const;
+
+/**
+ * True when some RUN of the Dockerfile would be executed under `isolation` (every RUN for
+ * rootless and chroot; for auto, those the interpreter cannot cover). Asked before a build, to
+ * know whether it needs the user namespace of the caller's subordinate ids (cli/reexec.ts).
+ */
+export async function dockerfileExecutes(text: string, file: string, isolation: Isolation): Promise<boolean> {
+  if (isolation === 'native' || !/^\s*run\b/im.test(text)) return false;
+  let plan: DockerfilePlan;
+  try { plan = planDockerfile(text, file); } catch { return false; }
+  const names = new Map<string, Command>(BUILD_COMMAND_NAMES.map((n) => [n, () => Promise.reject(new Error(`${n} is not run while planning`))]));
+  for (const inst of plan.stages.flatMap((s) => s.instructions)) {
+    if (inst.kind !== 'run') continue;
+    if (isolation !== 'auto') return true;
+    try { await precheckRun(file, inst, names); } catch (err) {
+      if (err instanceof OcimakeError && err.code === 'RUN_UNSUPPORTED') return true;
+    }
+  }
+  return false;
 }
 
 /** Executing needs the RUN's platform to be the host's, or a binfmt_misc interpreter for it. */

@@ -1,5 +1,6 @@
 import { parseSecret, parseSsh } from '../builder/run-mounts.js';
 import { parseIsolation } from '../run/exec/isolation.js';
+import { buildInUserns } from './reexec.js';
 import { isNetworkMode, type NetworkMode } from '../run/flags.js';
 import { accessSync, constants, statSync } from 'node:fs';
 import { readDockerfile } from '../dockerfile/read.js';
@@ -73,6 +74,10 @@ export function registerBuild(program: Command): void {
       // Files written after the build (and after a push) are checked first, so a typo does not cost a build.
       for (const [flag, file] of [['--iidfile', o.iidfile], ['--metadata-file', o.metadataFile]] as const) if (file) checkWritableFile(flag, file);
       const platforms = platformOptions(o.platform);
+      const isolation = parseIsolation(o.isolation);
+      // A build that executes RUN runs inside the caller's subordinate ids, where it has them.
+      const userns = await buildInUserns(context, o.file, isolation);
+      if ('status' in userns) { setExitCode(userns.status); return; }
       const progress = new Progress(mode, process.stderr, { multiPlatform: (platforms.platforms?.length ?? 0) > 1 });
       const transport = { ...transportFrom(o, (m) => progress.notice(m)), onTransfer: (e: TransferEvent) => progress.transfer(e) };
       const { buildAndExport } = await import('../builder/export.js');
@@ -85,7 +90,7 @@ export function registerBuild(program: Command): void {
       }
       const result = await buildAndExport({
         context,
-        ...(o.file === '-' ? { dockerfileText: await readDockerfile('-') } : o.file ? { dockerfile: resolve(o.file) } : {}),
+        ...(o.file === '-' ? { dockerfileText: userns.stdinText ?? await readDockerfile('-') } : o.file ? { dockerfile: resolve(o.file) } : {}),
         tags: o.tag,
         push: o.push === true,
         outputs,
@@ -99,7 +104,7 @@ export function registerBuild(program: Command): void {
         ...(o.metadataFile ? { metadataFile: o.metadataFile } : {}),
         ...transport,
         ...(o.cache === false ? { noCache: true } : {}),
-        isolation: parseIsolation(o.isolation),
+        isolation,
         ...(o.network !== undefined ? { network: parseNetwork(o.network) } : {}),
         ...(o.secret.length ? { secrets: Object.fromEntries(o.secret.map(parseSecret)) } : {}),
         ...(o.ssh.length ? { ssh: Object.fromEntries(o.ssh.map((v) => parseSsh(v))) } : {}),

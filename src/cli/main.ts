@@ -11,6 +11,7 @@ import { registerVerify } from './verify-command.js';
 import { registerSign } from './sign-command.js';
 import { removeTrackedTemps } from '../util/temp-files.js';
 import { endSandboxes } from '../run/exec/sandbox.js';
+import { allowReexec, forwardToInner, innerRunning, watchOuter } from './reexec.js';
 import { takeExitCode } from './exit-code.js';
 import { fsErrorInWords } from '../util/fs-paths.js';
 import { redactUrlCredentials } from '../util/redact.js';
@@ -87,6 +88,8 @@ function isClosedStdout(err: unknown): boolean {
  * (not installed when `main` is embedded, e.g. in tests). Each removes this run's temporary files.
  */
 export async function runCli(argv: string[]): Promise<number> {
+  allowReexec();
+  watchOuter();
   if (argv[0] !== 'registry') stopCleanlyOnSignals();
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code !== 'EPIPE') return lastResort(err);
@@ -116,8 +119,15 @@ let signalsHandled = false;
 function stopCleanlyOnSignals(): void {
   if (signalsHandled) return;
   signalsHandled = true;
+  let stopping = false;
   for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
-    process.once(signal, () => {
+    // Once: a Ctrl-C reaches both an outer process and the build it runs in a user namespace
+    // (reexec.ts), which also gets it forwarded; the second must not cut the clean-up short.
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      // The build runs in the inner process, which cleans up itself: wait for it, and exit as it did.
+      if (innerRunning()) { void forwardToInner(signal).then((status) => process.exit(status)); return; }
       // Executed RUNs end first: their trees go only once nothing writes into them.
       void endSandboxes().finally(() => {
         const n = removeTrackedTemps();

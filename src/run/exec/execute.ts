@@ -11,13 +11,16 @@ import { prepareMounts, resolveInTree, type MountSources } from './mounts.js';
 import type { RunSpec } from '../run.js';
 import type { Backend } from './isolation.js';
 import { runInSandbox } from './sandbox.js';
+import { mappedIdCount } from './subids.js';
 import { snapshot, treeChanges } from './tree-diff.js';
 
 // A RUN that needs a real program, executed: the stage's merged filesystem is written out
 // into a scratch tree, the command runs in a sandbox over it (sandbox.ts), and what it changed
 // becomes the layer (tree-diff.ts). As root (chroot), the tree gets the image's owners, so
-// `USER node` finds its home its own; rootless, the tree is the caller's and the image's owners
-// are kept in a side table, as fakeroot does, so the layer still records them. The tree is
+// `USER node` finds its home its own; so it does rootless in a user namespace of subordinate
+// ids (subids.ts), where ocimake is root over the tree; rootless with the caller's id alone, the
+// tree is the caller's and the image's owners are kept in a side table, as fakeroot does, so the
+// layer still records them. The tree is
 // removed once the layer is written (`done`), or kept for the stage's next executed RUN, which
 // runs on it as it is when nothing came between (`reuseTree`): a `FROM golang` base is written
 // out once per stage, not once per RUN.
@@ -57,22 +60,35 @@ export async function executeRun(inp: ExecInputs): Promise<{ entries: readonly L
     const intended = new Map<string, { uid: number; gid: number }>();
     for (const m of inp.image.layers.length ? await mfs.descendants('') : []) intended.set(m.entry.path, { uid: m.entry.uid, gid: m.entry.gid });
     const asRoot = process.getuid?.() === 0;
-    if (inp.backend === 'chroot' && asRoot && !inp.reuseTree) {
+    // Root of the host, or of a user namespace of subordinate ids: the tree gets the image's owners.
+    const ids = mappedIdCount();
+    const owns = (inp.backend === 'chroot' && asRoot) || ids !== undefined;
+    // What the tree cannot hold (rootless with one id; an id outside the namespace) is kept aside.
+    const aside = owns ? new Map<string, { uid: number; gid: number }>() : intended;
+    if (owns && !inp.reuseTree) {
       for (const [path, o] of intended) {
         if (o.uid === 0 && o.gid === 0) continue;
         const p = join(root, path);
+        let m;
+        try { m = await fs.lstat(p); } catch { continue; /* a path the tree writer did not write (a device) */ }
         try {
-          const m = (await fs.lstat(p));
           lchownSync(p, o.uid, o.gid);
           // chown clears setuid and setgid: put them back.
           if (!m.isSymbolicLink() && (m.mode & 0o6000) !== 0) chmodSync(p, m.mode & 0o7777);
-        } catch { /* a path the tree writer did not write (a device) */ }
+        } catch {
+          aside.set(path, o);
+        }
       }
     }
     const user = await resolveRunUser(inp.user, (f) => fs.readFile(join(root, resolveInTree(root, f)), 'utf8').catch(() => ''));
-    if (inp.backend === 'rootless' && (user.uid !== 0 || user.gid !== 0)) {
-      throw new OcimakeError('RUN_UNSUPPORTED', `RUN as USER ${inp.user} needs another user than root in the sandbox, and rootless isolation maps only the caller (as root)`, {
-        hint: 'build as root with --isolation chroot (sudo), or run this step as root (USER root before it, USER again after)',
+    if (inp.backend === 'rootless' && ids === undefined && (user.uid !== 0 || user.gid !== 0)) {
+      throw new OcimakeError('RUN_UNSUPPORTED', `RUN as USER ${inp.user} needs another user than root in the sandbox, and rootless isolation here maps only the caller (as root): it has no subordinate ids`, {
+        hint: 'give the user a range in /etc/subuid and /etc/subgid (usermod --add-subuids 100000-165535 --add-subgids 100000-165535, and the uidmap package), build as root with --isolation chroot (sudo), or run this step as root (USER root before it, USER again after)',
+      });
+    }
+    if (ids !== undefined && (user.uid >= ids || user.gid >= ids)) {
+      throw new OcimakeError('RUN_UNSUPPORTED', `RUN as USER ${inp.user} (${user.uid}:${user.gid}) needs an id outside the ${ids} ids this user namespace maps (0 is the caller, 1…${ids - 1} its subordinate ids)`, {
+        hint: 'give the user a larger range in /etc/subuid and /etc/subgid (65536 ids is usual), or use an id below it',
       });
     }
     // /proc and /dev are mounted on: real directories of the tree (a symlink there is replaced; neither is ever in a layer).
@@ -103,11 +119,12 @@ export async function executeRun(inp: ExecInputs): Promise<{ entries: readonly L
     const after = snapshot(root, SKIP);
     for (const t of excluded) for (const m of [before, after]) for (const k of [...m.keys()]) if (k === t || k.startsWith(`${t}/`)) m.delete(k);
     const me = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+    const single = inp.backend === 'rootless' && ids === undefined;
     const entries = treeChanges(root, before, after, {
-      intended: (p) => (inp.backend === 'rootless' || !asRoot ? intended.get(p) : undefined),
-      // Rootless, the caller is root inside: what it made is root's.
-      uid: (id) => (inp.backend === 'rootless' && id === me.uid ? 0 : id),
-      gid: (id) => (inp.backend === 'rootless' && id === me.gid ? 0 : id),
+      intended: (p) => aside.get(p),
+      // Rootless with one id, the caller is root inside: what it made is root's.
+      uid: (id) => (single && id === me.uid ? 0 : id),
+      gid: (id) => (single && id === me.gid ? 0 : id),
     });
     const createdBy = `RUN ${inp.spec.json ? JSON.stringify(argv) : `${argv.slice(0, -1).join(' ')} ${argv.at(-1)}`} # ocimake ${inp.backend}`;
     return { entries, createdBy, done };

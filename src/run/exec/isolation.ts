@@ -2,11 +2,14 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { OcimakeError } from '../../errors.js';
 import { makeScratchDirSync } from '../../util/temp-files.js';
+import { inMappedUserns } from './subids.js';
 
 // How a RUN that needs a real program is executed (`--isolation`, OCIMAKE_ISOLATION):
 //   native    interpret only; a RUN that needs a program is refused (ocimake's own mode)
 //   rootless  an unprivileged user namespace (util-linux unshare: user, mount and PID
-//             namespaces, the caller mapped to root), then chroot into the stage's tree
+//             namespaces, the caller mapped to root), then chroot into the stage's tree; with
+//             subordinate ids the whole build runs in a user namespace of them (subids.ts) and
+//             the sandbox needs only mount and PID namespaces
 //   chroot    as root (or with CAP_SYS_ADMIN and CAP_SYS_CHROOT): mount and PID namespaces
 //             and chroot, as buildah's chroot isolation; files keep their real owners
 //   auto      native where the interpreter covers the whole RUN, else the first of chroot
@@ -51,11 +54,13 @@ export function probeBackend(want: Isolation): Probe {
 /** Why `b` cannot run here, or undefined when a namespace with a tmpfs mount can be made. */
 function unavailable(b: Backend): string | undefined {
   if (process.platform !== 'linux') return `${process.platform} has no Linux namespaces`;
+  const mapped = inMappedUserns();
+  if (b === 'chroot' && mapped) return 'this build runs as root of a user namespace of subordinate ids, not as root of the host: rootless is the isolation here';
   if (b === 'chroot' && process.getuid?.() !== 0) return 'it needs root (run under sudo, or in a CI container that has CAP_SYS_ADMIN and CAP_SYS_CHROOT)';
   // Named as scratch directories are, so a run killed while probing leaves nothing the next does not sweep.
   const dir = makeScratchDirSync('probe');
   try {
-    const args = [...(b === 'rootless' ? ['--user', '--map-root-user'] : []), '--mount', '--pid', '--fork', '--kill-child', '--', 'mount', '-t', 'tmpfs', 'none', dir];
+    const args = [...(b === 'rootless' && !mapped ? ['--user', '--map-root-user'] : []), '--mount', '--pid', '--fork', '--kill-child', '--', 'mount', '-t', 'tmpfs', 'none', dir];
     const r = spawnSync('unshare', args, { encoding: 'utf8', timeout: 10_000 });
     if (r.error) return (r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'util-linux\'s unshare is not installed' : r.error.message;
     if (r.status === 0) return undefined;

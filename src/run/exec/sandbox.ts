@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Backend } from './isolation.js';
 import type { SandboxBind } from './mounts.js';
+import { inMappedUserns } from './subids.js';
 
 // One executed RUN: util-linux's unshare makes the namespaces (a user namespace with the
 // caller mapped to root for rootless; mount and PID namespaces for both) and mounts /proc in
@@ -59,7 +60,7 @@ export function runInSandbox(r: SandboxRun): Promise<{ status: number; tail: str
     // Ctrl-C, SIGTERM or an error ends the process: the sandbox ends with it (unshare --kill-child).
     process.on('exit', () => { for (const c of live) killGroup(c); });
   }
-  const ns = [...(r.backend === 'rootless' ? ['--user', '--map-root-user'] : []), '--mount', '--pid', ...(r.noNetwork ? ['--net'] : []), '--fork', '--kill-child', `--mount-proc=${r.root}/proc`];
+  const ns = [...(r.backend === 'rootless' && !inMappedUserns() ? ['--user', '--map-root-user'] : []), '--mount', '--pid', ...(r.noNetwork ? ['--net'] : []), '--fork', '--kill-child', `--mount-proc=${r.root}/proc`];
   const env: Record<string, string> = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', OCIMAKE_IMAGE_PATH: r.env.get('PATH') ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
   for (const [k, v] of r.env) if (k !== 'PATH' && !k.startsWith('OCIMAKE_IMAGE_')) env[k] = v;
   const child = spawn('unshare', [...ns, '--', '/bin/sh', '-c', SETUP, 'ocimake-sandbox', r.root, r.workdir, `${r.uid}:${r.gid}`, String(r.binds?.length ?? 0), ...(r.binds ?? []).flatMap((b) => [b.source, b.target, b.readonly ? 'ro' : 'rw']), ...r.argv], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
