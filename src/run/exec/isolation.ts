@@ -65,23 +65,26 @@ function unavailable(b: Backend): string | undefined {
     if (r.error) return (r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'util-linux\'s unshare is not installed' : r.error.message;
     if (r.status === 0) return undefined;
     const said = (r.stderr || r.stdout).trim().split('\n').pop() ?? '';
-    if (b === 'rootless' && appArmorRestricts()) {
-      return 'this host lets unprivileged user namespaces be made but gives them no capabilities (AppArmor: kernel.apparmor_restrict_unprivileged_userns=1, as on Ubuntu 24.04 and GitHub\'s ubuntu-latest); give node an AppArmor profile that allows userns (as rootlesskit documents), or use --isolation chroot under sudo';
-    }
-    if (b === 'rootless' && readSysctl('kernel/unprivileged_userns_clone') === '0') return 'unprivileged user namespaces are turned off (kernel.unprivileged_userns_clone=0)';
-    if (b === 'rootless' && readSysctl('user/max_user_namespaces') === '0') return 'user namespaces are turned off (user.max_user_namespaces=0)';
-    return `unshare failed: ${said || `exit ${r.status}`}`;
+    return whyUnshareFailed(b, said || `exit ${r.status}`, readSysctl);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-function readSysctl(name: string): string | undefined {
-  try { return readFileSync(`/proc/sys/${name}`, 'utf8').trim(); } catch { return undefined; }
+/** Why the probe's unshare failed, in the host's own terms where a sysctl explains it. */
+export function whyUnshareFailed(b: Backend, said: string, sysctl: (name: string) => string | undefined): string {
+  if (b === 'rootless') {
+    if (sysctl('kernel/apparmor_restrict_unprivileged_userns') === '1') {
+      return 'this host lets unprivileged user namespaces be made but gives them no capabilities (AppArmor: kernel.apparmor_restrict_unprivileged_userns=1, as on Ubuntu 24.04 and GitHub\'s ubuntu-latest); give node an AppArmor profile that allows userns (as rootlesskit documents), or use --isolation chroot under sudo';
+    }
+    if (sysctl('kernel/unprivileged_userns_clone') === '0') return 'unprivileged user namespaces are turned off (kernel.unprivileged_userns_clone=0)';
+    if (sysctl('user/max_user_namespaces') === '0') return 'user namespaces are turned off (user.max_user_namespaces=0)';
+  }
+  return `unshare failed: ${said}`;
 }
 
-function appArmorRestricts(): boolean {
-  return readSysctl('kernel/apparmor_restrict_unprivileged_userns') === '1';
+function readSysctl(name: string): string | undefined {
+  try { return readFileSync(`/proc/sys/${name}`, 'utf8').trim(); } catch { return undefined; }
 }
 
 /** The refusal of a RUN that needs `program` where no backend works (or native was asked for). */
