@@ -1,4 +1,5 @@
 import { RunError, wouldExecute } from '../errors.js';
+import { limit, overLimit } from '../../util/limits.js';
 import { Inode } from '../fs/run-fs.js';
 import { expandFields, expandPattern, expandString, patternRegExp } from './expand.js';
 import { absPath, newMeta, type Io, type ShellState } from './state.js';
@@ -36,6 +37,11 @@ export function firstForeignCommand(file: ShNode, sh: Pick<ShellState, 'commands
 
 /** Interprets a parsed script over the RUN's filesystem. Nothing is executed: every command is native. */
 export class Interpreter {
+  private iterations = 0;
+  private depth = 0;
+  private readonly maxIterations = limit('runLoopIterations');
+  private readonly maxDepth = limit('runFunctionDepth');
+
   constructor(readonly sh: ShellState, readonly trace: (line: string) => void) {
     sh.runText = undefined;
   }
@@ -144,7 +150,9 @@ export class Interpreter {
   async whileClause(c: ShNode, io: Io, cond: boolean): Promise<number> {
     let status = 0;
     for (let n = 0; ; n++) {
-      if (n > 100_000) throw new RunError('a while loop ran 100,000 times; stopped', 2);
+      // Counted across every loop of the RUN, and fatal: a status a script could ignore would let
+      // an outer loop go on, or a loop cut short give a wrong image with exit 0.
+      if (++this.iterations > this.maxIterations) throw overLimit('runLoopIterations', `RUN: ${c.Until ? 'until' : 'while'} loops ran more than ${this.maxIterations} times in all`, 'a loop that does not end, or more work than a RUN is interpreted for');
       const ok = (await this.stmts(c.Cond, io, true)) === 0;
       if (ok === Boolean(c.Until)) return status;
       status = await this.stmts(c.Do, io, cond);
@@ -205,7 +213,10 @@ export class Interpreter {
   async dispatch(argv: string[], io: Io): Promise<number> {
     const [name, ...args] = argv as [string, ...string[]];
     const fn = this.sh.functions.get(name);
-    if (fn) return this.stmt(fn, io, false);
+    if (fn) {
+      if (++this.depth > this.maxDepth) throw overLimit('runFunctionDepth', `RUN: the shell function ${name} called functions more than ${this.maxDepth} deep`, 'a function that calls itself without end');
+      try { return await this.stmt(fn, io, false); } finally { this.depth--; }
+    }
     const c = commandName(name);
     const builtin = BUILTINS.get(c);
     try {

@@ -1,0 +1,48 @@
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { alpineLayout } from '../helpers/alpine-images.js';
+import { buildFrom, flatten } from '../helpers/build.js';
+import { tempDir } from '../helpers/tmp.js';
+
+// Issue 27 §1: a native RUN is bounded, and a bound is fatal: never a status a script can
+// ignore (an outer loop going on), never a loop cut short with exit 0 and a wrong image.
+// The limits are lowered here so each probe takes milliseconds; the defaults are the same code.
+
+let base: string;
+beforeAll(() => { base = `oci:${alpineLayout(join(tempDir(), 'alpine')).dir}:3`; });
+const build = (lines: string) => buildFrom(`FROM ${base}\n${lines}\n`, {}, { isolation: 'native' });
+
+const saved = { ...process.env };
+afterEach(() => {
+  for (const k of ['OCIMAKE_MAX_RUN_LOOP_ITERATIONS', 'OCIMAKE_MAX_RUN_FUNCTION_DEPTH']) {
+    if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k];
+  }
+});
+
+describe('native RUN bounds', () => {
+  it('a loop past the limit fails the build, naming the limit; it is not cut short with exit 0', async () => {
+    process.env.OCIMAKE_MAX_RUN_LOOP_ITERATIONS = '50';
+    // Before: /count held the capped count and the build succeeded.
+    await expect(build('RUN i=0; while [ $i -lt 55 ]; do i=$((i+1)); done; echo $i > /count')).rejects.toThrow(/runLoopIterations.*OCIMAKE_MAX_RUN_LOOP_ITERATIONS|past the limit runLoopIterations/s);
+  });
+
+  it('a loop within the limit runs to its end', async () => {
+    process.env.OCIMAKE_MAX_RUN_LOOP_ITERATIONS = '50';
+    const r = await build('RUN i=0; while [ $i -lt 40 ]; do i=$((i+1)); done; echo $i > /count');
+    expect(flatten(r.layers.slice(1)).get('count')?.content).toBe('40\n');
+  });
+
+  it('nested loops share one budget: the inner loop\'s limit is not a status the outer ignores', async () => {
+    process.env.OCIMAKE_MAX_RUN_LOOP_ITERATIONS = '100';
+    await expect(build('RUN while true; do while true; do :; done; done')).rejects.toThrow(/past the limit runLoopIterations/);
+    // 10 × 11 iterations in all: past 100 though each loop alone is within it.
+    await expect(build('RUN i=0; while [ $i -lt 10 ]; do i=$((i+1)); j=0; while [ $j -lt 10 ]; do j=$((j+1)); done; done')).rejects.toThrow(/past the limit runLoopIterations/);
+  });
+
+  it('a function that calls itself without end fails at the depth limit', async () => {
+    process.env.OCIMAKE_MAX_RUN_FUNCTION_DEPTH = '30';
+    await expect(build('RUN f(){ f; }; f')).rejects.toThrow(/past the limit runFunctionDepth/);
+    const r = await build('RUN g(){ echo deep > /deep; }; f(){ g; }; f');
+    expect(flatten(r.layers.slice(1)).get('deep')?.content).toBe('deep\n');
+  });
+});
