@@ -30,20 +30,10 @@ export async function planRuns(file: string, stages: readonly Stage[], commands:
   for (const stage of stages) {
     for (const inst of stage.instructions) {
       if (inst.kind !== 'run') continue;
-      // --isolation rootless|chroot executes every RUN (as buildah and kaniko do); auto only what needs it.
-      if (isolation === 'rootless' || isolation === 'chroot') {
-        if (!sandbox()?.backend) throw atLine(file, inst.line, noBackend(inst.args.join(' ').slice(0, 60), isolation, sandbox()));
-        executed.add(inst);
-        continue;
-      }
-      try {
-        await precheckRun(file, inst, commands);
-      } catch (err) {
-        const program = err instanceof OcimakeError && err.code === 'RUN_UNSUPPORTED' ? /would execute "([^"]*)"|(--mount=type=(?:bind|secret|ssh)) is not supported natively/.exec(err.message)?.slice(1).find(Boolean) : undefined;
-        if (program === undefined) throw err;
-        if (!sandbox()?.backend) throw atLine(file, inst.line, noBackend(program, isolation, sandbox()));
-        executed.add(inst);
-      }
+      const program = await wouldRun(file, inst, commands, isolation);
+      if (program === undefined) continue;
+      if (!sandbox()?.backend) throw atLine(file, inst.line, noBackend(program, isolation, sandbox()));
+      executed.add(inst);
     }
   }
   if (executed.size > 0) checkPlatform(platform);
@@ -51,6 +41,23 @@ export async function planRuns(file: string, stages: readonly Stage[], commands:
   // only if one was probed here; auto probes it for that case once the plan is made.
   const backend = executed.size > 0 ? sandbox()?.backend : undefined;
   return { executed, ...(backend ? { backend } : {}), fallback: () => sandbox()?.backend };
+}
+
+/**
+ * What executing the RUN would run, or undefined when the interpreter covers it (native has no
+ * sandbox, so it is never asked). --isolation rootless|chroot executes every RUN (as buildah and
+ * kaniko do); auto only what needs it. Other errors of the precheck are thrown.
+ */
+async function wouldRun(file: string, inst: Parameters<typeof precheckRun>[1], commands: ReadonlyMap<string, Command>, isolation: Isolation): Promise<string | undefined> {
+  if (isolation === 'rootless' || isolation === 'chroot') return inst.args.join(' ').slice(0, 60);
+  try {
+    await precheckRun(file, inst, commands);
+    return undefined;
+  } catch (err) {
+    const program = err instanceof OcimakeError && err.code === 'RUN_UNSUPPORTED' ? /would execute "([^"]*)"|(--mount=type=(?:bind|secret|ssh)) is not supported natively/.exec(err.message)?.slice(1).find(Boolean) : undefined;
+    if (program === undefined) throw err;
+    return program;
+  }
 }
 
 /** The commands a build adds to the interpreter's own (build.ts), by name: what a plan made before the build may assume. */
@@ -68,10 +75,8 @@ export async function dockerfileExecutes(text: string, file: string, isolation: 
   const names = new Map<string, Command>(BUILD_COMMAND_NAMES.map((n) => [n, () => Promise.reject(new Error(`${n} is not run while planning`))]));
   for (const inst of plan.stages.flatMap((s) => s.instructions)) {
     if (inst.kind !== 'run') continue;
-    if (isolation !== 'auto') return true;
-    try { await precheckRun(file, inst, names); } catch (err) {
-      if (err instanceof OcimakeError && err.code === 'RUN_UNSUPPORTED') return true;
-    }
+    // A RUN the precheck refuses otherwise fails the build, which says why.
+    if ((await wouldRun(file, inst, names, isolation).catch(() => undefined)) !== undefined) return true;
   }
   return false;
 }

@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { Socket } from 'node:net';
+import { constants } from 'node:os';
 import { join, resolve } from 'node:path';
 import { dockerfileExecutes } from '../builder/run-plan.js';
 import { readDockerfile } from '../dockerfile/read.js';
@@ -45,7 +46,7 @@ export async function buildInUserns(context: string, file: string | undefined, i
   return new Promise((resolveStatus) => {
     child.once('close', (code, signal) => {
       inner = undefined;
-      resolveStatus({ status: code ?? 128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 9) });
+      resolveStatus({ status: code ?? 128 + (signal ? constants.signals[signal] : 0) });
     });
   });
 }
@@ -60,7 +61,7 @@ export function forwardToInner(signal: NodeJS.Signals): Promise<number> {
   const c = inner;
   if (!c) return Promise.resolve(128);
   return new Promise((resolveStatus) => {
-    c.once('close', (code) => resolveStatus(code ?? 128 + (signal === 'SIGINT' ? 2 : 15)));
+    c.once('close', (code, by) => resolveStatus(code ?? 128 + constants.signals[by ?? signal]));
     c.kill(signal);
   });
 }

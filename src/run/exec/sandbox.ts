@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { constants } from 'node:os';
 import type { Backend } from './isolation.js';
 import type { SandboxBind } from './mounts.js';
 import { inMappedUserns } from './subids.js';
@@ -87,7 +88,7 @@ export function runInSandbox(r: SandboxRun): Promise<{ status: number; tail: str
     child.once('error', (err) => { live.delete(child); reject(err); });
     child.once('close', (code, signal) => {
       live.delete(child);
-      resolve({ status: code ?? 128 + (signal ? signalNumber(signal) : 0), tail });
+      resolve({ status: code ?? 128 + (signal ? constants.signals[signal] : 0), tail });
     });
   });
 }
@@ -111,6 +112,3 @@ export function endSandboxes(ms = 2000): Promise<void> {
   return Promise.race([Promise.all(waits).then(() => {}), new Promise<void>((r) => setTimeout(r, ms).unref())]);
 }
 
-function signalNumber(signal: NodeJS.Signals): number {
-  return ({ SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 } as Record<string, number>)[signal] ?? 0;
-}

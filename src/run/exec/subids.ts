@@ -45,27 +45,32 @@ export function subidMap(): SubidMap | { why: string } {
   return { uid, gid, subuid, subgid };
 }
 
+let mapped: { count: number | undefined } | undefined;
+
 /**
- * True when this process is root of a user namespace that maps more than one id (made by
- * spawnMapped): it may chown to the mapped ids, and sandboxes need no user namespace of their own.
+ * The number of ids (0…n-1) of the user namespace this process is root of, when it maps more
+ * than one (made by spawnMapped): it may chown to them, and sandboxes need no user namespace of
+ * their own. Undefined in the initial namespace or outside one. A process's map never changes
+ * once written, so it is read once.
  */
-export function inMappedUserns(): boolean {
-  if (process.getuid?.() !== 0) return false;
-  try {
-    const lines = readFileSync('/proc/self/uid_map', 'utf8').trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number));
-    // The initial namespace maps 0…2^32-2 onto itself.
-    if (lines.length === 1 && lines[0]![0] === 0 && lines[0]![1] === 0 && lines[0]![2] === 4294967295) return false;
-    return lines.reduce((n, l) => n + (l[2] ?? 0), 0) > 1;
-  } catch {
-    return false;
+export function mappedIdCount(): number | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  if (!mapped) {
+    let count: number | undefined;
+    try {
+      const lines = readFileSync('/proc/self/uid_map', 'utf8').trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number));
+      // The initial namespace maps 0…2^32-2 onto itself.
+      const initial = lines.length === 1 && lines[0]![0] === 0 && lines[0]![1] === 0 && lines[0]![2] === 4294967295;
+      if (!initial && lines.reduce((n, l) => n + (l[2] ?? 0), 0) > 1) count = Math.max(...lines.map((l) => (l[0] ?? 0) + (l[2] ?? 0)));
+    } catch { /* no /proc: not in one */ }
+    mapped = { count };
   }
+  return mapped.count;
 }
 
-/** The number of ids a mapped user namespace holds (0…n-1), or undefined outside one. */
-export function mappedIdCount(): number | undefined {
-  if (!inMappedUserns()) return undefined;
-  const lines = readFileSync('/proc/self/uid_map', 'utf8').trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number));
-  return Math.max(...lines.map((l) => (l[0] ?? 0) + (l[2] ?? 0)));
+/** True when this process is root of a user namespace of subordinate ids (see mappedIdCount). */
+export function inMappedUserns(): boolean {
+  return mappedIdCount() !== undefined;
 }
 
 // The child makes its user namespace (unshare --user), says so on fd 3, and waits there until
