@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import dockerignore, { type Ignore } from '@balena/dockerignore';
 import { OcimakeError } from '../errors.js';
-import { hasGlob, segmentRegExp } from '../util/glob.js';
+import { hasGlob, segmentGlob } from '../util/glob.js';
 
 // The package is CommonJS with an ESM-style `default` in its types; take the function either way.
 type MakeIgnore = (opts?: { ignorecase?: boolean }) => Ignore;
@@ -122,7 +122,7 @@ export class BuildContext {
           next.push(base === '' ? seg : `${base}/${seg}`);
           continue;
         }
-        const re = segmentRegExp(seg);
+        const re = segmentGlob(seg);
         const dir = await fs.readdir(this.abs(base)).catch(() => [] as string[]);
         for (const name of dir.sort()) if (re.test(name)) next.push(base === '' ? name : `${base}/${name}`);
       }

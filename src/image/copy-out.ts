@@ -1,7 +1,7 @@
 import { OcimakeError } from '../errors.js';
 import type { EntrySource, LayerEntry, ReadySource } from '../layer/entry.js';
 import type { MergedEntry, MergedFs } from './merged-fs.js';
-import { hasGlob, segmentRegExp } from '../util/glob.js';
+import { hasGlob, segmentGlob } from '../util/glob.js';
 import { collectIfGrown } from '../util/heap.js';
 
 /** The source of every empty file: one object, not one per file. */
@@ -118,7 +118,7 @@ export async function expandGlob(mfs: MergedFs, pattern: string): Promise<string
       const dir = await mfs.lookup(base === '' ? '/' : base);
       if (!dir || dir.entry.entry.type !== 'directory') continue;
       const prefix = dir.path === '' ? '' : `${dir.path}/`;
-      const re = segmentRegExp(seg);
+      const re = segmentGlob(seg);
       for (const e of await mfs.descendants(dir.path)) {
         const name = e.entry.path.slice(prefix.length);
         if (!name.includes('/') && re.test(name)) next.push(base === '' ? name : `${base}/${name}`);

@@ -45,4 +45,20 @@ describe('native RUN bounds', () => {
     const r = await build('RUN g(){ echo deep > /deep; }; f(){ g; }; f');
     expect(flatten(r.layers.slice(1)).get('deep')?.content).toBe('deep\n');
   });
+
+  it('pattern removal and replacement do not backtrack (13 stars against 40 a\'s ended never before)', async () => {
+    const stars = `${'*a'.repeat(12)}*b`;
+    const r = await build(`RUN x=${'a'.repeat(40)}; echo "\${x#${stars}}|\${x%%${stars}}|\${x/${stars}/z}|\${x//a/b}" > /out; case $x in ${stars}) echo hit >> /out;; esac`);
+    expect(flatten(r.layers.slice(1)).get('out')?.content).toBe(`${'a'.repeat(40)}|${'a'.repeat(40)}|${'a'.repeat(40)}|${'b'.repeat(40)}\n`);
+  });
+
+  it('grep and sed patterns that backtrack exponentially end (V8\'s linear engine takes over), -i and -w included', async () => {
+    const a40 = 'a'.repeat(40);
+    const r = await build([
+      `RUN echo ${a40} > /in; (grep -E '(a*)*b' /in || echo none) > /out; (grep -iE '(A*)*B' /in || echo none) >> /out`,
+      `RUN (grep -wE '(a*)*b' /in || echo none) >> /out; grep -c '\\(a*\\)*' /in >> /out; sed -E 's/(a*)*b/X/' /in >> /out`,
+      `RUN echo 'ab12 CD' | grep -qE '[[:digit:]]{2}' && echo ere-class >> /out; echo 'x Word y' | grep -iw 'word' >> /out`,
+    ].join('\n'));
+    expect(flatten(r.layers.slice(1)).get('out')?.content).toBe(`none\nnone\nnone\n1\n${a40}\nere-class\nx Word y\n`);
+  });
 });

@@ -1,7 +1,7 @@
 import { OcimakeError } from '../../errors.js';
 import { RunError } from '../errors.js';
 import { baseOf, joinPath, type Node } from '../fs/run-fs.js';
-import { patternRegExp } from '../shell/expand.js';
+import { shellPattern } from '../shell/expand.js';
 import { absPath, type Command, type Io } from '../shell/state.js';
 
 // busybox find, natively: the cleanup RUNs end with (official images prune tests and caches with
@@ -36,10 +36,10 @@ function parse(tokens: string[], exec: (argv: string[], v: Visit) => Promise<boo
       }
       case '!': case '-not': { const p = primary(); return async (v) => !(await p(v)); }
       case '-name': case '-iname': {
-        const re = patternRegExp(t === '-iname' ? (tokens[i++] ?? '').toLowerCase() : tokens[i++] ?? '', true);
+        const re = shellPattern(t === '-iname' ? (tokens[i++] ?? '').toLowerCase() : tokens[i++] ?? '', true);
         return async (v) => re.test(t === '-iname' ? baseOf(v.shown).toLowerCase() : baseOf(v.shown));
       }
-      case '-path': case '-wholename': { const re = patternRegExp(tokens[i++] ?? '', true); return async (v) => re.test(v.shown); }
+      case '-path': case '-wholename': { const re = shellPattern(tokens[i++] ?? '', true); return async (v) => re.test(v.shown); }
       case '-type': {
         const want = tokens[i++];
         const of: Record<string, Node['type']> = { f: 'file', d: 'directory', l: 'symlink' };

@@ -2,7 +2,8 @@ import { RunError } from '../errors.js';
 import { Inode } from '../fs/run-fs.js';
 import { absPath, type Command } from '../shell/state.js';
 import { parseOpts } from './opts.js';
-import { breToJs, readOperand } from './text.js';
+import { posixRegExp } from './regex.js';
+import { readOperand } from './text.js';
 
 // sed, the part Dockerfiles use: s///, d, p, a/i/c, with line, $ and /re/ addresses and
 // ranges; -i edits in place (the file keeps its inode, owner and mode), -n, -e, -E/-r.
@@ -11,7 +12,7 @@ type Addr = { line: number } | { last: true } | { re: RegExp };
 interface Cmd { a1?: Addr; a2?: Addr; neg: boolean; op: string; re?: RegExp; rep?: string; global?: boolean; nth?: number; print?: boolean; text?: string; inRange?: boolean }
 
 function regex(src: string, ere: boolean, flags: string): RegExp {
-  return new RegExp(ere ? src : breToJs(src), flags);
+  return posixRegExp(src, { syntax: ere ? 'ere' : 'bre', icase: flags.includes('i'), flags: flags.replace('i', ''), what: 'sed' });
 }
 
 /** Reads a delimited field at `i` (after the delimiter), honouring `\delim`; returns it and the index after the closing delimiter. */

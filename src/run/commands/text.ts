@@ -2,6 +2,7 @@ import { RunError } from '../errors.js';
 import { writeFileAt } from '../shell/interp.js';
 import { absPath, type Command, type ShellState } from '../shell/state.js';
 import { eachOperand, parseOpts } from './opts.js';
+import { posixRegExp } from './regex.js';
 
 export async function readOperand(sh: ShellState, p: string, stdin: Buffer): Promise<Buffer> {
   if (p === '-') return stdin;
@@ -109,13 +110,13 @@ const grep: Command = async (args, io, sh) => {
   const o = parseOpts('grep', args, 'qvEFicxwse:lhHn');
   const pats = o.values.get('e') ?? (o.rest.length > 0 ? [o.rest.shift()!] : []);
   if (pats.length === 0) throw new RunError('usage: grep [-qvEFicxw] PATTERN [FILE...]', 2);
-  const flags = o.flags.has('i') ? 'i' : '';
-  const res = pats.map((p) => {
-    let src = o.flags.has('F') ? p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') : o.flags.has('E') ? p : breToJs(p);
-    if (o.flags.has('w')) src = `(?<![A-Za-z0-9_])(?:${src})(?![A-Za-z0-9_])`;
-    if (o.flags.has('x')) src = `^(?:${src})$`;
-    return new RegExp(src, flags);
-  });
+  const syntax = o.flags.has('F') ? 'fixed' : o.flags.has('E') ? 'ere' : 'bre';
+  // -w without look-behind, which V8's linear engine lacks: grep only asks whether a line matches.
+  const wrap = (js: string) => {
+    if (o.flags.has('w')) js = `(?:^|[^A-Za-z0-9_])(?:${js})(?:[^A-Za-z0-9_]|$)`;
+    return o.flags.has('x') ? `^(?:${js})$` : js;
+  };
+  const res = pats.map((p) => posixRegExp(p, { syntax, icase: o.flags.has('i'), wrap, what: 'grep' }));
   let count = 0;
   for (const f of o.rest.length === 0 ? ['-'] : o.rest) {
     let data: Buffer;
@@ -135,46 +136,6 @@ const grep: Command = async (args, io, sh) => {
   }
   if (o.flags.has('c')) io.out(`${count}\n`);
   return count > 0 ? 0 : 1;
-};
-
-/** A POSIX basic regular expression as a JavaScript one (busybox and GNU extensions \+ \? \| included). */
-export function breToJs(re: string): string {
-  let out = '';
-  for (let i = 0; i < re.length; i++) {
-    const c = re[i]!;
-    if (c === '\\' && i + 1 < re.length) {
-      const n = re[++i]!;
-      if ('(){}+?|'.includes(n)) out += n;
-      else if (/[1-9]/.test(n)) out += `\\${n}`;
-      else if (n === 'n') out += '\\n';
-      else if (n === 't') out += '\\t';
-      else if (n === '<' || n === '>') out += '\\b';
-      else out += /[A-Za-z0-9]/.test(n) ? `\\${n}` : `\\${n}`;
-    } else if ('(){}+?|'.includes(c)) out += `\\${c}`;
-    else if (c === '[') {
-      const end = bracketEnd(re, i);
-      if (end < 0) { out += '\\['; continue; }
-      out += re.slice(i, end + 1).replace(/\[:(\w+):\]/g, (_m, cls: string) => POSIX_CLASSES[cls] ?? '');
-      i = end;
-    } else if (c === '*' && (out === '' || out.endsWith('^'))) out += '\\*';
-    else out += c;
-  }
-  return out;
-}
-
-/** The index of the `]` closing the bracket expression at `i` (classes like [:alpha:] inside), or -1. */
-function bracketEnd(re: string, i: number): number {
-  let j = i + 1;
-  if (re[j] === '^') j++;
-  if (re[j] === ']') j++;
-  while (j < re.length && re[j] !== ']') {
-    if (re.startsWith('[:', j)) { const k = re.indexOf(':]', j + 2); if (k < 0) return -1; j = k + 2; } else j++;
-  }
-  return j < re.length ? j : -1;
-}
-
-const POSIX_CLASSES: Record<string, string> = {
-  alpha: 'A-Za-z', digit: '0-9', alnum: 'A-Za-z0-9', upper: 'A-Z', lower: 'a-z', space: ' \\t\\n\\r\\f\\v', blank: ' \\t', punct: '!-\\/:-@\\[-`{-~', xdigit: '0-9A-Fa-f',
 };
 
 export const TEXT_COMMANDS: [string, Command][] = [

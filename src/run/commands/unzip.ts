@@ -1,9 +1,10 @@
 import yauzl from 'yauzl';
 import { OcimakeError } from '../../errors.js';
 import { limit, overLimit } from '../../util/limits.js';
+import type { Glob } from '../../util/glob.js';
 import { RunError } from '../errors.js';
 import { Inode, type Meta } from '../fs/run-fs.js';
-import { patternRegExp } from '../shell/expand.js';
+import { shellPattern } from '../shell/expand.js';
 import { absPath, type Command } from '../shell/state.js';
 import { mkdirParents } from './files.js';
 import { parseOpts } from './opts.js';
@@ -20,7 +21,7 @@ const S_IFLNK = 0o120000;
 const S_IFDIR = 0o040000;
 
 /** A member pattern as busybox matches it (fnmatch without FNM_PATHNAME: `*` matches `/` too). */
-const globRe = (g: string): RegExp => patternRegExp(g, true);
+const globRe = (g: string): Glob => shellPattern(g, true);
 
 export const unzipCommand: Command = async (args, io, sh) => {
   // -x takes every operand after it (until -d) as an exclusion, as busybox does.

@@ -1,5 +1,5 @@
 import { RunError } from '../errors.js';
-import { globRegExp } from '../../util/glob.js';
+import { compileGlob, type Glob } from '../../util/glob.js';
 import { joinPath } from '../fs/run-fs.js';
 import type { ShellState } from './state.js';
 import { ARITH, OP, typeOf, type ShNode } from './syntax.js';
@@ -106,10 +106,9 @@ async function paramExp(p: ShNode, sh: ShellState, subst: Subst): Promise<string
   if (p.Length) return String((value ?? '').length);
   if (p.Slice || p.Index || p.Excl || p.Names) throw new RunError(`\${${name}...}: bash expansion not interpreted here`, 2);
   if (p.Repl) {
-    const pat = patternRegExp(await expandPattern(p.Repl.Orig, sh, subst), true);
+    const src = await expandPattern(p.Repl.Orig, sh, subst);
     const to = await expandString(p.Repl.With, sh, subst);
-    const re = new RegExp(pat.source.slice(1, -1), p.Repl.All ? 'gs' : 's');
-    return (value ?? '').replace(re, () => to);
+    return src === '' ? value ?? '' : replacePattern(value ?? '', shellPattern(src, true), to, Boolean(p.Repl.All));
   }
   const exp = p.Exp;
   if (!exp) {
@@ -133,17 +132,14 @@ async function paramExp(p: ShNode, sh: ShellState, subst: Subst): Promise<string
       return value!;
     case OP.remSmallPrefix: case OP.remLargePrefix: case OP.remSmallSuffix: case OP.remLargeSuffix: {
       const v = value ?? '';
-      const pat = patternRegExp(await expandPattern(exp.Word, sh, subst), true);
-      const body = pat.source.slice(1, -1);
-      const prefix = op === OP.remSmallPrefix || op === OP.remLargePrefix;
+      const pat = shellPattern(await expandPattern(exp.Word, sh, subst), true);
       const large = op === OP.remLargePrefix || op === OP.remLargeSuffix;
-      const lens = [...Array(v.length + 1).keys()];
-      if (large === prefix) lens.reverse();
-      for (const n of lens) {
-        const piece = prefix ? v.slice(0, n) : v.slice(v.length - n);
-        if (new RegExp(`^(?:${body})$`, 's').test(piece)) return prefix ? v.slice(n) : v.slice(0, v.length - n);
+      if (op === OP.remSmallPrefix || op === OP.remLargePrefix) {
+        const n = pat.prefix(v, large);
+        return n < 0 ? v : v.slice(n);
       }
-      return v;
+      const n = pat.suffix(v, large);
+      return n < 0 ? v : v.slice(0, v.length - n);
     }
     default:
       throw new RunError(`\${${name}...}: expansion not interpreted here`, 2);
@@ -206,9 +202,27 @@ function escapeGlob(s: string): string {
   return s.replace(/[*?[\]\\]/g, '\\$&');
 }
 
-/** A shell pattern as a RegExp: `*`, `?`, `[...]` (with `!` or `^`), `\` escapes. `slash`: may `*` match `/`. */
-export function patternRegExp(pattern: string, slash: boolean): RegExp {
-  return globRegExp(pattern, { slash, negators: '!^', unclosed: 'literal' });
+/** A shell pattern: `*`, `?`, `[...]` (with `!` or `^`, POSIX classes), `\` escapes. `slash`: may `*` match `/`. */
+export function shellPattern(pattern: string, slash: boolean): Glob {
+  return compileGlob(pattern, { slash, negators: '!^', unclosed: 'literal' });
+}
+
+/** `${v/pat/to}` and `${v//pat/to}`: the leftmost, longest match, replaced once or everywhere. */
+function replacePattern(v: string, pat: Glob, to: string, all: boolean): string {
+  let out = '';
+  let at = 0;
+  for (let m = pat.find(v, 0); m; m = all ? pat.find(v, at) : undefined) {
+    const [start, end] = m;
+    out += v.slice(at, start) + to;
+    at = end;
+    if (end === start) {
+      if (end >= v.length) break;
+      const step = (v.codePointAt(end)! > 0xffff ? 2 : 1);
+      out += v.slice(end, end + step);
+      at = end + step;
+    }
+  }
+  return out + v.slice(at);
 }
 
 /** Pathname expansion of one field: matches in the RUN's filesystem, sorted; no match keeps the word. */
@@ -227,7 +241,7 @@ async function glob(field: Seg[], sh: ShellState): Promise<string[]> {
       if (!isPat) { next.push(joinRel(base, seg.replace(/\\(.)/g, '$1'))); continue; }
       const { path, node } = await sh.fs.resolve(dirAbs, true);
       if (node?.type !== 'directory') continue;
-      const re = patternRegExp(seg, false);
+      const re = shellPattern(seg, false);
       for (const name of await sh.fs.readdir(path)) {
         if (name.startsWith('.') && !seg.startsWith('.')) continue;
         if (re.test(name)) next.push(joinRel(base, name));

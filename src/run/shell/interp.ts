@@ -1,7 +1,7 @@
 import { RunError, wouldExecute } from '../errors.js';
 import { limit, overLimit } from '../../util/limits.js';
 import { Inode } from '../fs/run-fs.js';
-import { expandFields, expandPattern, expandString, patternRegExp } from './expand.js';
+import { expandFields, expandPattern, expandString, shellPattern } from './expand.js';
 import { absPath, newMeta, type Io, type ShellState } from './state.js';
 import { OP, typeOf, walk, type ShNode } from './syntax.js';
 import { BUILTINS } from './builtins.js';
@@ -163,7 +163,7 @@ export class Interpreter {
     const word = await expandString(c.Word, this.sh, this.subst);
     for (const item of c.Items as ShNode[]) {
       for (const p of item.Patterns as ShNode[]) {
-        if (patternRegExp(await expandPattern(p, this.sh, this.subst), true).test(word)) return this.stmts(item.Stmts, io, cond);
+        if (shellPattern(await expandPattern(p, this.sh, this.subst), true).test(word)) return this.stmts(item.Stmts, io, cond);
       }
     }
     return 0;
