@@ -85,7 +85,7 @@ export async function precheckRun(file: string, inst: { line: number; json: bool
       if (foreign !== undefined) throw wouldExecute(foreign);
     } else if (!commands.has(commandName(script.argv[0]!))) throw wouldExecute(script.argv[0]!);
   } catch (err) {
-    if (err instanceof OcimakeError) throw new OcimakeError(err.code, `${file}:${inst.line}: ${err.message.startsWith('RUN ') ? '' : 'RUN: '}${err.message}`, { ...(err.hint ? { hint: err.hint } : {}), cause: err });
+    if (err instanceof OcimakeError) throw new OcimakeError(err.code, `${file}:${inst.line}: ${/^RUN[ :]/.test(err.message) ? '' : 'RUN: '}${err.message}`, { ...(err.hint ? { hint: err.hint } : {}), cause: err });
     throw err;
   }
 }
@@ -151,19 +151,34 @@ export async function runNative(inp: RunInputs): Promise<{ entries: readonly Lay
     user, umask: 0o022, lastStatus: 0, functions: new Map(), commands,
   };
   const out: string[] = [];
-  const log = (s: string) => { for (const line of s.split('\n')) if (line !== '') { out.push(line); inp.log?.(line); } };
+  const log = (s: string) => {
+    for (const line of s.split('\n')) {
+      if (line === '') continue;
+      out.push(line);
+      if (out.length > 5) out.shift();
+      inp.log?.(line);
+    }
+  };
   const io: Io = { stdin: Buffer.alloc(0), out: (d) => log(Buffer.from(d).toString('utf8')), err: (d) => log(d) };
   const interp = new Interpreter(sh, log);
   let status: number;
-  if (file) {
-    if ('opts' in script) {
-      const { BUILTINS } = await import('./shell/builtins.js');
-      const opts = script.opts.filter((o) => o !== '-c');
-      if (opts.length > 0) await BUILTINS.get('set')!(opts, io, sh, interp);
+  try {
+    if (file) {
+      if ('opts' in script) {
+        const { BUILTINS } = await import('./shell/builtins.js');
+        const opts = script.opts.filter((o) => o !== '-c');
+        if (opts.length > 0) await BUILTINS.get('set')!(opts, io, sh, interp);
+      }
+      status = await interp.runFile(file, io);
+    } else {
+      status = await interp.dispatch((script as { argv: string[] }).argv, io);
     }
-    status = await interp.runFile(file, io);
-  } else {
-    status = await interp.dispatch((script as { argv: string[] }).argv, io);
+  } catch (e) {
+    // V8's own bounds on a string or a buffer: a value past them is a limit, not a crash.
+    const tooBig = (e instanceof RangeError && /Invalid string length|Array buffer allocation failed|Invalid (typed )?array length/.test(e.message))
+      || (e instanceof Error && 'code' in e && e.code === 'ERR_OUT_OF_RANGE');
+    if (tooBig) throw new OcimakeError('LIMIT_EXCEEDED', `a value grew past what Node can hold (${(e as Error).message})`, { hint: 'the RUN builds a string or file larger than Node allows; make it smaller, or let it execute (--isolation rootless or chroot)' });
+    throw e;
   }
   if (status !== 0) {
     const tail = out.slice(-5).join('\n');

@@ -24,7 +24,8 @@ export const LIMIT_SPECS = {
   urlFileSize: { env: 'OCIMAKE_MAX_URL_SIZE', default: 8 * (1 << 30), unit: 'bytes', what: 'the size of a file ADD <url> downloads (refused before reading when the server says it is larger, cut off at the limit when it does not)' },
   runLoopIterations: { env: 'OCIMAKE_MAX_RUN_LOOP_ITERATIONS', default: 100_000, unit: 'count', what: 'the iterations of all while and until loops of one natively interpreted RUN, nested ones included (a RUN past it fails; it is never cut short)' },
   runFunctionDepth: { env: 'OCIMAKE_MAX_RUN_FUNCTION_DEPTH', default: 1000, unit: 'count', what: 'how deep shell functions of one natively interpreted RUN may call each other' },
-  runFileSize: { env: 'OCIMAKE_MAX_RUN_FILE_SIZE', default: 1 << 30, unit: 'bytes', what: 'what one RUN command holds in memory: a download (wget, curl), or the members an archive unpacks to (tar, unzip, gunzip)' },
+  runStringSize: { env: 'OCIMAKE_MAX_RUN_STRING_SIZE', default: 64 << 20, unit: 'bytes', what: 'the length of one expanded word, variable value or command substitution output of a natively interpreted RUN' },
+  runFileSize: { env: 'OCIMAKE_MAX_RUN_FILE_SIZE', default: 1 << 30, unit: 'bytes', what: 'what one natively interpreted RUN holds in memory at a time: a file it writes, a pipe or redirection, a download (wget, curl), or the members an archive unpacks to (tar, unzip, gunzip)' },
 } as const satisfies Record<string, LimitSpec>;
 
 export type LimitName = keyof typeof LIMIT_SPECS;

@@ -14,7 +14,7 @@ const build = (lines: string) => buildFrom(`FROM ${base}\n${lines}\n`, {}, { iso
 
 const saved = { ...process.env };
 afterEach(() => {
-  for (const k of ['OCIMAKE_MAX_RUN_LOOP_ITERATIONS', 'OCIMAKE_MAX_RUN_FUNCTION_DEPTH']) {
+  for (const k of ['OCIMAKE_MAX_RUN_LOOP_ITERATIONS', 'OCIMAKE_MAX_RUN_FUNCTION_DEPTH', 'OCIMAKE_MAX_RUN_STRING_SIZE', 'OCIMAKE_MAX_RUN_FILE_SIZE']) {
     if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k];
   }
 });
@@ -60,5 +60,23 @@ describe('native RUN bounds', () => {
       `RUN echo 'ab12 CD' | grep -qE '[[:digit:]]{2}' && echo ere-class >> /out; echo 'x Word y' | grep -iw 'word' >> /out`,
     ].join('\n'));
     expect(flatten(r.layers.slice(1)).get('out')?.content).toBe(`none\nnone\nnone\n1\n${a40}\nere-class\nx Word y\n`);
+  });
+
+  it('a value that doubles without end fails at runStringSize, not with a raw "Invalid string length"', async () => {
+    process.env.OCIMAKE_MAX_RUN_STRING_SIZE = '64KiB';
+    // Before: 31 doublings died with "RUN: Invalid string length".
+    await expect(build('RUN x=a; i=0; while [ $i -lt 31 ]; do x=$x$x; i=$((i+1)); done')).rejects.toThrow(/word expanded to more than 65536 characters: past the limit runStringSize \(64 KiB\)/);
+    await expect(build('RUN x=a; i=0; while [ $i -lt 16 ]; do x=$x$x; i=$((i+1)); done; echo $x > /big; y=$(cat /big)')).rejects.toThrow(/command substitution held more than 65536 bytes: past the limit runStringSize/);
+    const r = await build('RUN x=a; i=0; while [ $i -lt 15 ]; do x=$x$x; i=$((i+1)); done; echo ${#x} > /len');
+    expect(flatten(r.layers.slice(1)).get('len')?.content).toBe('32768\n');
+  });
+
+  it('a file, a redirection or a pipe that doubles without end fails at runFileSize', async () => {
+    process.env.OCIMAKE_MAX_RUN_FILE_SIZE = '64KiB';
+    // Before: 40 doublings held 8 GB and died in Buffer.concat after a minute.
+    const doubling = (step: string) => `RUN i=0; echo a > /f; while [ $i -lt 40 ]; do ${step}; mv /g /f; i=$((i+1)); done`;
+    await expect(build(doubling('cat /f /f > /g'))).rejects.toThrow(/Dockerfile:2: RUN: the redirection to \/g held more than 65536 bytes: past the limit runFileSize \(64 KiB\)/);
+    await expect(build(doubling('cat /f /f | cat > /g'))).rejects.toThrow(/a pipe held more than 65536 bytes: past the limit runFileSize/);
+    await expect(build('RUN i=0; echo aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa > /f; while [ $i -lt 2000 ]; do cat /f >> /g; i=$((i+1)); done')).rejects.toThrow(/\/g would be larger than 65536 bytes: past the limit runFileSize/);
   });
 });

@@ -1,5 +1,6 @@
 import { RunError } from '../errors.js';
 import { compileGlob, type Glob } from '../../util/glob.js';
+import { limit, overLimit } from '../../util/limits.js';
 import { joinPath } from '../fs/run-fs.js';
 import type { ShellState } from './state.js';
 import { ARITH, OP, typeOf, type ShNode } from './syntax.js';
@@ -37,7 +38,14 @@ export async function expandPattern(w: ShNode | null, sh: ShellState, subst: Sub
 async function wordSegs(w: ShNode, sh: ShellState, subst: Subst, quoted: boolean): Promise<Seg[]> {
   const segs: Seg[] = [];
   const parts: ShNode[] = w.Parts;
-  for (let i = 0; i < parts.length; i++) segs.push(...(await partSegs(parts[i], sh, subst, quoted, i === 0)));
+  let length = 0;
+  for (let i = 0; i < parts.length; i++) {
+    for (const s of await partSegs(parts[i], sh, subst, quoted, i === 0)) {
+      length += s.text.length;
+      segs.push(s);
+    }
+    if (length > limit('runStringSize')) throw overLimit('runStringSize', `a word expanded to more than ${limit('runStringSize')} characters`, 'a value that doubles without end, or more data than a shell variable should hold (write it to a file)');
+  }
   return segs;
 }
 

@@ -5,6 +5,7 @@ import { expandFields, expandPattern, expandString, shellPattern } from './expan
 import { absPath, newMeta, type Io, type ShellState } from './state.js';
 import { OP, typeOf, walk, type ShNode } from './syntax.js';
 import { BUILTINS } from './builtins.js';
+import { Sink } from './sink.js';
 import { findProgram } from '../run.js';
 
 /** `exit`, or `set -e` ending the script: unwinds to the top with a status. */
@@ -107,9 +108,9 @@ export class Interpreter {
     }
     if (c.Op === OP.pipe || c.Op === OP.pipeAll) {
       // Each side runs to completion in turn: the left's output is the right's input.
-      const chunks: Buffer[] = [];
-      const left = await this.stmt(c.X, { ...io, out: (d) => chunks.push(Buffer.from(d)), ...(c.Op === OP.pipeAll ? { err: (d: string) => chunks.push(Buffer.from(d)) } : {}) }, true);
-      const right = await this.stmt(c.Y, { ...io, stdin: Buffer.concat(chunks) }, cond);
+      const pipe = new Sink('runFileSize', 'a pipe');
+      const left = await this.stmt(c.X, { ...io, out: pipe.push, ...(c.Op === OP.pipeAll ? { err: pipe.push } : {}) }, true);
+      const right = await this.stmt(c.Y, { ...io, stdin: pipe.bytes() }, cond);
       return this.sh.opts.pipefail && right === 0 ? left : right;
     }
     throw new RunError('shell operator not interpreted here', 2);
@@ -152,7 +153,7 @@ export class Interpreter {
     for (let n = 0; ; n++) {
       // Counted across every loop of the RUN, and fatal: a status a script could ignore would let
       // an outer loop go on, or a loop cut short give a wrong image with exit 0.
-      if (++this.iterations > this.maxIterations) throw overLimit('runLoopIterations', `RUN: ${c.Until ? 'until' : 'while'} loops ran more than ${this.maxIterations} times in all`, 'a loop that does not end, or more work than a RUN is interpreted for');
+      if (++this.iterations > this.maxIterations) throw overLimit('runLoopIterations', `${c.Until ? 'until' : 'while'} loops ran more than ${this.maxIterations} times in all`, 'a loop that does not end, or more work than a RUN is interpreted for');
       const ok = (await this.stmts(c.Cond, io, true)) === 0;
       if (ok === Boolean(c.Until)) return status;
       status = await this.stmts(c.Do, io, cond);
@@ -182,10 +183,10 @@ export class Interpreter {
   }
 
   readonly subst = async (stmts: ShNode[]): Promise<string> => {
-    const chunks: Buffer[] = [];
-    const status = await this.subshell(stmts, { stdin: Buffer.alloc(0), out: (d) => chunks.push(Buffer.from(d)), err: () => {} }, true);
+    const sink = new Sink('runStringSize', 'a command substitution');
+    const status = await this.subshell(stmts, { stdin: Buffer.alloc(0), out: sink.push, err: () => {} }, true);
     this.sh.lastStatus = status;
-    return Buffer.concat(chunks).toString('utf8');
+    return sink.bytes().toString('utf8');
   };
 
   async call(c: ShNode, io: Io): Promise<number> {
@@ -214,7 +215,7 @@ export class Interpreter {
     const [name, ...args] = argv as [string, ...string[]];
     const fn = this.sh.functions.get(name);
     if (fn) {
-      if (++this.depth > this.maxDepth) throw overLimit('runFunctionDepth', `RUN: the shell function ${name} called functions more than ${this.maxDepth} deep`, 'a function that calls itself without end');
+      if (++this.depth > this.maxDepth) throw overLimit('runFunctionDepth', `the shell function ${name} called functions more than ${this.maxDepth} deep`, 'a function that calls itself without end');
       try { return await this.stmt(fn, io, false); } finally { this.depth--; }
     }
     const c = commandName(name);
@@ -238,12 +239,12 @@ export class Interpreter {
   async withRedirs(redirs: ShNode[], io: Io, run: (io: Io) => Promise<number>): Promise<number> {
     if (redirs.length === 0) return run(io);
     let cur: Io = { ...io };
-    const files: { path: string; chunks: Buffer[]; append: boolean }[] = [];
+    const files: { path: string; sink: Sink; append: boolean }[] = [];
     const target = (path: string, append: boolean) => {
       if (path === '/dev/null') return () => {};
-      const f = { path, chunks: [] as Buffer[], append };
+      const f = { path, sink: new Sink('runFileSize', `the redirection to ${path}`), append };
       files.push(f);
-      return (d: string | Buffer) => { f.chunks.push(Buffer.from(d)); };
+      return f.sink.push;
     };
     for (const r of redirs) {
       const fd = r.N ? Number(r.N.Value) : undefined;
@@ -283,7 +284,7 @@ export class Interpreter {
     // Files are opened (created or truncated) before the command runs, as the shell does.
     for (const f of files) await this.writeFile(f.path, Buffer.alloc(0), f.append);
     const status = await run(cur);
-    for (const f of files) await this.writeFile(f.path, Buffer.concat(f.chunks), true);
+    for (const f of files) await this.writeFile(f.path, f.sink.bytes(), true);
     return status;
   }
 
@@ -306,8 +307,10 @@ export async function writeFileAt(sh: ShellState, path: string, data: Buffer, ap
   if (node && node.type === 'directory') throw new RunError(`can't create '${path}': Is a directory`);
   const parent = await sh.fs.resolve(`/${p.slice(0, Math.max(0, p.lastIndexOf('/')))}`, true);
   if (parent.node?.type !== 'directory') throw new RunError(`can't create '${path}': No such file or directory`);
+  if (data.length > limit('runFileSize')) throw overLimit('runFileSize', `${path} would be larger than ${limit('runFileSize')} bytes`, 'more data than a natively interpreted RUN holds in memory');
   if (node && node.type === 'file') {
     const old = append ? await sh.fs.bytes(node) : Buffer.alloc(0);
+    if (old.length + data.length > limit('runFileSize')) throw overLimit('runFileSize', `${path} would be larger than ${limit('runFileSize')} bytes`, 'more data than a natively interpreted RUN holds in memory');
     node.ino.data = Buffer.concat([old, data]);
     node.ino.lower = undefined;
     sh.fs.set(p, { type: 'file', ino: node.ino });
