@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { alpineLayout } from '../helpers/alpine-images.js';
 import { REPO_ROOT } from './tools.js';
 
 // Issue 13 (finding 5) and 14: Ctrl-C in the middle of a build removes what the run started
@@ -44,5 +45,32 @@ describe('when a build is interrupted', () => {
     expect(readdirSync(runTmp)).toEqual([]);
     expect(readdirSync(work).filter((n) => n.endsWith('.tmp'))).toEqual([]);
     expect(existsSync(join(work, 'out.tar'))).toBe(false);
+  });
+
+  it('stops on SIGTERM during a busy native RUN, leaving nothing behind', async () => {
+    // Issue 27 §1: the interpreter never yielded to the event loop, so a CI job's cancel was
+    // ignored until SIGKILL (10 minutes later in the report).
+    const ctx = join(work, 'busy');
+    mkdirSync(ctx);
+    const base = alpineLayout(join(work, 'alpine')).dir;
+    writeFileSync(join(ctx, 'Dockerfile'), `FROM oci:${base}:3\nRUN while true; do while true; do :; done; done\n`);
+    const runTmp = join(work, 'tmp-busy');
+    mkdirSync(runTmp);
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'ocimake.js'), 'build', ctx, '--isolation', 'native', '--cache-dir', join(work, 'cache-busy'), '--progress=plain'], {
+      env: { ...process.env, TMPDIR: runTmp, OCIMAKE_MAX_RUN_LOOP_ITERATIONS: '1000000000' }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    const running = new Promise<void>((r) => child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); if (/RUN while true/.test(stderr)) r(); }));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    await Promise.race([running, exited]);
+    await new Promise((r) => setTimeout(r, 1000)); // well into the loop
+    expect(child.exitCode, stderr).toBeNull();
+    child.kill('SIGTERM');
+    // A guard against a hang, not a timing claim: before, the build ran on until SIGKILL.
+    const code = await Promise.race([exited, new Promise<'still running'>((r) => setTimeout(() => r('still running'), 5000))]);
+    if (code === 'still running') child.kill('SIGKILL');
+    expect(code, stderr).toBe(143);
+    expect(stderr).toMatch(/interrupted \(SIGTERM\)/);
+    expect(readdirSync(runTmp)).toEqual([]);
   });
 });

@@ -8,6 +8,9 @@ import { BUILTINS } from './builtins.js';
 import { Sink } from './sink.js';
 import { findProgram } from '../run.js';
 
+/** How many statements run between two turns of the event loop (for signal handlers, progress). */
+const YIELD_EVERY = 256;
+
 /** `exit`, or `set -e` ending the script: unwinds to the top with a status. */
 export class ExitSignal { constructor(readonly status: number) {} }
 
@@ -40,6 +43,7 @@ export function firstForeignCommand(file: ShNode, sh: Pick<ShellState, 'commands
 export class Interpreter {
   private iterations = 0;
   private depth = 0;
+  private steps = 0;
   private readonly maxIterations = limit('runLoopIterations');
   private readonly maxDepth = limit('runFunctionDepth');
 
@@ -63,6 +67,8 @@ export class Interpreter {
   }
 
   async stmt(s: ShNode, io: Io, cond: boolean): Promise<number> {
+    // Statements can all complete synchronously; yield now and then so a SIGTERM's handler runs.
+    if (++this.steps % YIELD_EVERY === 0) await new Promise<void>((r) => setImmediate(r));
     if (s.Background) throw new RunError('background jobs (&) are not interpreted here', 2);
     let status: number;
     try {
