@@ -32,15 +32,30 @@ export function safeLayerPath(name: string, what: string): string {
 interface NameLimits { length: number; depth: number }
 
 /** Checks a name or link target against the pathLength and pathDepth limits. */
-function checkName(name: string, limits: NameLimits, what: string, role: string): void {
+function checkName(name: string, limits: NameLimits, what: string, role: string, hint?: string): void {
   if (name.length > limits.length && Buffer.byteLength(name) > limits.length) {
-    throw overLimit('pathLength', `${what}: ${role} ${quoteName(name.slice(0, 60))}… is ${Buffer.byteLength(name)} bytes long`);
+    throw overLimit('pathLength', `${what}: ${role} ${quoteName(name.slice(0, 60))}… is ${Buffer.byteLength(name)} bytes long`, hint);
   }
   // A name shorter than the limit cannot go deeper than it; a longer one is counted in one scan.
   if (name.length <= limits.depth) return;
   let depth = 0;
   for (let i = 0; i < name.length; i++) if (name.charCodeAt(i) === 47) depth++;
-  if (depth > limits.depth) throw overLimit('pathDepth', `${what}: ${role} ${quoteName(name.slice(0, 60))}… goes ${depth} directories down`);
+  if (depth > limits.depth) throw overLimit('pathDepth', `${what}: ${role} ${quoteName(name.slice(0, 60))}… goes ${depth} directories down`, hint);
+}
+
+/**
+ * The limits a layer ocimake writes obeys, the same ones reading it enforces (layerEntries,
+ * pathLength, pathDepth): an image this build pushes must be one the next build can read.
+ */
+export function checkWrittenNames(entries: readonly { path: string; type: string; linkname?: string }[], what: string): void {
+  const limits: NameLimits = { length: limit('pathLength'), depth: limit('pathDepth') };
+  const maxEntries = limit('layerEntries');
+  if (entries.length > maxEntries) throw overLimit('layerEntries', `${what} would have ${entries.length} entries, more than ${maxEntries}`, 'an image with a layer this large could not be read back');
+  const hint = 'a layer past it could not be read back, by ocimake or by a registry-side scanner';
+  for (const e of entries) {
+    checkName(e.path, limits, what, 'entry', hint);
+    if (e.linkname !== undefined) checkName(e.linkname, limits, what, `the target of ${quoteName(e.path)}`, hint);
+  }
 }
 
 /**

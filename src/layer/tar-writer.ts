@@ -6,6 +6,7 @@ import type { BlobStore } from '../store/blob-store.js';
 import { Sha256Counter, type Digest } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
 import { finalizeEntries, type LayerEntry } from './entry.js';
+import { checkWrittenNames } from './layer-reader.js';
 import { ParallelGzip } from './parallel-gzip.js';
 import { packTar } from './tar-pack.js';
 import { unreadable } from './unreadable.js';
@@ -69,6 +70,7 @@ export function defaultMtime(env: NodeJS.ProcessEnv = process.env): number {
 export async function writeLayer(store: BlobStore, entries: readonly LayerEntry[], opts: TarWriteOptions = {}): Promise<WrittenLayer> {
   const mtime = opts.mtime ?? defaultMtime();
   const sorted = finalizeEntries(entries);
+  checkWrittenNames(sorted, 'the new layer');
   const tarHash = new Sha256Counter();
   // gzip: level 6 (Docker's and BuildKit's default; level 9 measured 2x slower for 0.3% smaller
   // output on real binaries) and memLevel 9 are fixed so the output depends on the input alone.

@@ -14,7 +14,7 @@ const build = (lines: string) => buildFrom(`FROM ${base}\n${lines}\n`, {}, { iso
 
 const saved = { ...process.env };
 afterEach(() => {
-  for (const k of ['OCIMAKE_MAX_RUN_LOOP_ITERATIONS', 'OCIMAKE_MAX_RUN_FUNCTION_DEPTH', 'OCIMAKE_MAX_RUN_STRING_SIZE', 'OCIMAKE_MAX_RUN_FILE_SIZE']) {
+  for (const k of ['OCIMAKE_MAX_RUN_LOOP_ITERATIONS', 'OCIMAKE_MAX_RUN_FUNCTION_DEPTH', 'OCIMAKE_MAX_RUN_STRING_SIZE', 'OCIMAKE_MAX_RUN_FILE_SIZE', 'OCIMAKE_MAX_PATH_DEPTH']) {
     if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k];
   }
 });
@@ -78,5 +78,18 @@ describe('native RUN bounds', () => {
     await expect(build(doubling('cat /f /f > /g'))).rejects.toThrow(/Dockerfile:2: RUN: the redirection to \/g held more than 65536 bytes: past the limit runFileSize \(64 KiB\)/);
     await expect(build(doubling('cat /f /f | cat > /g'))).rejects.toThrow(/a pipe held more than 65536 bytes: past the limit runFileSize/);
     await expect(build('RUN i=0; echo aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa > /f; while [ $i -lt 2000 ]; do cat /f >> /g; i=$((i+1)); done')).rejects.toThrow(/\/g would be larger than 65536 bytes: past the limit runFileSize/);
+  });
+
+  it('a path past pathLength is "File name too long" in the RUN, as on Linux; a deep one within it builds and reads back', async () => {
+    const deep = (n: number) => `d=$(i=0; p=/d; while [ $i -lt ${n} ]; do p=$p/d; i=$((i+1)); done; echo $p)`;
+    // Before: 2,100 levels built with exit 0 (and took 26 s), and ocimake refused the image it had made.
+    await expect(build(`RUN ${deep(2100)}; mkdir -p $d`)).rejects.toThrow(/exit code: 1\n.*File name too long/);
+    const r = await buildFrom(`FROM ${base} AS deep\nRUN ${deep(2000)}; mkdir -p $d\nFROM deep\nRUN ${deep(2000)}; test -d $d && echo yes > /ok\n`, {}, { isolation: 'native' });
+    expect(flatten(r.layers.slice(1)).get('ok')?.content).toBe('yes\n');
+  });
+
+  it('a layer that could not be read back is not written', async () => {
+    process.env.OCIMAKE_MAX_PATH_DEPTH = '20';
+    await expect(build('RUN mkdir -p /a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q/r/s/t/u/v/w')).rejects.toThrow(/the new layer: entry "a\/b\/c.*goes 2[12] directories down: past the limit pathDepth \(20\)/);
   });
 });

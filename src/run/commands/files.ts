@@ -89,9 +89,17 @@ const mkdir: Command = async (args, io, sh) => {
   const mode = o.values.get('m')?.at(-1);
   return eachOperand('mkdir', o.rest, io, async (a) => {
     const abs = absPath(sh, a);
+    sh.fs.checkLength(abs);
     const segs = abs.split('/').filter((s) => s !== '' && s !== '.');
+    // -p walks down once: each level is looked up under the one before (resolved in full only
+    // through a symlink or ..), so 2,000 levels cost 2,000 lookups, not 2,000 walks from the root.
+    let base: string | undefined;
     for (let i = o.flags.has('p') ? 1 : segs.length; i <= segs.length; i++) {
-      const { path, node } = await sh.fs.resolve(`/${segs.slice(0, i).join('/')}`, true);
+      const seg = segs[i - 1]!;
+      let at = base === undefined || seg === '..' ? undefined : { path: joinPath(base, seg), node: await sh.fs.at(joinPath(base, seg)) };
+      if (!at || at.node?.type === 'symlink') at = await sh.fs.resolve(`/${segs.slice(0, i).join('/')}`, true);
+      const { path, node } = at;
+      base = path;
       const final = i === segs.length;
       if (node) {
         if (node.type !== 'directory') throw new RunError(`can't create directory '${a}': File exists`);

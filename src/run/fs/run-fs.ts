@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import type { MergedEntry, MergedFs } from '../../image/merged-fs.js';
 import type { TarEntry } from '../../layer/layer-reader.js';
 import { RunError } from '../errors.js';
+import { limit } from '../../util/limits.js';
 
 export interface Meta { mode: number; uid: number; gid: number }
 
@@ -49,11 +50,30 @@ export class RunFs {
   readonly #bytes = new Map<MergedEntry, Buffer>();
   /** Paths under these are scratch (RUN --mount=type=cache): usable, never part of the layer. */
   readonly excluded: string[] = [];
+  readonly #maxPath = limit('pathLength');
 
   constructor(readonly lower: MergedFs, readonly scratch: string) {}
 
+  /** How many overlay entries can hide what is below them: removals, non-directories, opaque directories. */
+  #hiders = 0;
+
+  #hides(n: Node | null | undefined): number {
+    return n === null || (n !== undefined && (n.type !== 'directory' || n.opaque)) ? 1 : 0;
+  }
+
+  #put(path: string, node: Node | null): void {
+    this.#hiders += this.#hides(node) - this.#hides(this.overlay.get(path));
+    this.overlay.set(path, node);
+  }
+
+  /** Throws busybox's ENAMETOOLONG for a path past pathLength (Linux's PATH_MAX is 4096 too). */
+  checkLength(abs: string): void {
+    if (abs.length > this.#maxPath && Buffer.byteLength(abs) > this.#maxPath) throw new RunError(`${abs.slice(0, 40)}…: File name too long`);
+  }
+
   /** True when what the lower layers have at `path` is hidden by the overlay (a removed or replaced ancestor). */
   #lowerHidden(path: string): boolean {
+    if (this.#hiders === 0) return false;
     for (let p = parentOf(path); ; p = parentOf(p)) {
       const o = this.overlay.get(p);
       if (o === null || (o !== undefined && (o.type !== 'directory' || o.opaque))) return true;
@@ -85,6 +105,7 @@ export class RunFs {
    * root, the last component only when `followLast`. Missing components are kept as written.
    */
   async resolve(abs: string, followLast: boolean): Promise<{ path: string; node: Node | undefined }> {
+    this.checkLength(abs);
     let pending = abs.split('/').filter((s) => s !== '' && s !== '.');
     let cur: string[] = [];
     let links = 0;
@@ -106,7 +127,9 @@ export class RunFs {
       }
       cur.push(seg);
     }
-    return { path: cur.join('/'), node };
+    const path = cur.join('/');
+    this.checkLength(path);
+    return { path, node };
   }
 
   /** The names in a directory (canonical path), sorted. */
@@ -158,21 +181,25 @@ export class RunFs {
     if (path === '') {
       if (node.type !== 'directory') throw new RunError('cannot replace the root directory');
     }
-    this.overlay.set(path, node);
+    this.#put(path, node);
   }
 
   /** Removes a path and everything below it. A lower directory made again later becomes opaque. */
   async remove(path: string): Promise<void> {
     const prefix = `${path}/`;
-    for (const k of [...this.overlay.keys()]) if (k.startsWith(prefix)) this.overlay.delete(k);
-    this.overlay.set(path, null);
+    for (const k of [...this.overlay.keys()]) {
+      if (!k.startsWith(prefix)) continue;
+      this.#hiders -= this.#hides(this.overlay.get(k));
+      this.overlay.delete(k);
+    }
+    this.#put(path, null);
   }
 
   /** Makes a directory where nothing is (after a removal, it hides whatever the lower layers had there). */
   async makeDir(path: string, meta: Meta): Promise<void> {
     const wasRemoved = this.overlay.get(path) === null;
     const lowerHad = wasRemoved && !this.#lowerHidden(path) && (await this.lower.lookup(path, false))?.path === path;
-    this.overlay.set(path, { type: 'directory', meta, opaque: lowerHad });
+    this.#put(path, { type: 'directory', meta, opaque: lowerHad });
   }
 
   /** True when the lower layers (as the overlay leaves them visible) have something at `path`. */
