@@ -135,9 +135,19 @@ export async function buildIndex(entries: string[], key: ApkKey, description = '
     { header: { name: 'DESCRIPTION', size: Buffer.byteLength(description), mode: 0o644, mtime: new Date(1_700_000_000_000) }, body: Buffer.from(description) },
     { header: { name: 'APKINDEX', size: Buffer.byteLength(text), mode: 0o644, mtime: new Date(1_700_000_000_000) }, body: Buffer.from(text) },
   ], false), { level: 9 });
+  return signIndexBody(body, key, alg);
+}
+
+/** An index body (gzip members as given) with a signature member before it. */
+export async function signIndexBody(body: Buffer, key: ApkKey, alg: 'sha1' | 'sha256' = 'sha1'): Promise<Buffer> {
   const signature = sign(alg, body, key.privatePem);
   const sig = gzipSync(await tarOf([{ header: { name: `.SIGN.${alg === 'sha1' ? 'RSA' : 'RSA256'}.${key.name}`, size: signature.length, mode: 0o644, mtime: new Date(1_700_000_000_000) }, body: signature }], true), { level: 9 });
   return Buffer.concat([sig, body]);
+}
+
+/** A tar of files, as an index body's member holds it. */
+export async function tarOfFiles(files: Record<string, string | Buffer>): Promise<Buffer> {
+  return tarOf(Object.entries(files).map(([name, c]) => ({ header: { name, size: Buffer.byteLength(c), mode: 0o644, mtime: new Date(1_700_000_000_000) }, body: Buffer.from(c) })), false);
 }
 
 /** Writes a repository: DIR/ARCH/NAME-VERSION.apk and DIR/ARCH/APKINDEX.tar.gz. */

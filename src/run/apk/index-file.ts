@@ -1,5 +1,5 @@
 import { OcimakeError } from '../../errors.js';
-import { gzipMembers, readTarBuffer } from './segments.js';
+import { gzipMembersFrom, readTarBuffer, signatureMember } from './segments.js';
 import { verifySignature, type KeyRing } from './signature.js';
 import { validVersion, type Op } from './version.js';
 
@@ -86,18 +86,18 @@ export interface LoadedIndex { description: string; packages: ApkPackage[]; sign
  * allowed), then parses every package.
  */
 export async function loadIndex(file: Buffer, keys: KeyRing, what: string, untrusted = false): Promise<LoadedIndex> {
-  const members = gzipMembers(file, what);
-  if (members.length === 0) throw new OcimakeError('APK_INVALID', `${what}: empty`);
+  if (file.length === 0) throw new OcimakeError('APK_INVALID', `${what}: empty`);
+  // The signature first, over the compressed bytes after it: nothing it signs is inflated
+  // before it verifies (an unsigned 4 MB file inflated past 4 GB before it was refused).
   let signer: string | undefined;
-  let body = members;
-  const first = await readTarBuffer(members[0]!.data, what);
-  if (first.some((e) => e.name.startsWith('.SIGN.'))) {
-    const signed = file.subarray(members[1]?.start ?? file.length);
-    if (!untrusted || first.some((e) => keys.has(e.name.replace(/^\.SIGN\.RSA\d*\./, '')))) signer = verifySignature(first, signed, keys, what);
-    body = members.slice(1);
+  const sig = await signatureMember(file, what);
+  if (sig) {
+    const first = sig.entries;
+    if (!untrusted || first.some((e) => keys.has(e.name.replace(/^\.SIGN\.RSA\d*\./, '')))) signer = verifySignature(first, file.subarray(sig.member.end), keys, what);
   } else if (!untrusted) {
     verifySignature([], Buffer.alloc(0), keys, what);
   }
+  const body = gzipMembersFrom(file, sig?.member.end ?? 0, what);
   const entries = await readTarBuffer(Buffer.concat(body.map((m) => m.data)), what);
   const index = entries.find((e) => e.name === 'APKINDEX');
   if (!index) throw new OcimakeError('APK_INVALID', `${what}: no APKINDEX inside`);

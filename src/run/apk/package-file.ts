@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { OcimakeError } from '../../errors.js';
-import { gzipMembers, readTarBuffer, type ApkTarEntry } from './segments.js';
+import { CONTROL_MAX, gzipMember, gzipMembersFrom, readTarBuffer, signatureMember, type ApkTarEntry } from './segments.js';
 import { verifySignature, type KeyRing } from './signature.js';
 
 /** A verified .apk: its .PKGINFO, install scripts, and data entries. */
@@ -25,11 +25,17 @@ export async function openPackage(file: Buffer, keys: KeyRing, what: string, wan
   if (want.size !== undefined && want.size !== file.length) {
     throw new OcimakeError('APK_CHECKSUM', `${what}: ${file.length} bytes, the index says ${want.size}`, { hint: 'the mirror serves a different file than its index names; try again or use another mirror' });
   }
-  const members = gzipMembers(file, what);
-  const first = await readTarBuffer(members[0]?.data ?? Buffer.alloc(0), what);
-  const signed = first.some((e) => e.name.startsWith('.SIGN.'));
-  const [control, data] = signed ? [members[1], members[2]] : [members[0], members[1]];
-  if (!control || !data) throw new OcimakeError('APK_INVALID', `${what}: not an apk v2 package (expected signature, control and data gzip members)`);
+  // Member by member, each checked before the next is inflated: the signature, then the
+  // control member against the index's checksum and the signature, then the data's datahash
+  // over its compressed bytes; only then is the data inflated.
+  const notApk = () => new OcimakeError('APK_INVALID', `${what}: not an apk v2 package (expected signature, control and data gzip members)`);
+  if (file.length === 0) throw notApk();
+  const sig = await signatureMember(file, what);
+  const first = sig?.entries ?? [];
+  const signed = sig !== undefined;
+  const control = gzipMember(file, sig?.member.end ?? 0, what, CONTROL_MAX, 'control member');
+  if (control.end >= file.length) throw notApk();
+  const data = { start: control.end };
   const controlBytes = file.subarray(control.start, control.end);
   const checksum = q1(controlBytes);
   if (want.checksum && want.checksum !== checksum) {
@@ -54,6 +60,6 @@ export async function openPackage(file: Buffer, keys: KeyRing, what: string, wan
     throw new OcimakeError('APK_INVALID', `${what}: .PKGINFO has no datahash, so its files cannot be checked`);
   }
   const scripts = new Map(controlEntries.filter((e) => e.name.startsWith('.') && e.name !== '.PKGINFO').map((e) => [e.name, e] as const));
-  const files = await readTarBuffer(Buffer.concat(members.slice(signed ? 2 : 1).map((m) => m.data)), what);
+  const files = await readTarBuffer(Buffer.concat(gzipMembersFrom(file, data.start, what).map((m) => m.data)), what);
   return { info, scripts, files, checksum, signer };
 }

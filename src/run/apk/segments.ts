@@ -2,6 +2,7 @@ import { inflateRawSync } from 'node:zlib';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { OcimakeError } from '../../errors.js';
+import { limit, overLimit } from '../../util/limits.js';
 
 // apk v2 files (.apk packages and APKINDEX.tar.gz) are gzip members laid end to end: a
 // signature, then what it signs (a package's control and data, or the index). Signatures
@@ -22,24 +23,63 @@ function headerLength(b: Buffer, off: number, what: string): number {
   return p - off;
 }
 
-/** Splits a file into its gzip members, each with its compressed span and its inflated bytes. */
-export function gzipMembers(b: Buffer, what: string, maxOut = 1 << 30): Member[] {
+/** What a signature member inflates to at most (real ones are under 1 KiB). */
+export const SIGNATURE_MAX = 64 << 10;
+/** What a package's control member inflates to at most (.PKGINFO and its scripts). */
+export const CONTROL_MAX = 16 << 20;
+/** How many gzip members may follow: an index has one, a package's data a few. */
+const MEMBERS_MAX = 64;
+
+/**
+ * Inflates the one gzip member at `off`; undefined when it would inflate past `maxOut` (the
+ * caller decides whether that is an error). Members are read one at a time, in the order
+ * their checks need them: a signature member first, then what it signs is checked as
+ * compressed bytes before any of it is inflated.
+ */
+export function tryMember(b: Buffer, off: number, what: string, maxOut: number): Member | undefined {
+  const h = headerLength(b, off, what);
+  let r: { buffer: Buffer; engine: { bytesWritten: number } };
+  try {
+    r = inflateRawSync(b.subarray(off + h), { info: true, maxOutputLength: maxOut }) as unknown as typeof r;
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') return undefined;
+    throw new OcimakeError('APK_INVALID', `${what}: corrupt gzip stream at byte ${off}: ${(err as Error).message}`);
+  }
+  const end = off + h + r.engine.bytesWritten + 8;
+  if (end > b.length) throw new OcimakeError('APK_INVALID', `${what}: truncated gzip stream at byte ${off}`);
+  return { start: off, end, data: r.buffer };
+}
+
+/** The gzip member at `off`, which must inflate to at most `maxOut` bytes. */
+export function gzipMember(b: Buffer, off: number, what: string, maxOut: number, role: string): Member {
+  const m = tryMember(b, off, what, maxOut);
+  if (!m) throw new OcimakeError('APK_INVALID', `${what}: its ${role} inflates to more than ${maxOut} bytes`, { hint: 'the file is malformed or hostile' });
+  return m;
+}
+
+/** The members from `off` to the end, at most MEMBERS_MAX and `maxTotal` inflated bytes in all. */
+export function gzipMembersFrom(b: Buffer, off: number, what: string): Member[] {
+  const maxTotal = limit('runFileSize');
   const out: Member[] = [];
-  let off = 0;
+  let total = 0;
   while (off < b.length) {
-    const h = headerLength(b, off, what);
-    let r: { buffer: Buffer; engine: { bytesWritten: number } };
-    try {
-      r = inflateRawSync(b.subarray(off + h), { info: true, maxOutputLength: maxOut }) as unknown as typeof r;
-    } catch (err) {
-      throw new OcimakeError('APK_INVALID', `${what}: corrupt gzip stream at byte ${off}: ${(err as Error).message}`);
-    }
-    const end = off + h + r.engine.bytesWritten + 8;
-    if (end > b.length) throw new OcimakeError('APK_INVALID', `${what}: truncated gzip stream at byte ${off}`);
-    out.push({ start: off, end, data: r.buffer });
-    off = end;
+    if (out.length >= MEMBERS_MAX) throw new OcimakeError('APK_INVALID', `${what}: more than ${MEMBERS_MAX} gzip members`, { hint: 'the file is malformed or hostile' });
+    const m = tryMember(b, off, what, maxTotal - total);
+    if (!m) throw overLimit('runFileSize', `${what} inflates to more than ${maxTotal} bytes`);
+    total += m.data.length;
+    out.push(m);
+    off = m.end;
   }
   return out;
+}
+
+/** The signature entries of a first member, when it is a signature (`.SIGN.*`); else undefined. */
+export async function signatureMember(b: Buffer, what: string): Promise<{ member: Member; entries: ApkTarEntry[] } | undefined> {
+  if (b.length === 0) return undefined;
+  const member = tryMember(b, 0, what, SIGNATURE_MAX);
+  if (!member) return undefined;
+  const entries = await readTarBuffer(member.data, what).catch(() => []);
+  return entries.length > 0 && entries.every((e) => e.name.startsWith('.SIGN.')) ? { member, entries } : undefined;
 }
 
 export interface ApkTarEntry { name: string; type: string; mode: number; mtime: number; uid: number; gid: number; size: number; linkname?: string; pax: Record<string, string>; data: Buffer; uname?: string; gname?: string }
