@@ -185,6 +185,9 @@ interface Pending { below: MergedFs; entries: readonly LayerEntry[] | (() => Pro
  * index is shared. COPY destinations, COPY --from, WORKDIR, /etc/passwd lookups and extract
  * all use this view.
  */
+/** Temp files spooled from layers are numbered across all calls (see spoolSources). */
+let spoolSeq = 0;
+
 export class MergedFs {
   readonly #lower: LowerIndex;
   #upperState: Upper | undefined;
@@ -478,7 +481,6 @@ export class MergedFs {
       if (e.entry.type === 'file') want(e.layer, e.entry.path);
       if (e.entry.type === 'hardlink' && e.linkTarget) want(e.linkTarget.layer, e.linkTarget.entry.path);
     }
-    let n = 0;
     for (const [i, wanted] of byLayer) {
       const layer = this.#image.layers[i]!;
       this.#lower.opened.add(i);
@@ -492,7 +494,8 @@ export class MergedFs {
             wanted.set(entry.path, data);
             continue;
           }
-          const tmp = join(scratch, `f${n++}`);
+          // Named uniquely in the process: stages on one base spool into one scratch directory at once.
+          const tmp = join(scratch, `f${spoolSeq++}`);
           await pipeline(body, createWriteStream(tmp, { mode: 0o600 }));
           wanted.set(entry.path, tmp);
         } else body.resume();
