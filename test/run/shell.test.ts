@@ -118,3 +118,17 @@ describe('RUN with shell file commands', () => {
     expect(err.hint).toMatch(/--isolation auto, rootless or chroot .*COPY it in.*--build-context STAGE=DIR/);
   });
 });
+
+describe('stages on one base, run at once', () => {
+  it('each RUN reads the base\'s files whole (spooled files of two stages once shared a name and mixed)', async () => {
+    const n = 12;
+    const stages = Array.from({ length: n }, (_v, i) => `FROM ${base} AS s${i}\nRUN cat /etc/group /etc/passwd /etc/shadow > /out${i}\n`).join('');
+    const copies = Array.from({ length: n }, (_v, i) => `COPY --from=s${i} /out${i} /`).join('\n');
+    const r = await buildFrom(`${stages}FROM scratch\n${copies}\n`, {}, { isolation: 'native' });
+    const all = flatten(r.layers);
+    const want = all.get('out0')!.content!;
+    expect(want).toMatch(/^root:x:0:root\n[\s\S]*users:x:100:games\n[\s\S]*root:x:0:0:root/);
+    for (let i = 1; i < n; i++) expect(all.get(`out${i}`)?.content).toBe(want);
+  });
+});
+
