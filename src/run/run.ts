@@ -148,7 +148,7 @@ export async function runNative(inp: RunInputs): Promise<{ entries: readonly Lay
   const sh: ShellState = {
     fs: rfs, cwd: posix.resolve('/', inp.workdir || '/'), vars, exported: new Set(vars.keys()),
     opts: { errexit: false, nounset: false, xtrace: false, noglob: false, pipefail: false },
-    user, umask: 0o022, lastStatus: 0, functions: new Map(), commands,
+    user, umask: 0o022, lastStatus: 0, functions: new Map(), commands, args: [],
   };
   const out: string[] = [];
   const log = (s: string) => {

@@ -51,6 +51,14 @@ describe('RUN apk, natively', () => {
     expect([...r.top.keys()].filter((k) => /^var\/cache\/apk\/APKINDEX\.[0-9a-f]{8}\.tar\.gz$/.test(k))).toHaveLength(1);
   });
 
+  it('takes a unique prefix of a long option, as apk does: apk --update add, --no-cach; apk --print-arch', async () => {
+    // Before: "unrecognized option --update" (9 real-world RUNs); --print-arch was refused.
+    const r = await apkBuild('RUN apk --update add tzdata && apk --print-arch > /arch && apk --no-cach add tzdata');
+    expect(text(r.top.get('usr/share/zoneinfo/Asia/Shanghai'))).toBe('TZif2 CST-8\n');
+    expect(text(r.top.get('arch'))).toBe('x86_64\n');
+    await expect(apkBuild('RUN apk --u add tzdata')).rejects.toThrow(/option '--u' is ambiguous/);
+  });
+
   it('apk --no-cache add resolves so: names and dependencies, newest version, and leaves no index copy', async () => {
     const r = await apkBuild('RUN apk --no-cache add footool');
     expect(r.top.get('usr/lib/libfoo.so.1')).toMatchObject({ type: 'symlink', linkname: 'libfoo.so.1.2.0' });

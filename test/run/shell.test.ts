@@ -132,3 +132,13 @@ describe('stages on one base, run at once', () => {
   });
 });
 
+describe('SHELL with options', () => {
+  it('SHELL ["/bin/ash", "-eo", "pipefail", "-c"] sets errexit and pipefail for the RUNs after it', async () => {
+    // Before: "set: -o: option not interpreted here".
+    const ok = await run('SHELL ["/bin/ash", "-eo", "pipefail", "-c"]\nRUN echo "$-" > /flags; true | true; echo ran > /ran');
+    expect(ok.top.get('flags')?.content).toMatch(/e/);
+    expect(ok.top.get('ran')?.content).toBe('ran\n');
+    await expect(run('SHELL ["/bin/ash", "-eo", "pipefail", "-c"]\nRUN false | true; echo never > /never')).rejects.toThrow(/exit code: 1/);
+  });
+});
+

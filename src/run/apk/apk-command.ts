@@ -30,10 +30,23 @@ export interface ApkOptions {
 
 interface Flags {
   noCache: boolean; update: boolean; repos: string[]; allowUntrusted: boolean; quiet: boolean; noScripts: boolean;
-  virtual?: string; upgrade: boolean; simulate: boolean; infoExists: boolean;
+  virtual?: string; upgrade: boolean; simulate: boolean; infoExists: boolean; printArch?: boolean;
 }
 
 const NO_VALUE = new Set(['--no-cache', '-U', '--update-cache', '--allow-untrusted', '-q', '--quiet', '-v', '--verbose', '--no-scripts', '--no-progress', '--progress', '-u', '--upgrade', '-l', '--latest', '--purge', '--force-broken-world', '--clean-protected', '-s', '--simulate', '--available', '-a', '-e', '--installed', '--no-interactive', '-f', '--force']);
+
+const WITH_VALUE = ['--repository', '--virtual'];
+const REFUSED = ['--root', '--arch', '--keys-dir', '--cache-dir', '--repositories-file', '--interactive', '--wait'];
+const LONG = [...[...NO_VALUE].filter((o) => o.startsWith('--')), ...WITH_VALUE, ...REFUSED, '--print-arch'];
+
+/** As apk's getopt_long: a unique prefix of a long option names it (`apk --update add` is --update-cache). */
+function longName(name: string): string {
+  if (!name.startsWith('--') || LONG.includes(name)) return name;
+  const hits = LONG.filter((o) => o.startsWith(name));
+  if (hits.length === 1) return hits[0]!;
+  if (hits.length > 1) throw new RunError(`option '${name}' is ambiguous; possibilities: ${hits.join(' ')}`);
+  return name;
+}
 
 function parseArgs(args: string[]): { sub: string; operands: string[]; f: Flags } {
   const f: Flags = { noCache: false, update: false, repos: [], allowUntrusted: false, quiet: false, noScripts: false, upgrade: false, simulate: false, infoExists: false };
@@ -41,7 +54,9 @@ function parseArgs(args: string[]): { sub: string; operands: string[]; f: Flags 
   const operands: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
-    const [name, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const [written, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const name = longName(written);
+    if (name === '--print-arch') { f.printArch = true; continue; }
     const value = () => inline ?? args[++i] ?? (() => { throw new RunError(`option ${name} needs a value`); })();
     if (name === '-X' || name === '--repository') { f.repos.push(value()); continue; }
     if (name === '-t' || name === '--virtual') { f.virtual = value(); continue; }
@@ -49,12 +64,12 @@ function parseArgs(args: string[]): { sub: string; operands: string[]; f: Flags 
     if (['--root', '-p', '--arch', '--keys-dir', '--cache-dir', '--repositories-file', '-i', '--interactive', '--wait'].includes(name)) {
       throw new RunError(`${name} is not supported natively: ocimake installs into the stage's own root with its own keys and repositories`);
     }
-    if (a.startsWith('-') && a.length > 1 && !NO_VALUE.has(name)) {
+    if (name.startsWith('-') && name.length > 1 && !NO_VALUE.has(name)) {
       // Clusters of short flags (-Uq).
       if (/^-[Uuqvsle]+$/.test(a)) { for (const c of a.slice(1)) applyFlag(`-${c}`, f); continue; }
       throw new RunError(`unrecognized option ${a}`);
     }
-    if (a.startsWith('-') && a.length > 1) { applyFlag(name, f); continue; }
+    if (name.startsWith('-') && name.length > 1) { applyFlag(name, f); continue; }
     if (sub === '') sub = a; else operands.push(a);
   }
   return { sub, operands, f };
@@ -76,6 +91,13 @@ export function apkCommand(opts: ApkOptions): Command {
   const fetcher = new ApkFetcher(opts.cacheDir, opts.transport, opts.offline === true);
   return async (args, io, sh) => {
     const { sub, operands, f } = parseArgs(args);
+    if (f.printArch && sub === '') {
+      // apk --print-arch: the stage's architecture, as apk reads it.
+      const arch = ((await readText(sh, '/etc/apk/arch')) ?? '').trim();
+      if (arch === '') throw new OcimakeError('APK_STATE', 'the stage has no /etc/apk/arch', { hint: 'apk runs on Alpine-based images; is the base an Alpine image?' });
+      io.out(`${arch}\n`);
+      return 0;
+    }
     if (sub === '' ) throw new RunError('usage: apk add|del|update|upgrade|info [OPTIONS] [PACKAGES]');
     if (['fix', 'cache', 'audit', 'fetch', 'index', 'manifest', 'policy', 'search', 'dot', 'stats', 'verify', 'version'].includes(sub)) {
       throw new OcimakeError('RUN_UNSUPPORTED', `apk ${sub} is not supported natively`, { hint: 'RUN supports apk add, del, update, upgrade and info' });

@@ -59,8 +59,11 @@ const ln: Command = async (args, _io, sh) => {
   if (o.rest.length < 2) throw new RunError('usage: ln [-sfn] TARGET... LINK|DIR');
   const targets = o.rest.slice(0, -1);
   const last = o.rest[o.rest.length - 1]!;
-  const dest = await res(sh, last, !o.flags.has('n') && !o.flags.has('T'));
-  const intoDir = dest.node?.type === 'directory' && !o.flags.has('T');
+  // A symlink LINK is followed only to see whether it names a directory (unless -n or -T);
+  // a link to a file is replaced itself, never the file it points at.
+  const followed = await res(sh, last, !o.flags.has('n') && !o.flags.has('T'));
+  const intoDir = followed.node?.type === 'directory' && !o.flags.has('T');
+  const dest = intoDir ? followed : await res(sh, last, false);
   if (targets.length > 1 && !intoDir) throw new RunError(`${last}: Not a directory`);
   for (const t of targets) {
     const path = intoDir ? joinPath(dest.path, baseOf(t.replace(/\/+$/, ''))) : dest.path;
@@ -111,9 +114,17 @@ const mkdir: Command = async (args, io, sh) => {
       if (final && mode !== undefined) meta.mode = applyMode(mode, 0o777 & ~sh.umask, true, sh.umask);
       else if (!final) meta.mode |= 0o300; // busybox: parents get u+wx
       await sh.fs.makeDir(path, meta);
+      if (o.flags.has('v')) io.out(`created directory: '${final ? a : shownPrefix(a, segs.length, i)}'\n`);
     }
   });
 };
+
+/** What busybox's mkdir -pv prints for a parent: the operand's first components, with a `/`. */
+function shownPrefix(operand: string, total: number, i: number): string {
+  const own = operand.split('/').filter((s) => s !== '' && s !== '.');
+  const keep = own.length - (total - i);
+  return `${operand.startsWith('/') ? '/' : ''}${own.slice(0, Math.max(0, keep)).join('/')}/`;
+}
 
 const rm: Command = async (args, io, sh) => {
   const o = parseOpts('rm', args, 'rRfiv', { recursive: 'r', force: 'f' });

@@ -29,7 +29,15 @@ function headTail(name: 'head' | 'tail'): Command {
   return async (args, io, sh) => {
     const argv = args.map((a) => (/^-\d+$/.test(a) ? `-n${a.slice(1)}` : a));
     const o = parseOpts(name, argv, 'n:qvc:');
-    if (o.flags.has('c')) throw new RunError('-c is not supported natively; use -n', 1);
+    const bytes = o.values.get('c')?.at(-1);
+    if (bytes !== undefined) {
+      const data = Buffer.from(await input(sh, o.rest, io.stdin), 'latin1');
+      const plus = name === 'tail' && bytes.startsWith('+');
+      const c = Number(bytes.replace(/^[+-]/, ''));
+      if (!Number.isInteger(c)) throw new RunError(`invalid number '${bytes}'`, 1);
+      io.out(name === 'head' ? data.subarray(0, c) : plus ? data.subarray(Math.max(0, c - 1)) : c === 0 ? Buffer.alloc(0) : data.subarray(-c));
+      return 0;
+    }
     const spec = o.values.get('n')?.at(-1) ?? '10';
     const from = name === 'tail' && spec.startsWith('+');
     const n = Number(spec.replace(/^[+-]/, ''));

@@ -67,9 +67,13 @@ const env: Command = async (args, io, sh) => {
   const cmd = nativeCommand(sh, args[k]!, 'env');
   const saved = [...extra.keys()].map((n) => [n, sh.vars.get(n), sh.exported.has(n)] as const);
   for (const [n, v] of extra) { sh.vars.set(n, v); sh.exported.add(n); }
+  // -i: the command sees only the variables given here.
+  const exported = sh.exported;
+  if (clear) sh.exported = new Set(extra.keys());
   try {
     return await cmd(args.slice(k + 1), io, sh);
   } finally {
+    sh.exported = exported;
     for (const [n, v, was] of saved) {
       if (v === undefined) sh.vars.delete(n); else sh.vars.set(n, v);
       if (!was) sh.exported.delete(n);

@@ -16,7 +16,7 @@ async function run(sh: ShellState, name: string, args: string[], io: Io): Promis
 }
 
 export const installCommand: Command = async (args, io, sh) => {
-  const o = parseOpts('install', args, 'cdDpsm:o:g:vt:', { directory: 'd', mode: 'm', owner: 'o', group: 'g', 'target-directory': 't' });
+  const o = parseOpts('install', args, 'cdDpsm:o:g:vt:', { directory: 'd', mode: 'm', owner: 'o', group: 'g', 'target-directory': 't', verbose: 'v', 'preserve-timestamps': 'p', strip: 's' });
   if (o.flags.has('s')) throw new OcimakeError('RUN_UNSUPPORTED', 'install -s would execute strip', { hint: 'install without -s, or strip the binary before the build' });
   const mode = o.values.get('m')?.at(-1) ?? '755';
   const owner = o.values.get('o')?.at(-1);
@@ -28,7 +28,7 @@ export const installCommand: Command = async (args, io, sh) => {
   };
   if (o.flags.has('d')) {
     return eachOperand('install', o.rest, io, async (d) => {
-      await run(sh, 'mkdir', ['-p', d], quiet);
+      await run(sh, 'mkdir', [o.flags.has('v') ? '-pv' : '-p', d], o.flags.has('v') ? io : quiet);
       await finish(d);
     });
   }
@@ -46,6 +46,7 @@ export const installCommand: Command = async (args, io, sh) => {
     if (existing.node && existing.node.type !== 'directory') await sh.fs.remove(existing.path);
     await run(sh, 'cp', [s, to], io);
     await finish(to);
+    if (o.flags.has('v')) io.out(`'${s}' -> '${to}'\n`);
   });
 };
 

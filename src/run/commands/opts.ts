@@ -1,4 +1,13 @@
+import { OcimakeError } from '../../errors.js';
 import { RunError } from '../errors.js';
+
+/**
+ * An option the native command does not know: busybox may well have it, so the RUN is refused
+ * rather than failed with a status a script could take for busybox's answer.
+ */
+function unknownOption(cmd: string, opt: string): OcimakeError {
+  return new OcimakeError('RUN_UNSUPPORTED', `${cmd} ${opt} is not supported natively`, { hint: 'write the RUN with the options ocimake interprets (README: "Native RUN"), or let it execute (--isolation auto)' });
+}
 
 /** Parsed options: flags seen (last value wins for options with a value), and the operands. */
 export interface Parsed { flags: Set<string>; values: Map<string, string[]>; rest: string[] }
@@ -22,8 +31,10 @@ export function parseOpts(cmd: string, args: readonly string[], spec: string, lo
     if (a === '--') { out.rest.push(...args.slice(i + 1)); break; }
     if (a.startsWith('--') && a.length > 2) {
       const [name, value] = a.slice(2).split(/=(.*)/s) as [string, string | undefined];
-      const k = long[name];
-      if (!k) throw new RunError(`unrecognized option '--${name}'`, 1);
+      // As getopt_long: a unique prefix of a long option names it (apk --update-cache, install --dir).
+      const hits = Object.keys(long).filter((n) => n.startsWith(name));
+      const k = long[name] ?? (new Set(hits.map((h) => long[h])).size === 1 ? long[hits[0]!] : undefined);
+      if (!k) throw hits.length > 1 ? new RunError(`option '--${name}' is ambiguous`, 1) : unknownOption(cmd, `--${name}`);
       if (takes.has(k)) put(k, value ?? args[++i]);
       else put(k);
       continue;
@@ -31,7 +42,7 @@ export function parseOpts(cmd: string, args: readonly string[], spec: string, lo
     if (a.startsWith('-') && a.length > 1) {
       for (let j = 1; j < a.length; j++) {
         const ch = a[j]!;
-        if (!known.has(ch)) throw new RunError(`invalid option -- '${ch}'`, 1);
+        if (!known.has(ch)) throw unknownOption(cmd, `-${ch}`);
         if (takes.has(ch)) {
           const v = j + 1 < a.length ? a.slice(j + 1) : args[++i];
           if (v === undefined) throw new RunError(`option requires an argument -- '${ch}'`, 1);
@@ -44,7 +55,6 @@ export function parseOpts(cmd: string, args: readonly string[], spec: string, lo
     }
     out.rest.push(a);
   }
-  void cmd;
   return out;
 }
 

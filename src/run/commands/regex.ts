@@ -135,3 +135,51 @@ function foldCase(js: string): string {
 function both(c: string): string {
   return /[A-Za-z]/.test(c) ? `${c.toLowerCase()}${c.toUpperCase()}` : c;
 }
+
+/**
+ * True when the regex (as JavaScript source) has an alternation whose branches could match at
+ * one place with different lengths. POSIX takes the longest match and the longest leftmost
+ * submatches; JavaScript the first branch that works, so `s/a|ab/X/` on "ab" would give "Xb"
+ * where busybox gives "X". Branches that are all plain literals, none a prefix of another, can
+ * match only one way, so they are safe (`(foo|bar)`, the common case).
+ */
+export function alternationMayDiffer(js: string): boolean {
+  interface Frame { alts: string[]; cur: string; literal: boolean; allLiteral: boolean }
+  const frame = (): Frame => ({ alts: [], cur: '', literal: true, allLiteral: true });
+  const stack: Frame[] = [frame()];
+  const close = (f: Frame): boolean => {
+    f.alts.push(f.cur);
+    f.allLiteral &&= f.literal;
+    if (f.alts.length < 2) return false;
+    if (!f.allLiteral) return true;
+    return f.alts.some((a, i) => f.alts.some((b, j) => i !== j && b.startsWith(a)));
+  };
+  for (let i = 0; i < js.length; i++) {
+    const top = stack.at(-1)!;
+    const c = js[i]!;
+    if (c === '\\') {
+      const n = js[++i] ?? '';
+      if (/[A-Za-z0-9]/.test(n)) top.literal = false; else top.cur += n;
+    } else if (c === '[') {
+      for (i++; i < js.length && js[i] !== ']'; i++) if (js[i] === '\\') i++;
+      top.literal = false;
+    } else if (c === '(') {
+      if (js.startsWith('?:', i + 1)) i += 2;
+      stack.push(frame());
+    } else if (c === ')') {
+      const f = stack.pop()!;
+      if (close(f)) return true;
+      const parent = stack.at(-1) ?? frame();
+      if (f.alts.length > 1 || !f.literal) parent.literal = false; else parent.cur += f.alts[0];
+      if (stack.length === 0) stack.push(parent);
+    } else if (c === '|') {
+      top.alts.push(top.cur);
+      top.allLiteral &&= top.literal;
+      top.cur = '';
+      top.literal = true;
+    } else if ('.*+?{}^$'.includes(c)) top.literal = false;
+    else top.cur += c;
+  }
+  return stack.some((f) => close(f));
+}
+

@@ -2,7 +2,8 @@ import { RunError } from '../errors.js';
 import { Inode } from '../fs/run-fs.js';
 import { absPath, type Command } from '../shell/state.js';
 import { parseOpts } from './opts.js';
-import { posixRegExp } from './regex.js';
+import { OcimakeError } from '../../errors.js';
+import { alternationMayDiffer, posixRegExp } from './regex.js';
 import { readOperand } from './text.js';
 
 // sed, the part Dockerfiles use: s///, d, p, a/i/c, with line, $ and /re/ addresses and
@@ -75,6 +76,9 @@ function parseScript(script: string, ere: boolean): Cmd[] {
         else { const m = /^\d+/.exec(script.slice(i - 1))![0]; c.nth = Number(m); i += m.length - 1; }
       }
       c.re = regex(src, ere, flags);
+      if (alternationMayDiffer(c.re.source)) {
+        throw new OcimakeError('RUN_UNSUPPORTED', `sed: in s${d}${src}${d}, an alternation can match at different lengths: POSIX takes the longest, JavaScript's regex the first`, { hint: 'make the branches plain words none of which starts another (a|ab → ab|a does not help); or let the RUN execute (--isolation auto)' });
+      }
       c.rep = rep;
     } else if (op === 'a' || op === 'i' || op === 'c') {
       ws();

@@ -1,3 +1,4 @@
+import { OcimakeError } from '../../errors.js';
 import { RunError } from '../errors.js';
 import { writeFileAt } from '../shell/interp.js';
 import { absPath, type Command, type ShellState } from '../shell/state.js';
@@ -42,14 +43,14 @@ const echo: Command = async (args, io) => {
 };
 
 const printf: Command = async (args, io) => {
-  const [format, ...rest] = args;
+  const [format, ...rest] = args[0] === '--' ? args.slice(1) : args;
   if (format === undefined) throw new RunError('usage: printf FORMAT [ARGUMENT...]');
   let out = '';
   let k = 0;
   do {
     const before = k;
     let stop = false;
-    out += format.replace(/%([-+ #0]*)(\d*)(?:\.(\d+))?([sdiouxXcb%])|\\(0[0-7]{0,3}|[0-7]{1,3}|x[0-9a-fA-F]{1,2}|.)/gs, (m, flags: string, width: string, prec: string, conv: string, esc: string) => {
+    out += format.replace(/%([-+ #0]*)(\d*)(?:\.(\d*))?([sdiouxXcbfFeEgG%])|\\(0[0-7]{0,3}|[0-7]{1,3}|x[0-9a-fA-F]{1,2}|.)/gs, (m, flags: string, width: string, prec: string, conv: string, esc: string) => {
       if (stop) return '';
       if (esc !== undefined) return escapes(`\\${esc}`).text;
       if (conv === '%') return '%';
@@ -59,6 +60,12 @@ const printf: Command = async (args, io) => {
         case 's': s = prec !== undefined ? arg.slice(0, Number(prec)) : arg; break;
         case 'b': { const r = escapes(arg); s = r.text; stop = r.stop; break; }
         case 'c': s = arg.slice(0, 1); break;
+        case 'f': case 'F': case 'e': case 'E': case 'g': case 'G': {
+          const n = arg === '' ? 0 : /^'./.test(arg) ? arg.charCodeAt(1) : Number(arg);
+          if (Number.isNaN(n)) throw new RunError(`invalid number '${arg}'`);
+          s = formatFloat(n, conv, prec === undefined ? 6 : Number(prec || 0), flags);
+          break;
+        }
         default: {
           const n = arg === '' ? 0 : /^'./.test(arg) ? arg.charCodeAt(1) : Number(arg);
           if (!Number.isFinite(n)) throw new RunError(`invalid number '${arg}'`);
@@ -68,7 +75,10 @@ const printf: Command = async (args, io) => {
         }
       }
       const w = Number(width || 0);
-      if (s.length < w) s = flags.includes('-') ? s.padEnd(w) : flags.includes('0') && conv !== 's' ? s.padStart(w, '0') : s.padStart(w);
+      if (s.length < w) {
+        if (flags.includes('-')) s = s.padEnd(w);
+        else if (flags.includes('0') && !'sbc'.includes(conv)) { const sign = /^[-+ ]/.test(s) ? s[0]! : ''; s = sign + s.slice(sign.length).padStart(w - sign.length, '0'); } else s = s.padStart(w);
+      }
       return s;
     });
     if (stop || k === before) break;
@@ -77,10 +87,46 @@ const printf: Command = async (args, io) => {
   return 0;
 };
 
+/** printf's %f, %e and %g, as C formats them. */
+function formatFloat(n: number, conv: string, prec: number, flags: string): string {
+  if (!Number.isFinite(n)) return (n > 0 ? 'inf' : n < 0 ? '-inf' : 'nan')[conv === conv.toUpperCase() ? 'toUpperCase' : 'toLowerCase']();
+  const exp = (x: string) => x.replace(/e([+-])(\d)$/, 'e$10$2');
+  let s: string;
+  const lower = conv.toLowerCase();
+  if (lower === 'f') s = n.toFixed(prec);
+  else if (lower === 'e') s = exp(n.toExponential(prec));
+  else {
+    const p = prec === 0 ? 1 : prec;
+    const e = n === 0 ? 0 : Math.floor(Math.log10(Math.abs(n)));
+    s = e < -4 || e >= p ? exp(n.toExponential(p - 1)) : n.toFixed(Math.max(0, p - 1 - e));
+    if (!flags.includes('#') && s.includes('.')) s = s.replace(/0+(?=e|$)/, '').replace(/\.(?=e|$)/, '');
+  }
+  if (conv === conv.toUpperCase()) s = s.toUpperCase();
+  if (n >= 0 && flags.includes('+')) s = `+${s}`;
+  else if (n >= 0 && flags.includes(' ')) s = ` ${s}`;
+  return s;
+}
+
 const cat: Command = async (args, io, sh) => {
   const o = parseOpts('cat', args, 'nbvteAu');
+  for (const f of 'vteA') if (o.flags.has(f)) throw new OcimakeError('RUN_UNSUPPORTED', `cat -${f} is not supported natively`, { hint: 'cat -n and -b are; or let the RUN execute (--isolation auto)' });
   const files = o.rest.length === 0 ? ['-'] : o.rest;
-  return eachOperand('cat', files, io, async (f) => { io.out(await readOperand(sh, f, io.stdin)); });
+  // -n numbers every line, -b the non-empty ones, across all the files, as busybox does.
+  const number = o.flags.has('b') ? 'b' : o.flags.has('n') ? 'n' : undefined;
+  let line = 0;
+  let atStart = true;
+  return eachOperand('cat', files, io, async (f) => {
+    const data = await readOperand(sh, f, io.stdin);
+    if (!number) { io.out(data); return; }
+    let out = '';
+    for (const piece of data.toString('latin1').split(/(?<=\n)/)) {
+      if (piece === '') continue;
+      if (atStart && !(number === 'b' && piece === '\n')) out += `${String(++line).padStart(6)}\t`;
+      out += piece;
+      atStart = piece.endsWith('\n');
+    }
+    io.out(Buffer.from(out, 'latin1'));
+  });
 };
 
 const tee: Command = async (args, io, sh) => {
@@ -117,25 +163,35 @@ const grep: Command = async (args, io, sh) => {
     return o.flags.has('x') ? `^(?:${js})$` : js;
   };
   const res = pats.map((p) => posixRegExp(p, { syntax, icase: o.flags.has('i'), wrap, what: 'grep' }));
-  let count = 0;
-  for (const f of o.rest.length === 0 ? ['-'] : o.rest) {
+  const files = o.rest.length === 0 ? ['-'] : o.rest;
+  // As busybox: with more than one file (or -H, not -h) each line and count is prefixed by its file.
+  const named = (o.flags.has('H') || files.length > 1) && !o.flags.has('h');
+  let matched = false;
+  let failed = false;
+  for (const f of files) {
     let data: Buffer;
     try { data = await readOperand(sh, f, io.stdin); } catch (e) {
       if (!(e instanceof RunError)) throw e;
       if (!o.flags.has('s')) io.err(`grep: ${f}: No such file or directory\n`);
+      failed = true;
       continue;
     }
+    const shown = f === '-' ? '(standard input)' : f;
     const lines = data.toString('utf8').split('\n');
     if (lines[lines.length - 1] === '') lines.pop();
-    for (const line of lines) {
-      if (res.some((r) => r.test(line)) !== o.flags.has('v')) {
-        count++;
-        if (!o.flags.has('q') && !o.flags.has('c')) io.out(`${line}\n`);
-      }
+    let count = 0;
+    for (const [i, line] of lines.entries()) {
+      if (res.some((r) => r.test(line)) === o.flags.has('v')) continue;
+      count++;
+      matched = true;
+      if (o.flags.has('q')) return 0;
+      if (o.flags.has('l')) break;
+      if (!o.flags.has('c')) io.out(`${named ? `${shown}:` : ''}${o.flags.has('n') ? `${i + 1}:` : ''}${line}\n`);
     }
+    if (o.flags.has('l') && count > 0) io.out(`${shown}\n`);
+    else if (o.flags.has('c')) io.out(`${named ? `${shown}:` : ''}${count}\n`);
   }
-  if (o.flags.has('c')) io.out(`${count}\n`);
-  return count > 0 ? 0 : 1;
+  return failed ? 2 : matched ? 0 : 1;
 };
 
 export const TEXT_COMMANDS: [string, Command][] = [

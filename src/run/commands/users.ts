@@ -92,7 +92,8 @@ const adduser: Command = async (args, _io, sh) => {
     if (extraGroup !== undefined) { await addMember(sh, name, extraGroup); return 0; }
     throw new RunError(`user '${name}' in use`);
   }
-  if (!o.flags.has('D')) throw new RunError(`adduser without -D would ask for a password on a terminal; use adduser -D (or -S -D)`);
+  // busybox: -S implies -D (its option spec says "SD"), so the system-user idiom asks nothing.
+  if (!o.flags.has('D') && !o.flags.has('S')) throw new RunError(`adduser without -D would ask for a password on a terminal; use adduser -D (or -S)`);
   const system = o.flags.has('S');
   let group = last(o, 'G');
   if (system && group === undefined) group = 'nogroup';

@@ -19,9 +19,12 @@ function setOptions(args: string[], sh: ShellState): void {
       else throw new RunError(`set: unknown option ${name ?? ''}`, 2);
       continue;
     }
-    if (a === '--') break;
-    if (!/^[-+][a-zA-Z]+$/.test(a)) throw new RunError(`set: positional parameters are not interpreted here`, 2);
+    // `set -- a b` and `set a b` set the positional parameters.
+    if (a === '--') { sh.args = args.slice(i + 1); break; }
+    if (!/^[-+][a-zA-Z]+$/.test(a)) { sh.args = args.slice(i); break; }
     for (const ch of a.slice(1)) {
+      // -eo pipefail (as SHELL ["/bin/ash", "-eo", "pipefail", "-c"] gives it): o takes the next word.
+      if (ch === 'o') { setOptions([`${a[0]}o`, args[++i] ?? ''], sh); continue; }
       const k = OPTION_LETTERS[ch];
       if (!k) throw new RunError(`set: -${ch}: option not interpreted here`, 2);
       sh.opts[k] = a[0] === '-';
@@ -60,8 +63,15 @@ export const BUILTINS = new Map<string, Builtin>([
   }],
   ['pwd', async (_a, io, sh) => { io.out(`${sh.cwd}\n`); return 0; }],
   ['return', async (args, _io, sh) => {
-    const { ExitSignal } = await import('./interp.js');
-    throw new ExitSignal(args[0] === undefined ? sh.lastStatus : Number(args[0]) & 255);
+    const { ReturnSignal } = await import('./interp.js');
+    throw new ReturnSignal(args[0] === undefined ? sh.lastStatus : Number(args[0]) & 255);
+  }],
+  ['shift', async (args, _io, sh) => {
+    const n = args[0] === undefined ? 1 : Number(args[0]);
+    if (!Number.isInteger(n) || n < 0) throw new RunError(`shift: Illegal number: ${args[0]}`, 2);
+    if (n > sh.args.length) return 1;
+    sh.args = sh.args.slice(n);
+    return 0;
   }],
   ['eval', async (args, io, _sh, interp) => {
     const file = await parseShell(args.join(' '), 'eval');

@@ -5,8 +5,11 @@ import { joinPath } from '../fs/run-fs.js';
 import type { ShellState } from './state.js';
 import { ARITH, OP, typeOf, type ShNode } from './syntax.js';
 
-/** A piece of a word after expansion: literal text (glob-active), an unquoted expansion (split and glob-active), or quoted text. */
-type Seg = { text: string; kind: 'lit' | 'exp' | 'q' };
+/**
+ * A piece of a word after expansion: literal text (glob-active), an unquoted expansion (split
+ * and glob-active), quoted text, or the boundary between two of "$@"'s fields.
+ */
+type Seg = { text: string; kind: 'lit' | 'exp' | 'q' | 'break' };
 
 /** Runs a command substitution: the interpreter's hook. */
 export type Subst = (stmts: ShNode[]) => Promise<string>;
@@ -64,8 +67,17 @@ async function partSegs(p: ShNode, sh: ShellState, subst: Subst, quoted: boolean
       return [{ text: p.Dollar ? ansiC(p.Value) : p.Value, kind: 'q' }];
     case 'DblQuoted': {
       const out: Seg[] = [];
-      for (const q of p.Parts as ShNode[]) for (const s of await partSegs(q, sh, subst, true, false)) out.push({ text: s.text, kind: 'q' });
-      return out.length === 0 ? [{ text: '', kind: 'q' }] : out;
+      let at = false;
+      for (const q of p.Parts as ShNode[]) {
+        if (isAllArgs(q)) {
+          // "$@": one field per parameter, none at all when there are none.
+          at = true;
+          sh.args.forEach((a, i) => { if (i > 0) out.push({ text: ' ', kind: 'break' }); out.push({ text: a, kind: 'q' }); });
+          continue;
+        }
+        for (const s of await partSegs(q, sh, subst, true, false)) out.push({ text: s.text, kind: 'q' });
+      }
+      return out.length === 0 && !at ? [{ text: '', kind: 'q' }] : out;
     }
     case 'ParamExp':
       return [{ text: await paramExp(p, sh, subst), kind: quoted ? 'q' : 'exp' }];
@@ -76,6 +88,11 @@ async function partSegs(p: ShNode, sh: ShellState, subst: Subst, quoted: boolean
     default:
       throw new RunError(`shell syntax not interpreted here: ${t}`, 2);
   }
+}
+
+/** `$@` or `${@}`, plain. */
+function isAllArgs(p: ShNode): boolean {
+  return typeOf(p) === 'ParamExp' && p.Param.Value === '@' && !p.Length && !p.Exp && !p.Repl && !p.Slice && !p.Index;
 }
 
 function unescapeLit(v: string): string {
@@ -99,11 +116,11 @@ function special(name: string, sh: ShellState): string | undefined {
   switch (name) {
     case '?': return String(sh.lastStatus);
     case '$': return '1';
-    case '#': return '0';
-    case '@': case '*': return '';
+    case '#': return String(sh.args.length);
+    case '@': case '*': return sh.args.join(name === '*' ? (sh.vars.get('IFS') ?? ' ')[0] ?? '' : ' ');
     case '0': return '/bin/sh';
     case '-': return `${sh.opts.errexit ? 'e' : ''}${sh.opts.nounset ? 'u' : ''}${sh.opts.xtrace ? 'x' : ''}`;
-    default: return /^[1-9]$/.test(name) ? '' : undefined;
+    default: return /^[1-9][0-9]*$/.test(name) ? sh.args[Number(name) - 1] : undefined;
   }
 }
 
@@ -195,15 +212,44 @@ function split(segs: Seg[], sh: ShellState): Seg[][] {
   let cur: Seg[] = [];
   let has = false;
   for (const s of segs) {
+    if (s.kind === 'break') { fields.push(cur); cur = []; has = true; continue; }
     if (s.kind !== 'exp' || ifs === '') { cur.push(s); has = true; continue; }
-    const pieces = s.text.split(new RegExp(`[${ifs.replace(/[\]\\^-]/g, '\\$&')}]+`));
+    const { pieces, hard } = ifsSplit(s.text, ifs);
     pieces.forEach((piece, i) => {
-      if (i > 0 && (has || cur.length > 0)) { if (has) fields.push(cur); cur = []; has = false; }
-      if (piece !== '') { cur.push({ text: piece, kind: 'exp' }); has = true; }
+      if (i > 0) {
+        // A delimiter: it ends the field so far; one with a non-blank IFS character ends even an empty one.
+        if (has || hard[i - 1]) fields.push(cur);
+        cur = [];
+        has = false;
+      }
+      if (piece !== '') { cur.push({ text: piece, kind: 'exp' }); has = true; } else if (i > 0 && i < pieces.length - 1) has = true;
     });
   }
   if (has) fields.push(cur);
   return fields;
+}
+
+/**
+ * Splits an expansion on IFS as POSIX says: blanks in IFS collapse and are trimmed; each other
+ * IFS character (with the blanks around it) is one delimiter, so `a::c` is a, "", c.
+ * `hard[i]`: the delimiter after piece i has a non-blank character.
+ */
+function ifsSplit(text: string, ifs: string): { pieces: string[]; hard: boolean[] } {
+  const esc = (s: string) => s.replace(/[\]\\^-]/g, '\\$&');
+  const ws = [...ifs].filter((c) => c === ' ' || c === '\t' || c === '\n').join('');
+  const other = [...ifs].filter((c) => !ws.includes(c)).join('');
+  const alts = [...(other ? [`${ws ? `[${esc(ws)}]*` : ''}[${esc(other)}]${ws ? `[${esc(ws)}]*` : ''}`] : []), ...(ws ? [`[${esc(ws)}]+`] : [])];
+  const re = new RegExp(alts.join('|'), 'g');
+  const pieces: string[] = [];
+  const hard: boolean[] = [];
+  let at = 0;
+  for (const m of text.matchAll(re)) {
+    pieces.push(text.slice(at, m.index));
+    hard.push(other !== '' && [...m[0]].some((c) => other.includes(c)));
+    at = m.index + m[0].length;
+  }
+  pieces.push(text.slice(at));
+  return { pieces, hard };
 }
 
 function escapeGlob(s: string): string {

@@ -8,11 +8,17 @@ import { BUILTINS } from './builtins.js';
 import { Sink } from './sink.js';
 import { findProgram } from '../run.js';
 
+/** Builtins that stand for a program of the image: run only when the image has it. */
+const SHELL_NAMES = new Set(['sh', 'ash', 'bash']);
+
 /** How many statements run between two turns of the event loop (for signal handlers, progress). */
 const YIELD_EVERY = 256;
 
 /** `exit`, or `set -e` ending the script: unwinds to the top with a status. */
 export class ExitSignal { constructor(readonly status: number) {} }
+
+/** `return` in a function: unwinds to the call. Outside a function it ends the script, as `exit`. */
+export class ReturnSignal extends ExitSignal {}
 
 /** Where a command name is looked up: the shell's builtins, then native commands (by name or by a bin/ path). */
 export function commandName(name: string): string {
@@ -123,7 +129,7 @@ export class Interpreter {
   }
 
   async subshell(list: ShNode[], io: Io, cond: boolean): Promise<number> {
-    const saved = { cwd: this.sh.cwd, vars: new Map(this.sh.vars), exported: new Set(this.sh.exported), opts: { ...this.sh.opts }, umask: this.sh.umask };
+    const saved = { cwd: this.sh.cwd, vars: new Map(this.sh.vars), exported: new Set(this.sh.exported), opts: { ...this.sh.opts }, umask: this.sh.umask, args: this.sh.args, functions: new Map(this.sh.functions) };
     try {
       return await this.stmts(list, io, cond);
     } catch (e) {
@@ -222,20 +228,30 @@ export class Interpreter {
     const fn = this.sh.functions.get(name);
     if (fn) {
       if (++this.depth > this.maxDepth) throw overLimit('runFunctionDepth', `the shell function ${name} called functions more than ${this.maxDepth} deep`, 'a function that calls itself without end');
-      try { return await this.stmt(fn, io, false); } finally { this.depth--; }
+      const saved = this.sh.args;
+      this.sh.args = args;
+      try {
+        return await this.stmt(fn, io, false);
+      } catch (e) {
+        if (e instanceof ReturnSignal) return e.status;
+        throw e;
+      } finally {
+        this.depth--;
+        this.sh.args = saved;
+      }
     }
     const c = commandName(name);
     const builtin = BUILTINS.get(c);
     try {
-      if (builtin) return await builtin(args, io, this.sh, this);
-      const native = this.sh.commands.get(c);
-      if (!native) throw wouldExecute(name);
-      // As in a container, the program must be in the image: busybox's applet links, or apk's binary.
-      if (!(await findProgram(this.sh.fs, name, this.sh.vars.get('PATH') ?? ''))) {
+      const native = builtin ? undefined : this.sh.commands.get(c);
+      if (!builtin && !native) throw wouldExecute(name);
+      // As in a container, the program must be in the image: busybox's applet links, apk's
+      // binary, or the shell `sh -c`/`bash -c` names (an image without bash answers 127).
+      if ((native || SHELL_NAMES.has(c)) && !(await findProgram(this.sh.fs, name, this.sh.vars.get('PATH') ?? ''))) {
         io.err(`sh: ${name}: not found\n`);
         return 127;
       }
-      return await native(args, io, this.sh);
+      return builtin ? await builtin(args, io, this.sh, this) : await native!(args, io, this.sh);
     } catch (e) {
       if (e instanceof RunError) { io.err(`${c}: ${e.message}\n`); return e.status; }
       throw e;

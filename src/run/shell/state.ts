@@ -22,6 +22,8 @@ export interface ShellState {
   user: RunUser;
   umask: number;
   lastStatus: number;
+  /** The positional parameters: $1 … (`set --`, `shift`, a function's arguments). */
+  args: string[];
   functions: Map<string, unknown>;
   /** Commands other than the shell's own (apk, file commands, adduser, ...). */
   commands: ReadonlyMap<string, Command>;
