@@ -1,12 +1,12 @@
 import { OcimakeError } from '../../errors.js';
 import { RunError } from '../errors.js';
 import { writeFileAt } from '../shell/interp.js';
-import { absPath, type Command, type ShellState } from '../shell/state.js';
+import { absPath, takeStdin, type Command, type ShellState } from '../shell/state.js';
 import { eachOperand, parseOpts } from './opts.js';
 import { posixRegExp } from './regex.js';
 
 export async function readOperand(sh: ShellState, p: string, stdin: Buffer): Promise<Buffer> {
-  if (p === '-') return stdin;
+  if (p === '-') return takeStdin(stdin);
   const { node } = await sh.fs.resolve(absPath(sh, p), true);
   if (!node) throw new RunError(`can't open '${p}': No such file or directory`);
   if (node.type === 'directory') throw new RunError(`read error: Is a directory`);

@@ -1,6 +1,7 @@
 import { RunError } from '../errors.js';
 import type { Interpreter } from './interp.js';
 import { absPath, type Io, type ShellState } from './state.js';
+import { MORE_BUILTINS } from './builtins-more.js';
 import { parseShell } from './syntax.js';
 
 /** A shell builtin: it may change the shell itself (cd, set, exit). */
@@ -78,6 +79,7 @@ export const BUILTINS = new Map<string, Builtin>([
     return interp.stmts(file.Stmts, io, false);
   }],
   ...['sh', 'ash', 'bash'].map((n) => [n, shellCommand] as [string, Builtin]),
+  ...MORE_BUILTINS,
 ]);
 
 /** `sh -c 'text'` (with -e, -x, -o pipefail before it) runs the text in a subshell of this one. */

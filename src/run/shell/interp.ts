@@ -3,7 +3,7 @@ import { limit, overLimit } from '../../util/limits.js';
 import { Inode } from '../fs/run-fs.js';
 import { expandFields, expandPattern, expandString, shellPattern } from './expand.js';
 import { absPath, newMeta, type Io, type ShellState } from './state.js';
-import { OP, typeOf, walk, type ShNode } from './syntax.js';
+import { OP, parseShell, typeOf, walk, type ShNode } from './syntax.js';
 import { BUILTINS } from './builtins.js';
 import { Sink } from './sink.js';
 import { findProgram } from '../run.js';
@@ -16,6 +16,9 @@ const YIELD_EVERY = 256;
 
 /** `exit`, or `set -e` ending the script: unwinds to the top with a status. */
 export class ExitSignal { constructor(readonly status: number) {} }
+
+/** `break N` and `continue N`: unwind to the Nth enclosing loop. */
+export class LoopSignal { constructor(readonly kind: 'break' | 'continue', readonly n: number) {} }
 
 /** `return` in a function: unwinds to the call. Outside a function it ends the script, as `exit`. */
 export class ReturnSignal extends ExitSignal {}
@@ -32,7 +35,13 @@ export function commandName(name: string): string {
  */
 export function firstForeignCommand(file: ShNode, sh: Pick<ShellState, 'commands'>): string | undefined {
   const functions = new Set<string>();
-  walk(file, (n) => { if (typeOf(n) === 'FuncDecl') functions.add(n.Name.Value); });
+  let sources = false;
+  walk(file, (n) => {
+    if (typeOf(n) === 'FuncDecl') functions.add(n.Name.Value);
+    if (typeOf(n) === 'CallExpr' && n.Args.length > 0 && n.Args[0].Parts.length === 1 && ['.', 'source'].includes(n.Args[0].Parts[0].Value)) sources = true;
+  });
+  // A sourced file may define functions of any name: what it leaves undefined is found when it runs.
+  if (sources) return undefined;
   let found: string | undefined;
   walk(file, (n) => {
     if (found !== undefined || typeOf(n) !== 'CallExpr' || n.Args.length === 0) return;
@@ -50,6 +59,10 @@ export class Interpreter {
   private iterations = 0;
   private depth = 0;
   private steps = 0;
+  /** How many loops enclose what runs now: `break` outside one does nothing, as in ash. */
+  loopDepth = 0;
+  /** `trap CMD EXIT`: run when the script ends, however it ends. */
+  exitTrap: string | undefined;
   private readonly maxIterations = limit('runLoopIterations');
   private readonly maxDepth = limit('runFunctionDepth');
 
@@ -58,11 +71,48 @@ export class Interpreter {
   }
 
   async runFile(file: ShNode, io: Io): Promise<number> {
+    return this.asShell(file.Stmts, io, false);
+  }
+
+  /**
+   * Runs a script or a subshell to its end (`exit` included), then its EXIT trap if it set one:
+   * a subshell starts with none and its own runs when it ends, as in ash.
+   */
+  private async asShell(list: ShNode[], io: Io, cond: boolean): Promise<number> {
+    const outer = this.exitTrap;
+    this.exitTrap = undefined;
+    let status: number;
     try {
-      return await this.stmts(file.Stmts, io, false);
+      try {
+        status = await this.stmts(list, io, cond);
+      } catch (e) {
+        if (!(e instanceof ExitSignal)) throw e;
+        status = e.status;
+      }
+      const trap = this.exitTrap;
+      if (trap === undefined) return status;
+      this.exitTrap = undefined;
+      this.sh.lastStatus = status;
+      try {
+        await this.stmts((await parseShell(trap, 'trap')).Stmts, io, true);
+      } catch (e) {
+        if (!(e instanceof ExitSignal)) throw e;
+        return e.status;
+      }
+      return status;
+    } finally {
+      this.exitTrap = outer;
+    }
+  }
+
+  /** Runs one pass of a loop's body: a `break` or `continue` aimed at this loop is answered here. */
+  private async loopBody(list: ShNode[], io: Io, cond: boolean): Promise<{ status: number; stop: boolean }> {
+    try {
+      return { status: await this.stmts(list, io, cond), stop: false };
     } catch (e) {
-      if (e instanceof ExitSignal) return e.status;
-      throw e;
+      if (!(e instanceof LoopSignal)) throw e;
+      if (e.n > 1) throw new LoopSignal(e.kind, e.n - 1);
+      return { status: 0, stop: e.kind === 'break' };
     }
   }
 
@@ -131,10 +181,7 @@ export class Interpreter {
   async subshell(list: ShNode[], io: Io, cond: boolean): Promise<number> {
     const saved = { cwd: this.sh.cwd, vars: new Map(this.sh.vars), exported: new Set(this.sh.exported), opts: { ...this.sh.opts }, umask: this.sh.umask, args: this.sh.args, functions: new Map(this.sh.functions) };
     try {
-      return await this.stmts(list, io, cond);
-    } catch (e) {
-      if (e instanceof ExitSignal) return e.status;
-      throw e;
+      return await this.asShell(list, io, cond);
     } finally {
       Object.assign(this.sh, saved);
     }
@@ -153,23 +200,34 @@ export class Interpreter {
     if (typeOf(loop) !== 'WordIter') throw new RunError('C-style for loops are not interpreted here', 2);
     const items = await expandFields(loop.Items, this.sh, this.subst);
     let status = 0;
-    for (const v of items) {
-      this.sh.vars.set(loop.Name.Value, v);
-      status = await this.stmts(c.Do, io, cond);
-    }
+    this.loopDepth++;
+    try {
+      for (const v of items) {
+        this.sh.vars.set(loop.Name.Value, v);
+        const r = await this.loopBody(c.Do, io, cond);
+        status = r.status;
+        if (r.stop) break;
+      }
+    } finally { this.loopDepth--; }
     return status;
   }
 
   async whileClause(c: ShNode, io: Io, cond: boolean): Promise<number> {
     let status = 0;
-    for (let n = 0; ; n++) {
-      // Counted across every loop of the RUN, and fatal: a status a script could ignore would let
-      // an outer loop go on, or a loop cut short give a wrong image with exit 0.
-      if (++this.iterations > this.maxIterations) throw overLimit('runLoopIterations', `${c.Until ? 'until' : 'while'} loops ran more than ${this.maxIterations} times in all`, 'a loop that does not end, or more work than a RUN is interpreted for');
-      const ok = (await this.stmts(c.Cond, io, true)) === 0;
-      if (ok === Boolean(c.Until)) return status;
-      status = await this.stmts(c.Do, io, cond);
-    }
+    this.loopDepth++;
+    try {
+      for (let n = 0; ; n++) {
+        // Counted across every loop of the RUN, and fatal: a status a script could ignore would let
+        // an outer loop go on, or a loop cut short give a wrong image with exit 0.
+        if (++this.iterations > this.maxIterations) throw overLimit('runLoopIterations', `${c.Until ? 'until' : 'while'} loops ran more than ${this.maxIterations} times in all`, 'a loop that does not end, or more work than a RUN is interpreted for');
+        const test = await this.loopBody(c.Cond, io, true);
+        if (test.stop) return status;
+        if ((test.status === 0) === Boolean(c.Until)) return status;
+        const r = await this.loopBody(c.Do, io, cond);
+        status = r.status;
+        if (r.stop) return status;
+      }
+    } finally { this.loopDepth--; }
   }
 
   async caseClause(c: ShNode, io: Io, cond: boolean): Promise<number> {
@@ -223,9 +281,24 @@ export class Interpreter {
     }
   }
 
-  async dispatch(argv: string[], io: Io): Promise<number> {
+  /** What `command -v` prints for a name: the name for a function or builtin, the path of a command; undefined if none. */
+  async whereIs(name: string): Promise<string | undefined> {
+    if (this.sh.functions.has(name) || (BUILTINS.has(name) && !SHELL_NAMES.has(name))) return name;
+    return this.programPath(name);
+  }
+
+  private async programPath(name: string): Promise<string | undefined> {
+    if (name.includes('/')) return (await findProgram(this.sh.fs, name, '')) ? name : undefined;
+    for (const d of (this.sh.vars.get('PATH') ?? '').split(':')) {
+      if (d === '') continue;
+      if (await findProgram(this.sh.fs, `${d}/${name}`, '')) return `${d}/${name}`;
+    }
+    return undefined;
+  }
+
+  async dispatch(argv: string[], io: Io, opts: { functions: boolean } = { functions: true }): Promise<number> {
     const [name, ...args] = argv as [string, ...string[]];
-    const fn = this.sh.functions.get(name);
+    const fn = opts.functions ? this.sh.functions.get(name) : undefined;
     if (fn) {
       if (++this.depth > this.maxDepth) throw overLimit('runFunctionDepth', `the shell function ${name} called functions more than ${this.maxDepth} deep`, 'a function that calls itself without end');
       const saved = this.sh.args;

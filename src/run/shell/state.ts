@@ -43,3 +43,27 @@ export function absPath(sh: ShellState, p: string): string {
 export function newMeta(sh: ShellState, mode: number): { mode: number; uid: number; gid: number } {
   return { mode: mode & ~sh.umask & 0o7777, uid: sh.user.uid, gid: sh.user.gid };
 }
+
+/**
+ * How much of a stdin buffer has been consumed: `read` takes a line at a time, and what reads
+ * stdin after it (cat, another read) gets the rest, as with a real file descriptor. Keyed by the
+ * buffer, which every command of a loop or group shares.
+ */
+const consumed = new WeakMap<Buffer, number>();
+
+/** The rest of stdin, which is then consumed. */
+export function takeStdin(stdin: Buffer): Buffer {
+  const at = consumed.get(stdin) ?? 0;
+  consumed.set(stdin, stdin.length);
+  return at === 0 ? stdin : stdin.subarray(at);
+}
+
+/** The next line of stdin (without its newline), or undefined at its end; `complete`: a newline ended it. */
+export function takeLine(stdin: Buffer): { line: string; complete: boolean } | undefined {
+  const at = consumed.get(stdin) ?? 0;
+  if (at >= stdin.length) return undefined;
+  const nl = stdin.indexOf(0x0a, at);
+  const end = nl < 0 ? stdin.length : nl;
+  consumed.set(stdin, nl < 0 ? stdin.length : nl + 1);
+  return { line: stdin.subarray(at, end).toString('utf8'), complete: nl >= 0 };
+}
