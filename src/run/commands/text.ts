@@ -152,7 +152,7 @@ const dirname: Command = async (args, io) => {
   return 0;
 };
 
-const grep: Command = async (args, io, sh) => {
+export const grep: Command = async (args, io, sh) => {
   const o = parseOpts('grep', args, 'qvEFicxwse:lhHn');
   const pats = o.values.get('e') ?? (o.rest.length > 0 ? [o.rest.shift()!] : []);
   if (pats.length === 0) throw new RunError('usage: grep [-qvEFicxw] PATTERN [FILE...]', 2);
