@@ -7,6 +7,7 @@ import type { Platform } from '../oci/schemas.js';
 import { noBackend, probeBackend, type Backend, type Isolation, type Probe } from '../run/exec/isolation.js';
 import { precheckRun } from '../run/run.js';
 import type { Command } from '../run/shell/state.js';
+import { BUILD_COMMAND_NAMES } from '../run/commands/table.js';
 
 // Before anything is pulled: which RUNs are interpreted (native) and which must be executed,
 // and with what. A RUN that needs a program where no sandbox works (or --isolation native) is
@@ -60,8 +61,7 @@ async function wouldRun(file: string, inst: Parameters<typeof precheckRun>[1], c
   }
 }
 
-/** The commands a build adds to the interpreter's own (build.ts), by name: what a plan made before the build may assume. */
-export const BUILD_COMMAND_NAMES = ['wget', 'curl', 'uname', 'apk'] as const;
+export { BUILD_COMMAND_NAMES };
 
 /**
  * True when some RUN of the Dockerfile would be executed under `isolation` (every RUN for

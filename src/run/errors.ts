@@ -1,4 +1,5 @@
 import { OcimakeError } from '../errors.js';
+import { commandSummary } from './commands/table.js';
 
 /** A command failed the way the real one would (it prints the message and exits non-zero); the shell decides what follows. */
 export class RunError extends Error {
@@ -8,13 +9,9 @@ export class RunError extends Error {
   }
 }
 
-/** What RUN can do without executing anything: named in every "would execute" error. */
-export const NATIVE_SUMMARY =
-  'RUN runs natively: apk add/del/update, wget and curl (plain GETs), sha256sum -c, head/tail/sort/uniq/wc/cut/tr, tar -x of plain or gzip archives, unzip, gunzip, install, ls, uname, xargs, id, whoami, env, mktemp, find (-name, -type, -delete, -exec), and shell file commands (ln, mkdir, rm, cp, mv, chmod, chown, touch, echo, printf, cat, tee, sed -i, test, adduser, addgroup, update-ca-certificates)';
-
 /** A RUN that would have to execute a program: refused before any layer is written. */
 export function wouldExecute(what: string, detail?: string): OcimakeError {
   return new OcimakeError('RUN_UNSUPPORTED', `RUN would execute "${what}" (not available without a container runtime)${detail ? `: ${detail}` : ''}`, {
-    hint: `${NATIVE_SUMMARY}. Build the artifact before ocimake and COPY it in, or COPY --from an image that has it`,
+    hint: `RUN runs natively (${commandSummary()}). Other programs are executed where a sandbox works (--isolation auto); or build the artifact before ocimake and COPY it in, or COPY --from an image that has it`,
   });
 }
