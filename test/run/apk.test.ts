@@ -76,6 +76,9 @@ describe('RUN apk, natively', () => {
     const r = await apkBuild("RUN apk add --no-cache --virtual .deps footool=0.9_rc1-r2 'libfoo<1.2'\nRUN apk del --no-cache .deps");
     const added = flatten(r.layers.slice(3, 4));
     expect(added.get('usr/lib/libfoo.so.1')).toMatchObject({ linkname: 'libfoo.so.1.1.0' });
+    // As apk-tools writes a virtual package: empty U: and L: lines; its version is the
+    // SOURCE_DATE_EPOCH (1970 unset) where apk writes the clock, so the layer is reproducible.
+    expect(text(added.get('lib/apk/db/installed'))).toMatch(/\nP:\.deps\nV:19700101\.000000\nA:noarch\nS:0\nI:0\nT:virtual meta package\nU:\nL:\nD:footool=0\.9_rc1-r2 libfoo<1\.2\n/);
     const names = r.last.map((e) => e.name);
     expect(names).toContain('usr/bin/.wh.footool');
     expect(names).toContain('usr/lib/.wh.libfoo.so.1.1.0');

@@ -168,7 +168,7 @@ function virtualPackage(name: string, deps: Dep[], sh: ShellState): ApkPackage {
   const checksum = `Q1${createHash('sha1').update(`${name}-${version}`).digest('base64')}`;
   return {
     checksum, name, version, arch: 'noarch', size: 0, installedSize: 0, description: 'virtual meta package', url: '', license: '', origin: '', maintainer: '', buildTime: '', commit: '',
-    depends: deps, provides: [], installIf: [], replaces: [], raw: [['P', name], ['V', version], ['A', 'noarch'], ['S', '0'], ['I', '0'], ['T', 'virtual meta package'], ['D', deps.map(formatDep).join(' ')]],
+    depends: deps, provides: [], installIf: [], replaces: [], raw: [['P', name], ['V', version], ['A', 'noarch'], ['S', '0'], ['I', '0'], ['T', 'virtual meta package'], ['U', ''], ['L', ''], ['D', deps.map(formatDep).join(' ')]],
   };
 }
 

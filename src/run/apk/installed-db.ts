@@ -32,7 +32,8 @@ export function headerOf(pkg: ApkPackage): string {
   const fields = new Map<string, string>();
   for (const [k, v] of pkg.raw) fields.set(k, v);
   fields.set('C', pkg.checksum);
-  return [...FIELD_ORDER].filter((k) => fields.has(k) && fields.get(k) !== '').map((k) => `${k}:${fields.get(k)}\n`).join('');
+  // apk writes U: and L: even when empty (a --virtual package has neither); other empty fields it leaves out.
+  return [...FIELD_ORDER].filter((k) => fields.has(k) && (fields.get(k) !== '' || k === 'U' || k === 'L')).map((k) => `${k}:${fields.get(k)}\n`).join('');
 }
 
 export interface InstalledFile { path: string; type: 'file' | 'symlink' | 'hardlink' | 'directory'; mode: number; uid: number; gid: number; checksum?: string }
