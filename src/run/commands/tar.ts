@@ -8,13 +8,15 @@ import { absPath, newMeta, type Command, type Io, type ShellState } from '../she
 import { mkdirParents } from './files.js';
 import { parseOpts } from './opts.js';
 import { readOperand } from './text.js';
+import { unxz, XZ_MAGIC } from './xz.js';
 
 // tar -x and -t, natively: the "unpack" of "fetch, check, unpack". The archive (plain or gzip)
 // is read with the layer reader, so a member that climbs out with `..` is refused as a hostile
 // layer is; members land in the RUN's filesystem as GNU and busybox tar put them when run as
 // root: owners and modes as archived (-o: the RUN's user; -p is implied), parents made as
 // needed, directories merged, symlinked directories followed. -C, --strip-components and
-// member names select where and what. Creating archives, and xz or bzip2, are refused.
+// member names select where and what; xz archives (-J, or by their magic) too. Creating
+// archives, and bzip2, are refused.
 
 function unsupported(what: string, hint: string): OcimakeError {
   return new OcimakeError('RUN_UNSUPPORTED', `tar ${what} is not supported natively`, { hint });
@@ -29,13 +31,14 @@ export const tarCommand: Command = async (args, io, sh) => {
     'same-owner': '@', 'strip-components': '%', strip: '%', overwrite: '&', 'no-same-permissions': '^',
   });
   if (o.flags.has('c')) throw unsupported('-c', 'RUN cannot create archives natively; COPY the files instead');
-  if (o.flags.has('j') || o.flags.has('J')) throw unsupported(o.flags.has('j') ? '-j (bzip2)' : '-J (xz)', 'fetch a .tar.gz of the same release, or unpack the archive before the build and COPY the files');
+  if (o.flags.has('j')) throw unsupported('-j (bzip2)', 'fetch a .tar.gz or .tar.xz of the same release, or unpack the archive before the build and COPY the files');
   if (!o.flags.has('x') && !o.flags.has('t')) throw new RunError('need -x or -t', 1);
   const file = o.values.get('f')?.at(-1) ?? '-';
-  const archive = await readOperand(sh, file, io.stdin);
-  if (archive.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00])) || archive.subarray(0, 3).toString('latin1') === 'BZh') {
-    throw unsupported(`of ${archive[0] === 0xfd ? 'an xz' : 'a bzip2'} archive`, 'fetch a .tar.gz of the same release, or unpack the archive before the build and COPY the files');
-  }
+  let archive = await readOperand(sh, file, io.stdin);
+  // xz with -J or found by its magic, as busybox's tar finds it; bzip2 is refused.
+  if (archive.subarray(0, 3).toString('latin1') === 'BZh') throw unsupported('of a bzip2 archive', 'fetch a .tar.gz or .tar.xz of the same release, or unpack the archive before the build and COPY the files');
+  if (archive.subarray(0, 6).equals(XZ_MAGIC)) archive = await unxz(archive, file);
+  else if (o.flags.has('J') && archive.length > 0) throw new RunError('invalid magic', 1);
   const strip = Number(o.values.get('%')?.at(-1) ?? 0);
   if (!Number.isInteger(strip) || strip < 0) throw new RunError(`invalid number '${o.values.get('%')?.at(-1)}'`, 2);
   const members = o.rest.map((m) => m.replace(/^\.\//, '').replace(/\/+$/, ''));

@@ -75,6 +75,8 @@ export const GOLDEN_CASES: GoldenCase[] = [
   { name: 'basename-dirname', script: `basename /a/b/c.txt; basename /a/b/c.txt .txt; dirname /a/b/c.txt; dirname c; basename /` },
   { name: 'checksums', script: `printf abc > f; sha256sum f; md5sum f; sha1sum f; sha256sum f > f.sum; sha256sum -c f.sum` },
 
+  // d/f, d/link -> f, d/x (0755): `tar --owner=0 --group=0 --mtime=@0 -cf - d | xz -9e | base64 -w0`
+  { name: 'tar-xz', script: `echo /Td6WFoAAATm1rRGAgAhARwAAAAQz1jM4Cf/AJVdADILvBunjDRE4cIHdej848CSZS+3Jmd2Zb4tRKaJOR6WteujLw/AFPzpeETPhHvv/m+tu/kb3OeWfIiQXoCHsbhV+ifzHLzfELCGmqKvfALVftCseaDQ5oPO4sytXH65fxvKJSGxLzKwBR0lXA3rYBQwKWTrpt++iLP3vzm4F7ifCOQek8rvXOs7KK3xX3nJ4EYt+1LgAAAAAG4a8Qe3TY0sAAGxAYBQAAA2pUauscRn+wIAAAAABFla | base64 -d > t.txz; tar -xJf t.txz; cat d/f; tar -xf t.txz -O d/f; tar -tJf t.txz; rm t.txz` },
   { name: 'env-printenv', script: `X=1 printenv X; env -i Y=2 env` },
   { name: 'expr', script: `expr 1 + 2; expr 7 / 2 \\* 3; expr length abc; expr substr hello 2 3; expr index hello l; expr abc : 'a\\(.\\)'; expr abc : 'a.'; expr 3 \\< 10; expr b \\< a; echo $?; expr 0 \\| ''; echo $?; expr 5 \\& 0; i=$(expr $i + 1); echo $i` },
   { name: 'applets', script: `echo abc | egrep 'b|x'; echo 'a.c' | fgrep .; which ls sh nosuch; echo $?; ln -s /etc/alpine-release rel; readlink rel; readlink -f rel; realpath /bin/../etc/./hostname 2>/dev/null || realpath /etc; touch u; unlink u; ls` },
