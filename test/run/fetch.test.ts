@@ -126,9 +126,10 @@ describe('RUN wget, curl and sha256sum', () => {
     expect(r.top.get('o/tool-1.0/bin/tool')).toMatchObject({ uid: 0, gid: 0 });
   });
 
-  it('tar refuses what it cannot do (create, xz) and archives that climb out', async () => {
+  it('tar refuses what it cannot do (create, bzip2) and archives that climb out', async () => {
     await expect(run('RUN tar -czf /x.tgz /etc')).rejects.toThrow(/tar -c is not supported natively/);
-    await expect(run('RUN tar -xJf /x.tar.xz')).rejects.toThrow(/tar -J \(xz\) is not supported natively/);
+    await expect(run('RUN tar -xjf /x.tar.bz2')).rejects.toThrow(/tar -j \(bzip2\) is not supported natively/);
+    await expect(run('RUN printf \'not xz\' > /x.tar.xz && tar -xJf /x.tar.xz')).rejects.toThrow(/exit code: 1/);
     await expect(run(`RUN wget -qO /e.tgz ${url}/dl/evil.tar.gz && tar -xzf /e.tgz -C /tmp`)).rejects.toThrow(/climbs out/);
     await expect(run(`RUN wget -qO /t.tgz ${url}/dl/tool-1.0.tar.gz && tar -xzf /t.tgz nothing/here`)).rejects.toThrow(/exit code: 2[\s\S]*Not found in archive/);
   });

@@ -61,9 +61,31 @@ export class RunFs {
     return n === null || (n !== undefined && (n.type !== 'directory' || n.opaque)) ? 1 : 0;
   }
 
+  /** The overlay's names by directory, so readdir and remove cost what they touch, not the whole overlay. */
+  readonly #children = new Map<string, Set<string>>();
+
   #put(path: string, node: Node | null): void {
     this.#hiders += this.#hides(node) - this.#hides(this.overlay.get(path));
+    if (path !== '' && !this.overlay.has(path)) {
+      const dir = parentOf(path);
+      let names = this.#children.get(dir);
+      if (!names) this.#children.set(dir, (names = new Set()));
+      names.add(baseOf(path));
+    }
     this.overlay.set(path, node);
+  }
+
+  /** Drops every overlay entry below `path` (not `path` itself). */
+  #dropBelow(path: string): void {
+    const names = this.#children.get(path);
+    if (!names) return;
+    this.#children.delete(path);
+    for (const n of names) {
+      const p = joinPath(path, n);
+      this.#dropBelow(p);
+      this.#hiders -= this.#hides(this.overlay.get(p));
+      this.overlay.delete(p);
+    }
   }
 
   /** Throws busybox's ENAMETOOLONG for a path past pathLength (Linux's PATH_MAX is 4096 too). */
@@ -149,12 +171,8 @@ export class RunFs {
       }
       for (const n of lower) names.add(n);
     }
-    const prefix = dir === '' ? '' : `${dir}/`;
-    for (const [p, n] of this.overlay) {
-      if (p === '' || !p.startsWith(prefix)) continue;
-      const rest = p.slice(prefix.length);
-      if (rest.includes('/')) continue;
-      if (n === null) names.delete(rest);
+    for (const rest of this.#children.get(dir) ?? []) {
+      if (this.overlay.get(joinPath(dir, rest)) === null) names.delete(rest);
       else names.add(rest);
     }
     return [...names].sort();
@@ -186,12 +204,7 @@ export class RunFs {
 
   /** Removes a path and everything below it. A lower directory made again later becomes opaque. */
   async remove(path: string): Promise<void> {
-    const prefix = `${path}/`;
-    for (const k of [...this.overlay.keys()]) {
-      if (!k.startsWith(prefix)) continue;
-      this.#hiders -= this.#hides(this.overlay.get(k));
-      this.overlay.delete(k);
-    }
+    this.#dropBelow(path);
     this.#put(path, null);
   }
 

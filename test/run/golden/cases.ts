@@ -58,6 +58,7 @@ export const GOLDEN_CASES: GoldenCase[] = [
   { name: 'umask', script: `umask 077; touch private; mkdir pdir; umask` },
   { name: 'rm-errors', script: `rm nothere; echo $?; rm -f nothere; echo $?; mkdir d; rm d; echo $?; rmdir d; echo $?` },
   { name: 'install-d', script: `install -d -m 750 a/b; install -m 644 /etc/hostname a/h 2>/dev/null || echo x > a/h; install -D /etc/alpine-release deep/dir/rel` },
+  { name: 'remove-remake', script: `mkdir -p d/a/b; touch d/a/b/f d/x; rm -rf d/a; mkdir d/a; touch d/a/g; find d | sort; ls d; rm d/x; ls d; rm -r d/a; mkdir -p d/a/b/c; find d | sort` },
   { name: 'find', script: `mkdir -p a/b; touch a/x.txt a/b/y.txt a/b/z.log; find . -name '*.txt' | sort; find a -type d | sort; find a -type f -name '*.log'` },
   { name: 'install-long', script: `install --verbose --directory --owner nobody --group nobody --mode 1777 spool; install --mode=0600 /etc/alpine-release rel; install -v /etc/alpine-release r2` },
   // text
