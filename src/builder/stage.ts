@@ -223,7 +223,7 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
       const cacheDir = cache ? join(cache.dir, '..') : undefined;
       // Keyed before it runs, and with --no-cache too (nothing is looked up then), so the next build finds the record.
       const stepKey = cache
-        ? runStepKey({ inst, image: state.image, vars: varsOf(state), workdir, user, shell: state.shell, escape: env.escape, mtime: env.mtime, compression: env.compression, settings: `${env.runSettings ?? ''} ${execute ? env.execBackend : 'native'} ${JSON.stringify(execute ? await mountKeys(inst.flags, mountEnv(env, stage)) : [])}` })
+        ? runStepKey({ inst, image: state.image, vars: varsOf(state), workdir, user, shell: state.shell, escape: env.escape, mtime: env.mtime, compression: env.compression, settings: `${env.runSettings ?? ''} ${execute ? env.execBackend : 'native'} ${JSON.stringify(await mountKeys(inst.flags, mountEnv(env, stage)))}` })
         : undefined;
       if (stepKey && cache?.lookup && cacheDir) {
         const rec = await readStep(cacheDir, stepKey);
@@ -261,7 +261,8 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
       const { extra, fetched } = recordingDownloads(env, network === 'none');
       let native: Awaited<ReturnType<typeof runNative>>;
       try {
-        native = await runNative({ spec, fs: state.fs, env: varsOf(state), workdir, user, scratch: env.scratch, ...(env.onOutput ? { log: env.onOutput } : {}), ...(extra ? { extra } : {}) });
+        const { bindSource } = mountSources(mountEnv(env, stage));
+        native = await runNative({ spec, fs: state.fs, env: varsOf(state), workdir, user, scratch: env.scratch, bindSource, ...(env.onOutput ? { log: env.onOutput } : {}), ...(extra ? { extra } : {}) });
       } catch (err) {
         // Found only as it ran (a command named through a variable, a SHELL ocimake cannot
         // interpret): executed whole where a sandbox works, since native is for whole RUNs.

@@ -2,9 +2,9 @@ import { OcimakeError } from '../errors.js';
 
 // RUN's flags, as BuildKit spells them. The interpreter takes cache and tmpfs mounts (an empty
 // directory kept out of the layer) and --network (nothing it runs reaches a network it was not
-// told of); an executed RUN also takes bind mounts (the build context, or another stage or
-// image with from=) and secret mounts (buildx's --secret). A bind or secret mount means the RUN
-// is executed: the interpreter refuses it.
+// told of) and bind mounts (the build context, or another stage or image with from=, laid into
+// its view); an executed RUN also takes secret and ssh mounts (buildx's --secret, --ssh), which
+// the interpreter refuses: a secret must never reach a layer, and it cannot hold a socket.
 
 /** One --mount of a RUN. `target` is as written (relative to WORKDIR when not absolute). */
 export type RunMount =
@@ -24,6 +24,8 @@ export interface RunFlags {
   mounts: RunMount[];
   /** Targets of cache and tmpfs mounts (what the interpreter keeps out of the layer). */
   cacheTargets: string[];
+  /** The bind mounts (the interpreter lays them into the RUN's view). */
+  binds: Extract<RunMount, { type: 'bind' }>[];
   /** --network: none gives an executed RUN a network namespace of its own, with only loopback. */
   network: NetworkMode;
 }
@@ -55,7 +57,7 @@ export function parseRunFlags(flags: readonly string[], executed = false): RunFl
       else mounts.push({ type, target, id: kv.get('id') || target, ...withDefined({ mode: num('mode'), uid: num('uid'), gid: num('gid') }) });
       continue;
     }
-    if (!executed && (type === 'bind' || type === 'secret' || type === 'ssh')) {
+    if (!executed && (type === 'secret' || type === 'ssh')) {
       throw new OcimakeError('RUN_UNSUPPORTED', `RUN --mount=type=${type} is not supported natively`, { hint: 'an executed RUN takes it: use --isolation auto, rootless or chroot, or COPY what the command needs instead' });
     }
     if (type === 'bind') {
@@ -77,7 +79,7 @@ export function parseRunFlags(flags: readonly string[], executed = false): RunFl
     }
     throw new OcimakeError('RUN_UNSUPPORTED', `RUN --mount=type=${type} is not supported`, { hint: 'RUN takes --mount=type=cache, tmpfs, bind, secret and ssh' });
   }
-  return { mounts, network, cacheTargets: mounts.flatMap((m) => (m.type === 'cache' || m.type === 'tmpfs' ? [m.target] : [])) };
+  return { mounts, network, cacheTargets: mounts.flatMap((m) => (m.type === 'cache' || m.type === 'tmpfs' ? [m.target] : [])), binds: mounts.flatMap((m) => (m.type === 'bind' ? [m] : [])) };
 }
 
 function withDefined<T extends object>(o: T): { [K in keyof T]: Exclude<T[K], undefined> } {

@@ -4,13 +4,14 @@ import type { Heredoc } from '../dockerfile/parse.js';
 import type { MergedFs } from '../image/merged-fs.js';
 import type { LayerEntry } from '../layer/entry.js';
 import { wouldExecute } from './errors.js';
+import { bindInto } from './fs/bind.js';
 import { changesOf } from './fs/changes.js';
 import { RunFs } from './fs/run-fs.js';
 import { Interpreter, firstForeignCommand, commandName } from './shell/interp.js';
 import type { Command, Io, RunUser, ShellState } from './shell/state.js';
 import { parseShell } from './shell/syntax.js';
 import { nativeCommands, type NativeOptions } from './commands/index.js';
-import { parseRunFlags } from './flags.js';
+import { parseRunFlags, type RunFlags } from './flags.js';
 import { resolveRunUser } from './user-spec.js';
 
 /** A RUN instruction as the build engine passes it. */
@@ -35,6 +36,8 @@ export interface RunInputs extends NativeOptions {
   scratch: string;
   /** Output lines of the commands (stdout and stderr, and `set -x` traces). */
   log?: (line: string) => void;
+  /** Where a bind mount's source is on disk (the build puts a stage's or image's path there). */
+  bindSource?: (m: RunFlags['binds'][number]) => Promise<string>;
 }
 
 const SHELLS = new Set(['sh', 'ash', 'bash', 'dash']);
@@ -135,6 +138,11 @@ export async function runNative(inp: RunInputs): Promise<{ entries: readonly Lay
     }
   }
   const user = await userOf(rfs, inp.user);
+  for (const m of flags.binds) {
+    if (!inp.bindSource) throw new OcimakeError('RUN_UNSUPPORTED', 'RUN --mount=type=bind has no source here', { hint: 'bind mounts are read from the build context or a stage' });
+    const { path } = await rfs.resolve(posix.resolve(inp.workdir || '/', m.target), true);
+    await bindInto(rfs, await inp.bindSource(m), path, m.rw);
+  }
   for (const target of flags.cacheTargets) {
     // A cache mount: an empty directory for the RUN, never part of the layer.
     const { path } = await rfs.resolve(posix.resolve(inp.workdir || '/', target), true);

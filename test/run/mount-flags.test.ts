@@ -23,7 +23,8 @@ describe('RUN --mount', () => {
     expect(parseRunFlags(['--mount=type=cache,target=/var/cache/apk']).cacheTargets).toEqual(['/var/cache/apk']);
     expect(parseRunFlags(['--network=none']).network).toBe('none');
     expect(() => parseRunFlags(['--network=bridge'])).toThrow(/--network=bridge is not known/);
-    expect(() => parseRunFlags(['--mount=type=bind,source=a,target=/a'])).toThrow(/--mount=type=bind is not supported natively/);
+    expect(parseRunFlags(['--mount=type=bind,source=a,target=/a']).binds).toEqual([{ type: 'bind', source: 'a', target: '/a', rw: false }]);
+    expect(() => parseRunFlags(['--mount=type=secret,id=x'])).toThrow(/--mount=type=secret is not supported natively/);
     expect(parseRunFlags(['--mount=type=ssh', '--mount=type=ssh,id=work,target=/agent,required'], true).mounts).toEqual([
       { type: 'ssh', id: 'default', target: '/run/buildkit/ssh_agent.0', required: false },
       { type: 'ssh', id: 'work', target: '/agent', required: true },

@@ -50,6 +50,12 @@ export class RunFs {
   readonly #bytes = new Map<MergedEntry, Buffer>();
   /** Paths under these are scratch (RUN --mount=type=cache): usable, never part of the layer. */
   readonly excluded: string[] = [];
+  /** Read-only bind mounts: a change at or under one fails as on a read-only mount. */
+  readonly readonly: string[] = [];
+
+  #writable(path: string): void {
+    if (this.readonly.some((r) => path === r || path.startsWith(`${r}/`))) throw new RunError(`can't write /${path}: Read-only file system`);
+  }
   readonly #maxPath = limit('pathLength');
 
   constructor(readonly lower: MergedFs, readonly scratch: string) {}
@@ -196,6 +202,7 @@ export class RunFs {
   }
 
   set(path: string, node: Node): void {
+    this.#writable(path);
     if (path === '') {
       if (node.type !== 'directory') throw new RunError('cannot replace the root directory');
     }
@@ -204,12 +211,14 @@ export class RunFs {
 
   /** Removes a path and everything below it. A lower directory made again later becomes opaque. */
   async remove(path: string): Promise<void> {
+    this.#writable(path);
     this.#dropBelow(path);
     this.#put(path, null);
   }
 
   /** Makes a directory where nothing is (after a removal, it hides whatever the lower layers had there). */
   async makeDir(path: string, meta: Meta): Promise<void> {
+    this.#writable(path);
     const wasRemoved = this.overlay.get(path) === null;
     const lowerHad = wasRemoved && !this.#lowerHidden(path) && (await this.lower.lookup(path, false))?.path === path;
     this.#put(path, { type: 'directory', meta, opaque: lowerHad });
