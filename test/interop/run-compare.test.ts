@@ -33,6 +33,8 @@ const FILE_COMMANDS = [
   "RUN cd /tmp && echo hello > f && install -m 4755 -o nobody f /usr/local/bin/f1 && install -D f /opt/deep/x/f2 && install -d -m 700 /opt/dd && install -t /opt/deep f && printf 'abc\\n' > g && chmod 640 g && chown 5:6 g && wget -q -O g.gz @URL@/g.gz && chmod 604 g.gz && rm g && gunzip g.gz && mv g /opt/g && wget -q -O /opt/z.gz @URL@/g.gz && zcat /opt/z.gz > /opt/z.txt && gunzip -k /opt/z.gz",
   // uname names the machine (the build's platform is the host's here); xargs over find.
   "RUN uname -m > /opt/arch && uname -s > /opt/os && mkdir -p /opt/x/a && touch /opt/x/a/1.tmp /opt/x/2.tmp /opt/x/keep && find /opt/x -name '*.tmp' | xargs rm -f && printf 'a\\nb\\n' | xargs -I{} touch /opt/x/{}.made && ls /opt/x > /opt/x.ls && ls -la /opt/x/a | wc -l > /opt/x.count",
+  // A bind mount of the context, natively: read, not in the layer.
+  'RUN --mount=type=bind,source=conf,target=/mnt/conf cat /mnt/conf/a.conf /mnt/conf/sub/b.conf > /opt/bound && ls /mnt/conf > /opt/bound.ls',
   'USER app',
   'RUN mkdir -p /tmp/app && echo hi > /tmp/app/f',
 ];
@@ -90,7 +92,7 @@ describe('RUN file commands: ocimake and the real busybox agree', () => {
     const a = runOcimake(['build', actx, '-o', `type=oci,dest=${join(work, 'alpine')}`, '-t', 'x/alpine:3.20', '--progress=plain', '--cache-dir', join(work, 'cache')]);
     expect(a.code, a.stderr).toBe(0);
     const base = `oci:${join(work, 'alpine')}:3.20`;
-    const ctx = writeTree(join(work, 'ctx'), { Dockerfile: `FROM ${base}\n${commands.join('\n')}\n` });
+    const ctx = writeTree(join(work, 'ctx'), { Dockerfile: `FROM ${base}\n${commands.join('\n')}\n`, 'conf/a.conf': 'A=1\n', 'conf/sub/b.conf': 'B=2\n' });
     const r = runOcimake(['build', ctx, '-o', `type=oci,dest=${join(work, 'ours')}`, '-t', 'x/run:1', '--progress=plain', '--cache-dir', join(work, 'cache')]);
     expect(r.code, r.stderr).toBe(0);
     const b = ['--storage-driver', 'vfs', '--root', join(work, 'buildah-root'), '--runroot', join(work, 'buildah-run')];
