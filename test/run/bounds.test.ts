@@ -92,4 +92,11 @@ describe('native RUN bounds', () => {
     process.env.OCIMAKE_MAX_PATH_DEPTH = '20';
     await expect(build('RUN mkdir -p /a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q/r/s/t/u/v/w')).rejects.toThrow(/the new layer: entry "a\/b\/c.*goes 2[12] directories down: past the limit pathDepth \(20\)/);
   });
+
+  it('an awk loop that does not end fails at runLoopIterations; so does awk recursion at runFunctionDepth', async () => {
+    process.env.OCIMAKE_MAX_RUN_LOOP_ITERATIONS = '1000';
+    await expect(build("RUN awk 'BEGIN { while (1) x++ }'")).rejects.toThrow(/awk ran more than 1000 loop iterations and records in all: past the limit runLoopIterations/);
+    process.env.OCIMAKE_MAX_RUN_FUNCTION_DEPTH = '50';
+    await expect(build("RUN awk 'function f(n) { return f(n + 1) } BEGIN { f(1) }'")).rejects.toThrow(/past the limit runFunctionDepth/);
+  });
 });

@@ -88,7 +88,7 @@ const printf: Command = async (args, io) => {
 };
 
 /** printf's %f, %e and %g, as C formats them. */
-function formatFloat(n: number, conv: string, prec: number, flags: string): string {
+export function formatFloat(n: number, conv: string, prec: number, flags: string): string {
   if (!Number.isFinite(n)) return (n > 0 ? 'inf' : n < 0 ? '-inf' : 'nan')[conv === conv.toUpperCase() ? 'toUpperCase' : 'toLowerCase']();
   const exp = (x: string) => x.replace(/e([+-])(\d)$/, 'e$10$2');
   let s: string;
