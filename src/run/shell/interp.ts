@@ -3,8 +3,9 @@ import { limit, overLimit } from '../../util/limits.js';
 import { Inode } from '../fs/run-fs.js';
 import { expandFields, expandPattern, expandString, shellPattern } from './expand.js';
 import { absPath, newMeta, type Io, type ShellState } from './state.js';
-import { OP, parseShell, typeOf, walk, type ShNode } from './syntax.js';
+import { OP, parseShell, typeOf, type ShNode } from './syntax.js';
 import { BUILTINS } from './builtins.js';
+import { commandName } from './precheck.js';
 import { Sink } from './sink.js';
 import { findProgram } from '../run.js';
 
@@ -22,37 +23,6 @@ export class LoopSignal { constructor(readonly kind: 'break' | 'continue', reado
 
 /** `return` in a function: unwinds to the call. Outside a function it ends the script, as `exit`. */
 export class ReturnSignal extends ExitSignal {}
-
-/** Where a command name is looked up: the shell's builtins, then native commands (by name or by a bin/ path). */
-export function commandName(name: string): string {
-  const m = /^\/(?:usr\/)?(?:local\/)?s?bin\/([^/]+)$/.exec(name);
-  return m ? m[1]! : name;
-}
-
-/**
- * Finds, before anything runs, the first command a script would have to execute: a literal
- * command name that is neither a builtin, a native command nor a function the script defines.
- */
-export function firstForeignCommand(file: ShNode, sh: Pick<ShellState, 'commands'>): string | undefined {
-  const functions = new Set<string>();
-  let sources = false;
-  walk(file, (n) => {
-    if (typeOf(n) === 'FuncDecl') functions.add(n.Name.Value);
-    if (typeOf(n) === 'CallExpr' && n.Args.length > 0 && n.Args[0].Parts.length === 1 && ['.', 'source'].includes(n.Args[0].Parts[0].Value)) sources = true;
-  });
-  // A sourced file may define functions of any name: what it leaves undefined is found when it runs.
-  if (sources) return undefined;
-  let found: string | undefined;
-  walk(file, (n) => {
-    if (found !== undefined || typeOf(n) !== 'CallExpr' || n.Args.length === 0) return;
-    const w = n.Args[0];
-    if (w.Parts.length !== 1 || typeOf(w.Parts[0]) !== 'Lit') return;
-    const name: string = w.Parts[0].Value;
-    const c = commandName(name);
-    if (!BUILTINS.has(c) && !sh.commands.has(c) && !functions.has(name)) found = name;
-  });
-  return found;
-}
 
 /** Interprets a parsed script over the RUN's filesystem. Nothing is executed: every command is native. */
 export class Interpreter {
