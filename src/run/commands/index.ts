@@ -17,6 +17,7 @@ import { IDENTITY_COMMANDS } from './identity.js';
 import { updateCaCertificatesCommand } from './certs.js';
 import { MISC_COMMANDS } from './misc.js';
 import { awkCommand } from './awk/index.js';
+import { dateCommand } from './date.js';
 
 /** What the native commands need from the build (apk's repositories, keys and options). */
 export interface NativeOptions {
@@ -27,7 +28,7 @@ export interface NativeOptions {
 /** Every command RUN can do natively, by name. */
 export function nativeCommands(opts: NativeOptions): Map<string, Command> {
   return new Map<string, Command>([
-    ...FILE_COMMANDS, ...TEXT_COMMANDS, ...TEST_COMMANDS, ...USER_COMMANDS, ...SUM_COMMANDS, ...FILTER_COMMANDS, ...INSTALL_COMMANDS, ...GZIP_COMMANDS, ['ls', lsCommand], ['xargs', xargsCommand], ...IDENTITY_COMMANDS, ...MISC_COMMANDS, ['awk', awkCommand], ['tar', tarCommand], ['unzip', unzipCommand], ['find', findCommand], ['sed', sed], ['update-ca-certificates', updateCaCertificatesCommand],
+    ...FILE_COMMANDS, ...TEXT_COMMANDS, ...TEST_COMMANDS, ...USER_COMMANDS, ...SUM_COMMANDS, ...FILTER_COMMANDS, ...INSTALL_COMMANDS, ...GZIP_COMMANDS, ['ls', lsCommand], ['xargs', xargsCommand], ...IDENTITY_COMMANDS, ...MISC_COMMANDS, ['awk', awkCommand], ['date', dateCommand], ['tar', tarCommand], ['unzip', unzipCommand], ['find', findCommand], ['sed', sed], ['update-ca-certificates', updateCaCertificatesCommand],
     ...(opts.extra ?? new Map()),
   ]);
 }
