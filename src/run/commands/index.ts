@@ -18,6 +18,7 @@ import { updateCaCertificatesCommand } from './certs.js';
 import { MISC_COMMANDS } from './misc.js';
 import { awkCommand } from './awk/index.js';
 import { dateCommand } from './date.js';
+import { statCommand } from './stat.js';
 
 /** What the native commands need from the build (apk's repositories, keys and options). */
 export interface NativeOptions {
@@ -28,7 +29,7 @@ export interface NativeOptions {
 /** Every command RUN can do natively, by name. */
 export function nativeCommands(opts: NativeOptions): Map<string, Command> {
   return new Map<string, Command>([
-    ...FILE_COMMANDS, ...TEXT_COMMANDS, ...TEST_COMMANDS, ...USER_COMMANDS, ...SUM_COMMANDS, ...FILTER_COMMANDS, ...INSTALL_COMMANDS, ...GZIP_COMMANDS, ['ls', lsCommand], ['xargs', xargsCommand], ...IDENTITY_COMMANDS, ...MISC_COMMANDS, ['awk', awkCommand], ['date', dateCommand], ['tar', tarCommand], ['unzip', unzipCommand], ['find', findCommand], ['sed', sed], ['update-ca-certificates', updateCaCertificatesCommand],
+    ...FILE_COMMANDS, ...TEXT_COMMANDS, ...TEST_COMMANDS, ...USER_COMMANDS, ...SUM_COMMANDS, ...FILTER_COMMANDS, ...INSTALL_COMMANDS, ...GZIP_COMMANDS, ['ls', lsCommand], ['xargs', xargsCommand], ...IDENTITY_COMMANDS, ...MISC_COMMANDS, ['awk', awkCommand], ['date', dateCommand], ['stat', statCommand], ['tar', tarCommand], ['unzip', unzipCommand], ['find', findCommand], ['sed', sed], ['update-ca-certificates', updateCaCertificatesCommand],
     ...(opts.extra ?? new Map()),
   ]);
 }

@@ -8,7 +8,7 @@ import { parseOpts } from './opts.js';
 // own /etc/passwd and /etc/group; -n numeric) and sizes. Layers keep no times, so -l shows the
 // build's fixed date, as the image would.
 
-function modeString(n: Node): string {
+export function modeString(n: Node): string {
   const type = n.type === 'directory' ? 'd' : n.type === 'symlink' ? 'l' : n.type === 'file' ? '-' : 'c';
   const m = n.type === 'file' ? n.ino.meta.mode : n.meta.mode;
   const bit = (b: number, c: string) => (m & b ? c : '-');

@@ -12,7 +12,7 @@ export const COMMAND_TABLE: readonly CommandGroup[] = [
   { group: 'packages', names: ['apk', 'update-ca-certificates'] },
   { group: 'fetch and check', names: ['wget', 'curl', 'md5sum', 'sha1sum', 'sha256sum', 'sha512sum', 'base64'] },
   { group: 'archives', names: ['tar', 'unzip', 'gunzip', 'gzip', 'zcat'] },
-  { group: 'files', names: ['ln', 'mkdir', 'rm', 'rmdir', 'unlink', 'touch', 'cp', 'mv', 'install', 'chmod', 'chown', 'chgrp', 'ls', 'find', 'readlink', 'realpath', 'mktemp'] },
+  { group: 'files', names: ['ln', 'mkdir', 'rm', 'rmdir', 'unlink', 'touch', 'cp', 'mv', 'install', 'chmod', 'chown', 'chgrp', 'ls', 'find', 'readlink', 'realpath', 'stat', 'mktemp'] },
   { group: 'text', names: ['echo', 'printf', 'cat', 'tee', 'sed', 'awk', 'grep', 'egrep', 'fgrep', 'head', 'tail', 'sort', 'uniq', 'wc', 'cut', 'tr', 'basename', 'dirname', 'seq', 'expr', 'test', '['] },
   { group: 'users', names: ['adduser', 'addgroup', 'useradd', 'groupadd', 'id', 'whoami'] },
   { group: 'system', names: ['uname', 'date', 'nproc', 'getconf', 'env', 'printenv', 'which', 'xargs', 'sleep'] },

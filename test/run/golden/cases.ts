@@ -89,6 +89,7 @@ export const GOLDEN_CASES: GoldenCase[] = [
   { name: 'applets', script: `echo abc | egrep 'b|x'; echo 'a.c' | fgrep .; which ls sh nosuch; echo $?; ln -s /etc/alpine-release rel; readlink rel; readlink -f rel; realpath /bin/../etc/./hostname 2>/dev/null || realpath /etc; touch u; unlink u; ls` },
   { name: 'base64', script: `printf 'hello world' | base64; printf 'aGVsbG8=' | base64 -d; echo; head -c 100 /etc/passwd | base64 | head -1 | wc -c; printf abc | base64 -w 2` },
   { name: 'seq', script: `seq 3; seq 2 4; seq 1 2 7; seq -s , 3; seq -w 8 10; seq 5 1; seq 3 -1 1; for i in $(seq 1 3); do printf $i; done; echo` },
+  { name: 'stat-c', script: `printf abc > f; chmod 750 f; mkdir d; ln -s f l; touch e; stat -c '%n %s %a %A %u %g %U %G %F' f e; stat -c '%n %a %A %F' d; stat -c '%N %F' l; stat -L -c '%F %s' l; stat -c %s nosuch; echo $?` },
   { name: 'date', script: `date -u -d @0; date -u -d @1700000000 '+%Y-%m-%d %H:%M:%S %a %A %b %B %e %j %y %Z %z %s %F %T %D %R %u %w %p %I %%'; date -u -d '2024-02-03 04:05:06' +%s; date -u -d @86400 -R; date -u -d @0 -I; [ $(date +%Y) -ge 2024 ] && echo now` },
   { name: 'nproc-getconf', script: `[ $(nproc) -ge 1 ] && echo cpus; [ $(getconf _NPROCESSORS_ONLN) -ge 1 ] && echo online; getconf LONG_BIT; getconf PAGESIZE` },
   // users
