@@ -14,7 +14,7 @@ export const COMMAND_TABLE: readonly CommandGroup[] = [
   { group: 'archives', names: ['tar', 'unzip', 'gunzip', 'gzip', 'zcat'] },
   { group: 'files', names: ['ln', 'mkdir', 'rm', 'rmdir', 'unlink', 'touch', 'cp', 'mv', 'install', 'chmod', 'chown', 'chgrp', 'ls', 'find', 'readlink', 'realpath', 'stat', 'mktemp'] },
   { group: 'text', names: ['echo', 'printf', 'cat', 'tee', 'sed', 'awk', 'grep', 'egrep', 'fgrep', 'head', 'tail', 'sort', 'uniq', 'wc', 'cut', 'tr', 'basename', 'dirname', 'seq', 'expr', 'test', '['] },
-  { group: 'users', names: ['adduser', 'addgroup', 'useradd', 'groupadd', 'id', 'whoami'] },
+  { group: 'users', names: ['adduser', 'addgroup', 'useradd', 'groupadd', 'deluser', 'delgroup', 'id', 'whoami'] },
   { group: 'system', names: ['uname', 'date', 'nproc', 'getconf', 'env', 'printenv', 'which', 'xargs', 'sleep'] },
   { group: 'shell builtins', names: [':', 'true', 'false', 'cd', 'pwd', 'set', 'shift', 'unset', 'export', 'readonly', 'local', 'umask', 'eval', 'exit', 'return', 'break', 'continue', 'read', '.', 'source', 'command', 'exec', 'trap', 'wait', 'sh', 'ash', 'bash'] },
 ];

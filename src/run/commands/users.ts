@@ -189,4 +189,57 @@ const useradd: Command = async (args, _io, sh) => {
   return 0;
 };
 
-export const USER_COMMANDS: [string, Command][] = [['addgroup', addgroup], ['adduser', adduser], ['groupadd', groupadd], ['useradd', useradd]];
+/** Takes a user out of a group's member list; false when it was not in it. */
+async function removeMember(sh: ShellState, user: string, group: string): Promise<boolean> {
+  const rows = (await readDb(sh, '/etc/group')) ?? [];
+  const row = rows.find((r) => r[0] === group);
+  if (!row) throw new RunError(`unknown group ${group}`);
+  const members = (row[3] ?? '').split(',').filter((m) => m !== '');
+  if (!members.includes(user)) return false;
+  row[3] = members.filter((m) => m !== user).join(',');
+  await rewrite(sh, '/etc/group', rows);
+  return true;
+}
+
+/** Drops the rows of `file` whose first field is `name`; false when there was none. */
+async function dropRow(sh: ShellState, file: string, name: string): Promise<boolean> {
+  const rows = await readDb(sh, file);
+  if (!rows || !rows.some((r) => r[0] === name)) return false;
+  await rewrite(sh, file, rows.filter((r) => r[0] !== name));
+  return true;
+}
+
+/** deluser [--remove-home] USER: its passwd and shadow rows, its group of the same name, its memberships (busybox 1.36 takes no GROUP). */
+const deluser: Command = async (args, io, sh) => {
+  const o = parseOpts('deluser', args, '', { 'remove-home': 'r' });
+  const [user] = o.rest;
+  if (user === undefined || o.rest.length > 1) throw new RunError('usage: deluser [--remove-home] USER');
+  const row = ((await readDb(sh, '/etc/passwd')) ?? []).find((r) => r[0] === user);
+  if (!row) throw new RunError(`unknown user ${user}`);
+  await dropRow(sh, '/etc/passwd', user);
+  await dropRow(sh, '/etc/shadow', user);
+  for (const g of (await readDb(sh, '/etc/group')) ?? []) if ((g[3] ?? '').split(',').includes(user)) await removeMember(sh, user, g[0]!);
+  await dropRow(sh, '/etc/group', user);
+  if (o.flags.has('r') && row[5]) {
+    const rm = sh.commands.get('rm')!;
+    await rm(['-rf', row[5]], io, sh);
+  }
+  return 0;
+};
+
+/** delgroup GROUP, or delgroup USER GROUP (a membership). */
+const delgroup: Command = async (args, _io, sh) => {
+  const [a, b] = args;
+  if (a === undefined || args.length > 2) throw new RunError('usage: delgroup [USER] GROUP');
+  if (b !== undefined) {
+    if (!(await removeMember(sh, a, b))) throw new RunError(`can't find ${a} in /etc/group`);
+    return 0;
+  }
+  const g = ((await readDb(sh, '/etc/group')) ?? []).find((r) => r[0] === a);
+  if (!g) throw new RunError(`unknown group ${a}`);
+  if (((await readDb(sh, '/etc/passwd')) ?? []).some((r) => r[3] === g[2])) throw new RunError(`can't remove primary group of user`);
+  await dropRow(sh, '/etc/group', a);
+  return 0;
+};
+
+export const USER_COMMANDS: [string, Command][] = [['addgroup', addgroup], ['adduser', adduser], ['groupadd', groupadd], ['useradd', useradd], ['deluser', deluser], ['delgroup', delgroup]];

@@ -95,6 +95,7 @@ export const GOLDEN_CASES: GoldenCase[] = [
   // users
   { name: 'adduser-system', script: `addgroup -S redis && adduser -S -G redis -u 999 redis; grep redis /etc/passwd /etc/group` },
   { name: 'adduser-D', script: `adduser -D -h /opt/app -s /bin/false app; grep app /etc/passwd; id app` },
+  { name: 'deluser', script: `adduser -D bob && addgroup bob wheel && deluser bob; echo $?; grep -c bob /etc/passwd /etc/group /etc/shadow; ls -d /home/bob; addgroup -S grp && delgroup grp; echo $?; grep -c grp /etc/group; adduser -D carol && addgroup carol wheel && deluser carol wheel && grep wheel /etc/group; deluser nobody2; echo $?` },
   { name: 'id-whoami', script: `id -u; id -g; whoami; id -un` },
   // refused by native RUN today: it would have to execute a program, or compress as busybox's own
   // deflate does (a layer would hold other bytes than a real build's)
