@@ -29,6 +29,8 @@ export class Interpreter {
   private iterations = 0;
   private depth = 0;
   private steps = 0;
+  /** The stdin of the command being expanded: what a $(…) in it reads. */
+  private stdin: Buffer = Buffer.alloc(0);
   /** How many loops enclose what runs now: `break` outside one does nothing, as in ash. */
   loopDepth = 0;
   /** `trap CMD EXIT`: run when the script ends, however it ends. */
@@ -98,7 +100,12 @@ export class Interpreter {
     if (s.Background) throw new RunError('background jobs (&) are not interpreted here', 2);
     let status: number;
     try {
-      status = await this.withRedirs(s.Redirs, io, (rio) => this.command(s.Cmd, rio, cond || s.Negated));
+      status = await this.withRedirs(s.Redirs, io, async (rio) => {
+        // A $(…) in this command reads the command's stdin, as in sh.
+        const outer = this.stdin;
+        this.stdin = rio.stdin;
+        try { return await this.command(s.Cmd, rio, cond || s.Negated); } finally { this.stdin = outer; }
+      });
     } catch (e) {
       // A redirection or expansion that fails fails its command, as in sh.
       if (!(e instanceof RunError)) throw e;
@@ -224,7 +231,7 @@ export class Interpreter {
 
   readonly subst = async (stmts: ShNode[]): Promise<string> => {
     const sink = new Sink('runStringSize', 'a command substitution');
-    const status = await this.subshell(stmts, { stdin: Buffer.alloc(0), out: sink.push, err: () => {} }, true);
+    const status = await this.subshell(stmts, { stdin: this.stdin, out: sink.push, err: () => {} }, true);
     this.sh.lastStatus = status;
     return sink.bytes().toString('utf8');
   };

@@ -42,6 +42,7 @@ export const GOLDEN_CASES: GoldenCase[] = [
   { name: 'export-env', script: `export A=1; B=2 env | grep -E '^(A|B)=' | sort` },
   { name: 'exit-status-127', script: `bash -c true; echo $?; sh -c 'exit 3'; echo $?` },
   { name: 'read', script: `printf 'x y z\\n' | { read a b; echo "[$b] [$a]"; }; printf 'l1\\nl2\\nlast' | while read -r l; do echo "<$l>"; done; echo 'a\\\\b' | { read v; echo "$v"; }; echo 'a\\\\b' | { read -r v; echo "$v"; }; printf 'k=v\\n' | { IFS== read k v; echo "$k:$v"; }; read nothing < /dev/null; echo $?` },
+  { name: 'subst-stdin', script: `printf 'a\\nb\\n' | { x=$(cat); echo "[$x]"; }; printf 'l1\\nl2\\nl3\\n' | { read first; rest=$(cat); echo "$first|$rest"; }; echo in | echo "$(cat)"` },
   { name: 'while-read-file', script: `printf 'one 1\\ntwo 2\\n' > f; while read name n; do echo "$n=$name"; done < f; cat f | while read x; do echo "got $x"; break; done` },
   { name: 'break-continue', script: `for i in 1 2 3 4 5; do [ $i = 2 ] && continue; [ $i = 4 ] && break; echo $i; done; for a in x y; do for b in 1 2; do [ $b = 2 ] && continue 2; echo $a$b; done; done; break; echo after` },
   { name: 'source', script: `echo 'V=sourced; f() { echo "in f $1"; }' > lib.sh; . ./lib.sh; echo $V; f arg; echo 'return 7; echo no' > r.sh; . ./r.sh; echo $?` },
