@@ -3,7 +3,7 @@ import { RunError } from '../errors.js';
 import { writeFileAt } from '../shell/interp.js';
 import { absPath, takeStdin, type Command, type ShellState } from '../shell/state.js';
 import { eachOperand, parseOpts } from './opts.js';
-import { posixRegExp } from './regex.js';
+import { alternationMayDiffer, posixRegExp } from './regex.js';
 
 export async function readOperand(sh: ShellState, p: string, stdin: Buffer): Promise<Buffer> {
   if (p === '-') return takeStdin(stdin);
@@ -153,7 +153,7 @@ const dirname: Command = async (args, io) => {
 };
 
 export const grep: Command = async (args, io, sh) => {
-  const o = parseOpts('grep', args, 'qvEFicxwse:lhHn');
+  const o = parseOpts('grep', args, 'qvEFicxwse:lhHno');
   const pats = o.values.get('e') ?? (o.rest.length > 0 ? [o.rest.shift()!] : []);
   if (pats.length === 0) throw new RunError('usage: grep [-qvEFicxw] PATTERN [FILE...]', 2);
   const syntax = o.flags.has('F') ? 'fixed' : o.flags.has('E') ? 'ere' : 'bre';
@@ -163,6 +163,10 @@ export const grep: Command = async (args, io, sh) => {
     return o.flags.has('x') ? `^(?:${js})$` : js;
   };
   const res = pats.map((p) => posixRegExp(p, { syntax, icase: o.flags.has('i'), wrap, what: 'grep' }));
+  // -o prints what matched, so how long a match is matters: an alternation POSIX and JavaScript
+  // would end differently is refused, as sed's s/// (-w and -v with -o are too).
+  const only = o.flags.has('o') ? pats.map((p) => posixRegExp(p, { syntax, icase: o.flags.has('i'), what: 'grep', flags: 'g', ...(o.flags.has('x') ? { wrap: (js: string) => `^(?:${js})$` } : {}) })) : undefined;
+  if (only && (o.flags.has('w') || o.flags.has('v') || only.some((r) => alternationMayDiffer(r.source)))) throw new OcimakeError('RUN_UNSUPPORTED', `grep -o ${o.flags.has('w') ? '-w' : o.flags.has('v') ? '-v' : 'with an alternation that POSIX and JavaScript match at different lengths'} is not supported natively`, { hint: 'grep -o with a plain pattern is; or let the RUN execute (--isolation auto)' });
   const files = o.rest.length === 0 ? ['-'] : o.rest;
   // As busybox: with more than one file (or -H, not -h) each line and count is prefixed by its file.
   const named = (o.flags.has('H') || files.length > 1) && !o.flags.has('h');
@@ -186,7 +190,12 @@ export const grep: Command = async (args, io, sh) => {
       matched = true;
       if (o.flags.has('q')) return 0;
       if (o.flags.has('l')) break;
-      if (!o.flags.has('c')) io.out(`${named ? `${shown}:` : ''}${o.flags.has('n') ? `${i + 1}:` : ''}${line}\n`);
+      const prefix = `${named ? `${shown}:` : ''}${o.flags.has('n') ? `${i + 1}:` : ''}`;
+      if (only && !o.flags.has('c')) {
+        // Each match on a line of its own, leftmost first (several patterns: by position).
+        const hits = only.flatMap((r) => [...line.matchAll(r)].filter((m) => m[0] !== '')).sort((a, b) => a.index - b.index);
+        for (const m of hits) io.out(`${prefix}${m[0]}\n`);
+      } else if (!o.flags.has('c')) io.out(`${prefix}${line}\n`);
     }
     if (o.flags.has('l') && count > 0) io.out(`${shown}\n`);
     else if (o.flags.has('c')) io.out(`${named ? `${shown}:` : ''}${count}\n`);
