@@ -137,7 +137,7 @@ describe('RUN executed in a sandbox', () => {
         'RUN mkdir /data && echo from-stage > /data/x',
         `FROM oci:${alpine}:3`,
         'RUN --mount=type=bind,source=src,target=/src --mount=type=bind,from=files,source=/data,target=/data --mount=type=cache,target=/cache --mount=type=secret,id=tok,target=/run/secrets/tok --mount=type=secret,id=tok,env=TOKEN \\',
-        '    nproc > /dev/null && cat /src/a /data/x > /bound && echo run >> /cache/log && wc -l < /cache/log > /cache-count && test "$TOKEN" = "$(cat /run/secrets/tok)" && wc -c < /run/secrets/tok > /secret-len',
+        '    busybox true && cat /src/a /data/x > /bound && echo run >> /cache/log && wc -l < /cache/log > /cache-count && test "$TOKEN" = "$(cat /run/secrets/tok)" && wc -c < /run/secrets/tok > /secret-len',
       ].join('\n'),
       'src/a': 'from-context\n',
     });
@@ -161,7 +161,7 @@ describe('RUN executed in a sandbox', () => {
   }, 300_000);
 
   it('the build\'s --network none gives an executed RUN loopback alone; RUN --network=host keeps the host\'s', () => {
-    const ctx = writeTree(join(work, 'net'), { Dockerfile: `FROM oci:${alpine}:3\nRUN nproc > /dev/null && grep -c : /proc/net/dev > /none\nRUN --network=host nproc > /dev/null && grep -c : /proc/net/dev > /host\n` });
+    const ctx = writeTree(join(work, 'net'), { Dockerfile: `FROM oci:${alpine}:3\nRUN busybox true && grep -c : /proc/net/dev > /none\nRUN --network=host busybox true && grep -c : /proc/net/dev > /host\n` });
     const out = join(work, 'net-out');
     const r = runOcimake(['build', ctx, '--network', 'none', '-o', out, '--cache-dir', join(work, 'cache-root'), '--progress=plain']);
     expect(r.code, r.stderr).toBe(0);
@@ -199,11 +199,11 @@ describe('RUN executed in a sandbox', () => {
       Dockerfile: [
         `FROM oci:${alpine}:3`,
         // ctime of a base file: the same while the tree is kept, later once it is written again.
-        'RUN nproc > /dev/null && stat -c %Z /etc/passwd > /c1 && rm /etc/motd && echo one > /one && sleep 1.1',
+        'RUN busybox true && stat -c %Z /etc/passwd > /c1 && rm /etc/motd && echo one > /one && sleep 1.1',
         'ENV STEP=two',
-        'RUN nproc > /dev/null && stat -c %Z /etc/passwd > /c2 && test ! -e /etc/motd && cat /one > /two && sleep 1.1',
+        'RUN busybox true && stat -c %Z /etc/passwd > /c2 && test ! -e /etc/motd && cat /one > /two && sleep 1.1',
         'COPY f /f',
-        'RUN nproc > /dev/null && stat -c %Z /etc/passwd > /c3 && cat /f /two > /three',
+        'RUN busybox true && stat -c %Z /etc/passwd > /c3 && cat /f /two > /three',
       ].join('\n'),
       f: 'copied\n',
     });
@@ -221,7 +221,7 @@ describe('RUN executed in a sandbox', () => {
   }, 120_000);
 
   it('SIGTERM during an executed RUN ends the sandbox and every process in it, and removes the tree', async () => {
-    const ctx = writeTree(join(work, 'term'), { Dockerfile: `FROM oci:${alpine}:3\nRUN nproc > /dev/null && sleep 3000 & sleep 3001\n` });
+    const ctx = writeTree(join(work, 'term'), { Dockerfile: `FROM oci:${alpine}:3\nRUN busybox true && sleep 3000 & sleep 3001\n` });
     const runTmp = join(work, 'term-tmp');
     mkdirSync(runTmp);
     const child = spawn(process.execPath, [BIN, 'build', ctx, '-o', join(work, 'term-out'), '--cache-dir', join(work, 'cache-root'), '--progress=plain'], { env: { ...process.env, TMPDIR: runTmp }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -238,7 +238,7 @@ describe('RUN executed in a sandbox', () => {
   }, 120_000);
 
   it('SIGTERM while the sandbox is still being set up leaves nothing: the tree goes only once the sandbox has ended', async () => {
-    const ctx = writeTree(join(work, 'term-early'), { Dockerfile: `FROM oci:${alpine}:3\nRUN nproc > /dev/null && sleep 3002\n` });
+    const ctx = writeTree(join(work, 'term-early'), { Dockerfile: `FROM oci:${alpine}:3\nRUN busybox true && sleep 3002\n` });
     for (let i = 0; i < 5; i++) {
       const runTmp = join(work, `term-early-tmp-${i}`);
       mkdirSync(runTmp);
@@ -258,18 +258,18 @@ describe('RUN executed in a sandbox', () => {
       Dockerfile: [
         `FROM oci:${alpine}:3`,
         'ENV GREETING=hello',
-        // nproc and busybox's own sh -c are programs ocimake does not interpret: the RUN is executed.
-        `RUN nproc > /nproc && env | sort > /env && busybox sh -c 'echo $((40 + 2))' > /answer && rm /etc/motd && mkdir /data && chown 1000:1000 /data && mkdir -p ${dirname(victim)} && echo x > ${victim} && ls /proc/1/root/ > /seen`,
+        // busybox itself (busybox nproc, busybox sh -c) is a program ocimake does not interpret: the RUN is executed.
+        `RUN busybox nproc > /nproc && env | sort > /env && busybox sh -c 'echo $((40 + 2))' > /answer && rm /etc/motd && mkdir /data && chown 1000:1000 /data && mkdir -p ${dirname(victim)} && echo x > ${victim} && ls /proc/1/root/ > /seen`,
         // A daemon forked by a RUN ends with it (its PID namespace).
-        'RUN nproc > /dev/null; sleep 60 & echo started',
+        'RUN busybox true; sleep 60 & echo started',
         'RUN echo native > /native',
         // --network=none: a network namespace with loopback alone.
-        'RUN --network=none nproc > /dev/null && grep -c : /proc/net/dev > /ifaces',
+        'RUN --network=none busybox true && grep -c : /proc/net/dev > /ifaces',
         // USER: the executed RUN runs as that user, in its own home, which it owns.
         'RUN adduser -D -u 1000 app',
         'USER app',
         'WORKDIR /home/app',
-        'RUN nproc > /dev/null && id -u > uid && touch mine',
+        'RUN busybox true && id -u > uid && touch mine',
       ].join('\n'),
     });
     const out = join(work, 'alpine-out');
