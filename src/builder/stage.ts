@@ -265,8 +265,9 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
         native = await runNative({ spec, fs: state.fs, env: varsOf(state), workdir, user, scratch: env.scratch, bindSource, ...(env.onOutput ? { log: env.onOutput } : {}), ...(extra ? { extra } : {}) });
       } catch (err) {
         // Found only as it ran (a command named through a variable, a SHELL ocimake cannot
-        // interpret): executed whole where a sandbox works, since native is for whole RUNs.
-        const fallback = err instanceof OcimakeError && err.code === 'RUN_UNSUPPORTED' && /would execute/.test(err.message) ? env.execFallback?.() : undefined;
+        // interpret, an option or form a native command refuses): executed whole where a
+        // sandbox works, since native is for whole RUNs; --isolation native has no fallback.
+        const fallback = err instanceof OcimakeError && err.code === 'RUN_UNSUPPORTED' ? env.execFallback?.() : undefined;
         if (fallback) return executeIt(fallback);
         throw err;
       }

@@ -160,6 +160,18 @@ describe('RUN executed in a sandbox', () => {
     expect(first.stderr + second.stderr).not.toContain('s3cr3t');
   }, 300_000);
 
+  it('a RUN the interpreter refuses as it runs (tar -c, an option it lacks) is executed whole under auto, and refused under native', () => {
+    const ctx = writeTree(join(work, 'fallback'), { Dockerfile: `FROM oci:${alpine}:3\nRUN tar -czf /x.tgz /etc/hostname && tar -tzf /x.tgz > /list && echo ab | grep -m 1 b > /z\n` });
+    const out = join(work, 'fallback-out');
+    const r = runOcimake(['build', ctx, '-o', out, '--cache-dir', join(work, 'cache-root'), '--progress=plain']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(join(out, 'list'), 'utf8')).toBe('etc/hostname\n');
+    // A cache of its own: the executed RUN's layer, recorded under its key, would answer it.
+    const n = runOcimake(['build', ctx, '--isolation', 'native', '-o', join(work, 'fallback-native'), '--cache-dir', join(work, 'cache-native'), '--progress=plain']);
+    expect(n.code).toBe(1);
+    expect(n.stderr).toMatch(/tar -c is not supported natively/);
+  }, 120_000);
+
   it('the build\'s --network none gives an executed RUN loopback alone; RUN --network=host keeps the host\'s', () => {
     const ctx = writeTree(join(work, 'net'), { Dockerfile: `FROM oci:${alpine}:3\nRUN busybox true && grep -c : /proc/net/dev > /none\nRUN --network=host busybox true && grep -c : /proc/net/dev > /host\n` });
     const out = join(work, 'net-out');
