@@ -1,5 +1,6 @@
 import { posix } from 'node:path';
 import { OcimakeError } from '../errors.js';
+import { limit } from '../util/limits.js';
 import type { Heredoc } from '../dockerfile/parse.js';
 import type { MergedFs } from '../image/merged-fs.js';
 import type { LayerEntry } from '../layer/entry.js';
@@ -96,12 +97,17 @@ export async function precheckRun(file: string, inst: { line: number; json: bool
 
 /** True when a program name resolves in the image: a path as given, or a name along PATH. */
 export async function findProgram(rfs: RunFs, name: string, path: string): Promise<boolean> {
+  return (await whereProgram(rfs, name, path)) !== undefined;
+}
+
+/** Where a program name resolves in the image (what `command -v` prints): the path as given, or DIR/NAME along PATH. */
+export async function whereProgram(rfs: RunFs, name: string, path: string): Promise<string | undefined> {
   const dirs = name.includes('/') ? [''] : path.split(':').filter((d) => d.startsWith('/'));
   for (const d of dirs) {
     const { node } = await rfs.resolve(d === '' ? posix.resolve('/', name) : `${d}/${name}`, true).catch(() => ({ node: undefined }));
-    if (node && node.type !== 'directory') return true;
+    if (node && node.type !== 'directory') return d === '' ? name : `${d}/${name}`;
   }
-  return false;
+  return undefined;
 }
 
 /** Reads the RUN's user from the stage's /etc/passwd and /etc/group (root when unset). */
@@ -157,7 +163,7 @@ export async function runNative(inp: RunInputs): Promise<{ entries: readonly Lay
   const sh: ShellState = {
     fs: rfs, cwd: posix.resolve('/', inp.workdir || '/'), vars, exported: new Set(vars.keys()),
     opts: { errexit: false, nounset: false, xtrace: false, noglob: false, pipefail: false },
-    user, umask: 0o022, lastStatus: 0, functions: new Map(), commands, args: [],
+    user, umask: 0o022, lastStatus: 0, functions: new Map(), commands, args: [], maxString: limit('runStringSize'),
   };
   const out: string[] = [];
   const log = (s: string) => {

@@ -39,16 +39,19 @@ const NAMED: Record<string, (c: number) => boolean> = {
 export class Glob {
   readonly #toks: Tok[];
   readonly #slash: boolean;
+  /** The states before the first character: 0 and what leading stars let it skip to. */
+  readonly #initial: number[];
   #reversed?: Glob;
 
   constructor(toks: Tok[], slash: boolean) {
     this.#toks = toks;
     this.#slash = slash;
+    this.#initial = this.#close([0]);
   }
 
   /** Does the whole of `s` match? */
   test(s: string): boolean {
-    let set = this.#start();
+    let set = this.#initial;
     for (const ch of s) {
       set = this.#step(set, ch.codePointAt(0)!);
       if (set.length === 0) return false;
@@ -59,7 +62,7 @@ export class Glob {
   /** The shortest or longest prefix of `s` that matches, as its length in UTF-16 units; -1 if none. */
   prefix(s: string, longest: boolean): number {
     const end = this.#toks.length;
-    let set = this.#start();
+    let set = this.#initial;
     let best = set.includes(end) ? 0 : -1;
     if (best === 0 && !longest) return 0;
     let at = 0;
@@ -100,10 +103,6 @@ export class Glob {
     return found;
   }
 
-  #start(): number[] {
-    return this.#close([0]);
-  }
-
   /** Adds the states a `*` lets the automaton skip to. */
   #close(set: number[]): number[] {
     const out: number[] = [];
@@ -130,7 +129,7 @@ export class Glob {
   }
 
   #inject(starts: number[], p: number): void {
-    for (const q of this.#close([0])) if (starts[q]! < 0) starts[q] = p;
+    for (const q of this.#initial) if (starts[q]! < 0) starts[q] = p;
   }
 
   #stepStarts(starts: number[], c: number): number[] {

@@ -3,6 +3,7 @@ import { RunError } from '../errors.js';
 import { baseOf, joinPath, type Node } from '../fs/run-fs.js';
 import { shellPattern } from '../shell/expand.js';
 import { absPath, type Command, type Io } from '../shell/state.js';
+import { sizeOf } from './ls.js';
 
 // busybox find, natively: the cleanup RUNs end with (official images prune tests and caches with
 // `find /usr/local -depth \( -name test -o -name tests \) -exec rm -rf '{}' +`). Paths are walked
@@ -48,7 +49,7 @@ function parse(tokens: string[], exec: (argv: string[], v: Visit) => Promise<boo
       }
       case '-empty': return async (v) => {
         if (v.node.type === 'directory') return (await dirNames(v.path)).length === 0;
-        return v.node.type === 'file' && (v.node.ino.data?.length ?? v.node.ino.lower?.entry.size ?? 0) === 0;
+        return v.node.type === 'file' && sizeOf(v.node) === 0;
       };
       case '-maxdepth': out.maxDepth = num(t); return async () => true;
       case '-mindepth': out.minDepth = num(t); return async () => true;

@@ -33,3 +33,9 @@ export async function idsFor(sh: ShellState, spec: string): Promise<{ uid?: numb
   }
   return out;
 }
+
+/** The stage's user and group names by id, from its /etc/passwd and /etc/group (ls -l, stat). */
+export async function idNames(sh: ShellState): Promise<{ users: Map<number, string>; groups: Map<number, string> }> {
+  const byId = async (file: string) => new Map(((await readDb(sh, file)) ?? []).map((f) => [Number(f[2]), f[0]!] as const));
+  return { users: await byId('/etc/passwd'), groups: await byId('/etc/group') };
+}

@@ -1,12 +1,17 @@
 import { joinPath, type Node } from '../fs/run-fs.js';
 import { absPath, type Command } from '../shell/state.js';
-import { readDb } from './ids.js';
+import { idNames } from './ids.js';
 import { parseOpts } from './opts.js';
 
 // ls, for the RUN lines that show what a step left (`RUN ls -la /app`): names one per line as
 // busybox prints them into a pipe or a log, and -l with modes, owners (names from the stage's
 // own /etc/passwd and /etc/group; -n numeric) and sizes. Layers keep no times, so -l shows the
 // build's fixed date, as the image would.
+
+/** What ls -l and stat show as a node's size: a file's bytes, a link's target length, 4096 for a directory. */
+export function sizeOf(n: Node): number {
+  return n.type === 'file' ? n.ino.data?.length ?? n.ino.lower?.entry.size ?? 0 : n.type === 'symlink' ? n.target.length : 4096;
+}
 
 export function modeString(n: Node): string {
   const type = n.type === 'directory' ? 'd' : n.type === 'symlink' ? 'l' : n.type === 'file' ? '-' : 'c';
@@ -19,9 +24,7 @@ export function modeString(n: Node): string {
 export const lsCommand: Command = async (args, io, sh) => {
   const o = parseOpts('ls', args, 'laA1dRnhFpeiCx', { all: 'a', 'almost-all': 'A', directory: 'd', recursive: 'R', 'numeric-uid-gid': 'n' });
   const long = o.flags.has('l') || o.flags.has('n');
-  const users = new Map(((await readDb(sh, '/etc/passwd')) ?? []).map((f) => [Number(f[2]), f[0]!] as const));
-  const groups = new Map(((await readDb(sh, '/etc/group')) ?? []).map((f) => [Number(f[2]), f[0]!] as const));
-  const sizeOf = (n: Node) => (n.type === 'file' ? n.ino.data?.length ?? n.ino.lower?.entry.size ?? 0 : n.type === 'symlink' ? n.target.length : 4096);
+  const { users, groups } = await idNames(sh);
   const line = (name: string, n: Node): string => {
     if (!long) return name;
     const meta = n.type === 'file' ? n.ino.meta : n.meta;

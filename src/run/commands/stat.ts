@@ -1,8 +1,8 @@
 import { OcimakeError } from '../../errors.js';
 import { RunError } from '../errors.js';
 import { absPath, type Command } from '../shell/state.js';
-import { readDb } from './ids.js';
-import { modeString } from './ls.js';
+import { idNames } from './ids.js';
+import { modeString, sizeOf } from './ls.js';
 import { parseOpts } from './opts.js';
 
 // stat -c FORMAT, natively: name, size, mode, owners and type. Layers keep no times, inodes or
@@ -13,14 +13,13 @@ export const statCommand: Command = async (args, io, sh) => {
   const o = parseOpts('stat', args, 'c:Lt', { format: 'c', dereference: 'L' });
   const fmt = o.values.get('c')?.at(-1);
   if (fmt === undefined) throw new OcimakeError('RUN_UNSUPPORTED', 'stat without -c is not supported natively (it prints times and inodes a layer does not keep)', { hint: 'stat -c with %n %s %a %A %u %g %U %G %F is' });
-  const users = new Map(((await readDb(sh, '/etc/passwd')) ?? []).map((f) => [Number(f[2]), f[0]!] as const));
-  const groups = new Map(((await readDb(sh, '/etc/group')) ?? []).map((f) => [Number(f[2]), f[0]!] as const));
+  const { users, groups } = await idNames(sh);
   let status = 0;
   for (const f of o.rest) {
     const { node } = await sh.fs.resolve(absPath(sh, f), o.flags.has('L'));
     if (!node) { io.err(`stat: can't stat '${f}': No such file or directory\n`); status = 1; continue; }
     const meta = node.type === 'file' ? node.ino.meta : node.meta;
-    const size = node.type === 'file' ? node.ino.data?.length ?? node.ino.lower?.entry.size ?? 0 : node.type === 'symlink' ? node.target.length : 4096;
+    const size = sizeOf(node);
     const kinds: Record<string, string> = { file: size === 0 ? 'regular empty file' : 'regular file', directory: 'directory', symlink: 'symbolic link', other: 'special file' };
     const conv: Record<string, () => string> = {
       n: () => f, N: () => (node.type === 'symlink' ? `'${f}' -> '${node.target}'` : `'${f}'`), s: () => String(size), a: () => (meta.mode & 0o7777).toString(8), A: () => modeString(node),

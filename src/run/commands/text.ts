@@ -165,7 +165,7 @@ export const grep: Command = async (args, io, sh) => {
   const res = pats.map((p) => posixRegExp(p, { syntax, icase: o.flags.has('i'), wrap, what: 'grep' }));
   // -o prints what matched, so how long a match is matters: an alternation POSIX and JavaScript
   // would end differently is refused, as sed's s/// (-w and -v with -o are too).
-  const only = o.flags.has('o') ? pats.map((p) => posixRegExp(p, { syntax, icase: o.flags.has('i'), what: 'grep', flags: 'g', ...(o.flags.has('x') ? { wrap: (js: string) => `^(?:${js})$` } : {}) })) : undefined;
+  const only = o.flags.has('o') ? res.map((r) => new RegExp(r.source, `${r.flags}g`)) : undefined;
   if (only && (o.flags.has('w') || o.flags.has('v') || only.some((r) => alternationMayDiffer(r.source)))) throw new OcimakeError('RUN_UNSUPPORTED', `grep -o ${o.flags.has('w') ? '-w' : o.flags.has('v') ? '-v' : 'with an alternation that POSIX and JavaScript match at different lengths'} is not supported natively`, { hint: 'grep -o with a plain pattern is; or let the RUN execute (--isolation auto)' });
   const files = o.rest.length === 0 ? ['-'] : o.rest;
   // As busybox: with more than one file (or -H, not -h) each line and count is prefixed by its file.

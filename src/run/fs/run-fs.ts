@@ -103,8 +103,7 @@ export class RunFs {
   #lowerHidden(path: string): boolean {
     if (this.#hiders === 0) return false;
     for (let p = parentOf(path); ; p = parentOf(p)) {
-      const o = this.overlay.get(p);
-      if (o === null || (o !== undefined && (o.type !== 'directory' || o.opaque))) return true;
+      if (this.#hides(this.overlay.get(p))) return true;
       if (p === '') return false;
     }
   }

@@ -71,8 +71,8 @@ const dot: Builtin = async (args, io, sh, interp) => {
   let path = absPath(sh, name);
   if (!name.includes('/')) {
     for (const d of (sh.vars.get('PATH') ?? '').split(':')) {
-      const { node } = await sh.fs.resolve(`${d || '.'}/${name}`.startsWith('/') ? `${d}/${name}` : absPath(sh, `${d}/${name}`), true);
-      if (node?.type === 'file') { path = absPath(sh, `${d}/${name}`); break; }
+      const candidate = absPath(sh, `${d || '.'}/${name}`);
+      if ((await sh.fs.resolve(candidate, true)).node?.type === 'file') { path = candidate; break; }
     }
   }
   const { node } = await sh.fs.resolve(path, true);

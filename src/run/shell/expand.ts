@@ -1,6 +1,6 @@
 import { RunError } from '../errors.js';
 import { compileGlob, type Glob } from '../../util/glob.js';
-import { limit, overLimit } from '../../util/limits.js';
+import { overLimit } from '../../util/limits.js';
 import { joinPath } from '../fs/run-fs.js';
 import type { ShellState } from './state.js';
 import { ARITH, OP, typeOf, type ShNode } from './syntax.js';
@@ -47,7 +47,7 @@ async function wordSegs(w: ShNode, sh: ShellState, subst: Subst, quoted: boolean
       length += s.text.length;
       segs.push(s);
     }
-    if (length > limit('runStringSize')) throw overLimit('runStringSize', `a word expanded to more than ${limit('runStringSize')} characters`, 'a value that doubles without end, or more data than a shell variable should hold (write it to a file)');
+    if (length > sh.maxString) throw overLimit('runStringSize', `a word expanded to more than ${sh.maxString} characters`, 'a value that doubles without end, or more data than a shell variable should hold (write it to a file)');
   }
   return segs;
 }

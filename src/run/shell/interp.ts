@@ -7,7 +7,7 @@ import { OP, parseShell, typeOf, type ShNode } from './syntax.js';
 import { BUILTINS } from './builtins.js';
 import { commandName } from './precheck.js';
 import { Sink } from './sink.js';
-import { findProgram } from '../run.js';
+import { findProgram, whereProgram } from '../run.js';
 
 /** Builtins that stand for a program of the image: run only when the image has it. */
 const SHELL_NAMES = new Set(['sh', 'ash', 'bash']);
@@ -261,16 +261,7 @@ export class Interpreter {
   /** What `command -v` prints for a name: the name for a function or builtin, the path of a command; undefined if none. */
   async whereIs(name: string): Promise<string | undefined> {
     if (this.sh.functions.has(name) || (BUILTINS.has(name) && !SHELL_NAMES.has(name))) return name;
-    return this.programPath(name);
-  }
-
-  private async programPath(name: string): Promise<string | undefined> {
-    if (name.includes('/')) return (await findProgram(this.sh.fs, name, '')) ? name : undefined;
-    for (const d of (this.sh.vars.get('PATH') ?? '').split(':')) {
-      if (d === '') continue;
-      if (await findProgram(this.sh.fs, `${d}/${name}`, '')) return `${d}/${name}`;
-    }
-    return undefined;
+    return whereProgram(this.sh.fs, name, this.sh.vars.get('PATH') ?? '');
   }
 
   async dispatch(argv: string[], io: Io, opts: { functions: boolean } = { functions: true }): Promise<number> {
@@ -379,10 +370,12 @@ export async function writeFileAt(sh: ShellState, path: string, data: Buffer, ap
   if (node && node.type === 'directory') throw new RunError(`can't create '${path}': Is a directory`);
   const parent = await sh.fs.resolve(`/${p.slice(0, Math.max(0, p.lastIndexOf('/')))}`, true);
   if (parent.node?.type !== 'directory') throw new RunError(`can't create '${path}': No such file or directory`);
-  if (data.length > limit('runFileSize')) throw overLimit('runFileSize', `${path} would be larger than ${limit('runFileSize')} bytes`, 'more data than a natively interpreted RUN holds in memory');
+  const max = limit('runFileSize');
+  const tooLarge = () => overLimit('runFileSize', `${path} would be larger than ${max} bytes`, 'more data than a natively interpreted RUN holds in memory');
+  if (data.length > max) throw tooLarge();
   if (node && node.type === 'file') {
     const old = append ? await sh.fs.bytes(node) : Buffer.alloc(0);
-    if (old.length + data.length > limit('runFileSize')) throw overLimit('runFileSize', `${path} would be larger than ${limit('runFileSize')} bytes`, 'more data than a natively interpreted RUN holds in memory');
+    if (old.length + data.length > max) throw tooLarge();
     node.ino.data = Buffer.concat([old, data]);
     node.ino.lower = undefined;
     sh.fs.set(p, { type: 'file', ino: node.ino });

@@ -24,6 +24,8 @@ export interface ShellState {
   lastStatus: number;
   /** The positional parameters: $1 … (`set --`, `shift`, a function's arguments). */
   args: string[];
+  /** runStringSize, read once per RUN: what one expanded word may hold. */
+  maxString: number;
   functions: Map<string, unknown>;
   /** Commands other than the shell's own (apk, file commands, adduser, ...). */
   commands: ReadonlyMap<string, Command>;
