@@ -186,6 +186,26 @@ try {
     compare('W8w', 'W8 again with nothing changed (warm)', ours(false), peer && theirs(false), () => {}, runs);
   }
 
+  // W9: seed 000's Alpine stage, no step cache: `apk add -U tzdata` (both indexes fetched and
+  // parsed, the package installed) and `ln -sf`, from a mirror on loopback sized like Alpine's
+  // (scripts/bench-apk-mirror.ts). buildah runs the real apk-tools under chroot; ocimake runs neither.
+  if (!only || only.has('W9')) {
+    const { build } = await import('esbuild');
+    await build({ absWorkingDir: root, entryPoints: ['scripts/bench-apk-mirror.ts'], outfile: 'dist/bench/apk-mirror.mjs', bundle: true, format: 'esm', platform: 'node', packages: 'external', logLevel: 'error' });
+    const mirror = spawn(process.execPath, [join(root, 'dist', 'bench', 'apk-mirror.mjs'), join(work, 'w9-mirror')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const info = JSON.parse(await new Promise((resolve, reject) => { let got = ''; mirror.stdout.on('data', (c) => { got += c; if (got.includes('\n')) resolve(got); }); mirror.on('exit', (c) => reject(new Error(`the apk mirror exited (${c})`))); }));
+      const w9 = join(work, 'w9');
+      mkdirSync(w9);
+      copyFileSync(info.keyFile, join(w9, info.keyName));
+      writeFileSync(join(w9, 'repositories'), `${info.url}/main\n${info.url}/community\n`);
+      writeFileSync(join(w9, 'Dockerfile'), `FROM ${R}/bench/alpine:3.20\nCOPY ${info.keyName} /etc/apk/keys/\nCOPY repositories /etc/apk/repositories\nRUN apk add -U tzdata\nRUN ln -sf /usr/share/zoneinfo/Asia/Shanghai  /etc/localtime\n`);
+      compare('W9', "seed 000's Alpine stage: apk add -U tzdata (5,600 + 20,000-entry indexes) + ln -sf, no step cache, pushed",
+        () => ocimake(['build', w9, '-t', `${R}/w9/ours:1`, '--push', '--no-cache', '--cache-dir', cache]),
+        peer && (() => buildah(w9, `${R}/w9/buildah:1`, ['--no-cache'])));
+    } finally { mirror.kill(); }
+  }
+
   // W5: COPY --from one small file out of a 10-layer image of W5_MB whose file is in the top layer, cold.
   if (!only || only.has('W5')) {
     const big = join(work, 'w5-image');

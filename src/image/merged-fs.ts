@@ -19,6 +19,9 @@ import type { Image } from './image.js';
 export interface MergedEntry { entry: TarEntry; layer: number; implicit?: boolean; linkTarget?: { layer: number; entry: TarEntry } }
 
 const MAX_LINKS = 40;
+/** What `contentOf` keeps of the files it reads past: files of at most NEARBY_FILE bytes, NEARBY_BUDGET in all per image. */
+const NEARBY_FILE = 256 * 1024;
+const NEARBY_BUDGET = 32 * 2 ** 20;
 const EMPTY = Buffer.alloc(0);
 
 const implicitDir = (path: string): TarEntry => ({ path, type: 'directory', mode: 0o755, uid: 0, gid: 0, size: 0 });
@@ -42,6 +45,13 @@ class LowerIndex {
   next: number;
   /** Layers whose blob was opened (for entries or contents). */
   readonly opened = new Set<number>();
+  /**
+   * Bodies of small files read past in a pass over a layer for `contentOf`, by layer and path,
+   * up to NEARBY_BUDGET bytes in all: a native RUN reads many small base files (apk reads its
+   * keys, world, arch and installed database), and each would otherwise cost a pass.
+   */
+  readonly nearby = new Map<number, Map<string, Buffer>>();
+  nearbyLeft = NEARBY_BUDGET;
   constructor(readonly image: Image, readonly what: string, top: number) {
     this.next = top;
   }
@@ -450,6 +460,37 @@ export class MergedFs {
       if (u && p.startsWith(prefix) && p !== dir && !out.has(p)) out.set(p, u);
     }
     return [...out.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, e]) => e);
+  }
+
+  /**
+   * The bytes of one regular file or hardlink entry, in memory. The pass over its layer also
+   * keeps the small files it reads past (see LowerIndex.nearby), so the next such read of
+   * that layer is answered without another pass.
+   */
+  async contentOf(m: MergedEntry): Promise<Buffer> {
+    const [layer, path] = m.entry.type === 'hardlink' && m.linkTarget ? [m.linkTarget.layer, m.linkTarget.entry.path] : [m.layer, m.entry.path];
+    const low = this.#lower;
+    const hit = low.nearby.get(layer)?.get(path);
+    if (hit) return hit;
+    let kept = low.nearby.get(layer);
+    if (!kept) low.nearby.set(layer, (kept = new Map()));
+    let found: Buffer | undefined;
+    const l = this.#image.layers[layer]!;
+    low.opened.add(layer);
+    for await (const { entry, body } of readLayer(await l.source.open(l.descriptor.digest), `${low.what} layer ${layer + 1} (${l.descriptor.digest.slice(7, 19)})`)) {
+      // The last entry for a path wins within a layer, as tar extracts.
+      const before = kept.get(entry.path);
+      if (before) { kept.delete(entry.path); low.nearbyLeft += before.length; }
+      const wanted = entry.path === path;
+      const keep = entry.type === 'file' && entry.size <= NEARBY_FILE && entry.size <= low.nearbyLeft;
+      if (entry.type !== 'file' || (!wanted && !keep)) { body.resume(); continue; }
+      const chunks: Buffer[] = [];
+      for await (const c of body) chunks.push(c as Buffer);
+      const data = chunks.length === 0 ? EMPTY : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      if (wanted) found = data;
+      if (keep) { kept.set(entry.path, data); low.nearbyLeft -= data.length; }
+    }
+    return found ?? EMPTY;
   }
 
   /** Streams the contents of the given regular-file entries into `scratch`, one pass per layer; returns `layer:path` → temp file. */

@@ -34,6 +34,25 @@ describe('MergedFs', () => {
     expect(opened.size).toBe(1);
   });
 
+  it('contentOf reads a layer once for the small files a RUN reads one after another, and the last entry of a path wins', async () => {
+    const big = 'x'.repeat(300 * 1024);
+    const l0 = await rawLayer([
+      { name: 'etc/', type: 'directory' }, { name: 'etc/a', content: 'A' }, { name: 'etc/big', content: big }, { name: 'etc/b', content: 'B1' },
+      { name: 'etc/b', content: 'B2' }, { name: 'etc/c', content: 'C' }, { name: 'etc/l', type: 'link', linkname: 'etc/c' },
+    ]);
+    const { image, opened } = memoryImage([l0]);
+    const mfs = new MergedFs(image);
+    const read = async (p: string) => (await mfs.contentOf((await mfs.lookup(p, false))!.entry)).toString();
+    expect(await read('/etc/c')).toBe('C');
+    expect([await read('/etc/a'), await read('/etc/b'), await read('/etc/l')]).toEqual(['A', 'B2', 'C']);
+    // One pass for the entries (no entry index here), one for all four contents.
+    expect([...opened.values()]).toEqual([2]);
+    // A file past the size kept of what is read past costs a pass of its own, each time.
+    expect(await read('/etc/big')).toBe(big);
+    expect(await read('/etc/big')).toBe(big);
+    expect([...opened.values()]).toEqual([4]);
+  });
+
   it('applies whiteouts and opaque directories across layers', async () => {
     const { image } = await threeLayers();
     const mfs = new MergedFs(image);

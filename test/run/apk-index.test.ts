@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadIndex } from '../../src/run/apk/index-file.js';
+import { loadIndex, parseIndexText, plainPackage } from '../../src/run/apk/index-file.js';
 import { compareVersions, satisfies } from '../../src/run/apk/version.js';
 import { fixture } from '../helpers/alpine-images.js';
 
@@ -23,6 +23,23 @@ describe('APKINDEX', () => {
     expect(curl.checksum).toMatch(/^Q1[A-Za-z0-9+/]{27}=$/);
     expect(curl.depends.map((d) => d.name)).toContain('ca-certificates');
     expect(idx.packages.every((p) => p.name && p.version && p.arch === arch)).toBe(true);
+  });
+
+  it('reads every field of a block, the first of a repeated one, blank lines runs and a missing trailing newline; a plain copy keeps them', () => {
+    const text = 'C:Q1abc=\nP:foo\nV:1.2-r0\nV:9\nA:x86_64\nS:10\nI:20\nT:the foo\nU:https://x/\nL:MIT\no:foo-src\nm:me\nt:1700000000\nc:deadbeef\nk:5\nD:so:libc.so.1 bar>=2 !baz\np:cmd:foo=1.2-r0\ni:bar qux\nr:old\n\n\n\nP:bar\nV:2.0-r1';
+    const [foo, bar] = parseIndexText(text, 'test');
+    const want = {
+      checksum: 'Q1abc=', name: 'foo', version: '1.2-r0', arch: 'x86_64', size: 10, installedSize: 20, description: 'the foo', url: 'https://x/', license: 'MIT',
+      origin: 'foo-src', maintainer: 'me', buildTime: '1700000000', commit: 'deadbeef', providerPriority: 5, replaces: ['old'],
+      depends: [{ name: 'so:libc.so.1', op: '', version: '', conflict: false }, { name: 'bar', op: '>=', version: '2', conflict: false }, { name: 'baz', op: '', version: '', conflict: true }],
+      provides: [{ name: 'cmd:foo', op: '=', version: '1.2-r0', conflict: false }], installIf: [{ name: 'bar', op: '', version: '', conflict: false }, { name: 'qux', op: '', version: '', conflict: false }],
+    };
+    expect(foo).toMatchObject(want);
+    expect(plainPackage(foo!)).toMatchObject(want);
+    expect(foo!.raw.map(([k]) => k).join('')).toBe('CPVVASITULomtckDpir');
+    expect(bar).toMatchObject({ name: 'bar', version: '2.0-r1', description: '', depends: [] });
+    expect(() => parseIndexText('P:x\nV:1..2', 'test')).toThrow(/invalid version "1..2"/);
+    expect(() => parseIndexText('V:1\n', 'test')).toThrow(/without P: or V:/);
   });
 
   it('refuses an index signed by a key the stage does not have, and one whose bytes changed', async () => {

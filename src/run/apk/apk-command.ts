@@ -201,10 +201,12 @@ async function loadRepositories(sh: ShellState, f: Flags, opts: ApkOptions, fetc
     const idx = await loadIndex(bytes, keys, url, f.allowUntrusted && opts.allowUntrusted === true);
     // apk names its cached copy after the index URL as /etc/apk/repositories writes it (not the mirror's).
     indexes.push({ url, repo, cacheUrl: `${repo.replace(/\/+$/, '')}/${arch}/APKINDEX.tar.gz`, bytes });
+    // Each load parses afresh, so the packages are this RUN's to mark (a copy would read every lazy `raw`).
     for (const p of idx.packages) {
-      const pk = { ...p, repo: base, repoIndex: i };
-      available.push(pk);
-      repoOf.set(pk, base);
+      p.repo = base;
+      p.repoIndex = i;
+      available.push(p);
+      repoOf.set(p, base);
     }
   }
   return { available, indexes, keys, arch, repoOf };

@@ -36,10 +36,13 @@ export interface ApkPackage {
   repoIndex?: number;
 }
 
+const OPS = /[<>=~]/;
+
 export function parseDep(s: string): Dep {
   const conflict = s.startsWith('!');
   const body = conflict ? s.slice(1) : s;
-  const m = /^(.+?)(><|>=|<=|=|>|<|~)(.+)$/.exec(body);
+  // Most dependencies of an index name no version (so:libc.musl-x86_64.so.1).
+  const m = OPS.test(body) ? /^(.+?)(><|>=|<=|=|>|<|~)(.+)$/.exec(body) : null;
   if (!m) return { name: body, op: '', version: '', conflict };
   return { name: m[1]!, op: m[2] as Op, version: m[3]!, conflict };
 }
@@ -49,34 +52,117 @@ export function formatDep(d: Dep): string {
 }
 
 const list = (v: string | undefined) => (v ? v.split(/\s+/).filter((x) => x !== '') : []);
+/** The fields kept as written for the installed database. */
+const RAW = new Set('CPVASITULomtcDpirkq');
 
-/** Parses APKINDEX (or installed-database) text into packages; fields of the file list are not kept here. */
+/** A block's fields in order, as `raw` keeps them. */
+function rawFields(block: string): [string, string][] {
+  const out: [string, string][] = [];
+  for (const line of block.split('\n')) if (line.length >= 2 && line[1] === ':' && RAW.has(line[0]!)) out.push([line[0]!, line.slice(2)]);
+  return out;
+}
+
+/** The value of a block's first `K:` line, or undefined. */
+function fieldOf(block: string, k: string): string | undefined {
+  const at = block.startsWith(`${k}:`) ? 0 : block.indexOf(`\n${k}:`) + 1;
+  if (at === 0 && !block.startsWith(`${k}:`)) return undefined;
+  const end = block.indexOf('\n', at);
+  return block.slice(at + 2, end < 0 ? block.length : end);
+}
+
+/**
+ * A package of a parsed index. What the solver reads of every package (name, version,
+ * provides, install_if, priorities) is parsed at once; the rest is read from the package's
+ * block of text when first asked: an index of 20,000 packages, of which a RUN installs a
+ * handful, then costs a fifth of what parsing each field of each package did.
+ */
+class IndexPackage implements ApkPackage {
+  repo?: string;
+  repoIndex?: number;
+  providerPriority?: number;
+  replacesPriority?: number;
+  #depends?: Dep[];
+  #raw?: [string, string][];
+  constructor(readonly block: string, public checksum: string, public name: string, public version: string, public arch: string, public size: number, public installedSize: number,
+    public provides: Dep[], public installIf: Dep[]) {}
+
+  get description(): string { return fieldOf(this.block, 'T') ?? ''; }
+  get url(): string { return fieldOf(this.block, 'U') ?? ''; }
+  get license(): string { return fieldOf(this.block, 'L') ?? ''; }
+  get origin(): string { return fieldOf(this.block, 'o') ?? ''; }
+  get maintainer(): string { return fieldOf(this.block, 'm') ?? ''; }
+  get buildTime(): string { return fieldOf(this.block, 't') ?? ''; }
+  get commit(): string { return fieldOf(this.block, 'c') ?? ''; }
+  get depends(): Dep[] { return (this.#depends ??= list(fieldOf(this.block, 'D')).map(parseDep)); }
+  get replaces(): string[] { return list(fieldOf(this.block, 'r')); }
+  get raw(): [string, string][] { return (this.#raw ??= rawFields(this.block)); }
+}
+
+/** A plain copy of a package with every field read (a spread of an IndexPackage would drop what its getters give). */
+export function plainPackage(p: ApkPackage): ApkPackage {
+  return {
+    checksum: p.checksum, name: p.name, version: p.version, arch: p.arch, size: p.size, installedSize: p.installedSize, description: p.description, url: p.url,
+    license: p.license, origin: p.origin, maintainer: p.maintainer, buildTime: p.buildTime, commit: p.commit, depends: p.depends, provides: p.provides,
+    installIf: p.installIf, replaces: p.replaces, raw: p.raw,
+    ...(p.providerPriority !== undefined ? { providerPriority: p.providerPriority } : {}), ...(p.replacesPriority !== undefined ? { replacesPriority: p.replacesPriority } : {}),
+    ...(p.repo !== undefined ? { repo: p.repo } : {}), ...(p.repoIndex !== undefined ? { repoIndex: p.repoIndex } : {}),
+  };
+}
+
+/**
+ * Parses APKINDEX (or installed-database) text into packages; fields of the file list are
+ * not kept here. One pass over the lines: a blank line ends a package, the first of a
+ * repeated field counts.
+ */
 export function parseIndexText(text: string, what: string): ApkPackage[] {
   const out: ApkPackage[] = [];
-  for (const block of text.split(/\n\n+/)) {
-    const fields: [string, string][] = [];
-    for (const line of block.split('\n')) {
-      if (line.length < 2 || line[1] !== ':') continue;
-      fields.push([line[0]!, line.slice(2)]);
+  let at = 0;
+  while (at < text.length) {
+    // One block: up to the next blank line.
+    let end = text.indexOf('\n\n', at);
+    if (end < 0) end = text.length;
+    if (end > at) {
+      const p = packageOf(text.slice(at, end), what);
+      if (p) out.push(p);
     }
-    if (fields.length === 0) continue;
-    const get = (k: string) => fields.find(([f]) => f === k)?.[1];
-    const name = get('P');
-    const version = get('V');
-    if (!name || !version) throw new OcimakeError('APK_INVALID', `${what}: a package without P: or V: (${block.slice(0, 40).replace(/\n/g, ' ')}...)`);
-    if (!validVersion(version)) throw new OcimakeError('APK_INVALID', `${what}: package ${name} has an invalid version "${version}"`);
-    const k = get('k');
-    const q = get('q');
-    out.push({
-      checksum: get('C') ?? '', name, version, arch: get('A') ?? '', size: Number(get('S') ?? 0), installedSize: Number(get('I') ?? 0),
-      description: get('T') ?? '', url: get('U') ?? '', license: get('L') ?? '', origin: get('o') ?? '', maintainer: get('m') ?? '',
-      buildTime: get('t') ?? '', commit: get('c') ?? '',
-      depends: list(get('D')).map(parseDep), provides: list(get('p')).map(parseDep), installIf: list(get('i')).map(parseDep),
-      replaces: list(get('r')), ...(k !== undefined ? { providerPriority: Number(k) } : {}), ...(q !== undefined ? { replacesPriority: Number(q) } : {}),
-      raw: fields.filter(([f]) => 'CPVASITULomtcDpirkq'.includes(f)),
-    });
+    at = end + 1;
+    while (text.charCodeAt(at) === 10) at++;
   }
   return out;
+}
+
+function packageOf(block: string, what: string): ApkPackage | undefined {
+  let C: string | undefined, P: string | undefined, V: string | undefined, A: string | undefined, S: string | undefined, I: string | undefined;
+  let p: string | undefined, i: string | undefined, k: string | undefined, q: string | undefined;
+  let any = false;
+  for (let at = 0; at < block.length;) {
+    let end = block.indexOf('\n', at);
+    if (end < 0) end = block.length;
+    if (end - at >= 2 && block.charCodeAt(at + 1) === 58 /* : */) {
+      any = true;
+      const v = () => block.slice(at + 2, end);
+      switch (block[at]) {
+        case 'C': C ??= v(); break;
+        case 'P': P ??= v(); break;
+        case 'V': V ??= v(); break;
+        case 'A': A ??= v(); break;
+        case 'S': S ??= v(); break;
+        case 'I': I ??= v(); break;
+        case 'p': p ??= v(); break;
+        case 'i': i ??= v(); break;
+        case 'k': k ??= v(); break;
+        case 'q': q ??= v(); break;
+      }
+    }
+    at = end + 1;
+  }
+  if (!any) return undefined;
+  if (!P || !V) throw new OcimakeError('APK_INVALID', `${what}: a package without P: or V: (${block.slice(0, 40).replace(/\n/g, ' ')}...)`);
+  if (!validVersion(V)) throw new OcimakeError('APK_INVALID', `${what}: package ${P} has an invalid version "${V}"`);
+  const pkg = new IndexPackage(block, C ?? '', P, V, A ?? '', Number(S ?? 0), Number(I ?? 0), list(p).map(parseDep), list(i).map(parseDep));
+  if (k !== undefined) pkg.providerPriority = Number(k);
+  if (q !== undefined) pkg.replacesPriority = Number(q);
+  return pkg;
 }
 
 export interface LoadedIndex { description: string; packages: ApkPackage[]; signer: string | undefined }

@@ -1,7 +1,7 @@
 import { OcimakeError } from '../../errors.js';
 import { normalizeEntryPath } from '../../layer/entry.js';
 import { Inode, joinPath, parentOf, type RunFs } from '../fs/run-fs.js';
-import type { ApkPackage } from './index-file.js';
+import { plainPackage, type ApkPackage } from './index-file.js';
 import { fileListOf, headerOf, type InstalledFile, type InstalledPackage } from './installed-db.js';
 import type { OpenedPackage } from './package-file.js';
 
@@ -73,7 +73,8 @@ export async function installPackage(rfs: RunFs, pkg: ApkPackage, opened: Opened
     written.set(path, real);
   }
   const list = fileListOf(listed);
-  return { pkg: { ...pkg, checksum: opened.checksum }, block: `${headerOf({ ...pkg, checksum: opened.checksum })}${list.text}`, files: list.files, dirs: list.dirs };
+  const mine = { ...plainPackage(pkg), checksum: opened.checksum };
+  return { pkg: mine, block: `${headerOf(mine)}${list.text}`, files: list.files, dirs: list.dirs };
 }
 
 /** Makes missing parent directories (0755 root), as apk does for a path whose directory no package lists. */

@@ -46,8 +46,12 @@ function solveOnce(input: SolveInput, pins: ReadonlyMap<string, Dep[]>): ApkPack
   const byName = new Map<string, ApkPackage[]>();
   const providers = new Map<string, { pkg: ApkPackage; version: string }[]>();
   for (const p of all.values()) {
-    byName.set(p.name, [...(byName.get(p.name) ?? []), p]);
-    for (const pr of p.provides) providers.set(pr.name, [...(providers.get(pr.name) ?? []), { pkg: p, version: pr.version }]);
+    const named = byName.get(p.name);
+    if (named) named.push(p); else byName.set(p.name, [p]);
+    for (const pr of p.provides) {
+      const those = providers.get(pr.name);
+      if (those) those.push({ pkg: p, version: pr.version }); else providers.set(pr.name, [{ pkg: p, version: pr.version }]);
+    }
   }
   const upgrading = (name: string) => input.upgrade === 'all' || (input.upgrade?.has(name) ?? false);
   const selected = new Map<string, ApkPackage>();

@@ -56,6 +56,8 @@ function tokens(s: string): Tok[] {
 
 /** True when apk accepts the string as a version. */
 export function validVersion(s: string): boolean {
+  // The common form, valid for certain, without the tokenizer (an index holds thousands).
+  if (/^\d+(?:\.\d+)*(?:-r\d+)?$/.test(s)) return true;
   return !tokens(s).some((t) => t.t === T.Invalid);
 }
 

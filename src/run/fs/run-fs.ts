@@ -1,4 +1,3 @@
-import { promises as fs } from 'node:fs';
 import type { MergedEntry, MergedFs } from '../../image/merged-fs.js';
 import type { TarEntry } from '../../layer/layer-reader.js';
 import { RunError } from '../errors.js';
@@ -190,11 +189,7 @@ export class RunFs {
     const m = ino.lower!;
     let b = this.#bytes.get(m);
     if (!b) {
-      const files = await this.lower.spool([m], this.scratch);
-      const key = m.entry.type === 'hardlink' && m.linkTarget ? `${m.linkTarget.layer}:${m.linkTarget.entry.path}` : `${m.layer}:${m.entry.path}`;
-      const tmp = files.get(key);
-      b = tmp ? await fs.readFile(tmp) : Buffer.alloc(0);
-      if (tmp) await fs.rm(tmp, { force: true });
+      b = await this.lower.contentOf(m);
       this.#bytes.set(m, b);
     }
     return b;
