@@ -3,6 +3,7 @@ import { MergedFs } from '../../src/image/merged-fs.js';
 import { Inode, RunFs } from '../../src/run/fs/run-fs.js';
 import { memoryImage, rawLayer } from '../helpers/layers.js';
 import { tempDir } from '../helpers/tmp.js';
+import { heapRegime, LARGE_TREE } from '../../src/util/heap.js';
 
 // The RUN filesystem's path walk (issue 27 §3): what it answers, and that a tree a RUN makes
 // costs no lookup in the layers below per path.
@@ -52,5 +53,15 @@ describe('RunFs.resolve', () => {
     expect(lookups()).toBeLessThan(5);
     expect((await rfs.resolve('/etc/motd', true)).node?.type).toBe('file');
     expect(await rfs.readdir('data/d3')).toHaveLength(100);
+  });
+
+  it('switches to the large-tree memory regime once a RUN has made LARGE_TREE paths, as COPY does', async () => {
+    const { rfs } = await base();
+    expect(heapRegime().largeTree).toBe(false);
+    await rfs.makeDir('t', meta);
+    for (let i = 0; i < LARGE_TREE - 2; i++) rfs.set(`t/f${i}`, { type: 'file', ino: new Inode({ mode: 0o644, uid: 0, gid: 0 }, Buffer.alloc(0)) });
+    expect(heapRegime().largeTree).toBe(false);
+    rfs.set('t/last', { type: 'file', ino: new Inode({ mode: 0o644, uid: 0, gid: 0 }, Buffer.alloc(0)) });
+    expect(heapRegime().largeTree).toBe(true);
   });
 });

@@ -2,6 +2,7 @@ import type { MergedEntry, MergedFs } from '../../image/merged-fs.js';
 import type { TarEntry } from '../../layer/layer-reader.js';
 import { RunError } from '../errors.js';
 import { limit } from '../../util/limits.js';
+import { LARGE_TREE, largeTree } from '../../util/heap.js';
 
 export interface Meta { mode: number; uid: number; gid: number }
 
@@ -86,6 +87,8 @@ export class RunFs {
       names.add(baseOf(path));
     }
     this.overlay.set(path, node);
+    // A RUN that makes a large tree (tar -x, a loop of touch) gets the memory regime COPY gets.
+    if (this.overlay.size === LARGE_TREE) largeTree();
   }
 
   /** Drops every overlay entry below `path` (not `path` itself). */

@@ -21,7 +21,11 @@ export async function expandFields(words: ShNode[], sh: ShellState, subst: Subst
   const out: string[] = [];
   for (const w of words) {
     const segs = await wordSegs(w, sh, subst, false);
-    for (const field of split(segs, sh)) out.push(...(await glob(field, sh)));
+    for (const field of split(segs, sh)) {
+      // A field with nothing glob-active is itself: no promise, no array (touch $(seq 1000) has 1,000).
+      if (sh.opts.noglob || !field.some((s) => s.kind !== 'q' && GLOB.test(s.text))) out.push(field.length === 1 ? field[0]!.text : field.map((s) => s.text).join(''));
+      else for (const f of await glob(field, sh)) out.push(f);
+    }
   }
   return out;
 }
