@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { MergedFs } from '../../src/image/merged-fs.js';
-import { Inode, RunFs } from '../../src/run/fs/run-fs.js';
+import { existsSync, readdirSync } from 'node:fs';
+import { changesOf } from '../../src/run/fs/changes.js';
+import { Inode, RunFs, SPILL_AT } from '../../src/run/fs/run-fs.js';
 import { memoryImage, rawLayer } from '../helpers/layers.js';
 import { tempDir } from '../helpers/tmp.js';
 import { heapRegime, LARGE_TREE } from '../../src/util/heap.js';
@@ -18,7 +20,8 @@ async function base() {
   let lookups = 0;
   const real = lower.lookup.bind(lower);
   lower.lookup = (...a: Parameters<MergedFs['lookup']>) => { lookups++; return real(...a); };
-  return { rfs: new RunFs(lower, tempDir()), lookups: () => lookups };
+  const scratch = tempDir();
+  return { rfs: new RunFs(lower, scratch), lookups: () => lookups, scratch };
 }
 
 const meta = { mode: 0o755, uid: 0, gid: 0 };
@@ -63,5 +66,23 @@ describe('RunFs.resolve', () => {
     expect(heapRegime().largeTree).toBe(false);
     rfs.set('t/last', { type: 'file', ino: new Inode({ mode: 0o644, uid: 0, gid: 0 }, Buffer.alloc(0)) });
     expect(heapRegime().largeTree).toBe(true);
+  });
+
+  it('keeps a file past SPILL_AT on disk in the scratch directory, reads it back, and gives the layer a path to read', async () => {
+    const { rfs, scratch } = await base();
+    const big = Buffer.alloc(SPILL_AT + 1, 7);
+    const ino = new Inode({ mode: 0o644, uid: 0, gid: 0 }, big);
+    rfs.set('big', { type: 'file', ino });
+    rfs.set('small', { type: 'file', ino: new Inode({ mode: 0o644, uid: 0, gid: 0 }, Buffer.from('s')) });
+    expect(ino.data).toBeNull();
+    expect(ino.size).toBe(SPILL_AT + 1);
+    expect(existsSync(ino.spill!.path) && ino.spill!.path.startsWith(scratch)).toBe(true);
+    expect(readdirSync(scratch)).toHaveLength(1);
+    expect((await rfs.bytes({ type: 'file', ino })).equals(big)).toBe(true);
+    // A copy (cp) shares the bytes on disk.
+    expect((await rfs.bytes({ type: 'file', ino: ino.copy({ mode: 0o600, uid: 0, gid: 0 }) })).equals(big)).toBe(true);
+    const entries = await changesOf(rfs);
+    expect(entries.find((e) => e.path === 'big')).toMatchObject({ type: 'file', size: SPILL_AT + 1, source: { kind: 'path', path: ino.spill!.path } });
+    expect(entries.find((e) => e.path === 'small')).toMatchObject({ source: { kind: 'bytes' } });
   });
 });

@@ -30,6 +30,15 @@ describe('RUN with shell file commands', () => {
     expect(r.image.config.history?.at(-1)?.created_by).toContain('ln -sf /usr/share/zoneinfo/Asia/Shanghai /etc/localtime');
   });
 
+  it('writes, copies and appends to a file larger than what a RUN keeps in memory (kept on disk meanwhile)', async () => {
+    const r = await run('RUN seq 1000000 > /a && cat /a /a > /big && rm /a && cp /big /big2 && echo end >> /big2 && wc -c /big /big2 > /sizes');
+    const half = Array.from({ length: 1000000 }, (_, i) => `${i + 1}\n`).join('');
+    const want = half + half;
+    expect(r.top.get('big')?.content).toBe(want);
+    expect(r.top.get('big2')?.content).toBe(`${want}end\n`);
+    expect(r.top.get('sizes')?.content).toMatch(new RegExp(`^\\s*${want.length} /big\\n\\s*${want.length + 4} /big2\\n`));
+  });
+
   it('rm -rf of lower paths writes whiteouts; a directory removed and made again is opaque', async () => {
     const r = await run('RUN rm -rf /etc/motd /var/cache/* /media\nRUN rm -rf /opt && mkdir -p /opt/new\nRUN rm -rf /etc/apk && mkdir /etc/apk && echo x > /etc/apk/world');
     const [l1, l2, l3] = r.mine.map(names);

@@ -36,7 +36,7 @@ export async function tree(sh: ShellState, path: string): Promise<[string, Node]
 /** A copy of a node for another path: files share bytes, not the inode. */
 function cloneNode(n: Node, meta?: { mode: number; uid: number; gid: number }): Node {
   switch (n.type) {
-    case 'file': return { type: 'file', ino: new Inode({ ...(meta ?? n.ino.meta) }, n.ino.data, n.ino.lower) };
+    case 'file': return { type: 'file', ino: n.ino.copy({ ...(meta ?? n.ino.meta) }) };
     case 'directory': return { type: 'directory', meta: { ...(meta ?? n.meta) }, opaque: false };
     case 'symlink': return { type: 'symlink', meta: { ...(meta ?? n.meta) }, target: n.target };
     case 'other': return { ...n, meta: { ...(meta ?? n.meta) } };

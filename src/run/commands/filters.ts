@@ -75,14 +75,41 @@ const uniq: Command = async (args, io, sh) => {
 
 const wc: Command = async (args, io, sh) => {
   const o = parseOpts('wc', args, 'lwcmL');
-  const text = await input(sh, o.rest, io.stdin);
-  const counts = { l: (text.match(/\n/g) ?? []).length, w: text.split(/\s+/).filter((w) => w !== '').length, c: text.length };
-  const which = (['l', 'w', 'c'] as const).filter((k) => o.flags.has(k) || (o.flags.has('m') && k === 'c'));
-  const shown = which.length > 0 ? which : (['l', 'w', 'c'] as const);
-  // busybox: one count alone is printed bare; several are padded to 9 columns.
-  const cols = shown.map((k) => (shown.length === 1 ? String(counts[k]) : String(counts[k]).padStart(9)));
-  io.out(`${cols.join(' ')}${o.rest.length === 1 ? ` ${o.rest[0]}` : ''}\n`);
-  return 0;
+  // busybox's columns, in its order: lines, words, bytes (-c) or characters (-m), longest line.
+  const chosen = (['l', 'w', 'c', 'm', 'L'] as const).filter((k) => o.flags.has(k));
+  const shown = chosen.length > 0 ? chosen : (['l', 'w', 'c'] as const);
+  const files = o.rest.length === 0 ? ['-'] : o.rest;
+  // One count of one input is printed bare; otherwise each is padded to 9 columns.
+  const bare = shown.length === 1 && files.length === 1;
+  const line = (c: Record<string, number>, name: string) => `${shown.map((k) => (bare ? String(c[k]) : String(c[k]).padStart(9))).join(' ')}${name === '-' ? '' : ` ${name}`}\n`;
+  const total: Record<string, number> = { l: 0, w: 0, c: 0, m: 0, L: 0 };
+  let status = 0;
+  let text = '';
+  for (const f of files) {
+    let counts: Record<string, number>;
+    try {
+      const b = await readOperand(sh, f, io.stdin);
+      const t = b.toString('latin1');
+      let longest = 0;
+      for (const l of t.split('\n')) longest = Math.max(longest, l.length);
+      // Characters: the bytes that do not continue a UTF-8 sequence.
+      let m = 0;
+      for (const x of b) if ((x & 0xc0) !== 0x80) m++;
+      counts = { l: (t.match(/\n/g) ?? []).length, w: t.split(/\s+/).filter((w) => w !== '').length, c: b.length, m, L: longest };
+    } catch (e) {
+      if (!(e instanceof RunError)) throw e;
+      status = 1;
+      const isDir = /Is a directory/.test(e.message);
+      io.err(`wc: ${f}: ${isDir ? 'Is a directory' : 'No such file or directory'}\n`);
+      if (!isDir) continue;
+      counts = { l: 0, w: 0, c: 0, m: 0, L: 0 };
+    }
+    for (const k of Object.keys(total)) total[k] = k === 'L' ? Math.max(total[k]!, counts[k]!) : total[k]! + counts[k]!;
+    text += line(counts, f);
+  }
+  if (files.length > 1) text += line(total, 'total');
+  io.out(text);
+  return status;
 };
 
 /** cut's list: 1,3-5,7- as a test on 1-based positions. */

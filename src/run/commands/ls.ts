@@ -10,7 +10,7 @@ import { parseOpts } from './opts.js';
 
 /** What ls -l and stat show as a node's size: a file's bytes, a link's target length, 4096 for a directory. */
 export function sizeOf(n: Node): number {
-  return n.type === 'file' ? n.ino.data?.length ?? n.ino.lower?.entry.size ?? 0 : n.type === 'symlink' ? n.target.length : 4096;
+  return n.type === 'file' ? n.ino.size : n.type === 'symlink' ? n.target.length : 4096;
 }
 
 export function modeString(n: Node): string {

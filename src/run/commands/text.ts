@@ -29,6 +29,9 @@ function escapes(s: string): { text: string; stop: boolean } {
   return { text: cut, stop };
 }
 
+/** A string as its UTF-8 bytes, one char each: escapes (\\303) then make bytes, not characters, and widths count bytes, as in C. */
+const asBytes = (s: string) => Buffer.from(s, 'utf8').toString('latin1');
+
 const echo: Command = async (args, io) => {
   let newline = true;
   let interpret = false;
@@ -36,14 +39,14 @@ const echo: Command = async (args, io) => {
   for (; i < args.length && /^-[neE]+$/.test(args[i]!); i++) {
     for (const ch of args[i]!.slice(1)) { if (ch === 'n') newline = false; else interpret = ch === 'e'; }
   }
-  let text = args.slice(i).join(' ');
+  let text = asBytes(args.slice(i).join(' '));
   if (interpret) { const r = escapes(text); text = r.text; if (r.stop) newline = false; }
-  io.out(newline ? `${text}\n` : text);
+  io.out(Buffer.from(newline ? `${text}\n` : text, 'latin1'));
   return 0;
 };
 
 const printf: Command = async (args, io) => {
-  const [format, ...rest] = args[0] === '--' ? args.slice(1) : args;
+  const [format, ...rest] = (args[0] === '--' ? args.slice(1) : args).map(asBytes);
   if (format === undefined) throw new RunError('usage: printf FORMAT [ARGUMENT...]');
   let out = '';
   let k = 0;
@@ -83,7 +86,7 @@ const printf: Command = async (args, io) => {
     });
     if (stop || k === before) break;
   } while (k < rest.length);
-  io.out(out);
+  io.out(Buffer.from(out, 'latin1'));
   return 0;
 };
 

@@ -34,10 +34,13 @@ export async function changesOf(rfs: RunFs): Promise<readonly LayerEntry[]> {
         const first = inodes.get(node.ino);
         if (first !== undefined) { out.push({ type: 'hardlink', path, ...node.ino.meta, linkname: first }); break; }
         inodes.set(node.ino, path);
-        const entry: LayerEntry & { type: 'file' } = node.ino.data
-          ? { type: 'file', path, ...node.ino.meta, size: node.ino.data.length, source: { kind: 'bytes', data: node.ino.data } }
-          : { type: 'file', path, ...node.ino.meta, size: node.ino.lower!.entry.size, source: { kind: 'bytes', data: Buffer.alloc(0) } };
-        if (!node.ino.data) fromLower.push({ ino: node.ino, entry });
+        const { data, spill } = node.ino;
+        const entry: LayerEntry & { type: 'file' } = data
+          ? { type: 'file', path, ...node.ino.meta, size: data.length, source: { kind: 'bytes', data } }
+          : spill
+            ? { type: 'file', path, ...node.ino.meta, size: spill.size, source: { kind: 'path', path: spill.path } }
+            : { type: 'file', path, ...node.ino.meta, size: node.ino.lower!.entry.size, source: { kind: 'bytes', data: Buffer.alloc(0) } };
+        if (!data && !spill) fromLower.push({ ino: node.ino, entry });
         out.push(entry);
         break;
       }

@@ -1,3 +1,5 @@
+import { mkdirSync, promises as fs, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { MergedEntry, MergedFs } from '../../image/merged-fs.js';
 import type { TarEntry } from '../../layer/layer-reader.js';
 import { RunError } from '../errors.js';
@@ -9,11 +11,29 @@ export interface Meta { mode: number; uid: number; gid: number }
 /** A regular file's inode: its metadata and its bytes (in memory, or still in a lower layer). Hardlinks share one. */
 export class Inode {
   data: Buffer | null;
+  /** Where the bytes are when they were too large to keep in memory (see RunFs.set): a file in the build's scratch directory. */
+  spill?: { path: string; size: number };
   constructor(public meta: Meta, data: Buffer | null, public lower?: MergedEntry) {
     // Empty files share one empty buffer (each of its own is 200 bytes: a RUN that touches 100,000 files held 20 MB of them).
     this.data = data !== null && data.length === 0 ? EMPTY : data;
   }
+
+  /** The file's size, wherever its bytes are. */
+  get size(): number {
+    return this.data?.length ?? this.spill?.size ?? this.lower?.entry.size ?? 0;
+  }
+
+  /** A new inode with the same bytes (cp, mv across an inode). */
+  copy(meta: Meta): Inode {
+    const c = new Inode(meta, this.data, this.lower);
+    if (this.spill) c.spill = this.spill;
+    return c;
+  }
 }
+
+/** Files a RUN writes past this size are kept on disk in the scratch directory, not in memory. */
+export const SPILL_AT = 8 * 2 ** 20;
+let spillSeq = 0;
 
 const EMPTY = Buffer.alloc(0);
 
@@ -232,11 +252,13 @@ export class RunFs {
   async bytes(node: Extract<Node, { type: 'file' }>): Promise<Buffer> {
     const ino = node.ino;
     if (ino.data) return ino.data;
+    // Large bytes are read again on each use and not kept: the RUN holds only what it works on.
+    if (ino.spill) return fs.readFile(ino.spill.path);
     const m = ino.lower!;
     let b = this.#bytes.get(m);
     if (!b) {
       b = await this.lower.contentOf(m);
-      this.#bytes.set(m, b);
+      if (b.length <= SPILL_AT) this.#bytes.set(m, b);
     }
     return b;
   }
@@ -246,7 +268,19 @@ export class RunFs {
     if (path === '') {
       if (node.type !== 'directory') throw new RunError('cannot replace the root directory');
     }
+    if (node.type === 'file' && node.ino.data && node.ino.data.length > SPILL_AT) this.#spill(node.ino);
     this.#put(path, node);
+  }
+
+  /** Moves an inode's bytes to a file of the scratch directory (removed with it when the build ends). */
+  #spill(ino: Inode): void {
+    const data = ino.data!;
+    mkdirSync(this.scratch, { recursive: true });
+    const path = join(this.scratch, `run-spill-${process.pid}-${spillSeq++}`);
+    writeFileSync(path, data, { mode: 0o600 });
+    ino.spill = { path, size: data.length };
+    ino.data = null;
+    ino.lower = undefined;
   }
 
   /** Removes a path and everything below it. A lower directory made again later becomes opaque. */

@@ -89,6 +89,7 @@ export const GOLDEN_CASES: GoldenCase[] = [
   { name: 'env-printenv', script: `X=1 printenv X; env -i Y=2 env` },
   { name: 'expr', script: `expr 1 + 2; expr 7 / 2 \\* 3; expr length abc; expr substr hello 2 3; expr index hello l; expr abc : 'a\\(.\\)'; expr abc : 'a.'; expr 3 \\< 10; expr b \\< a; echo $?; expr 0 \\| ''; echo $?; expr 5 \\& 0; i=$(expr $i + 1); echo $i` },
   { name: 'applets', script: `echo abc | egrep 'b|x'; echo 'a.c' | fgrep .; which ls sh nosuch; echo $?; ln -s /etc/alpine-release rel; readlink rel; readlink -f rel; realpath /bin/../etc/./hostname 2>/dev/null || realpath /etc; touch u; unlink u; ls` },
+  { name: 'wc-files', script: `printf 'a b\\nccc dd\\n' > x; printf 'h\\303\\251llo\\n' > y; wc x y; wc -c x y; wc -lL x; wc -L x; wc -m y; wc -c y; wc x nonexist; echo st=$?; mkdir d; wc d x; echo st=$?; printf 'no newline' | wc; cat x | wc -c; wc -w < x` },
   { name: 'base64', script: `printf 'hello world' | base64; printf 'aGVsbG8=' | base64 -d; echo; head -c 100 /etc/passwd | base64 | head -1 | wc -c; printf abc | base64 -w 2` },
   { name: 'seq', script: `seq 3; seq 2 4; seq 1 2 7; seq -s , 3; seq -w 8 10; seq 5 1; seq 3 -1 1; for i in $(seq 1 3); do printf $i; done; echo` },
   { name: 'stat-c', script: `printf abc > f; chmod 750 f; mkdir d; ln -s f l; touch e; stat -c '%n %s %a %A %u %g %U %G %F' f e; stat -c '%n %a %A %F' d; stat -c '%N %F' l; stat -L -c '%F %s' l; stat -c %s nosuch; echo $?` },
