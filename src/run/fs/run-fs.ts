@@ -152,15 +152,11 @@ export class RunFs {
     return false;
   }
 
-  async #lowerAt(path: string): Promise<Node | null> {
-    if (this.#lowerHidden(path)) return null;
-    let n = this.#lowerCache.get(path);
-    if (n === undefined) {
-      if (this.#lowerAbsent(parentOf(path))) return null;
-      const hit = await this.lower.lookup(path, false);
-      n = hit && hit.path === path ? fromLower(hit.entry) : null;
-      this.#lowerCache.set(path, n);
-    }
+  /** Looks `path` up in the layers below and remembers the answer (for when nothing known answers it). */
+  async #lookupBelow(path: string): Promise<Node | null> {
+    const hit = await this.lower.lookup(path, false);
+    const n = hit && hit.path === path ? fromLower(hit.entry) : null;
+    this.#lowerCache.set(path, n);
     return n;
   }
 
@@ -178,7 +174,7 @@ export class RunFs {
   /** What is at a canonical path itself (not followed). */
   async at(path: string): Promise<Node | undefined> {
     const k = this.#atKnown(path);
-    return k === UNKNOWN ? (await this.#lowerAt(path)) ?? undefined : k;
+    return k === UNKNOWN ? (await this.#lookupBelow(path)) ?? undefined : k;
   }
 
   /**
@@ -201,17 +197,17 @@ export class RunFs {
       if (seg === '..') {
         const s = starts.pop();
         if (s !== undefined) cur = cur.slice(0, Math.max(0, s - 1));
-        node = (k = this.#atKnown(cur)) === UNKNOWN ? (await this.#lowerAt(cur)) ?? undefined : k;
+        node = (k = this.#atKnown(cur)) === UNKNOWN ? (await this.#lookupBelow(cur)) ?? undefined : k;
         continue;
       }
       const p = cur === '' ? seg : `${cur}/${seg}`;
-      node = (k = this.#atKnown(p)) === UNKNOWN ? (await this.#lowerAt(p)) ?? undefined : k;
+      node = (k = this.#atKnown(p)) === UNKNOWN ? (await this.#lookupBelow(p)) ?? undefined : k;
       if (node?.type === 'symlink' && (next < pending.length || followLast)) {
         if (++links > MAX_LINKS) throw new RunError(`${abs}: too many levels of symbolic links`);
         pending = [...node.target.split('/').filter((x) => x !== '' && x !== '.'), ...pending.slice(next)];
         next = 0;
         if (node.target.startsWith('/')) { cur = ''; starts.length = 0; }
-        node = (k = this.#atKnown(cur)) === UNKNOWN ? (await this.#lowerAt(cur)) ?? undefined : k;
+        node = (k = this.#atKnown(cur)) === UNKNOWN ? (await this.#lookupBelow(cur)) ?? undefined : k;
         continue;
       }
       if (next < pending.length && node !== undefined && node.type !== 'directory') {
