@@ -27,7 +27,7 @@ export interface AttestOptions {
 export interface AttestInput {
   image: Image;
   descriptor: Descriptor;
-  inputs: { dockerfile: { path: string; digest: string }; materials: Material[]; contextDigest?: string };
+  inputs: { dockerfile: { path: string; digest: string }; materials: Material[]; contextDigest?: string; lock?: { path: string; digest: string } };
   target?: string;
   platform: string;
   buildArgs: Record<string, string>;
@@ -57,7 +57,7 @@ async function predicates(input: AttestInput, opts: AttestOptions): Promise<Pred
   if (opts.provenance) {
     const predicate = provenance({
       dockerfile: input.inputs.dockerfile, ...(input.target ? { target: input.target } : {}), platform: input.platform, buildArgs: input.buildArgs,
-      materials: input.inputs.materials, ...(input.inputs.contextDigest ? { contextDigest: input.inputs.contextDigest } : {}), apk, startedOn: input.startedOn, finishedOn: new Date().toISOString(), version: input.version,
+      materials: input.inputs.materials, ...(input.inputs.contextDigest ? { contextDigest: input.inputs.contextDigest } : {}), ...(input.inputs.lock ? { lock: input.inputs.lock } : {}), apk, startedOn: input.startedOn, finishedOn: new Date().toISOString(), version: input.version,
     }, opts.provenance);
     out.push({ type: SLSA_PROVENANCE_V1, of: () => predicate });
   }

@@ -17,6 +17,8 @@ export interface ProvenanceInput {
   materials: readonly Material[];
   /** The build context's digest (BuildContext.digest). */
   contextDigest?: string;
+  /** ocimake.lock, when the build wrote it (--lock) or was built by it (--locked). */
+  lock?: { path: string; digest: string };
   /** max mode: the apk packages of the image, each by name, version and checksum. */
   apk?: readonly { name: string; version: string; arch?: string; checksum?: string }[];
   startedOn: string;
@@ -54,6 +56,7 @@ export function provenance(input: ProvenanceInput, mode: 'min' | 'max', env: Nod
       resolvedDependencies: [
         { uri: `file:${input.dockerfile.path}`, digest: digestMap(input.dockerfile.digest) },
         ...(input.contextDigest ? [{ uri: 'context:.', digest: digestMap(input.contextDigest) }] : []),
+        ...(input.lock ? [{ uri: `file:${input.lock.path}`, digest: digestMap(input.lock.digest) }] : []),
         ...[...new Map(input.materials.map((m) => [`${m.uri}@${m.digest}`, m])).values()].map((m) => ({ uri: m.uri, digest: digestMap(m.digest) })),
         ...(mode === 'max' ? (input.apk ?? []).map((p) => ({
           uri: `pkg:apk/alpine/${p.name}@${p.version}${p.arch ? `?arch=${p.arch}` : ''}`,

@@ -38,6 +38,7 @@ import type { LayerCompression } from '../layer/tar-writer.js';
 import { importCache, parseCacheSpec, type CacheRecord } from './build-cache.js';
 import { Remote } from '../remote/registry-image.js';
 import type { TransportOptions } from '../remote/transport.js';
+import type { LockGuard, Pins } from './lock.js';
 
 /** Inputs of a build, as `ocimake build` takes them. */
 export interface BuildOptions extends TransportOptions {
@@ -82,6 +83,8 @@ export interface BuildOptions extends TransportOptions {
   compression?: LayerCompression;
   /** --cache-from: caches written by --cache-to (or images built with --cache-to type=inline). */
   cacheFrom?: readonly string[];
+  /** --locked: every image, download and apk package is checked against ocimake.lock as it resolves. */
+  locked?: LockGuard;
 }
 
 /** What a build reports as it goes; `platform` is the platform being built (os/arch[/variant]). */
@@ -100,8 +103,10 @@ export interface BuildResult {
   warnings: string[];
   /** Every layer the build made or reused, with its cache key (what --cache-to exports). */
   cacheRecords: CacheRecord[];
-  /** What provenance names: the Dockerfile by digest, every image the build opened, and the context's digest when asked for. */
-  inputs: { dockerfile: { path: string; digest: string }; materials: { uri: string; digest: string }[]; contextDigest?: string };
+  /** What provenance names: the Dockerfile by digest, every image the build opened, the context's digest when asked for, and the lock. */
+  inputs: { dockerfile: { path: string; digest: string }; materials: { uri: string; digest: string }[]; contextDigest?: string; lock?: { path: string; digest: string } };
+  /** What ocimake.lock pins of this build: the images it opened, its downloads, its apk packages. */
+  pins: Pins;
 }
 
 /** What COPY --from reads: `fs`, and `image`'s layers as its step-cache key names them. */
@@ -114,7 +119,7 @@ function sourceOf(fs: MergedFs, image: Image, what: string): FromSource {
  * plain word is most likely a mistyped stage, so that is said first (as BuildKit does not).
  */
 export function noSuchStage(name: string, earlier: readonly Stage[], err: unknown): unknown {
-  if (/[/:.@]/.test(name) || !(err instanceof OcimakeError)) return err;
+  if (/[/:.@]/.test(name) || !(err instanceof OcimakeError) || err.code.startsWith('LOCK_')) return err;
   const names = earlier.flatMap((s) => (s.name ? [s.name, String(s.index)] : [String(s.index)]));
   const guess = closest(name, earlier.map((s) => s.name).filter((n): n is string => n !== undefined));
   return new OcimakeError(err.code, `no stage before this one is named "${name}" (${names.length ? `stages: ${names.join(', ')}` : 'there is none'}), and as an image: ${err.message}`, {
@@ -157,18 +162,23 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const platformName = formatPlatform(platform);
   const namedOpened = new Map<string, Promise<OpenedImage>>();
   const materials: { uri: string; digest: string }[] = [];
-  const noted = (o: OpenedImage): OpenedImage => {
+  const pins: Pins = { images: [], urls: [], apk: [] };
+  // Each image is named to the lock (and checked by --locked) before any of its layers is read.
+  const noted = (plat: Platform) => (o: OpenedImage): OpenedImage => {
     materials.push({ uri: o.ref ? `pkg:docker/${formatReference({ ...o.ref, digest: undefined })}` : o.what, digest: o.digest });
+    const pin = { ref: o.ref ? formatReference(o.ref) : o.what, platform: formatPlatform(plat), digest: o.digest };
+    opts.locked?.image(pin);
+    pins.images.push(pin);
     return o;
   };
   const open = (name: string, plat: Platform): Promise<OpenedImage> => {
     const c = named.get(name.toLowerCase());
-    if (!c) return openImage(name, { remote, platform: plat, store }).then(noted);
+    if (!c) return openImage(name, { remote, platform: plat, store }).then(noted(plat));
     const key = `${name.toLowerCase()}|${formatPlatform(plat)}`;
     let p = namedOpened.get(key);
     if (!p) {
       p = c.kind === 'image'
-        ? openImage(c.spec, { remote, platform: plat, store }).then((o) => ({ ...o, what: `${o.what} (--build-context ${name})` }))
+        ? openImage(c.spec, { remote, platform: plat, store }).then(noted(plat)).then((o) => ({ ...o, what: `${o.what} (--build-context ${name})` }))
         : build({ ...opts, context: c.path, dockerfile: undefined, dockerfileText: 'FROM scratch\nCOPY . /\n', platform: plat, buildContexts: {}, labels: {}, buildArgs: {}, target: undefined, onProgress: undefined, noCacheFilter: [] })
           .then((r) => ({ image: r.image, digest: r.artifacts.digest, what: `build context ${name} (${c.given})` }));
       namedOpened.set(key, p);
@@ -204,6 +214,11 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     // What changes a RUN's result besides its stage: uname answers for the platform, apk's options.
     runSettings: JSON.stringify({ platform: platformName, isolation: 'native', network: opts.network ?? 'default', allowUntrusted: opts.apk?.allowUntrusted === true, strictScripts: opts.apk?.strictScripts === true }),
     onMaterials: (m) => { materials.push(...m); },
+    onApk: (p) => {
+      const pin = { ...p, platform: platformName };
+      opts.locked?.apk(pin);
+      pins.apk.push(pin);
+    },
     executed: runPlan.executed,
     ...(opts.network ? { network: opts.network } : {}),
     offlineApk: apkCommand({ ...apkOptions, offline: true }),
@@ -275,8 +290,14 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   }
   // What ADD <url> and RUN's wget/curl downloaded are inputs too, by their digest.
   materials.push(...fetchUrl.downloads());
+  for (const m of materials) {
+    if (!/^https?:\/\//i.test(m.uri)) continue;
+    const pin = { url: m.uri, digest: m.digest };
+    opts.locked?.url(pin);
+    pins.urls.push(pin);
+  }
   const inputs = { ...(contextDigest ? { contextDigest } : {}), dockerfile: { path: opts.dockerfileText !== undefined && opts.dockerfile === undefined ? '-' : relativeTo(contextDir, dockerfilePath), digest: sha256(Buffer.from(text)) }, materials };
-  return { image, artifacts: imageArtifacts(image), store, warnings, cacheRecords, inputs };
+  return { image, artifacts: imageArtifacts(image), store, warnings, cacheRecords, inputs, pins };
 }
 
 const BUILTIN_ARGS = new Set(['TARGETPLATFORM', 'TARGETOS', 'TARGETARCH', 'TARGETVARIANT', 'BUILDPLATFORM', 'BUILDOS', 'BUILDARCH', 'BUILDVARIANT', 'HTTP_PROXY', 'HTTPS_PROXY', 'FTP_PROXY', 'NO_PROXY', 'ALL_PROXY', 'http_proxy', 'https_proxy', 'ftp_proxy', 'no_proxy', 'all_proxy', 'SOURCE_DATE_EPOCH']);

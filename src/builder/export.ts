@@ -1,6 +1,6 @@
 import { checkDestination, mkdirp } from '../util/fs-paths.js';
 import { createReadStream, promises as fs } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { makeScratchDir, trackTemp } from '../util/temp-files.js';
 import { OcimakeError } from '../errors.js';
@@ -18,6 +18,7 @@ import { indexArtifacts, pushIndex, writeOciLayoutIndex, type IndexExtras } from
 import { annotationsFor, parseAnnotation, type Annotation } from './annotations.js';
 import { looksSecret } from '../dockerfile/checks.js';
 import { exportCache, parseCacheSpec, withInlineKeys, type CacheSpec } from './build-cache.js';
+import { lockGuard, settleLock, type LockOption } from './lock.js';
 import { Remote } from '../remote/registry-image.js';
 // Signing loads sigstore-js and the CycloneDX library (0.15 s, 15 MB): only builds that --sign import them.
 import type { AttestOptions } from '../attest/attach.js';
@@ -54,6 +55,8 @@ export interface BuildAndExportOptions extends BuildOptions, TransportOptions {
   cacheTo?: readonly string[];
   /** --sign --key FILE [--provenance] [--sbom]: signed attestations pushed as referrers of each pushed image. */
   attest?: AttestOptions & { version: string };
+  /** --lock (write ocimake.lock) or --locked (build by it). */
+  lock?: LockOption;
 }
 
 export interface BuildAndExportResult extends BuildResult {
@@ -117,8 +120,11 @@ export async function buildAndExport(opts: BuildAndExportOptions): Promise<Build
     checkDestination(o.dest, isDir ? 'dir' : 'file', `-o type=${o.type},dest=${o.dest}`);
     if (o.type === 'local') await checkEmptyDestination(o.dest);
   }
+  const locked = await lockGuard(opts.lock);
+  if (locked) opts = { ...opts, locked };
   if (opts.platforms && opts.platforms.length > 1) return buildMulti(opts, outputs, tags, annotations, cacheTo, startedOn);
   const result = inlineCache(annotate(await build(opts), annotations), cacheTo);
+  await lockResults(opts, [result]);
   const { artifacts } = result;
   for (const o of outputs) {
     const names = 'name' in o && o.name ? o.name.split(',').map((n) => parseReference(n)) : tags;
@@ -204,6 +210,14 @@ async function attest(opts: BuildAndExportOptions, result: BuildResult, descript
   }
 }
 
+/** Writes or checks ocimake.lock once every platform has built; provenance then names it by digest. */
+async function lockResults(opts: BuildAndExportOptions, results: readonly BuildResult[]): Promise<void> {
+  if (!opts.lock) return;
+  const digest = await settleLock(opts.lock, results.map((r) => r.pins));
+  const rel = relative(resolve(opts.context), opts.lock.path);
+  for (const r of results) r.inputs.lock = { path: rel.startsWith('..') ? opts.lock.path : rel, digest };
+}
+
 /** A multi-platform build: one build per platform, then an OCI index (as buildx --platform a,b). */
 async function buildMulti(opts: BuildAndExportOptions, outputs: readonly Output[], tags: readonly Reference[], annotations: readonly Annotation[], cacheTo: readonly CacheSpec[], startedOn: string): Promise<BuildAndExportResult> {
   for (const o of outputs) {
@@ -214,6 +228,7 @@ async function buildMulti(opts: BuildAndExportOptions, outputs: readonly Output[
   }
   const results: BuildResult[] = [];
   for (const platform of opts.platforms!) results.push(inlineCache(annotate(await build({ ...opts, platform }), annotations), cacheTo));
+  await lockResults(opts, results);
   const images = results.map((r) => r.image);
   const extras: IndexExtras = {
     ...(annotationsFor(annotations, 'index') ? { annotations: annotationsFor(annotations, 'index')! } : {}),

@@ -6,6 +6,7 @@ import type { BlobStore } from '../store/blob-store.js';
 import { lookupLayer, writeLayerCached, type CachedLayer, type LayerCacheOptions } from '../layer/layer-cache.js';
 import type { UrlFetcher } from '../remote/url-fetch.js';
 import { copyStepKey, layerIds, readStep, runStepKey, writeStep } from './step-cache.js';
+import type { ApkInstall } from './lock.js';
 import { recordingDownloads, runNetwork } from './run-network.js';
 import { join } from 'node:path';
 import type { LayerCompression } from '../layer/tar-writer.js';
@@ -102,6 +103,8 @@ export interface StageEnv {
   ssh?: ReadonlyMap<string, string>;
   /** Files a RUN answered from the step cache had downloaded (for provenance). */
   onMaterials?: (materials: readonly { uri: string; digest: string }[]) => void;
+  /** Each apk package a native RUN installs, or a cached one installed (the lock; --locked may refuse it). */
+  onApk?: (p: ApkInstall) => void;
   /** Opens what COPY --from names: an earlier stage (name or index) or an image. */
   resolveFrom: (name: string, stage: Stage) => Promise<FromSource>;
 }
@@ -231,12 +234,13 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
         if (rec && layer) {
           // Nothing runs and nothing is fetched; a later step that reads the filesystem reads the layers' blobs.
           if (rec.materials?.length) env.onMaterials?.(rec.materials);
+          for (const p of rec.apk ?? []) env.onApk?.(p);
           return addLayer(state, env, layer, history(rec.createdBy), (image) => new MergedFs(image, `stage ${stage.name ?? stage.index}`));
         }
       }
       const spec = { json: inst.json, args: inst.args, heredocs: inst.heredocs, flags: inst.flags, shell: state.shell };
-      const record = (createdBy: string, materials: readonly { uri: string; digest: string }[]) => async (layer: CachedLayer) => {
-        if (stepKey && cacheDir && layer.key) await writeStep(cacheDir, stepKey, { layerKey: layer.key, createdBy, ...(materials.length ? { materials: [...materials] } : {}) });
+      const record = (createdBy: string, materials: readonly { uri: string; digest: string }[], apk: readonly ApkInstall[] = []) => async (layer: CachedLayer) => {
+        if (stepKey && cacheDir && layer.key) await writeStep(cacheDir, stepKey, { layerKey: layer.key, createdBy, ...(materials.length ? { materials: [...materials] } : {}), ...(apk.length ? { apk: [...apk] } : {}) });
       };
       const network = runNetwork(inst.flags, env.network);
       const executeIt = async (backend: Backend) => {
@@ -259,10 +263,12 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
       };
       if (execute) return executeIt(env.execBackend!);
       const { extra, fetched } = recordingDownloads(env, network === 'none');
+      const installed: ApkInstall[] = [];
+      const onApk = (p: ApkInstall) => { env.onApk?.(p); installed.push(p); };
       let native: Awaited<ReturnType<typeof runNative>>;
       try {
         const { bindSource } = mountSources(mountEnv(env, stage));
-        native = await runNative({ spec, fs: state.fs, env: varsOf(state), workdir, user, scratch: env.scratch, bindSource, ...(env.onOutput ? { log: env.onOutput } : {}), ...(extra ? { extra } : {}) });
+        native = await runNative({ spec, fs: state.fs, env: varsOf(state), workdir, user, scratch: env.scratch, bindSource, onApk, ...(env.onOutput ? { log: env.onOutput } : {}), ...(extra ? { extra } : {}) });
       } catch (err) {
         // Found only as it ran (a command named through a variable, a SHELL ocimake cannot
         // interpret, an option or form a native command refuses): executed whole where a
@@ -271,7 +277,7 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
         if (fallback) return executeIt(fallback);
         throw err;
       }
-      return writeEntries(state, env, native.entries, { uid: 0, gid: 0 }, history(native.createdBy), state.fs, true, record(native.createdBy, fetched));
+      return writeEntries(state, env, native.entries, { uid: 0, gid: 0 }, history(native.createdBy), state.fs, true, record(native.createdBy, fetched, installed));
     }
     case 'copy':
     case 'add': {

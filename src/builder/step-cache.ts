@@ -11,6 +11,7 @@ import { mkdirp } from '../util/fs-paths.js';
 import type { BuildContext, ContextMatch } from './context.js';
 import { heredocNameOf } from './copy.js';
 import { isGitSource, isUrlSource } from '../remote/url-fetch.js';
+import { ApkPinSchema } from './lock.js';
 
 // The step cache: a COPY (or ADD) answered before it is planned. The layer cache
 // keys a layer by its entries and their contents, which takes planning the copy on the stage's
@@ -25,8 +26,9 @@ import { isGitSource, isUrlSource } from '../remote/url-fetch.js';
 // A COPY --from is keyed the same way, with the layers of the stage or image it reads in
 // place of the context walk: a rebuild copying a large, unchanged stage plans nothing.
 
-// v2: layers are named by blob digest and diffID (v1: diffID alone).
-const FORMAT = 'ocimake-step-v2';
+// v2: layers are named by blob digest and diffID (v1: diffID alone). v3: a RUN's record names
+// the apk packages it installed (ocimake.lock), which a v2 record does not know.
+const FORMAT = 'ocimake-step-v3';
 
 const StepRecord = z.object({
   format: z.literal(FORMAT),
@@ -34,8 +36,10 @@ const StepRecord = z.object({
   createdBy: z.string(),
   /** What a RUN downloaded (wget, curl), by redacted URL and digest: a hit still names them in provenance. */
   materials: z.array(z.object({ uri: z.string(), digest: z.string() })).optional(),
+  /** The apk packages a native RUN installed (without the platform, which the key fixes): a hit still pins them in ocimake.lock. */
+  apk: z.array(ApkPinSchema.omit({ platform: true })).optional(),
 });
-export type StepRecord = Pick<z.infer<typeof StepRecord>, 'layerKey' | 'createdBy' | 'materials'>;
+export type StepRecord = Pick<z.infer<typeof StepRecord>, 'layerKey' | 'createdBy' | 'materials' | 'apk'>;
 
 /** What a RUN's result depends on, all known before it runs (BuildKit keys an exec op the same way). */
 export interface RunStepInputs {

@@ -2,10 +2,11 @@ import { parseSecret, parseSsh } from '../builder/run-mounts.js';
 import { parseIsolation } from '../run/exec/isolation.js';
 import { buildInUserns } from './reexec.js';
 import { isNetworkMode, type NetworkMode } from '../run/flags.js';
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { readDockerfile } from '../dockerfile/read.js';
 import { addSigningFlags, attestOptions, type SigningFlags } from './sign-flags.js';
-import { dirname, resolve } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
+import { lockPath } from '../builder/lock.js';
 import type { Command } from 'commander';
 import type { Output } from '../builder/export.js';
 import type { TransferEvent } from '../remote/transport.js';
@@ -23,9 +24,29 @@ const collect = (v: string, prev: string[]) => [...prev, v];
 
 /** Registers `ocimake build`, whose flags mean what they mean in `docker buildx build`. */
 export function registerBuild(program: Command): void {
-  addNetworkFlags(addSigningFlags(program
-    .command('build')
-    .description('build an image from a Dockerfile, without a daemon')
+  buildFlags(program.command('build').description('build an image from a Dockerfile, without a daemon'))
+    .action(async (context: string, o: BuildFlags) => runBuild(context, o));
+}
+
+/**
+ * Registers `ocimake lock`: the build resolves everything and writes ocimake.lock, building
+ * nothing it has not to (steps come from the cache). With a lock already there, it checks it
+ * (as --locked does) unless --update asks for a new one.
+ */
+export function registerLock(program: Command): void {
+  buildFlags(program.command('lock').description('write ocimake.lock (or check it when it exists): what the build resolves, pinned'))
+    .option('--update', 'write the lock anew from what resolves now')
+    .action(async (context: string, o: BuildFlags & { update?: boolean }) => {
+      const path = lockPathOf(context, o.file);
+      const mode = o.update || !existsSync(path) ? 'write' : 'locked';
+      await runBuild(context, { ...o, lock: mode === 'write', locked: mode === 'locked' }, { quietNoOutput: true });
+      if (o.progress !== 'quiet' && !o.quiet) process.stderr.write(`${mode === 'write' ? 'wrote' : 'checked'} ${relative(process.cwd(), path) || path}\n`);
+    });
+}
+
+/** The flags `build` and `lock` share. */
+function buildFlags(cmd: Command): Command {
+  return addNetworkFlags(addSigningFlags(cmd
     .argument('[context]', 'build context directory', '.')
     .option('-f, --file <path>', 'Dockerfile path (default: CONTEXT/Dockerfile); - reads it from stdin')
     .option('-t, --tag <ref>', 'image name and tag, e.g. ghcr.io/acme/app:1.0 (repeatable)', collect, [])
@@ -46,6 +67,8 @@ export function registerBuild(program: Command): void {
     .option('--no-cache-filter <stages>', 'build these stages again (comma-separated names or indexes; repeatable), as --no-cache does for all', collect, [])
     .option('--cache-from <spec>', 'reuse layers recorded by --cache-to: type=registry,ref=REF | type=local,src=DIR | REF (an image built with --cache-to type=inline) (repeatable)', collect, [])
     .option('--cache-to <spec>', 'export the layer cache: type=registry,ref=REF[,mode=max] | type=local,dest=DIR[,mode=max] | type=inline (repeatable)', collect, [])
+    .option('--lock', 'write ocimake.lock next to the Dockerfile: every image opened (by digest, per platform), download (by digest) and apk package (name, version, checksum, repository)')
+    .option('--locked', 'build by ocimake.lock: fail, naming it, where an image, download or apk package resolves differently from what the lock pins')
     .option('--pull', 'always look up base images in their registry (ocimake always does; cached blobs are reused by digest)')
     .option('--isolation <mode>', 'how a RUN that needs a real program runs: auto (default: native when ocimake can interpret it, else the first sandbox that works here) | native (never execute) | rootless (unprivileged user namespace) | chroot (as root); or OCIMAKE_ISOLATION')
     .option('--network <mode>', 'the network of every RUN without --network of its own: default | none (loopback alone; downloads and apk fail) | host, as buildx')
@@ -58,73 +81,84 @@ export function registerBuild(program: Command): void {
     .option('--provenance [spec]', 'SLSA provenance v1 attestation: mode=min (default) | mode=max | false (needs --sign)')
     .option('--sbom [bool]', 'CycloneDX SBOM attestation of the apk packages (needs --sign)')
     .option('--ssh <spec>', 'an SSH agent for RUN --mount=type=ssh: default or ID (the agent at $SSH_AUTH_SOCK), or ID=SOCKET (repeatable)', collect, [])
-    .option('--secret <spec>', 'a secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VARIABLE (repeatable; never in a layer, the history or the provenance)', collect, [])))
-    .action(async (context: string, o: BuildFlags) => {
-      const call = o.check ? 'check' : (o.call ?? 'build');
-      if (call !== 'build' && call !== 'check') throw new OcimakeError('FLAG_UNSUPPORTED', `--call=${call} is not supported`, { hint: 'ocimake has --call=build and --call=check' });
-      if (call === 'check') { setExitCode(await runChecks(context, o.file)); return; }
-      const mode = (o.quiet ? 'quiet' : o.progress) as ProgressMode;
-      if (!PROGRESS_MODES.includes(mode)) {
-        throw new OcimakeError('FLAG_INVALID', `--progress=${o.progress} is not a progress mode`, { hint: `use ${PROGRESS_MODES.join(', ')}` });
-      }
-      for (const a of o.annotation) parseAnnotation(a);
-      for (const t of o.tag) {
-        if (/@sha256:/.test(t)) throw new OcimakeError('TAG_INVALID', `-t ${t}: a tag cannot name a digest (the digest is what the build produces)`, { hint: 'use -t name:tag; --metadata-file and --iidfile tell you the digest' });
-      }
-      // Files written after the build (and after a push) are checked first, so a typo does not cost a build.
-      for (const [flag, file] of [['--iidfile', o.iidfile], ['--metadata-file', o.metadataFile]] as const) if (file) checkWritableFile(flag, file);
-      const platforms = platformOptions(o.platform);
-      const isolation = parseIsolation(o.isolation);
-      // A build that executes RUN runs inside the caller's subordinate ids, where it has them.
-      const userns = await buildInUserns(context, o.file, isolation);
-      if ('status' in userns) { setExitCode(userns.status); return; }
-      const progress = new Progress(mode, process.stderr, { multiPlatform: (platforms.platforms?.length ?? 0) > 1 });
-      const transport = { ...transportFrom(o, (m) => progress.notice(m)), onTransfer: (e: TransferEvent) => progress.transfer(e) };
-      const { buildAndExport } = await import('../builder/export.js');
-      const outputs: Output[] = o.output.map(parseOutput);
-      if (outputs.length === 0 && !o.push) {
-        // As buildx: say that the result goes nowhere.
-        const text = 'no output specified: the image is built and checked, then discarded. Use --push, -o type=oci,dest=DIR, -o type=docker,dest=FILE.tar or -o DIR to keep it';
-        if (mode === 'rawjson') progress.notice(text);
-        else process.stderr.write(`warning: ${text}\n`);
-      }
-      const result = await buildAndExport({
-        context,
-        ...(o.file === '-' ? { dockerfileText: userns.stdinText ?? await readDockerfile('-') } : o.file ? { dockerfile: resolve(o.file) } : {}),
-        tags: o.tag,
-        push: o.push === true,
-        outputs,
-        buildArgs: parseKeyValues('--build-arg', o.buildArg),
-        buildContexts: Object.fromEntries(o.buildContext.map((a) => { const c = parseBuildContext(a); return [c[0], a.slice(a.indexOf('=') + 1)]; })),
-        labels: parseKeyValues('--label', o.label, {}),
-        annotations: o.annotation,
-        ...(o.target ? { target: o.target } : {}),
-        ...platforms,
-        ...(o.iidfile ? { iidFile: o.iidfile } : {}),
-        ...(o.metadataFile ? { metadataFile: o.metadataFile } : {}),
-        ...transport,
-        ...(o.cache === false ? { noCache: true } : {}),
-        isolation,
-        ...(o.network !== undefined ? { network: parseNetwork(o.network) } : {}),
-        ...(o.secret.length ? { secrets: Object.fromEntries(o.secret.map(parseSecret)) } : {}),
-        ...(o.ssh.length ? { ssh: Object.fromEntries(o.ssh.map((v) => parseSsh(v))) } : {}),
-        ...(o.cacheFilter.length ? { noCacheFilter: o.cacheFilter.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean) } : {}),
-        cacheFrom: o.cacheFrom,
-        cacheTo: o.cacheTo,
-        ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}),
-        onProgress: (e) => progress.build(e),
-        onRunOutput: (line) => progress.runOutput(line),
-        apk: { ...(o.apkMirror ? { mirror: o.apkMirror } : {}), ...(o.apkAllowUntrusted ? { allowUntrusted: true } : {}), ...(o.strictScripts ? { strictScripts: true } : {}) },
-        onPush: (e) => progress.push(e),
-        ...attestOptions(o),
-      });
-      const stdoutTaken = outputs.some((x) => 'dest' in x && x.dest === '-');
-      if (mode === 'quiet' && !stdoutTaken) process.stdout.write(`${result.digest}\n`);
-      else progress.done(`built ${result.digest}${result.tags.length ? ` (${o.tag.join(', ')})` : ''}`);
-    });
+    .option('--secret <spec>', 'a secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VARIABLE (repeatable; never in a layer, the history or the provenance)', collect, [])));
+}
+
+function lockPathOf(context: string, file: string | undefined): string {
+  return lockPath(file && file !== '-' ? resolve(file) : undefined, resolve(context));
+}
+
+async function runBuild(context: string, o: BuildFlags, how: { quietNoOutput?: boolean } = {}): Promise<void> {
+  const call = o.check ? 'check' : (o.call ?? 'build');
+  if (call !== 'build' && call !== 'check') throw new OcimakeError('FLAG_UNSUPPORTED', `--call=${call} is not supported`, { hint: 'ocimake has --call=build and --call=check' });
+  if (call === 'check') { setExitCode(await runChecks(context, o.file)); return; }
+  const mode = (o.quiet ? 'quiet' : o.progress) as ProgressMode;
+  if (!PROGRESS_MODES.includes(mode)) {
+    throw new OcimakeError('FLAG_INVALID', `--progress=${o.progress} is not a progress mode`, { hint: `use ${PROGRESS_MODES.join(', ')}` });
+  }
+  for (const a of o.annotation) parseAnnotation(a);
+  for (const t of o.tag) {
+    if (/@sha256:/.test(t)) throw new OcimakeError('TAG_INVALID', `-t ${t}: a tag cannot name a digest (the digest is what the build produces)`, { hint: 'use -t name:tag; --metadata-file and --iidfile tell you the digest' });
+  }
+  // Files written after the build (and after a push) are checked first, so a typo does not cost a build.
+  for (const [flag, file] of [['--iidfile', o.iidfile], ['--metadata-file', o.metadataFile]] as const) if (file) checkWritableFile(flag, file);
+  const platforms = platformOptions(o.platform);
+  const isolation = parseIsolation(o.isolation);
+  // A build that executes RUN runs inside the caller's subordinate ids, where it has them.
+  const userns = await buildInUserns(context, o.file, isolation);
+  if ('status' in userns) { setExitCode(userns.status); return; }
+  const progress = new Progress(mode, process.stderr, { multiPlatform: (platforms.platforms?.length ?? 0) > 1 });
+  const transport = { ...transportFrom(o, (m) => progress.notice(m)), onTransfer: (e: TransferEvent) => progress.transfer(e) };
+  const { buildAndExport } = await import('../builder/export.js');
+  const outputs: Output[] = o.output.map(parseOutput);
+  if (o.lock && o.locked) throw new OcimakeError('FLAG_INVALID', '--lock and --locked together: one writes the lock, the other builds by it', { hint: 'use --locked in CI, and --lock (or "ocimake lock --update") to refresh the lock' });
+  const lockFile = lockPathOf(context, o.file);
+  const lock = o.lock || o.locked ? { mode: o.locked ? 'locked' as const : 'write' as const, path: lockFile, shown: relative(process.cwd(), lockFile) || lockFile } : undefined;
+  if (outputs.length === 0 && !o.push && !how.quietNoOutput) {
+    // As buildx: say that the result goes nowhere.
+    const text = 'no output specified: the image is built and checked, then discarded. Use --push, -o type=oci,dest=DIR, -o type=docker,dest=FILE.tar or -o DIR to keep it';
+    if (mode === 'rawjson') progress.notice(text);
+    else process.stderr.write(`warning: ${text}\n`);
+  }
+  const result = await buildAndExport({
+    context,
+    ...(o.file === '-' ? { dockerfileText: userns.stdinText ?? await readDockerfile('-') } : o.file ? { dockerfile: resolve(o.file) } : {}),
+    tags: o.tag,
+    push: o.push === true,
+    outputs,
+    buildArgs: parseKeyValues('--build-arg', o.buildArg),
+    buildContexts: Object.fromEntries(o.buildContext.map((a) => { const c = parseBuildContext(a); return [c[0], a.slice(a.indexOf('=') + 1)]; })),
+    labels: parseKeyValues('--label', o.label, {}),
+    annotations: o.annotation,
+    ...(o.target ? { target: o.target } : {}),
+    ...platforms,
+    ...(o.iidfile ? { iidFile: o.iidfile } : {}),
+    ...(o.metadataFile ? { metadataFile: o.metadataFile } : {}),
+    ...transport,
+    ...(o.cache === false ? { noCache: true } : {}),
+    isolation,
+    ...(o.network !== undefined ? { network: parseNetwork(o.network) } : {}),
+    ...(o.secret.length ? { secrets: Object.fromEntries(o.secret.map(parseSecret)) } : {}),
+    ...(o.ssh.length ? { ssh: Object.fromEntries(o.ssh.map((v) => parseSsh(v))) } : {}),
+    ...(o.cacheFilter.length ? { noCacheFilter: o.cacheFilter.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean) } : {}),
+    cacheFrom: o.cacheFrom,
+    cacheTo: o.cacheTo,
+    ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}),
+    onProgress: (e) => progress.build(e),
+    onRunOutput: (line) => progress.runOutput(line),
+    apk: { ...(o.apkMirror ? { mirror: o.apkMirror } : {}), ...(o.apkAllowUntrusted ? { allowUntrusted: true } : {}), ...(o.strictScripts ? { strictScripts: true } : {}) },
+    onPush: (e) => progress.push(e),
+    ...attestOptions(o),
+    ...(lock ? { lock } : {}),
+  });
+  const stdoutTaken = outputs.some((x) => 'dest' in x && x.dest === '-');
+  if (mode === 'quiet' && !stdoutTaken) process.stdout.write(`${result.digest}\n`);
+  else progress.done(`built ${result.digest}${result.tags.length ? ` (${o.tag.join(', ')})` : ''}`);
 }
 
 interface BuildFlags extends NetworkFlags, SigningFlags {
+  lock?: boolean;
+  locked?: boolean;
   sign?: boolean;
   provenance?: string | true;
   sbom?: string | true;

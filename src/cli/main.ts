@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { OcimakeError } from '../errors.js';
-import { registerBuild } from './build-command.js';
+import { registerBuild, registerLock } from './build-command.js';
 import { registerRegistry } from './registry-command.js';
 import { registerInspect } from './inspect-command.js';
 import { registerExtract } from './extract-command.js';
@@ -29,6 +29,7 @@ export function program(): Command {
     .showSuggestionAfterError(false)
     .exitOverride();
   registerBuild(p);
+  registerLock(p);
   registerInspect(p);
   registerExtract(p);
   registerRegistry(p);

@@ -40,6 +40,8 @@ export interface RunInputs extends NativeOptions {
   log?: (line: string) => void;
   /** Where a bind mount's source is on disk (the build puts a stage's or image's path there). */
   bindSource?: (m: RunFlags['binds'][number]) => Promise<string>;
+  /** Each apk package the RUN is about to install (ShellState.onApk). */
+  onApk?: ShellState['onApk'];
 }
 
 const SHELLS = new Set(['sh', 'ash', 'bash', 'dash']);
@@ -164,6 +166,7 @@ export async function runNative(inp: RunInputs): Promise<{ entries: readonly Lay
     fs: rfs, cwd: posix.resolve('/', inp.workdir || '/'), vars, exported: new Set(vars.keys()),
     opts: { errexit: false, nounset: false, xtrace: false, noglob: false, pipefail: false },
     user, umask: 0o022, lastStatus: 0, functions: new Map(), commands, args: [], maxString: limit('runStringSize'),
+    ...(inp.onApk ? { onApk: inp.onApk } : {}),
   };
   const out: string[] = [];
   const log = (s: string) => {

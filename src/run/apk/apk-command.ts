@@ -172,7 +172,13 @@ function virtualPackage(name: string, deps: Dep[], sh: ShellState): ApkPackage {
   };
 }
 
-interface RepoState { available: ApkPackage[]; indexes: { url: string; repo: string; cacheUrl: string; bytes: Buffer }[]; keys: Map<string, string>; arch: string; repoOf: Map<ApkPackage, string> }
+interface RepoState {
+  available: ApkPackage[]; indexes: { url: string; repo: string; cacheUrl: string; bytes: Buffer }[]; keys: Map<string, string>; arch: string;
+  /** Where each package is fetched from (a mirror's URL where one stands in). */
+  repoOf: Map<ApkPackage, string>;
+  /** The repository as /etc/apk/repositories or -X names it (what the lock pins). */
+  listedOf: Map<ApkPackage, string>;
+}
 
 async function loadRepositories(sh: ShellState, f: Flags, opts: ApkOptions, fetcher: ApkFetcher, io: Io): Promise<RepoState> {
   const arch = ((await readText(sh, '/etc/apk/arch')) ?? '').trim();
@@ -193,6 +199,7 @@ async function loadRepositories(sh: ShellState, f: Flags, opts: ApkOptions, fetc
   const available: ApkPackage[] = [];
   const indexes: RepoState['indexes'] = [];
   const repoOf = new Map<ApkPackage, string>();
+  const listedOf = new Map<ApkPackage, string>();
   for (const [i, repo] of repos.entries()) {
     const base = opts.mirror ? rewriteOrigin(repo, opts.mirror) : repo;
     const url = `${base.replace(/\/+$/, '')}/${arch}/APKINDEX.tar.gz`;
@@ -207,9 +214,10 @@ async function loadRepositories(sh: ShellState, f: Flags, opts: ApkOptions, fetc
       p.repoIndex = i;
       available.push(p);
       repoOf.set(p, base);
+      listedOf.set(p, repo.replace(/\/+$/, ''));
     }
   }
-  return { available, indexes, keys, arch, repoOf };
+  return { available, indexes, keys, arch, repoOf, listedOf };
 }
 
 function rewriteOrigin(repo: string, mirror: string): string {
@@ -237,6 +245,8 @@ async function apply(sh: ShellState, io: Io, f: Flags, opts: ApkOptions, fetcher
   const blocks = new Map<string, InstalledPackage>(installed.map((i) => [i.pkg.name, i]));
   const changes = target.filter((p) => byName.get(p.name)?.pkg.version !== p.version);
   const added: { p: ApkPackage; opened: OpenedPackage }[] = [];
+  // Each package is named (to the lock, which may refuse it) before any is fetched.
+  for (const p of changes) if (!extra.includes(p)) sh.onApk?.({ repository: state.listedOf.get(p) ?? p.repo ?? '', name: p.name, version: p.version, checksum: p.checksum });
   let n = 0;
   for (const p of changes) {
     n++;

@@ -31,6 +31,8 @@ export interface ShellState {
   commands: ReadonlyMap<string, Command>;
   /** Runs shell text in this shell (for `sh -c`). */
   runText?: (text: string, io: Io) => Promise<number>;
+  /** Told of each apk package before it is fetched (ocimake.lock records it, --locked may refuse it). */
+  onApk?: (p: { repository: string; name: string; version: string; checksum: string }) => void;
 }
 
 /** A native command: its arguments (without the name), streams and the shell. Returns the exit status. */
