@@ -124,6 +124,21 @@ describe('ocimake.lock', () => {
     await expect(build(ctx, 'locked')).rejects.toThrow(`--locked: ${LOCK_NAME} pins what this build no longer uses: ${files.url}/tool.txt`);
   });
 
+  it('pins a multi-platform build per platform, and --locked holds for each', async () => {
+    const ref = `${reg.host}/library/multi:1`;
+    const baseCtx = writeTree(join(work, 'multi-base'), { Dockerfile: 'FROM scratch\nARG TARGETARCH\nCOPY marker /marker\n', marker: 'm' });
+    await buildAndExport({ context: baseCtx, tags: [ref], push: true, platforms: [{ os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm64' }], cacheDir: join(work, 'cache-base'), buildArgs: {} });
+    const ctx = writeTree(join(work, 'multi'), { Dockerfile: `FROM ${ref}\nCOPY marker /again\n`, marker: 'n' });
+    const platforms = [{ os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm64' }];
+    await build(ctx, 'write', { platforms });
+    const lock = await readLock(join(ctx, LOCK_NAME));
+    expect(lock.images.map((p) => `${p.ref} ${p.platform}`)).toEqual([`${ref} linux/amd64`, `${ref} linux/arm64`]);
+    expect(lock.images[0]!.digest).not.toBe(lock.images[1]!.digest);
+    await build(ctx, 'locked', { platforms });
+    // One platform alone pins less: the other platform's pin is stale for it.
+    await expect(build(ctx, 'locked', { platform: { os: 'linux', architecture: 'arm64' } })).rejects.toThrow(`pins what this build no longer uses: the image ${ref} (linux/amd64)`);
+  });
+
   it('a missing or malformed lock is an error naming the file, with the way to make one', async () => {
     const ctx = project('missing');
     await expect(build(ctx, 'locked')).rejects.toMatchObject({ code: 'LOCK_MISSING', message: expect.stringContaining(`${join(ctx, LOCK_NAME)} does not exist`) });
