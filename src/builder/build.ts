@@ -12,7 +12,7 @@ import { defaultMtime } from '../layer/tar-writer.js';
 import type { Instruction } from '../dockerfile/instructions.js';
 import { expandWord } from '../dockerfile/shell-lex.js';
 import { planDockerfile, type DockerfilePlan, type Stage } from '../dockerfile/stages.js';
-import { argPlatform, formatPlatform, hostPlatform } from '../oci/platform.js';
+import { argPlatform, formatPlatform, hostPlatform, parsePlatform } from '../oci/platform.js';
 import type { Platform } from '../oci/schemas.js';
 import { BuildContext } from './context.js';
 import { runStage, type StageEnv, type StageState } from './stage.js';
@@ -198,7 +198,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const buildCommands: Record<(typeof BUILD_COMMAND_NAMES)[number], Command> = { wget: wget(fetchUrl), curl: curl(fetchUrl), uname: unameCommand(platform), apk: apkCommand(apkOptions) };
   const runCommands = new Map<string, Command>(Object.entries(buildCommands));
   // RUNs that would need a program ocimake does not have fail now, before anything is pulled.
-  const runPlan = await planRuns(plan.file, plan.stages.filter((s) => needed.has(s.index)), runCommands, opts.isolation ?? parseIsolation(), platform);
+  const stagePlatform = (s: Stage): Platform => (s.from.platform ? parsePlatform(expandWord(s.from.platform, globalArgs, plan.escape)) : platform);
+  const runPlan = await planRuns(plan.file, plan.stages.filter((s) => needed.has(s.index)), runCommands, opts.isolation ?? parseIsolation(), stagePlatform);
   const cacheFrom = (opts.cacheFrom ?? []).map((c) => parseCacheSpec('--cache-from', c));
   const imported = cacheFrom.length > 0 && opts.noCache !== true ? await importCache(cacheFrom, { remote, store, warn }) : undefined;
   const cacheRecords: CacheRecord[] = [];
@@ -212,7 +213,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     onLayerKey: (key, layer, uncompressedSize) => { cacheRecords.push({ key, layer, uncompressedSize }); },
     fetchUrl,
     // What changes a RUN's result besides its stage: uname answers for the platform, apk's options.
-    runSettings: JSON.stringify({ platform: platformName, isolation: 'native', network: opts.network ?? 'default', allowUntrusted: opts.apk?.allowUntrusted === true, strictScripts: opts.apk?.strictScripts === true }),
+    // (stage.ts adds the stage's platform: a FROM --platform=$BUILDPLATFORM stage is the same work for every target.)
+    runSettings: JSON.stringify({ isolation: 'native', network: opts.network ?? 'default', allowUntrusted: opts.apk?.allowUntrusted === true, strictScripts: opts.apk?.strictScripts === true }),
     onMaterials: (m) => { materials.push(...m); },
     onApk: (p) => {
       const pin = { ...p, platform: platformName };

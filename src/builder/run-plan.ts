@@ -23,8 +23,10 @@ export interface RunPlan {
 }
 
 /** Plans every RUN of the stages the build needs. */
-export async function planRuns(file: string, stages: readonly Stage[], commands: ReadonlyMap<string, Command>, isolation: Isolation, platform: Platform): Promise<RunPlan> {
+export async function planRuns(file: string, stages: readonly Stage[], commands: ReadonlyMap<string, Command>, isolation: Isolation, platformOf: (stage: Stage) => Platform): Promise<RunPlan> {
   const executed = new Set<Instruction>();
+  // Each stage's platform: a builder stage FROM --platform=$BUILDPLATFORM executes on the host in a cross build.
+  const platforms = new Map<string, Platform>();
   // Probed only when a RUN needs a sandbox: most builds need none, and the probe costs a process.
   let probed: Probe | undefined;
   const sandbox = (): Probe | undefined => (isolation === 'native' ? undefined : (probed ??= probeBackend(isolation)));
@@ -35,9 +37,11 @@ export async function planRuns(file: string, stages: readonly Stage[], commands:
       if (program === undefined) continue;
       if (!sandbox()?.backend) throw atLine(file, inst.line, noBackend(program, isolation, sandbox()));
       executed.add(inst);
+      const p = platformOf(stage);
+      platforms.set(`${p.os}/${p.architecture}`, p);
     }
   }
-  if (executed.size > 0) checkPlatform(platform);
+  for (const p of platforms.values()) checkPlatform(p);
   // A native RUN found at run time to need a program is executed too: the sandbox is known by then
   // only if one was probed here; auto probes it for that case once the plan is made.
   const backend = executed.size > 0 ? sandbox()?.backend : undefined;

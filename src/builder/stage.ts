@@ -7,6 +7,8 @@ import { lookupLayer, writeLayerCached, type CachedLayer, type LayerCacheOptions
 import type { UrlFetcher } from '../remote/url-fetch.js';
 import { copyStepKey, layerIds, readStep, runStepKey, writeStep } from './step-cache.js';
 import type { ApkInstall } from './lock.js';
+import { formatPlatform, parsePlatform } from '../oci/platform.js';
+import { unameCommand } from '../run/commands/system.js';
 import { recordingDownloads, runNetwork } from './run-network.js';
 import { join } from 'node:path';
 import type { LayerCompression } from '../layer/tar-writer.js';
@@ -222,11 +224,14 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
       const workdir = state.image.config.config?.WorkingDir || '/';
       const user = state.image.config.config?.User ?? '';
       const execute = env.executed?.has(inst) === true && env.execBackend !== undefined;
+      // The stage's own platform (FROM --platform=$BUILDPLATFORM builds for the host in a cross
+      // build): what uname answers and what the step key names, so every target shares the work.
+      const platform = formatPlatform({ os: state.image.config.os, architecture: state.image.config.architecture, ...(state.image.config.variant ? { variant: state.image.config.variant } : {}) });
       const cache = env.layerCache;
       const cacheDir = cache ? join(cache.dir, '..') : undefined;
       // Keyed before it runs, and with --no-cache too (nothing is looked up then), so the next build finds the record.
       const stepKey = cache
-        ? runStepKey({ inst, image: state.image, vars: varsOf(state), workdir, user, shell: state.shell, escape: env.escape, mtime: env.mtime, compression: env.compression, settings: `${env.runSettings ?? ''} ${execute ? env.execBackend : 'native'} ${JSON.stringify(await mountKeys(inst.flags, mountEnv(env, stage)))}` })
+        ? runStepKey({ inst, image: state.image, vars: varsOf(state), workdir, user, shell: state.shell, escape: env.escape, mtime: env.mtime, compression: env.compression, settings: `${env.runSettings ?? ''} ${platform} ${execute ? env.execBackend : 'native'} ${JSON.stringify(await mountKeys(inst.flags, mountEnv(env, stage)))}` })
         : undefined;
       if (stepKey && cache?.lookup && cacheDir) {
         const rec = await readStep(cacheDir, stepKey);
@@ -262,7 +267,8 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
         }
       };
       if (execute) return executeIt(env.execBackend!);
-      const { extra, fetched } = recordingDownloads(env, network === 'none');
+      const { extra: commands, fetched } = recordingDownloads(env, network === 'none');
+      const extra = commands?.has('uname') ? new Map(commands).set('uname', unameCommand(parsePlatform(platform))) : commands;
       const installed: ApkInstall[] = [];
       const onApk = (p: ApkInstall) => { env.onApk?.(p); installed.push(p); };
       let native: Awaited<ReturnType<typeof runNative>>;

@@ -99,6 +99,25 @@ describe('RUN executed in a sandbox', () => {
     return `oci:${dest}:1`;
   }
 
+  it('a cross build executes its FROM --platform=$BUILDPLATFORM builder stage on the host, as the refusal\'s hint says to', () => {
+    // Before: the check was made for the target platform, so following the hint still failed.
+    const ctx = writeTree(join(work, 'cross'), {
+      Dockerfile: `FROM --platform=$BUILDPLATFORM alpine AS build\nARG TARGETARCH\nRUN uname -m > /built-on && echo $TARGETARCH > /for\nFROM scratch\nCOPY --from=build /built-on /for /\n`,
+    });
+    const out = join(work, 'cross-out');
+    const r = runOcimake(['build', ctx, '--platform', 'linux/arm64', '--isolation', 'chroot', '--build-context', `alpine=oci-layout://${alpine}:3`, '-o', out, '--cache-dir', join(work, 'cache-root'), '--progress=plain']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(join(out, 'built-on'), 'utf8')).toBe('x86_64\n');
+    expect(readFileSync(join(out, 'for'), 'utf8')).toBe('arm64\n');
+    if (!existsSync('/proc/sys/fs/binfmt_misc/qemu-aarch64')) {
+      // The same stage for the target: refused before anything is pulled, naming the way out.
+      writeFileSync(join(ctx, 'Dockerfile'), 'FROM alpine AS build\nRUN uname -m > /built-on\n');
+      const refused = runOcimake(['build', ctx, '--platform', 'linux/arm64', '--isolation', 'chroot', '--build-context', `alpine=oci-layout://${alpine}:3`, '--cache-dir', join(work, 'cache-root')]);
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toContain('FROM --platform=$BUILDPLATFORM');
+    }
+  }, 300_000);
+
   it('a make stage builds: make runs the Makefile\'s recipes with the image\'s own sh and cat', () => {
     const make = toolImage('make', ['/usr/bin/make', '/usr/bin/cat'], [], 'PATH=/usr/bin:/bin');
     const ctx = writeTree(join(work, 'make-run'), {
