@@ -85,6 +85,8 @@ export interface BuildOptions extends TransportOptions {
   cacheFrom?: readonly string[];
   /** --locked: every image, download and apk package is checked against ocimake.lock as it resolves. */
   locked?: LockGuard;
+  /** The command's registry clients (one per registry, with their tokens), shared by the build, its pushes, cache export and attestations. */
+  remote?: Remote;
 }
 
 /** What a build reports as it goes; `platform` is the platform being built (os/arch[/variant]). */
@@ -158,7 +160,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const globalArgs = evalGlobalArgs(plan, buildArgs, platform);
   const target = pickTarget(plan, opts.target);
   const needed = neededStages(plan, target, globalArgs);
-  const remote = new Remote(opts);
+  const remote = opts.remote ?? new Remote(opts);
   const platformName = formatPlatform(platform);
   const namedOpened = new Map<string, Promise<OpenedImage>>();
   const materials: { uri: string; digest: string }[] = [];

@@ -122,6 +122,8 @@ export async function buildAndExport(opts: BuildAndExportOptions): Promise<Build
   }
   const locked = await lockGuard(opts.lock);
   if (locked) opts = { ...opts, locked };
+  // One set of registry clients for the command: the pulls, the pushes, the cache and the attestations share tokens and connections.
+  if (!opts.remote) opts = { ...opts, remote: new Remote(opts) };
   if (opts.platforms && opts.platforms.length > 1) return buildMulti(opts, outputs, tags, annotations, cacheTo, startedOn);
   const result = inlineCache(annotate(await build(opts), annotations), cacheTo);
   await lockResults(opts, [result]);
@@ -154,7 +156,7 @@ export async function buildAndExport(opts: BuildAndExportOptions): Promise<Build
       if (opts.attest) await attest(opts, result, pushed.descriptor, opts.platform ?? hostPlatform(), { refs: names }, startedOn);
     }
   }
-  await exportCache(cacheTo, result.cacheRecords, [result.image], { remote: new Remote(opts), store: result.store });
+  await exportCache(cacheTo, result.cacheRecords, [result.image], { remote: opts.remote ?? new Remote(opts), store: result.store });
   if (opts.iidFile) {
     await mkdirp(dirname(opts.iidFile));
     await writeFileAtomic(opts.iidFile, artifacts.config.digest);
@@ -202,7 +204,7 @@ async function attest(opts: BuildAndExportOptions, result: BuildResult, descript
       platform: formatPlatform(platform), buildArgs: opts.buildArgs ?? {}, startedOn, version: opts.attest!.version, scratch,
     };
     const attested = 'refs' in to
-      ? (await attestPushed(input, to.refs, new Remote(opts), opts.attest!)).map((a) => ({ ref: `${a.repository}@${a.digest}`, predicateType: a.predicateType }))
+      ? (await attestPushed(input, to.refs, opts.remote ?? new Remote(opts), opts.attest!)).map((a) => ({ ref: `${a.repository}@${a.digest}`, predicateType: a.predicateType }))
       : (await attestLayout(input, to.dir, to.name, opts.attest!)).map((a) => ({ ref: `oci:${to.shown}@${a.digest}`, predicateType: a.predicateType }));
     for (const a of attested) opts.onPush?.({ kind: 'attestation', ref: a.ref, digest: descriptor.digest, predicateType: a.predicateType });
   } finally {
@@ -259,7 +261,7 @@ async function buildMulti(opts: BuildAndExportOptions, outputs: readonly Output[
       if (opts.attest) for (const [k, r] of results.entries()) await attest(opts, r, imageArtifacts(r.image).descriptor, opts.platforms![k]!, { refs: names }, startedOn);
     }
   }
-  await exportCache(cacheTo, results.flatMap((r) => r.cacheRecords), images, { remote: new Remote(opts), ...(results[0] ? { store: results[0].store } : {}) });
+  await exportCache(cacheTo, results.flatMap((r) => r.cacheRecords), images, { remote: opts.remote ?? new Remote(opts), ...(results[0] ? { store: results[0].store } : {}) });
   if (opts.iidFile) {
     await mkdirp(dirname(opts.iidFile));
     await writeFileAtomic(opts.iidFile, art.digest);
