@@ -39,6 +39,7 @@ import { importCache, parseCacheSpec, type CacheRecord } from './build-cache.js'
 import { Remote } from '../remote/registry-image.js';
 import type { TransportOptions } from '../remote/transport.js';
 import type { LockGuard, Pins } from './lock.js';
+import { KeyedLock } from '../util/keyed-lock.js';
 
 /** Inputs of a build, as `ocimake build` takes them. */
 export interface BuildOptions extends TransportOptions {
@@ -213,6 +214,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     ...(opts.compression ? { compression: opts.compression } : {}),
     layerCache: { dir: join(cacheRoot, 'layers'), lookup: opts.noCache !== true, ...(imported ? { imported } : {}) },
     onLayerKey: (key, layer, uncompressedSize) => { cacheRecords.push({ key, layer, uncompressedSize }); },
+    stepLocks: new KeyedLock(),
     fetchUrl,
     // What changes a RUN's result besides its stage: uname answers for the platform, apk's options.
     // (stage.ts adds the stage's platform: a FROM --platform=$BUILDPLATFORM stage is the same work for every target.)

@@ -7,6 +7,7 @@ import { lookupLayer, writeLayerCached, type CachedLayer, type LayerCacheOptions
 import type { UrlFetcher } from '../remote/url-fetch.js';
 import { copyStepKey, layerIds, readStep, runStepKey, writeStep } from './step-cache.js';
 import type { ApkInstall } from './lock.js';
+import type { KeyedLock } from '../util/keyed-lock.js';
 import { formatPlatform, parsePlatform } from '../oci/platform.js';
 import { unameCommand } from '../run/commands/system.js';
 import { recordingDownloads, runNetwork } from './run-network.js';
@@ -105,6 +106,8 @@ export interface StageEnv {
   ssh?: ReadonlyMap<string, string>;
   /** Files a RUN answered from the step cache had downloaded (for provenance). */
   onMaterials?: (materials: readonly { uri: string; digest: string }[]) => void;
+  /** Steps of the same key, one at a time (build-wide, across stages and platforms). */
+  stepLocks?: KeyedLock;
   /** Each apk package a native RUN installs, or a cached one installed (the lock; --locked may refuse it). */
   onApk?: (p: ApkInstall) => void;
   /** Opens what COPY --from names: an earlier stage (name or index) or an image. */
@@ -217,6 +220,16 @@ function configRun(run: readonly Instruction[], first: number, state: StageState
   return { ...state, image, shell, cmdSet, ...(args ? { args } : {}) };
 }
 
+/** Runs `body` alone among the steps of the same key (none when the key is undefined). */
+async function oneAtATime<T>(env: StageEnv, key: string | undefined, body: () => Promise<T>): Promise<T> {
+  const release = key && env.stepLocks ? await env.stepLocks.acquire(key) : undefined;
+  try {
+    return await body();
+  } finally {
+    release?.();
+  }
+}
+
 async function step(inst: Instruction, state: StageState, env: StageEnv, stage: Stage, kept: KeptTree): Promise<StageState> {
   const history = (createdBy: string) => ({ created: env.created, created_by: redactUrlCredentials(createdBy), comment: HISTORY_COMMENT });
   switch (inst.kind) {
@@ -233,57 +246,60 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
       const stepKey = cache
         ? runStepKey({ inst, image: state.image, vars: varsOf(state), workdir, user, shell: state.shell, escape: env.escape, mtime: env.mtime, compression: env.compression, settings: `${env.runSettings ?? ''} ${platform} ${execute ? env.execBackend : 'native'} ${JSON.stringify(await mountKeys(inst.flags, mountEnv(env, stage)))}` })
         : undefined;
-      if (stepKey && cache?.lookup && cacheDir) {
-        const rec = await readStep(cacheDir, stepKey);
-        const layer = rec && (await lookupLayer(env.store, cache, rec.layerKey, env.compression));
-        if (rec && layer) {
-          // Nothing runs and nothing is fetched; a later step that reads the filesystem reads the layers' blobs.
-          if (rec.materials?.length) env.onMaterials?.(rec.materials);
-          for (const p of rec.apk ?? []) env.onApk?.(p);
-          return addLayer(state, env, layer, history(rec.createdBy), (image) => new MergedFs(image, `stage ${stage.name ?? stage.index}`));
+      // The same step in two stages (or platforms) runs once: the second waits, then finds the first's record.
+      return oneAtATime(env, cache?.lookup ? stepKey : undefined, async () => {
+        if (stepKey && cache?.lookup && cacheDir) {
+          const rec = await readStep(cacheDir, stepKey);
+          const layer = rec && (await lookupLayer(env.store, cache, rec.layerKey, env.compression));
+          if (rec && layer) {
+            // Nothing runs and nothing is fetched; a later step that reads the filesystem reads the layers' blobs.
+            if (rec.materials?.length) env.onMaterials?.(rec.materials);
+            for (const p of rec.apk ?? []) env.onApk?.(p);
+            return addLayer(state, env, layer, history(rec.createdBy), (image) => new MergedFs(image, `stage ${stage.name ?? stage.index}`));
+          }
         }
-      }
-      const spec = { json: inst.json, args: inst.args, heredocs: inst.heredocs, flags: inst.flags, shell: state.shell };
-      const record = (createdBy: string, materials: readonly { uri: string; digest: string }[], apk: readonly ApkInstall[] = []) => async (layer: CachedLayer) => {
-        if (stepKey && cacheDir && layer.key) await writeStep(cacheDir, stepKey, { layerKey: layer.key, createdBy, ...(materials.length ? { materials: [...materials] } : {}), ...(apk.length ? { apk: [...apk] } : {}) });
-      };
-      const network = runNetwork(inst.flags, env.network);
-      const executeIt = async (backend: Backend) => {
-        // The tree the stage's last executed RUN left is this RUN's when nothing wrote a layer since (and the sandbox is the same).
-        const prior = kept.tree;
-        kept.tree = undefined;
-        const reuse = prior !== undefined && prior.backend === backend && prior.layers === layersOf(state.image);
-        if (prior && !reuse) await rm(prior.dir, { recursive: true, force: true });
-        const dir = reuse ? prior.dir : await mkdtemp(join(env.scratch, 'exec-'));
-        const r = await executeRun({ backend, spec, image: state.image, env: varsOf(state), workdir, user, scratch: dir, mounts: mountSources({ ...mountEnv(env, stage), scratch: dir }), network, reuseTree: reuse, ...(env.onOutput ? { log: env.onOutput } : {}) });
+        const spec = { json: inst.json, args: inst.args, heredocs: inst.heredocs, flags: inst.flags, shell: state.shell };
+        const record = (createdBy: string, materials: readonly { uri: string; digest: string }[], apk: readonly ApkInstall[] = []) => async (layer: CachedLayer) => {
+          if (stepKey && cacheDir && layer.key) await writeStep(cacheDir, stepKey, { layerKey: layer.key, createdBy, ...(materials.length ? { materials: [...materials] } : {}), ...(apk.length ? { apk: [...apk] } : {}) });
+        };
+        const network = runNetwork(inst.flags, env.network);
+        const executeIt = async (backend: Backend) => {
+          // The tree the stage's last executed RUN left is this RUN's when nothing wrote a layer since (and the sandbox is the same).
+          const prior = kept.tree;
+          kept.tree = undefined;
+          const reuse = prior !== undefined && prior.backend === backend && prior.layers === layersOf(state.image);
+          if (prior && !reuse) await rm(prior.dir, { recursive: true, force: true });
+          const dir = reuse ? prior.dir : await mkdtemp(join(env.scratch, 'exec-'));
+          const r = await executeRun({ backend, spec, image: state.image, env: varsOf(state), workdir, user, scratch: dir, mounts: mountSources({ ...mountEnv(env, stage), scratch: dir }), network, reuseTree: reuse, ...(env.onOutput ? { log: env.onOutput } : {}) });
+          try {
+            // The layer's files are read from the tree; the tree is then kept for the next executed RUN.
+            const next = await writeEntries(state, env, r.entries, { uid: 0, gid: 0 }, history(r.createdBy), state.fs, false, record(r.createdBy, []));
+            kept.tree = { dir, layers: layersOf(next.image), backend };
+            return next;
+          } catch (err) {
+            await r.done();
+            throw err;
+          }
+        };
+        if (execute) return executeIt(env.execBackend!);
+        const { extra: commands, fetched } = recordingDownloads(env, network === 'none');
+        const extra = commands?.has('uname') ? new Map(commands).set('uname', unameCommand(parsePlatform(platform))) : commands;
+        const installed: ApkInstall[] = [];
+        const onApk = (p: ApkInstall) => { env.onApk?.(p); installed.push(p); };
+        let native: Awaited<ReturnType<typeof runNative>>;
         try {
-          // The layer's files are read from the tree; the tree is then kept for the next executed RUN.
-          const next = await writeEntries(state, env, r.entries, { uid: 0, gid: 0 }, history(r.createdBy), state.fs, false, record(r.createdBy, []));
-          kept.tree = { dir, layers: layersOf(next.image), backend };
-          return next;
+          const { bindSource } = mountSources(mountEnv(env, stage));
+          native = await runNative({ spec, fs: state.fs, env: varsOf(state), workdir, user, scratch: env.scratch, bindSource, onApk, ...(env.onOutput ? { log: env.onOutput } : {}), ...(extra ? { extra } : {}) });
         } catch (err) {
-          await r.done();
+          // Found only as it ran (a command named through a variable, a SHELL ocimake cannot
+          // interpret, an option or form a native command refuses): executed whole where a
+          // sandbox works, since native is for whole RUNs; --isolation native has no fallback.
+          const fallback = err instanceof OcimakeError && err.code === 'RUN_UNSUPPORTED' ? env.execFallback?.() : undefined;
+          if (fallback) return executeIt(fallback);
           throw err;
         }
-      };
-      if (execute) return executeIt(env.execBackend!);
-      const { extra: commands, fetched } = recordingDownloads(env, network === 'none');
-      const extra = commands?.has('uname') ? new Map(commands).set('uname', unameCommand(parsePlatform(platform))) : commands;
-      const installed: ApkInstall[] = [];
-      const onApk = (p: ApkInstall) => { env.onApk?.(p); installed.push(p); };
-      let native: Awaited<ReturnType<typeof runNative>>;
-      try {
-        const { bindSource } = mountSources(mountEnv(env, stage));
-        native = await runNative({ spec, fs: state.fs, env: varsOf(state), workdir, user, scratch: env.scratch, bindSource, onApk, ...(env.onOutput ? { log: env.onOutput } : {}), ...(extra ? { extra } : {}) });
-      } catch (err) {
-        // Found only as it ran (a command named through a variable, a SHELL ocimake cannot
-        // interpret, an option or form a native command refuses): executed whole where a
-        // sandbox works, since native is for whole RUNs; --isolation native has no fallback.
-        const fallback = err instanceof OcimakeError && err.code === 'RUN_UNSUPPORTED' ? env.execFallback?.() : undefined;
-        if (fallback) return executeIt(fallback);
-        throw err;
-      }
-      return writeEntries(state, env, native.entries, { uid: 0, gid: 0 }, history(native.createdBy), state.fs, true, record(native.createdBy, fetched, installed));
+        return writeEntries(state, env, native.entries, { uid: 0, gid: 0 }, history(native.createdBy), state.fs, true, record(native.createdBy, fetched, installed));
+      });
     }
     case 'copy':
     case 'add': {
@@ -315,28 +331,31 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
         ? await copyStepKey({ inst, image: state.image, vars: varsOf(state), workdir, escape: env.escape, mtime: env.mtime, compression: env.compression, context: env.context, ...(from ? { fromLayers: from.layers } : {}) })
         : undefined;
       const cacheDir = cache ? join(cache.dir, '..') : undefined;
-      if (stepKey && cache?.lookup && cacheDir) {
-        const rec = await readStep(cacheDir, stepKey);
-        const layer = rec && (await lookupLayer(env.store, cache, rec.layerKey, env.compression));
-        if (rec && layer) {
-          env.context.forgetWalks();
-          // Planned only if a later step reads the filesystem (a COPY's destination, a RUN). A
-          // failure then (the context changed since the key) is this step's, and says so.
-          const entries = async () => {
-            try {
-              const p = await plan();
-              return await placeEntries(destFs, p.entries, p.owner);
-            } catch (err) {
-              throw atLine(env, inst, err);
-            }
-          };
-          return addLayer(state, env, layer, history(rec.createdBy), (image) => state.fs.withLazyLayer(image, entries));
+      // The same step in two stages (or platforms) runs once: the second waits, then finds the first's record.
+      return oneAtATime(env, cache?.lookup ? stepKey : undefined, async () => {
+        if (stepKey && cache?.lookup && cacheDir) {
+          const rec = await readStep(cacheDir, stepKey);
+          const layer = rec && (await lookupLayer(env.store, cache, rec.layerKey, env.compression));
+          if (rec && layer) {
+            env.context.forgetWalks();
+            // Planned only if a later step reads the filesystem (a COPY's destination, a RUN). A
+            // failure then (the context changed since the key) is this step's, and says so.
+            const entries = async () => {
+              try {
+                const p = await plan();
+                return await placeEntries(destFs, p.entries, p.owner);
+              } catch (err) {
+                throw atLine(env, inst, err);
+              }
+            };
+            return addLayer(state, env, layer, history(rec.createdBy), (image) => state.fs.withLazyLayer(image, entries));
+          }
         }
-      }
-      const p = await plan();
-      env.context.forgetWalks();
-      return writeEntries(state, env, p.entries, p.owner, history(p.createdBy), destFs, false, async (layer) => {
-        if (stepKey && cacheDir && layer.key) await writeStep(cacheDir, stepKey, { layerKey: layer.key, createdBy: p.createdBy });
+        const p = await plan();
+        env.context.forgetWalks();
+        return writeEntries(state, env, p.entries, p.owner, history(p.createdBy), destFs, false, async (layer) => {
+          if (stepKey && cacheDir && layer.key) await writeStep(cacheDir, stepKey, { layerKey: layer.key, createdBy: p.createdBy });
+        });
       });
     }
     case 'workdir': {
