@@ -28,7 +28,7 @@ import { parseIsolation, type Isolation } from '../run/exec/isolation.js';
 import type { NetworkMode } from '../run/flags.js';
 import { BUILD_COMMAND_NAMES, planRuns } from './run-plan.js';
 import type { SecretSpec } from './run-mounts.js';
-import { resolveCacheDir } from '../store/cache-dir.js';
+import { Cache } from '../store/cache.js';
 import { baseState, stageRef } from './base.js';
 import type { FromSource } from './stage.js';
 import { MergedFs } from '../image/merged-fs.js';
@@ -149,8 +149,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   }
   const context = await BuildContext.open(contextDir, dockerfilePath);
   context.onSkip = (message) => warn(message);
-  const cacheRoot = resolveCacheDir(opts.cacheDir);
-  const store = BlobStore.cache(cacheRoot);
+  const cache = Cache.open(opts.cacheDir);
+  const store = cache.blobs;
   const platform = opts.platform ?? hostPlatform();
   const epoch = opts.sourceDateEpoch ?? defaultMtime();
   const created = new Date(epoch * 1000).toISOString().replace('.000Z', 'Z');
@@ -192,9 +192,9 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const untrackScratch = trackTemp(scratch);
   const consumed = new Set<string>(plan.globalArgs.flatMap((a) => a.args.map((x) => x.name)));
   const mirror = opts.apk?.mirror ?? process.env.OCIMAKE_APK_MIRROR;
-  const fetchUrl = urlFetcher(scratch, opts, opts.noCache === true ? undefined : cacheRoot);
+  const fetchUrl = urlFetcher(scratch, opts, opts.noCache === true ? undefined : cache);
   const apkOptions = {
-    cacheDir: cacheRoot, transport: opts, warn,
+    cache, transport: opts, warn,
     ...(opts.apk?.allowUntrusted ? { allowUntrusted: true } : {}), ...(mirror ? { mirror } : {}), ...(opts.apk?.strictScripts ? { strictScripts: true } : {}),
   };
   // Typed by BUILD_COMMAND_NAMES, so a plan made before the build knows exactly these.
@@ -212,7 +212,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     onStep: (stage, inst, index) => opts.onProgress?.({ kind: 'step', stage, inst, index, platform: platformName }),
     onStepDone: (stage, index, layerBytes, cached) => opts.onProgress?.({ kind: 'step-done', stage, index, platform: platformName, ...(layerBytes !== undefined ? { layerBytes } : {}), ...(cached ? { cached } : {}) }),
     ...(opts.compression ? { compression: opts.compression } : {}),
-    layerCache: { dir: join(cacheRoot, 'layers'), lookup: opts.noCache !== true, ...(imported ? { imported } : {}) },
+    layerCache: { cache, lookup: opts.noCache !== true, ...(imported ? { imported } : {}) },
     onLayerKey: (key, layer, uncompressedSize) => { cacheRecords.push({ key, layer, uncompressedSize }); },
     stepLocks: new KeyedLock(),
     fetchUrl,
@@ -279,6 +279,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     return p;
   };
   let contextDigest: string | undefined;
+  const releaseCache = cache.use();
   try {
     await runOne(target);
     // Before the stat cache is written: the digests it learns are kept too.
@@ -287,6 +288,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     await flushStatCache();
     await fs.rm(scratch, { recursive: true, force: true });
     untrackScratch();
+    releaseCache();
   }
   const unused = [...buildArgs.keys()].filter((k) => !consumed.has(k) && !BUILTIN_ARGS.has(k));
   if (unused.length > 0) warn(`one or more build-args [${unused.join(' ')}] were not consumed`);

@@ -241,7 +241,7 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
       // build): what uname answers and what the step key names, so every target shares the work.
       const platform = formatPlatform({ os: state.image.config.os, architecture: state.image.config.architecture, ...(state.image.config.variant ? { variant: state.image.config.variant } : {}) });
       const cache = env.layerCache;
-      const cacheDir = cache ? join(cache.dir, '..') : undefined;
+      const cacheDir = cache?.cache;
       // Keyed before it runs, and with --no-cache too (nothing is looked up then), so the next build finds the record.
       const stepKey = cache
         ? runStepKey({ inst, image: state.image, vars: varsOf(state), workdir, user, shell: state.shell, escape: env.escape, mtime: env.mtime, compression: env.compression, settings: `${env.runSettings ?? ''} ${platform} ${execute ? env.execBackend : 'native'} ${JSON.stringify(await mountKeys(inst.flags, mountEnv(env, stage)))}` })
@@ -330,7 +330,7 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
       const stepKey = cache
         ? await copyStepKey({ inst, image: state.image, vars: varsOf(state), workdir, escape: env.escape, mtime: env.mtime, compression: env.compression, context: env.context, ...(from ? { fromLayers: from.layers } : {}) })
         : undefined;
-      const cacheDir = cache ? join(cache.dir, '..') : undefined;
+      const cacheDir = cache?.cache;
       // The same step in two stages (or platforms) runs once: the second waits, then finds the first's record.
       return oneAtATime(env, cache?.lookup ? stepKey : undefined, async () => {
         if (stepKey && cache?.lookup && cacheDir) {
@@ -377,7 +377,7 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
 function mountEnv(env: StageEnv, stage: Stage): RunMountEnv {
   return {
     context: env.context, scratch: env.scratch,
-    ...(env.layerCache ? { cacheDir: join(env.layerCache.dir, '..', 'run-cache') } : {}),
+    ...(env.layerCache ? { cacheDir: env.layerCache.cache.part('run-cache') } : {}),
     ...(env.secrets ? { secrets: env.secrets } : {}),
     ...(env.ssh ? { ssh: env.ssh } : {}),
     resolveFrom: (name) => env.resolveFrom(name, stage),

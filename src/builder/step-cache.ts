@@ -1,13 +1,10 @@
 import { createHash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
-import { join } from 'node:path';
 import { z } from 'zod';
 import type { Instruction } from '../dockerfile/instructions.js';
 import { expandWord, type VarMap } from '../dockerfile/shell-lex.js';
 import type { Image } from '../image/image.js';
 import type { LayerCompression } from '../layer/tar-writer.js';
-import { writeFileAtomic } from '../util/atomic-file.js';
-import { mkdirp } from '../util/fs-paths.js';
+import type { Cache } from '../store/cache.js';
 import type { BuildContext, ContextMatch } from './context.js';
 import { heredocNameOf } from './copy.js';
 import { isGitSource, isUrlSource } from '../remote/url-fetch.js';
@@ -136,27 +133,12 @@ export async function copyStepKey(inp: StepInputs): Promise<string | undefined> 
   return h.digest('hex');
 }
 
-function recordPath(cacheDir: string, key: string): string {
-  return join(cacheDir, 'steps', key.slice(0, 2), `${key}.json`);
-}
-
-/** The record of a step key, or undefined (none, or written by another version). */
-export async function readStep(cacheDir: string, key: string): Promise<StepRecord | undefined> {
-  try {
-    const path = recordPath(cacheDir, key);
-    const rec = StepRecord.parse(JSON.parse(await fs.readFile(path, 'utf8')));
-    // Marked used, for `cache prune` (least recently used first).
-    const now = new Date();
-    await fs.utimes(path, now, now).catch(() => {});
-    return rec;
-  } catch {
-    return undefined;
-  }
+/** The record of a step key, or undefined (none, or written by another version); a hit is marked used. */
+export async function readStep(cache: Cache, key: string): Promise<StepRecord | undefined> {
+  return cache.readRecord(cache.recordPath('steps', key), StepRecord);
 }
 
 /** Records what a step made (written atomically: a reader sees all of it or nothing). */
-export async function writeStep(cacheDir: string, key: string, rec: StepRecord): Promise<void> {
-  const path = recordPath(cacheDir, key);
-  await mkdirp(join(path, '..'));
-  await writeFileAtomic(path, JSON.stringify({ format: FORMAT, ...rec }));
+export async function writeStep(cache: Cache, key: string, rec: StepRecord): Promise<void> {
+  await cache.writeRecord(cache.recordPath('steps', key), { format: FORMAT, ...rec });
 }

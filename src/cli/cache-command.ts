@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { resolveCacheDir } from '../store/cache-dir.js';
+import { Cache } from '../store/cache.js';
 import { cacheUsage, parseSize, pruneCache } from '../store/cache-prune.js';
 import { formatBytes } from './progress.js';
 
@@ -10,8 +10,9 @@ export function registerCache(program: Command): void {
     .description('what the cache holds')
     .option('--cache-dir <dir>', 'cache directory')
     .action(async (o: { cacheDir?: string }) => {
-      const dir = resolveCacheDir(o.cacheDir);
-      const parts = await cacheUsage(dir);
+      const cache = Cache.open(o.cacheDir);
+      const dir = cache.root;
+      const parts = await cacheUsage(cache);
       for (const p of parts) process.stdout.write(`${p.part.padEnd(12)} ${String(p.files).padStart(7)} files  ${formatBytes(p.bytes)}\n`);
       process.stdout.write(`${'total'.padEnd(12)} ${String(parts.reduce((n, p) => n + p.files, 0)).padStart(7)} files  ${formatBytes(parts.reduce((n, p) => n + p.bytes, 0))}  (${dir})\n`);
     });
@@ -21,7 +22,7 @@ export function registerCache(program: Command): void {
     .option('--cache-dir <dir>', 'cache directory')
     .action(async (o: { keepStorage?: string; cacheDir?: string }) => {
       const keep = o.keepStorage !== undefined ? parseSize(o.keepStorage) : undefined;
-      const r = await pruneCache(resolveCacheDir(o.cacheDir), keep);
-      process.stdout.write(`removed ${r.removed} file(s), freed ${formatBytes(r.freed)}; ${formatBytes(r.kept)} kept\n`);
+      const r = await pruneCache(Cache.open(o.cacheDir), keep);
+      process.stdout.write(`removed ${r.removed} file(s), freed ${formatBytes(r.freed)}; ${formatBytes(r.kept)} kept${r.inUse ? ` (${formatBytes(r.inUse)} of it in use by a build now running)` : ''}\n`);
     });
 }

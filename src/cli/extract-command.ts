@@ -2,7 +2,6 @@ import { rm } from 'node:fs/promises';
 import { makeScratchDir, trackTemp } from '../util/temp-files.js';
 import type { Command } from 'commander';
 import { addNetworkFlags, transportFrom, type NetworkFlags } from './network-flags.js';
-import { resolveCacheDir } from '../store/cache-dir.js';
 import { hostPlatform, parsePlatform } from '../oci/platform.js';
 
 /** Registers `ocimake extract IMAGE PATH... -o DIR`, the daemonless `docker create` + `docker cp`. */
@@ -16,13 +15,13 @@ export function registerExtract(program: Command): void {
     .option('--platform <os/arch[/variant]>', 'platform to pick from an index (default: the host\'s)')
     .option('--cache-dir <dir>', 'blob cache directory'))
     .action(async (image: string, paths: string[], o: { output: string; platform?: string; cacheDir?: string } & NetworkFlags) => {
-      const [{ extractPaths }, { MergedFs }, { openImage }, { BlobStore }, { Remote }] = await Promise.all([
-        import('../source/extract.js'), import('../image/merged-fs.js'), import('../source/open.js'), import('../store/blob-store.js'), import('../remote/registry-image.js'),
+      const [{ extractPaths }, { MergedFs }, { openImage }, { Cache }, { Remote }] = await Promise.all([
+        import('../source/extract.js'), import('../image/merged-fs.js'), import('../source/open.js'), import('../store/cache.js'), import('../remote/registry-image.js'),
       ]);
       const opened = await openImage(image, {
         remote: new Remote(transportFrom(o, (m) => process.stderr.write(`${m}\n`))),
         platform: o.platform ? parsePlatform(o.platform) : hostPlatform(),
-        store: BlobStore.cache(resolveCacheDir(o.cacheDir)),
+        store: Cache.open(o.cacheDir).blobs,
       });
       const mfs = new MergedFs(opened.image, opened.what);
       const scratch = await makeScratchDir('extract');

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { addNetworkFlags, transportFrom, type NetworkFlags } from './network-flags.js';
-import { resolveCacheDir } from '../store/cache-dir.js';
 import { hostPlatform, parsePlatform } from '../oci/platform.js';
 
 /** Registers `ocimake inspect IMAGE [--raw] [--platform]`. */
@@ -13,11 +12,11 @@ export function registerInspect(program: Command): void {
     .option('--platform <os/arch[/variant]>', 'platform to pick from an index (default: the host\'s)')
     .option('--cache-dir <dir>', 'blob cache directory'))
     .action(async (image: string, o: { raw?: boolean; platform?: string; cacheDir?: string } & NetworkFlags) => {
-      const [{ inspectImage }, { BlobStore }, { Remote }] = await Promise.all([import('../source/inspect.js'), import('../store/blob-store.js'), import('../remote/registry-image.js')]);
+      const [{ inspectImage }, { Cache }, { Remote }] = await Promise.all([import('../source/inspect.js'), import('../store/cache.js'), import('../remote/registry-image.js')]);
       const r = await inspectImage(image, {
         remote: new Remote(transportFrom(o, (m) => process.stderr.write(`${m}\n`))),
         platform: o.platform ? parsePlatform(o.platform) : hostPlatform(),
-        store: BlobStore.cache(resolveCacheDir(o.cacheDir)),
+        store: Cache.open(o.cacheDir).blobs,
       });
       if (o.raw) process.stdout.write(`${r.raw}\n`);
       else {

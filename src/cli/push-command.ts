@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { parseReference } from '../oci/reference.js';
-import { resolveCacheDir } from '../store/cache-dir.js';
 import { addNetworkFlags, transportFrom, type NetworkFlags } from './network-flags.js';
 import { Progress, PROGRESS_MODES, type ProgressMode } from './progress.js';
 import { OcimakeError } from '../errors.js';
@@ -20,10 +19,10 @@ export function registerPush(program: Command): void {
       if (!PROGRESS_MODES.includes(mode)) throw new OcimakeError('FLAG_INVALID', `--progress=${o.progress} is not a progress mode`, { hint: `use ${PROGRESS_MODES.join(', ')}` });
       const refs = refArgs.map((r) => parseReference(r));
       const progress = new Progress(mode);
-      const [{ pushLocal }, { BlobStore }, { Remote }] = await Promise.all([import('../source/push-local.js'), import('../store/blob-store.js'), import('../remote/registry-image.js')]);
+      const [{ pushLocal }, { Cache }, { Remote }] = await Promise.all([import('../source/push-local.js'), import('../store/cache.js'), import('../remote/registry-image.js')]);
       const r = await pushLocal(source, refs, {
         remote: new Remote(transportFrom(o, (m) => progress.notice(m))),
-        store: BlobStore.cache(resolveCacheDir(o.cacheDir)),
+        store: Cache.open(o.cacheDir).blobs,
         onEvent: (e) => progress.push(e),
       });
       if (mode === 'quiet') process.stdout.write(`${r.digest}\n`);

@@ -2,8 +2,7 @@ import type { Command } from 'commander';
 import { addNetworkFlags, transportFrom, type NetworkFlags } from './network-flags.js';
 import { hostPlatform, parsePlatform } from '../oci/platform.js';
 import { OcimakeError } from '../errors.js';
-import { join } from 'node:path';
-import { resolveCacheDir } from '../store/cache-dir.js';
+import { Cache } from '../store/cache.js';
 
 /** Registers `ocimake verify IMAGE --key PUB [--type PREDICATE]`. */
 export function registerVerify(program: Command): void {
@@ -29,7 +28,7 @@ export function registerVerify(program: Command): void {
       const r = await verifyImage(image, {
         remote: new Remote(transportFrom(o, (m) => process.stderr.write(`${m}\n`))),
         platform: o.platform ? parsePlatform(o.platform) : hostPlatform(),
-        trust: o.key ? { key: o.key } : { identity: o.certificateIdentity!, issuer: o.certificateOidcIssuer!, ...(o.trustedRoot ? { trustedRoot: o.trustedRoot } : {}), ...(o.tufMirror ? { tufMirror: o.tufMirror } : {}), tufCache: join(resolveCacheDir(o.cacheDir), 'tuf') },
+        trust: o.key ? { key: o.key } : { identity: o.certificateIdentity!, issuer: o.certificateOidcIssuer!, ...(o.trustedRoot ? { trustedRoot: o.trustedRoot } : {}), ...(o.tufMirror ? { tufMirror: o.tufMirror } : {}), tufCache: Cache.open(o.cacheDir).tufDir },
         ...(o.type ? { type: o.type } : {}),
       });
       if (o.output === 'json') process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);

@@ -1,12 +1,12 @@
 import { createReadStream, promises as fs, readFileSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { mkdirp } from '../util/fs-paths.js';
 import { forEachLimit } from '../util/parallel.js';
 import { isDigest, sha256, type Digest } from '../oci/digest.js';
 import type { BlobStore } from '../store/blob-store.js';
+import type { Cache } from '../store/cache.js';
 import type { Readable } from 'node:stream';
 import { finalizeEntries, markFinal, SMALL_FILE, type LayerEntry } from './entry.js';
 import { defaultMtime, layerMediaType, unreadable, writeLayer, type TarWriteOptions, type WrittenLayer } from './tar-writer.js';
@@ -25,8 +25,8 @@ import { defaultMtime, layerMediaType, unreadable, writeLayer, type TarWriteOpti
 export const LAYER_FORMAT = 'ocimake-layer-v3';
 
 export interface LayerCacheOptions {
-  /** Directory of the records (`<cache dir>/layers`). */
-  dir: string;
+  /** The cache directory: records in its layers/, the stat cache beside them. */
+  cache: Cache;
   /** False for --no-cache: nothing is looked up, but what is written is still recorded. */
   lookup: boolean;
   /** Records imported with --cache-from, by key: consulted after the local records. */
@@ -70,27 +70,27 @@ const Record = z.object({
  * 300,000 files), so an unchanged context is not read again.
  */
 const hashed = new Map<string, Digest>();
-let statCacheLoaded: string | undefined;
+let statCacheLoaded: Cache | undefined;
 let statCacheDirty = false;
 const STAT_CACHE_MAX = 300_000;
 
-async function loadStatCache(dir: string): Promise<void> {
-  if (statCacheLoaded === dir) return;
-  statCacheLoaded = dir;
+async function loadStatCache(cache: Cache): Promise<void> {
+  if (statCacheLoaded?.root === cache.root) return;
+  statCacheLoaded = cache;
   try {
-    const j = JSON.parse(await fs.readFile(join(dir, '..', 'stat-cache.json'), 'utf8')) as Record<string, string>;
+    const j = JSON.parse(await fs.readFile(cache.statCacheFile, 'utf8')) as Record<string, string>;
     for (const [k, v] of Object.entries(j)) if (isDigest(v)) hashed.set(k, v as Digest);
   } catch {
     /* none yet, or unreadable: everything is hashed */
   }
 }
 
-async function saveStatCache(dir: string): Promise<void> {
+async function saveStatCache(cache: Cache): Promise<void> {
   if (!statCacheDirty) return;
   statCacheDirty = false;
   const entries = [...hashed.entries()].slice(-STAT_CACHE_MAX);
-  await mkdirp(dir);
-  await writeFileAtomic(join(dir, '..', 'stat-cache.json'), JSON.stringify(Object.fromEntries(entries))).catch(() => {});
+  await mkdirp(cache.root);
+  await writeFileAtomic(cache.statCacheFile, JSON.stringify(Object.fromEntries(entries))).catch(() => {});
 }
 
 /**
@@ -181,16 +181,9 @@ export function layerKey(sorted: readonly LayerEntry[], digests: ReadonlyMap<str
   return h.digest('hex');
 }
 
-function recordPath(dir: string, key: string): string {
-  return join(dir, key.slice(0, 2), `${key}.json`);
-}
-
-async function readRecord(dir: string, key: string): Promise<z.infer<typeof Record> | undefined> {
-  try {
-    return Record.parse(JSON.parse(await fs.readFile(recordPath(dir, key), 'utf8')));
-  } catch {
-    return undefined; // missing, or written by another version: a miss
-  }
+/** The record of a layer key; missing, or written by another version: a miss. */
+async function readRecord(cache: Cache, key: string): Promise<z.infer<typeof Record> | undefined> {
+  return cache.readRecord(cache.recordPath('layers', key), Record, false);
 }
 
 /**
@@ -208,7 +201,7 @@ export async function writeLayerCached(store: BlobStore, entries: readonly Layer
   // A second key for a layer with files copied out of an image: the one their contents give.
   let alias: string | undefined;
   if (cache.lookup) {
-    await loadStatCache(cache.dir);
+    await loadStatCache(cache.cache);
     const { digests, signatures } = await contentDigests(sorted);
     const key = layerKey(sorted, digests, mtime, typeTag);
     const hit = await lookupRecord(store, cache, key, mediaType);
@@ -221,7 +214,7 @@ export async function writeLayerCached(store: BlobStore, entries: readonly Layer
       alias = layerKey(sorted, (await contentDigests(sorted, false)).digests, mtime, typeTag);
       const byContent = await lookupRecord(store, cache, alias, mediaType);
       if (byContent) {
-        if (!byContent.source) await writeRecord(cache.dir, key, byContent);
+        if (!byContent.source) await writeRecord(cache.cache, key, byContent);
         return { ...byContent, key, alias };
       }
     }
@@ -246,8 +239,8 @@ export async function writeLayerCached(store: BlobStore, entries: readonly Layer
     key = layerKey(sorted, written, mtime, typeTag);
   }
   if (key === undefined) return { ...layer, cached: false };
-  await writeRecord(cache.dir, key, layer);
-  if (alias !== undefined) await writeRecord(cache.dir, alias, layer);
+  await writeRecord(cache.cache, key, layer);
+  if (alias !== undefined) await writeRecord(cache.cache, alias, layer);
   return { ...layer, cached: false, key, ...(alias !== undefined ? { alias } : {}) };
 }
 
@@ -258,10 +251,10 @@ export async function lookupLayer(store: BlobStore, cache: LayerCacheOptions, ke
 
 /** A recorded layer for `key`: a local record whose blob is in the store (marked used), else an imported one. */
 async function lookupRecord(store: BlobStore, cache: LayerCacheOptions, key: string, mediaType: string): Promise<CachedLayer | undefined> {
-  const rec = await readRecord(cache.dir, key);
+  const rec = await readRecord(cache.cache, key);
   if (rec && (await store.has(rec.digest)) && (await store.size(rec.digest)) === rec.size) {
     const now = new Date();
-    await Promise.all([fs.utimes(store.path(rec.digest), now, now), fs.utimes(recordPath(cache.dir, key), now, now)]).catch(() => {});
+    await Promise.all([fs.utimes(store.path(rec.digest), now, now), fs.utimes(cache.cache.recordPath('layers', key), now, now)]).catch(() => {});
     return { mediaType: rec.mediaType, digest: rec.digest as Digest, diffId: rec.diffId as Digest, size: rec.size, uncompressedSize: rec.uncompressedSize, cached: true, key };
   }
   const imported = cache.imported?.get(key);
@@ -271,11 +264,9 @@ async function lookupRecord(store: BlobStore, cache: LayerCacheOptions, key: str
   return undefined;
 }
 
-async function writeRecord(dir: string, key: string, layer: WrittenLayer): Promise<void> {
-  const path = recordPath(dir, key);
-  await mkdirp(join(path, '..'));
+async function writeRecord(cache: Cache, key: string, layer: WrittenLayer): Promise<void> {
   const { mediaType, digest, diffId, size, uncompressedSize } = layer;
-  await writeFileAtomic(path, JSON.stringify({ format: LAYER_FORMAT, mediaType, digest, diffId, size, uncompressedSize }));
+  await cache.writeRecord(cache.recordPath('layers', key), { format: LAYER_FORMAT, mediaType, digest, diffId, size, uncompressedSize });
 }
 
 /** The entries with every deferred source read (each copy's files in one pass per layer). */

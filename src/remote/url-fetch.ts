@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { writeFileAtomic } from '../util/atomic-file.js';
+import type { Cache } from '../store/cache.js';
 import { mkdirp } from '../util/fs-paths.js';
 import { tempPathBeside } from '../util/temp-files.js';
 import { pipeline } from 'node:stream/promises';
@@ -79,7 +79,7 @@ export function parseChecksum(spec: string): { algo: string; hex: string } {
  * the server gave a validator for (ETag, Last-Modified) is kept in `<cacheDir>/urls/`, and the
  * next build asks for it conditionally: a 304 takes the kept copy (hashed again first).
  */
-export function urlFetcher(scratch: string, transport: TransportOptions = {}, cacheDir?: string): BuildUrlFetcher {
+export function urlFetcher(scratch: string, transport: TransportOptions = {}, cache?: Cache): BuildUrlFetcher {
   const clients = new Map<string, RegistryClient>();
   const fetched = new Map<string, Promise<FetchedUrl>>();
   let n = 0;
@@ -96,7 +96,7 @@ export function urlFetcher(scratch: string, transport: TransportOptions = {}, ca
     let got = fetched.get(key);
     if (!got) {
       checkCredentialsSafe(url);
-      got = fetchTo(client(new URL(url)), url, join(scratch, `url-${n++}`), cacheDir ? kept(cacheDir, url) : undefined, limitName);
+      got = fetchTo(client(new URL(url)), url, join(scratch, `url-${n++}`), cache ? kept(cache, url) : undefined, limitName);
       fetched.set(key, got);
       void got.then((f) => done.push({ uri: redactUrlCredentials(url), digest: f.digest }), () => {});
     }
@@ -135,23 +135,20 @@ async function digestOf(path: string, algo: string): Promise<string> {
 }
 
 /** Where a URL's kept copy and its validators are. */
-interface Kept { body: string; meta: string }
-const KeptMeta = z.object({ etag: z.string().optional(), lastModified: z.string().optional(), digest: z.string(), size: z.number().int().nonnegative() });
+interface Kept { body: string; meta: string; cache: Cache }
+const URL_FORMAT = 'ocimake-url-v1';
+const KeptMeta = z.object({ format: z.literal(URL_FORMAT), etag: z.string().optional(), lastModified: z.string().optional(), digest: z.string(), size: z.number().int().nonnegative() });
 
-function kept(cacheDir: string, url: string): Kept {
+function kept(cache: Cache, url: string): Kept {
   const h = createHash('sha256').update(url).digest('hex');
-  const dir = join(cacheDir, 'urls', h.slice(0, 2));
-  return { body: join(dir, h), meta: join(dir, `${h}.json`) };
+  return { ...cache.keptPaths('urls', h.slice(0, 2), h), cache };
 }
 
 /** The kept copy's validators, when the copy is whole (its size as recorded). */
 async function keptMeta(k: Kept): Promise<z.infer<typeof KeptMeta> | undefined> {
-  try {
-    const m = KeptMeta.parse(JSON.parse(await fs.readFile(k.meta, 'utf8')));
-    return (await fs.stat(k.body)).size === m.size ? m : undefined;
-  } catch {
-    return undefined;
-  }
+  const m = await k.cache.readRecord(k.meta, KeptMeta);
+  const size = await fs.stat(k.body).then((st) => st.size, () => -1);
+  return m && size === m.size ? m : undefined;
 }
 
 /** GETs `url` into `path`, hashing it; a body cut off midway is fetched again within the retry budget. */
@@ -226,5 +223,5 @@ async function keep(k: Kept, got: FetchedUrl, validators: { etag?: string; lastM
   const tmp = tempPathBeside(k.body);
   await fs.link(got.path, tmp).catch(() => fs.copyFile(got.path, tmp));
   await fs.rename(tmp, k.body);
-  await writeFileAtomic(k.meta, JSON.stringify({ ...validators, digest: got.digest, size: got.size }));
+  await k.cache.writeRecord(k.meta, { format: URL_FORMAT, ...validators, digest: got.digest, size: got.size });
 }

@@ -1,14 +1,12 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { OcimakeError } from '../errors.js';
+import { CACHE_PARTS, type Cache } from './cache.js';
 
-// `ocimake cache prune` and `ocimake cache du`: the cache dir holds blobs (pulled and built
-// layers, configs), layer records (layers/), step records (steps/), layers' entry indexes
-// (layer-index/), apk indexes and packages (apk/) and files ADD <url> and RUN's wget/curl
-// fetched, with their validators (urls/). Every hit touches its file's mtime, so the oldest
-// mtime is the least recently used.
-
-const PARTS = ['blobs', 'layers', 'steps', 'layer-index', 'apk', 'urls'] as const;
+// `ocimake cache prune` and `ocimake cache du`, over the parts cache.ts names. Every hit touches
+// its file's mtime, so the oldest mtime is the least recently used. A build running meanwhile
+// (its marker in users/) keeps everything used since it started: prune never takes a blob or a
+// record from under it.
 
 interface CacheFile { path: string; size: number; used: number }
 
@@ -29,12 +27,20 @@ async function walk(dir: string, out: CacheFile[]): Promise<void> {
   }
 }
 
+async function filesOf(cache: Cache): Promise<CacheFile[]> {
+  const files: CacheFile[] = [];
+  for (const part of CACHE_PARTS) await walk(cache.part(part), files);
+  const st = await fs.stat(cache.statCacheFile).catch(() => undefined);
+  if (st) files.push({ path: cache.statCacheFile, size: st.size, used: st.mtimeMs });
+  return files;
+}
+
 /** What the cache holds, per part. */
-export async function cacheUsage(cacheDir: string): Promise<{ part: string; files: number; bytes: number }[]> {
+export async function cacheUsage(cache: Cache): Promise<{ part: string; files: number; bytes: number }[]> {
   const out = [];
-  for (const part of PARTS) {
+  for (const part of CACHE_PARTS) {
     const files: CacheFile[] = [];
-    await walk(join(cacheDir, part), files);
+    await walk(cache.part(part), files);
     out.push({ part, files: files.length, bytes: files.reduce((n, f) => n + f.size, 0) });
   }
   return out;
@@ -51,22 +57,27 @@ export function parseSize(text: string): number {
 /**
  * Removes cache files, least recently used first, until at most `keepBytes` remain (all of
  * them when it is undefined). Layer records go first within the same age, so a record never
- * outlives its blob for long; a record whose blob is gone is a miss, never an error.
+ * outlives its blob for long; a record whose blob is gone is a miss, never an error. What a
+ * running build used since it started is kept (`inUse` counts those bytes).
  */
-export async function pruneCache(cacheDir: string, keepBytes?: number): Promise<{ removed: number; freed: number; kept: number }> {
-  const files: CacheFile[] = [];
-  for (const part of PARTS) await walk(join(cacheDir, part), files);
+export async function pruneCache(cache: Cache, keepBytes?: number): Promise<{ removed: number; freed: number; kept: number; inUse: number }> {
+  const files = await filesOf(cache);
+  // Less a second: a hit marks its file with a time of whole milliseconds (utimes), the marker has the kernel's nanoseconds.
+  const oldest = cache.oldestUse();
+  const since = oldest === undefined ? undefined : oldest - 1000;
   const isRecord = (f: CacheFile) => Number(f.path.includes('/layers/') || f.path.includes('/steps/'));
   files.sort((a, b) => a.used - b.used || isRecord(b) - isRecord(a));
   let total = files.reduce((n, f) => n + f.size, 0);
   let removed = 0;
   let freed = 0;
+  let inUse = 0;
   for (const f of files) {
     if (keepBytes !== undefined && total <= keepBytes) break;
+    if (since !== undefined && f.used >= since) { inUse += f.size; continue; }
     await fs.rm(f.path, { force: true });
     total -= f.size;
     freed += f.size;
     removed++;
   }
-  return { removed, freed, kept: total };
+  return { removed, freed, kept: total, inUse };
 }

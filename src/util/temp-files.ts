@@ -63,7 +63,7 @@ export function tempPathBeside(file: string): string {
  * /proc) and the inode of its pid namespace, as `pid.start.ns`; just the pid where /proc is
  * not there to read. Two processes of one namespace never share all three.
  */
-function processTag(): string {
+export function processTag(): string {
   return (tagCache ??= ((): string => {
     const start = startTime('self');
     const ns = pidNamespace();
@@ -107,7 +107,7 @@ export async function makeScratchDir(purpose: string): Promise<string> {
  * of this pid namespace and no process of that pid and start time runs; 'unsure' when it
  * was of another namespace, or named by the pid alone (the age rule decides); 'alive' else.
  */
-function ownerState(tag: string): 'alive' | 'gone' | 'unsure' {
+export function ownerState(tag: string): 'alive' | 'gone' | 'unsure' {
   const [pid, start, ns] = tag.split('.');
   if (Number(pid) === process.pid && (start === undefined || tag === processTag())) return 'alive';
   if (start !== undefined && ns !== undefined && ns === pidNamespace()) {

@@ -5,6 +5,7 @@ import { isGitSource, urlFileName } from '../../src/remote/url-fetch.js';
 import { buildFrom, flatten } from '../helpers/build.js';
 import { rawLayer } from '../helpers/layers.js';
 import { tempDir } from '../helpers/tmp.js';
+import { Cache } from '../../src/store/cache.js';
 
 // ADD <url> <dest>, as Docker and BuildKit do it: fetched over HTTP on loopback, never
 // unpacked, 0600 unless --chmod, named after the URL when the destination is a directory,
@@ -122,7 +123,7 @@ describe('ADD <url>', () => {
     await buildFrom(df, {}, { cacheDir, noCache: true });
     expect(hits.get('304')).toBe(2);
     const { cacheUsage } = await import('../../src/store/cache-prune.js');
-    expect((await cacheUsage(cacheDir)).find((p) => p.part === 'urls')?.files).toBe(2);
+    expect((await cacheUsage(Cache.at(cacheDir))).find((p) => p.part === 'urls')?.files).toBe(2);
   });
 
   it('names files and git sources as BuildKit does', () => {

@@ -6,6 +6,7 @@ import { workSince, workSnapshot } from '../../src/util/work.js';
 import { layerIds } from '../../src/builder/step-cache.js';
 import { layoutOf, memoryImage, rawLayer } from '../helpers/layers.js';
 import { tempDir, writeTree } from '../helpers/tmp.js';
+import { Cache } from '../../src/store/cache.js';
 
 // Issue 8 (W4): the step cache answers an unchanged COPY from the build context before it is
 // planned; planning (destinations resolved on the stage's filesystem, entries placed) happens
@@ -112,9 +113,9 @@ describe('the step cache', () => {
     const ctx = writeTree(tempDir(), { Dockerfile: 'FROM scratch\nCOPY a /a\n', a: 'a' });
     const cacheDir = tempDir();
     await buildCounting(ctx, cacheDir);
-    expect((await cacheUsage(cacheDir)).find((p) => p.part === 'steps')?.files).toBe(1);
-    await pruneCache(cacheDir);
-    expect((await cacheUsage(cacheDir)).find((p) => p.part === 'steps')?.files).toBe(0);
+    expect((await cacheUsage(Cache.at(cacheDir))).find((p) => p.part === 'steps')?.files).toBe(1);
+    await pruneCache(Cache.at(cacheDir));
+    expect((await cacheUsage(Cache.at(cacheDir))).find((p) => p.part === 'steps')?.files).toBe(0);
     // A pruned cache answers nothing: the step is made again, with the same digest.
     const again = await buildCounting(ctx, cacheDir);
     expect(again.cached).toEqual([]);

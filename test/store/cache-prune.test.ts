@@ -7,6 +7,7 @@ import { main } from '../../src/cli/main.js';
 import { parseSize, pruneCache } from '../../src/store/cache-prune.js';
 import { captured } from '../helpers/capture.js';
 import { tempDir, writeTree } from '../helpers/tmp.js';
+import { Cache } from '../../src/store/cache.js';
 
 // Issue 8: `ocimake cache prune [--keep-storage SIZE]` bounds the cache, least recently used first.
 
@@ -34,7 +35,7 @@ describe('ocimake cache', () => {
     expect(du.stdout).toMatch(/^blobs\s+\d+ files/m);
     expect(du.stdout).toMatch(/^layers\s+2 files/m);
 
-    const r = await pruneCache(cacheDir, 10_000);
+    const r = await pruneCache(Cache.at(cacheDir), 10_000);
     expect(r.removed).toBeGreaterThan(0);
     expect(r.kept).toBeLessThanOrEqual(10_000);
     expect(existsSync(oldBlob)).toBe(false);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { OcimakeError } from '../../errors.js';
 import type { TransportOptions } from '../../remote/transport.js';
+import type { Cache } from '../../store/cache.js';
 import { RunError } from '../errors.js';
 import type { Command, Io, ShellState } from '../shell/state.js';
 import { readDb } from '../commands/ids.js';
@@ -15,7 +16,8 @@ import { readText, writeText, rewriteScripts, writeTriggers } from './image-file
 
 /** What the build gives apk: where to cache, how to reach repositories, and its policy flags. */
 export interface ApkOptions {
-  cacheDir: string;
+  /** Where indexes and packages are kept between builds. */
+  cache: Cache;
   transport?: TransportOptions;
   /** --apk-allow-untrusted: lets `apk add --allow-untrusted` skip signature checks. */
   allowUntrusted?: boolean;
@@ -88,7 +90,7 @@ function applyFlag(name: string, f: Flags): void {
 
 /** The apk command, natively: add, del, update, upgrade and info, over the stage's own apk state. */
 export function apkCommand(opts: ApkOptions): Command {
-  const fetcher = new ApkFetcher(opts.cacheDir, opts.transport, opts.offline === true);
+  const fetcher = new ApkFetcher(opts.cache, opts.transport, opts.offline === true);
   return async (args, io, sh) => {
     const { sub, operands, f } = parseArgs(args);
     if (f.printArch && sub === '') {

@@ -1,11 +1,15 @@
 import { tempPathBeside } from '../../util/temp-files.js';
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { join } from 'node:path';
+import { dirname } from 'node:path';
+import { z } from 'zod';
+import type { Cache } from '../../store/cache.js';
 import { OcimakeError } from '../../errors.js';
 import { RegistryClient, type TransportOptions } from '../../remote/transport.js';
 
 const INDEX_LIMIT = 64 * 1024 * 1024;
+const INDEX_FORMAT = 'ocimake-apk-index-v1';
+const IndexMeta = z.object({ format: z.literal(INDEX_FORMAT), etag: z.string().optional(), lastModified: z.string().optional() });
 const PACKAGE_LIMIT = 1024 * 1024 * 1024;
 
 /**
@@ -16,7 +20,7 @@ const PACKAGE_LIMIT = 1024 * 1024 * 1024;
 export class ApkFetcher {
   readonly #clients = new Map<string, RegistryClient>();
   /** `offline`: a RUN --network=none, where every fetch fails as apk's does without a network. */
-  constructor(readonly cacheDir: string, readonly transport: TransportOptions = {}, readonly offline = false) {}
+  constructor(readonly cache: Cache, readonly transport: TransportOptions = {}, readonly offline = false) {}
 
   #client(url: URL): RegistryClient {
     let c = this.#clients.get(url.origin);
@@ -38,10 +42,10 @@ export class ApkFetcher {
   }
 
   async #cached(kind: string, id: string): Promise<{ body: string; meta: string }> {
-    const dir = join(this.cacheDir, 'apk', kind);
-    await fs.mkdir(dir, { recursive: true });
     const h = createHash('sha256').update(id).digest('hex');
-    return { body: join(dir, h), meta: join(dir, `${h}.json`) };
+    const c = this.cache.keptPaths('apk', kind, h);
+    await fs.mkdir(dirname(c.body), { recursive: true });
+    return c;
   }
 
   async #store(path: string, data: Buffer | string): Promise<void> {
@@ -53,7 +57,7 @@ export class ApkFetcher {
   /** An APKINDEX.tar.gz: from the cache when the server says it has not changed. */
   async index(url: string): Promise<Buffer> {
     const c = await this.#cached('index', url);
-    const meta = await fs.readFile(c.meta, 'utf8').then((t) => JSON.parse(t) as { etag?: string; lastModified?: string }, () => undefined);
+    const meta = await this.cache.readRecord(c.meta, IndexMeta);
     const cached = meta ? await fs.readFile(c.body).catch(() => undefined) : undefined;
     const headers: Record<string, string> = {};
     if (cached && meta?.etag) headers['if-none-match'] = meta.etag;
@@ -61,7 +65,7 @@ export class ApkFetcher {
     const r = await this.#get(url, INDEX_LIMIT, 'APKINDEX', headers);
     if (r.status === 304 && cached) return cached;
     await this.#store(c.body, r.bytes);
-    await this.#store(c.meta, JSON.stringify({ etag: r.headers.etag, lastModified: r.headers['last-modified'] }));
+    await this.cache.writeRecord(c.meta, { format: INDEX_FORMAT, ...(r.headers.etag ? { etag: r.headers.etag } : {}), ...(r.headers['last-modified'] ? { lastModified: r.headers['last-modified'] } : {}) });
     return r.bytes;
   }
 
