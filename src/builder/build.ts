@@ -11,25 +11,24 @@ import { BlobStore } from '../store/blob-store.js';
 import { defaultMtime } from '../layer/tar-writer.js';
 import type { Instruction } from '../dockerfile/instructions.js';
 import { expandWord } from '../dockerfile/shell-lex.js';
-import { planDockerfile, type DockerfilePlan, type Stage } from '../dockerfile/stages.js';
-import { argPlatform, formatPlatform, hostPlatform, parsePlatform } from '../oci/platform.js';
+import { planDockerfile, type Stage } from '../dockerfile/stages.js';
+import { formatPlatform, hostPlatform } from '../oci/platform.js';
 import type { Platform } from '../oci/schemas.js';
 import { BuildContext } from './context.js';
-import { runStage, type StageEnv, type StageState } from './stage.js';
+import { runStage, type StageEnv } from './stage.js';
 import { flushStatCache } from '../layer/layer-cache.js';
 import { layerIds } from './step-cache.js';
-import { urlFetcher } from '../remote/url-fetch.js';
-import { curl, wget } from '../run/commands/fetch.js';
-import { unameCommand } from '../run/commands/system.js';
-import type { Command } from '../run/shell/state.js';
 import { apkCommand } from '../run/apk/apk-command.js';
 import { closest } from '../util/suggest.js';
 import { parseIsolation, type Isolation } from '../run/exec/isolation.js';
 import type { NetworkMode } from '../run/flags.js';
-import { BUILD_COMMAND_NAMES, planRuns } from './run-plan.js';
+import { planRuns } from './run-plan.js';
+import { runTools } from './build-env.js';
 import type { SecretSpec } from './run-mounts.js';
 import { Cache } from '../store/cache.js';
 import { baseState, stageRef } from './base.js';
+import { BUILTIN_ARGS, planBuild } from './build-plan.js';
+import { StageScheduler } from './schedule.js';
 import type { FromSource } from './stage.js';
 import { MergedFs } from '../image/merged-fs.js';
 import { openImage, type OpenedImage } from '../source/open.js';
@@ -158,9 +157,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const warnings: string[] = [];
   const warn = (message: string) => { warnings.push(message); opts.onProgress?.({ kind: 'warning', message }); };
 
-  const globalArgs = evalGlobalArgs(plan, buildArgs, platform);
-  const target = pickTarget(plan, opts.target);
-  const needed = neededStages(plan, target, globalArgs);
+  const graph = planBuild(plan, buildArgs, platform, opts.target);
+  const { globalArgs, target, needed } = graph;
   const remote = opts.remote ?? new Remote(opts);
   const platformName = formatPlatform(platform);
   const namedOpened = new Map<string, Promise<OpenedImage>>();
@@ -174,9 +172,16 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     pins.images.push(pin);
     return o;
   };
+  // Each image once per platform (stages that share a base share its opening).
+  const openedImages = new Map<string, Promise<OpenedImage>>();
   const open = (name: string, plat: Platform): Promise<OpenedImage> => {
     const c = named.get(name.toLowerCase());
-    if (!c) return openImage(name, { remote, platform: plat, store }).then(noted(plat));
+    if (!c) {
+      const key = `${name}|${formatPlatform(plat)}`;
+      let o = openedImages.get(key);
+      if (!o) openedImages.set(key, (o = openImage(name, { remote, platform: plat, store }).then(noted(plat))));
+      return o;
+    }
     const key = `${name.toLowerCase()}|${formatPlatform(plat)}`;
     let p = namedOpened.get(key);
     if (!p) {
@@ -191,18 +196,11 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const scratch = await makeScratchDir('build');
   const untrackScratch = trackTemp(scratch);
   const consumed = new Set<string>(plan.globalArgs.flatMap((a) => a.args.map((x) => x.name)));
-  const mirror = opts.apk?.mirror ?? process.env.OCIMAKE_APK_MIRROR;
-  const fetchUrl = urlFetcher(scratch, opts, opts.noCache === true ? undefined : cache);
-  const apkOptions = {
-    cache, transport: opts, warn,
-    ...(opts.apk?.allowUntrusted ? { allowUntrusted: true } : {}), ...(mirror ? { mirror } : {}), ...(opts.apk?.strictScripts ? { strictScripts: true } : {}),
-  };
-  // Typed by BUILD_COMMAND_NAMES, so a plan made before the build knows exactly these.
-  const buildCommands: Record<(typeof BUILD_COMMAND_NAMES)[number], Command> = { wget: wget(fetchUrl), curl: curl(fetchUrl), uname: unameCommand(platform), apk: apkCommand(apkOptions) };
-  const runCommands = new Map<string, Command>(Object.entries(buildCommands));
+  const { fetchUrl, apkOptions, runCommands } = runTools(opts, platform, cache, scratch, warn);
   // RUNs that would need a program ocimake does not have fail now, before anything is pulled.
-  const stagePlatform = (s: Stage): Platform => (s.from.platform ? parsePlatform(expandWord(s.from.platform, globalArgs, plan.escape)) : platform);
-  const runPlan = await planRuns(plan.file, plan.stages.filter((s) => needed.has(s.index)), runCommands, opts.isolation ?? parseIsolation(), stagePlatform);
+  const runPlan = await planRuns(plan.file, plan.stages.filter((s) => needed.has(s.index)), runCommands, opts.isolation ?? parseIsolation(), graph.platformOf);
+  // Every base image is looked up now, at once, while the stages before it run and the context is hashed (the plan above has let the build start).
+  for (const b of graph.bases) open(b.name, b.platform).catch(() => undefined);
   const cacheFrom = (opts.cacheFrom ?? []).map((c) => parseCacheSpec('--cache-from', c));
   const imported = cacheFrom.length > 0 && opts.noCache !== true ? await importCache(cacheFrom, { remote, store, warn }) : undefined;
   const cacheRecords: CacheRecord[] = [];
@@ -257,27 +255,16 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   }
   const noCacheFor = (stage: Stage) => noCacheStages.has(stage.name?.toLowerCase() ?? '') || noCacheStages.has(String(stage.index));
   const fromCache = new Map<string, Promise<FromSource>>();
-  const results = new Map<number, StageState>();
-  // Each stage starts once the stages it depends on are done, so independent stages run in parallel.
-  const running = new Map<number, Promise<StageState>>();
-  const runOne = (stage: Stage): Promise<StageState> => {
-    let p = running.get(stage.index);
-    if (!p) {
-      p = (async () => {
-        await Promise.all(stageDeps(plan, stage, globalArgs).map((d) => runOne(d)));
-        opts.onProgress?.({ kind: 'stage', stage, total: needed.size, platform: platformName });
-        const initial = await baseState({ plan, stage, results, globalArgs, platform, created, open });
-        opts.onProgress?.({ kind: 'from', stage, platform: platformName, name: initial.baseName ?? expandWord(stage.from.image, globalArgs, plan.escape) });
-        const done = await runStage(stage, initial, noCacheFor(stage) && env.layerCache ? { ...env, layerCache: { ...env.layerCache, lookup: false } } : env);
-        opts.onProgress?.({ kind: 'stage-done', stage, platform: platformName });
-        results.set(stage.index, done);
-        return done;
-      })();
-      p.catch(() => undefined); // awaited by dependants; this only silences the unawaited copy
-      running.set(stage.index, p);
-    }
-    return p;
-  };
+  const scheduler: StageScheduler = new StageScheduler(graph, async (stage) => {
+    opts.onProgress?.({ kind: 'stage', stage, total: needed.size, platform: platformName });
+    const initial = await baseState({ plan, stage, results: scheduler.results, globalArgs, platform, created, open });
+    opts.onProgress?.({ kind: 'from', stage, platform: platformName, name: initial.baseName ?? expandWord(stage.from.image, globalArgs, plan.escape) });
+    const done = await runStage(stage, initial, noCacheFor(stage) && env.layerCache ? { ...env, layerCache: { ...env.layerCache, lookup: false } } : env);
+    opts.onProgress?.({ kind: 'stage-done', stage, platform: platformName });
+    return done;
+  });
+  const runOne = (stage: Stage) => scheduler.run(stage);
+  const results = scheduler.results;
   let contextDigest: string | undefined;
   const releaseCache = cache.use();
   try {
@@ -306,59 +293,6 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   }
   const inputs = { ...(contextDigest ? { contextDigest } : {}), dockerfile: { path: opts.dockerfileText !== undefined && opts.dockerfile === undefined ? '-' : relativeTo(contextDir, dockerfilePath), digest: sha256(Buffer.from(text)) }, materials };
   return { image, artifacts: imageArtifacts(image), store, warnings, cacheRecords, inputs, pins };
-}
-
-const BUILTIN_ARGS = new Set(['TARGETPLATFORM', 'TARGETOS', 'TARGETARCH', 'TARGETVARIANT', 'BUILDPLATFORM', 'BUILDOS', 'BUILDARCH', 'BUILDVARIANT', 'HTTP_PROXY', 'HTTPS_PROXY', 'FTP_PROXY', 'NO_PROXY', 'ALL_PROXY', 'http_proxy', 'https_proxy', 'ftp_proxy', 'no_proxy', 'all_proxy', 'SOURCE_DATE_EPOCH']);
-
-/** Evaluates the ARGs before the first FROM, with BuildKit's automatic platform ARGs. */
-function evalGlobalArgs(plan: DockerfilePlan, buildArgs: ReadonlyMap<string, string>, platform: Platform): Map<string, string> {
-  const host = hostPlatform();
-  const vars = new Map<string, string>([
-    ['TARGETPLATFORM', formatPlatform(argPlatform(platform))], ['TARGETOS', platform.os], ['TARGETARCH', platform.architecture], ['TARGETVARIANT', argPlatform(platform).variant ?? ''],
-    ['BUILDPLATFORM', formatPlatform(argPlatform(host))], ['BUILDOS', host.os], ['BUILDARCH', host.architecture], ['BUILDVARIANT', argPlatform(host).variant ?? ''],
-  ]);
-  for (const inst of plan.globalArgs) {
-    for (const a of inst.args) {
-      const v = buildArgs.get(a.name) ?? (a.value !== undefined ? expandWord(a.value, vars, plan.escape) : undefined);
-      if (v !== undefined) vars.set(a.name, v);
-    }
-  }
-  return vars;
-}
-
-function pickTarget(plan: DockerfilePlan, target: string | undefined): Stage {
-  if (target === undefined) return plan.stages[plan.stages.length - 1]!;
-  const t = plan.stages.find((s) => s.name === target.toLowerCase());
-  if (!t) {
-    const names = plan.stages.map((s) => s.name).filter(Boolean);
-    throw new OcimakeError('TARGET_NOT_FOUND', `target stage "${target}" could not be found`, { hint: names.length ? `stages in ${plan.file}: ${names.join(', ')}` : `${plan.file} has no named stages (FROM image AS name)` });
-  }
-  return t;
-}
-
-/** The stages the target depends on (FROM <stage>, COPY --from=<stage>), the target included. */
-function stageDeps(plan: DockerfilePlan, s: Stage, globalArgs: ReadonlyMap<string, string>): Stage[] {
-  const deps: Stage[] = [];
-  const base = stageRef(plan, expandWord(s.from.image, globalArgs, plan.escape), s.index);
-  if (base) deps.push(base);
-  for (const inst of s.instructions) {
-    if ((inst.kind === 'copy' || inst.kind === 'add') && inst.from !== undefined) {
-      const dep = stageRef(plan, inst.from, s.index);
-      if (dep) deps.push(dep);
-    }
-  }
-  return deps;
-}
-
-function neededStages(plan: DockerfilePlan, target: Stage, globalArgs: ReadonlyMap<string, string>): Set<number> {
-  const out = new Set<number>();
-  const visit = (s: Stage) => {
-    if (out.has(s.index)) return;
-    out.add(s.index);
-    for (const d of stageDeps(plan, s, globalArgs)) visit(d);
-  };
-  visit(target);
-  return out;
 }
 
 /** The Dockerfile's path as provenance names it: relative to the context when inside it. */

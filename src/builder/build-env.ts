@@ -1,0 +1,32 @@
+import { urlFetcher, type BuildUrlFetcher } from '../remote/url-fetch.js';
+import { apkCommand, type ApkOptions } from '../run/apk/apk-command.js';
+import { curl, wget } from '../run/commands/fetch.js';
+import { unameCommand } from '../run/commands/system.js';
+import type { Command } from '../run/shell/state.js';
+import type { Platform } from '../oci/schemas.js';
+import type { Cache } from '../store/cache.js';
+import type { BuildOptions } from './build.js';
+import { BUILD_COMMAND_NAMES } from './run-plan.js';
+
+// The environment the build's ops get, past the stage's own state: the commands a native RUN
+// has from the build (downloads through the build's URL fetcher and its cache, apk with the
+// build's policy, uname for the platform), made once per build.
+
+export interface RunTools {
+  fetchUrl: BuildUrlFetcher;
+  apkOptions: ApkOptions;
+  /** wget, curl, uname and apk, as the build supplies them. */
+  runCommands: Map<string, Command>;
+}
+
+export function runTools(opts: BuildOptions, platform: Platform, cache: Cache, scratch: string, warn: (m: string) => void): RunTools {
+  const mirror = opts.apk?.mirror ?? process.env.OCIMAKE_APK_MIRROR;
+  const fetchUrl = urlFetcher(scratch, opts, opts.noCache === true ? undefined : cache);
+  const apkOptions: ApkOptions = {
+    cache, transport: opts, warn,
+    ...(opts.apk?.allowUntrusted ? { allowUntrusted: true } : {}), ...(mirror ? { mirror } : {}), ...(opts.apk?.strictScripts ? { strictScripts: true } : {}),
+  };
+  // Typed by BUILD_COMMAND_NAMES, so a plan made before the build knows exactly these.
+  const buildCommands: Record<(typeof BUILD_COMMAND_NAMES)[number], Command> = { wget: wget(fetchUrl), curl: curl(fetchUrl), uname: unameCommand(platform), apk: apkCommand(apkOptions) };
+  return { fetchUrl, apkOptions, runCommands: new Map<string, Command>(Object.entries(buildCommands)) };
+}
