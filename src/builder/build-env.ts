@@ -1,7 +1,5 @@
-import { urlFetcher, type BuildUrlFetcher } from '../remote/url-fetch.js';
-import { apkCommand, type ApkOptions } from '../run/apk/apk-command.js';
-import { curl, wget } from '../run/commands/fetch.js';
-import { unameCommand } from '../run/commands/system.js';
+import { urlFetcher, type BuildUrlFetcher, type UrlFetcher } from '../remote/url-fetch.js';
+import type { ApkOptions } from '../run/apk/apk-command.js';
 import type { Command } from '../run/shell/state.js';
 import type { Platform } from '../oci/schemas.js';
 import type { Cache } from '../store/cache.js';
@@ -27,6 +25,26 @@ export function runTools(opts: BuildOptions, platform: Platform, cache: Cache, s
     ...(opts.apk?.allowUntrusted ? { allowUntrusted: true } : {}), ...(mirror ? { mirror } : {}), ...(opts.apk?.strictScripts ? { strictScripts: true } : {}),
   };
   // Typed by BUILD_COMMAND_NAMES, so a plan made before the build knows exactly these.
-  const buildCommands: Record<(typeof BUILD_COMMAND_NAMES)[number], Command> = { wget: wget(fetchUrl), curl: curl(fetchUrl), uname: unameCommand(platform), apk: apkCommand(apkOptions) };
+  const buildCommands: Record<(typeof BUILD_COMMAND_NAMES)[number], Command> = {
+    wget: fetchCommand('wget', fetchUrl), curl: fetchCommand('curl', fetchUrl),
+    uname: lazyCommand(async () => (await import('../run/commands/system.js')).unameCommand(platform)),
+    apk: apkOf(apkOptions),
+  };
   return { fetchUrl, apkOptions, runCommands: new Map<string, Command>(Object.entries(buildCommands)) };
+}
+
+/** apk with these options; its code (index parser, solver, package reader) is loaded by its first use. */
+export function apkOf(o: ApkOptions): Command {
+  return lazyCommand(async () => (await import('../run/apk/apk-command.js')).apkCommand(o));
+}
+
+/** wget or curl over `fetcher`, loaded by its first use. */
+export function fetchCommand(name: 'wget' | 'curl', fetcher: UrlFetcher): Command {
+  return lazyCommand(async () => (await import('../run/commands/fetch.js'))[name](fetcher));
+}
+
+/** A command made on its first call: what a build never runs, it never loads. */
+function lazyCommand(make: () => Promise<Command>): Command {
+  let made: Promise<Command> | undefined;
+  return async (args, io, sh) => (await (made ??= make()))(args, io, sh);
 }

@@ -18,12 +18,11 @@ import { BuildContext } from './context.js';
 import { runStage, type StageEnv } from './stage.js';
 import { flushStatCache } from '../layer/layer-cache.js';
 import { layerIds } from './step-cache.js';
-import { apkCommand } from '../run/apk/apk-command.js';
 import { closest } from '../util/suggest.js';
 import { parseIsolation, type Isolation } from '../run/exec/isolation.js';
 import type { NetworkMode } from '../run/flags.js';
 import { planRuns } from './run-plan.js';
-import { runTools } from './build-env.js';
+import { apkOf, runTools } from './build-env.js';
 import type { SecretSpec } from './run-mounts.js';
 import { Cache } from '../store/cache.js';
 import { baseState, stageRef } from './base.js';
@@ -225,7 +224,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     },
     executed: runPlan.executed,
     ...(opts.network ? { network: opts.network } : {}),
-    offlineApk: apkCommand({ ...apkOptions, offline: true }),
+    offlineApk: apkOf({ ...apkOptions, offline: true }),
     ...(opts.secrets ? { secrets: new Map(Object.entries(opts.secrets)) } : {}),
     ...(opts.ssh ? { ssh: new Map(Object.entries(opts.ssh)) } : {}),
     ...(runPlan.backend ? { execBackend: runPlan.backend } : {}),

@@ -1,6 +1,6 @@
 import { OcimakeError } from '../errors.js';
 import type { UrlFetcher } from '../remote/url-fetch.js';
-import { curl, wget } from '../run/commands/fetch.js';
+import { fetchCommand } from './build-env.js';
 import { parseRunFlags, type NetworkMode } from '../run/flags.js';
 import type { Command } from '../run/shell/state.js';
 import { redactUrlCredentials } from '../util/redact.js';
@@ -30,7 +30,7 @@ export function recordingDownloads(env: StageEnv, offline: boolean): { extra: Re
   };
   const extra = new Map(env.runCommands);
   if (offline && env.offlineApk && extra.has('apk')) extra.set('apk', env.offlineApk);
-  extra.set('wget', wget(recorder));
-  if (extra.has('curl')) extra.set('curl', curl(recorder));
+  extra.set('wget', fetchCommand('wget', recorder));
+  if (extra.has('curl')) extra.set('curl', fetchCommand('curl', recorder));
   return { extra, fetched };
 }

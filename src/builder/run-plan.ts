@@ -5,7 +5,7 @@ import { planDockerfile, type DockerfilePlan, type Stage } from '../dockerfile/s
 import { hostPlatform } from '../oci/platform.js';
 import type { Platform } from '../oci/schemas.js';
 import { noBackend, probeBackend, type Backend, type Isolation, type Probe } from '../run/exec/isolation.js';
-import { precheckRun } from '../run/run.js';
+import type { precheckRun } from '../run/run.js';
 import type { Command } from '../run/shell/state.js';
 import { BUILD_COMMAND_NAMES } from '../run/commands/table.js';
 
@@ -56,7 +56,7 @@ export async function planRuns(file: string, stages: readonly Stage[], commands:
 async function wouldRun(file: string, inst: Parameters<typeof precheckRun>[1], commands: ReadonlyMap<string, Command>, isolation: Isolation): Promise<string | undefined> {
   if (isolation === 'rootless' || isolation === 'chroot') return inst.args.join(' ').slice(0, 60);
   try {
-    await precheckRun(file, inst, commands);
+    await (await import('../run/run.js')).precheckRun(file, inst, commands);
     return undefined;
   } catch (err) {
     const program = err instanceof OcimakeError && err.code === 'RUN_UNSUPPORTED' ? /would execute "([^"]*)"|(--mount=type=(?:bind|secret|ssh)) is not supported natively/.exec(err.message)?.slice(1).find(Boolean) : undefined;

@@ -9,7 +9,6 @@ import { copyStepKey, layerIds, readStep, runStepKey, writeStep } from './step-c
 import type { ApkInstall } from './lock.js';
 import type { KeyedLock } from '../util/keyed-lock.js';
 import { formatPlatform, parsePlatform } from '../oci/platform.js';
-import { unameCommand } from '../run/commands/system.js';
 import { recordingDownloads, runNetwork } from './run-network.js';
 import { join } from 'node:path';
 import type { LayerCompression } from '../layer/tar-writer.js';
@@ -25,8 +24,7 @@ import { parseChown, planCopy } from './copy.js';
 import { contextSource, imageSource } from './copy-sources.js';
 import { chownNeedsNames, loadIdLookup } from './passwd.js';
 import { MergedFs } from '../image/merged-fs.js';
-import { runNative } from '../run/run.js';
-import { executeRun } from '../run/exec/execute.js';
+import type { runNative } from '../run/run.js';
 import { mountKeys, mountSources, type RunMountEnv, type SecretSpec } from './run-mounts.js';
 import type { Backend } from '../run/exec/isolation.js';
 import type { NetworkMode } from '../run/flags.js';
@@ -270,6 +268,8 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
           const reuse = prior !== undefined && prior.backend === backend && prior.layers === layersOf(state.image);
           if (prior && !reuse) await rm(prior.dir, { recursive: true, force: true });
           const dir = reuse ? prior.dir : await mkdtemp(join(env.scratch, 'exec-'));
+          // The interpreter and the executor are loaded by the first RUN: a build without one never reads them.
+          const { executeRun } = await import('../run/exec/execute.js');
           const r = await executeRun({ backend, spec, image: state.image, env: varsOf(state), workdir, user, scratch: dir, mounts: mountSources({ ...mountEnv(env, stage), scratch: dir }), network, reuseTree: reuse, ...(env.onOutput ? { log: env.onOutput } : {}) });
           try {
             // The layer's files are read from the tree; the tree is then kept for the next executed RUN.
@@ -283,13 +283,14 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
         };
         if (execute) return executeIt(env.execBackend!);
         const { extra: commands, fetched } = recordingDownloads(env, network === 'none');
-        const extra = commands?.has('uname') ? new Map(commands).set('uname', unameCommand(parsePlatform(platform))) : commands;
+        const run = await import('../run/run.js');
+        const extra = commands?.has('uname') ? new Map(commands).set('uname', (await import('../run/commands/system.js')).unameCommand(parsePlatform(platform))) : commands;
         const installed: ApkInstall[] = [];
         const onApk = (p: ApkInstall) => { env.onApk?.(p); installed.push(p); };
         let native: Awaited<ReturnType<typeof runNative>>;
         try {
           const { bindSource } = mountSources(mountEnv(env, stage));
-          native = await runNative({ spec, fs: state.fs, env: varsOf(state), workdir, user, scratch: env.scratch, bindSource, onApk, ...(env.onOutput ? { log: env.onOutput } : {}), ...(extra ? { extra } : {}) });
+          native = await run.runNative({ spec, fs: state.fs, env: varsOf(state), workdir, user, scratch: env.scratch, bindSource, onApk, ...(env.onOutput ? { log: env.onOutput } : {}), ...(extra ? { extra } : {}) });
         } catch (err) {
           // Found only as it ran (a command named through a variable, a SHELL ocimake cannot
           // interpret, an option or form a native command refuses): executed whole where a
