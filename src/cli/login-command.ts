@@ -40,14 +40,14 @@ export function registerLogin(program: Command): void {
     });
 }
 
-async function readAll(): Promise<string> {
+export async function readAll(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
   return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Asks on the terminal; `secret` keeps what is typed off the screen. */
-function prompt(question: string, secret: boolean): Promise<string> {
+export function prompt(question: string, secret: boolean): Promise<string> {
   return new Promise((resolve) => {
     const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
     if (secret) {

@@ -49,6 +49,29 @@ export function registerRegistry(program: Command): void {
         process.once('SIGTERM', stop);
       });
     });
+  reg
+    .command('htpasswd')
+    .description('print an htpasswd line (bcrypt) for --htpasswd, or set the user in FILE: a minimal runner has no htpasswd tool')
+    .argument('<user>', 'user name')
+    .option('--password-stdin', 'read the password from stdin (else it is asked for on the terminal)')
+    .option('--file <file>', 'add the user to this htpasswd file, or replace the line it has (created if missing)')
+    .option('--cost <n>', 'bcrypt cost (4-15)', '10')
+    .action(async (user: string, o: { passwordStdin?: boolean; file?: string; cost: string }) => {
+      if (user === '' || /[:\s]/.test(user)) throw new OcimakeError('FLAG_INVALID', `"${user}" cannot be an htpasswd user name`, { hint: 'a user name has no colon and no white space' });
+      const cost = Number(o.cost);
+      if (!Number.isInteger(cost) || cost < 4 || cost > 15) throw new OcimakeError('FLAG_INVALID', `--cost ${o.cost}: bcrypt's cost goes from 4 to 15`, { hint: '10 is usual; each step doubles the time of a login' });
+      const { readAll, prompt } = await import('./login-command.js');
+      const password = o.passwordStdin ? (await readAll()).replace(/\r?\n$/, '') : process.stdin.isTTY ? await prompt('Password: ', true) : '';
+      if (!password) throw new OcimakeError('FLAG_INVALID', `no password for ${user}`, { hint: `pipe it in: echo "$PASSWORD" | ocimake registry htpasswd ${user} --password-stdin` });
+      const bcrypt = (await import('bcryptjs')).default;
+      const line = `${user}:${bcrypt.hashSync(password, cost)}`;
+      if (!o.file) { process.stdout.write(`${line}\n`); return; }
+      const { writeFileAtomic } = await import('../util/atomic-file.js');
+      const old = await readFile(o.file, 'utf8').catch((err: NodeJS.ErrnoException) => { if (err.code === 'ENOENT') return ''; throw err; });
+      const kept = old.split('\n').filter((l) => l.trim() !== '' && !l.startsWith(`${user}:`));
+      await writeFileAtomic(o.file, `${[...kept, line].join('\n')}\n`, 0o600);
+      process.stderr.write(`${old.split('\n').some((l) => l.startsWith(`${user}:`)) ? 'updated' : 'added'} ${user} in ${o.file}\n`);
+    });
 }
 
 /** Why the registry could not listen, in words, with what to do. */
