@@ -17,3 +17,6 @@ export { parseDockerfile, dumpNode } from './dockerfile/parse.js';
 export { planDockerfile } from './dockerfile/stages.js';
 export { build, type BuildOptions, type BuildResult } from './builder/build.js';
 export { buildAndExport, type BuildAndExportOptions, type Output } from './builder/export.js';
+export { startRegistry, type RegistryOptions, type RunningRegistry } from '../registry/index.js';
+export { allowHeapGovernance } from './util/heap.js';
+export type { LockOption } from './builder/lock.js';

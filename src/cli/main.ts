@@ -15,6 +15,7 @@ import { allowReexec, forwardToInner, innerRunning, watchOuter } from './reexec.
 import { takeExitCode } from './exit-code.js';
 import { fsErrorInWords } from '../util/fs-paths.js';
 import { redactUrlCredentials } from '../util/redact.js';
+import { allowHeapGovernance } from '../util/heap.js';
 
 export { version } from './version.js';
 import { version } from './version.js';
@@ -89,6 +90,8 @@ function isClosedStdout(err: unknown): boolean {
  * (not installed when `main` is embedded, e.g. in tests). Each removes this run's temporary files.
  */
 export async function runCli(argv: string[]): Promise<number> {
+  // The command owns its process: large trees may tune V8 (util/heap.ts). A library caller's process is left as it is.
+  allowHeapGovernance();
   allowReexec();
   watchOuter();
   if (argv[0] !== 'registry') stopCleanlyOnSignals();

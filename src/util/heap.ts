@@ -20,6 +20,7 @@ export const LARGE_TREE = 5_000;
 /** Heap growth, in bytes, that triggers a collection on a large tree. */
 const STEP = 16 * 2 ** 20;
 
+let allowed = false;
 let governed = false;
 let collect: (() => void) | undefined;
 let baseline = 0;
@@ -30,9 +31,17 @@ export function heapRegime(): { largeTree: boolean; collections: number } {
   return { largeTree: governed, collections };
 }
 
-/** Switches to the large-tree memory regime (once per process). */
+/**
+ * Lets largeTree() change V8's flags and run the collector from a timer. The CLI allows it; a
+ * program that imports ocimake as a library keeps its own V8 settings unless it allows it too.
+ */
+export function allowHeapGovernance(): void {
+  allowed = true;
+}
+
+/** Switches to the large-tree memory regime (once per process; only where allowed). */
 export function largeTree(): void {
-  if (governed) return;
+  if (governed || !allowed) return;
   governed = true;
   try {
     setFlagsFromString('--semi-space-growth-factor=1');

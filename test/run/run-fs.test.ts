@@ -5,7 +5,7 @@ import { changesOf } from '../../src/run/fs/changes.js';
 import { Inode, RunFs, SPILL_AT } from '../../src/run/fs/run-fs.js';
 import { memoryImage, rawLayer } from '../helpers/layers.js';
 import { tempDir } from '../helpers/tmp.js';
-import { heapRegime, LARGE_TREE } from '../../src/util/heap.js';
+import { allowHeapGovernance, heapRegime, LARGE_TREE } from '../../src/util/heap.js';
 
 // The RUN filesystem's path walk (issue 27 §3): what it answers, and that a tree a RUN makes
 // costs no lookup in the layers below per path.
@@ -60,6 +60,7 @@ describe('RunFs.resolve', () => {
 
   it('switches to the large-tree memory regime once a RUN has made LARGE_TREE paths, as COPY does', async () => {
     const { rfs } = await base();
+    allowHeapGovernance(); // as the CLI does
     expect(heapRegime().largeTree).toBe(false);
     await rfs.makeDir('t', meta);
     for (let i = 0; i < LARGE_TREE - 2; i++) rfs.set(`t/f${i}`, { type: 'file', ino: new Inode({ mode: 0o644, uid: 0, gid: 0 }, Buffer.alloc(0)) });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { collectIfGrown, heapRegime, largeTree } from '../../src/util/heap.js';
+import { allowHeapGovernance, collectIfGrown, heapRegime, largeTree } from '../../src/util/heap.js';
 import { getHeapStatistics } from 'node:v8';
 
 // The large-tree memory regime: off until a build meets a large tree; then a full collection
@@ -12,6 +12,10 @@ describe('heap regime', () => {
     garbage();
     collectIfGrown();
     expect(heapRegime()).toEqual({ largeTree: false, collections: 0 });
+    // A library caller's process keeps its V8 settings: nothing happens until the program allows it (the CLI does).
+    largeTree();
+    expect(heapRegime().largeTree).toBe(false);
+    allowHeapGovernance();
     largeTree();
     expect(heapRegime().largeTree).toBe(true);
     collectIfGrown(); // no growth yet since the regime started
