@@ -19,9 +19,11 @@ export interface RunTools {
 
 export function runTools(opts: BuildOptions, platform: Platform, cache: Cache, scratch: string, warn: (m: string) => void): RunTools {
   const mirror = opts.apk?.mirror ?? process.env.OCIMAKE_APK_MIRROR;
-  const fetchUrl = urlFetcher(scratch, opts, opts.noCache === true ? undefined : cache);
+  // --add-host names what RUN fetches (wget, curl, apk), as it does for an executed RUN's /etc/hosts.
+  const transport = opts.runHost?.addHosts?.size ? { ...opts, hosts: opts.runHost.addHosts } : opts;
+  const fetchUrl = urlFetcher(scratch, transport, opts.noCache === true ? undefined : cache);
   const apkOptions: ApkOptions = {
-    cache, transport: opts, warn,
+    cache, transport, warn,
     ...(opts.apk?.allowUntrusted ? { allowUntrusted: true } : {}), ...(mirror ? { mirror } : {}), ...(opts.apk?.strictScripts ? { strictScripts: true } : {}),
   };
   // Typed by BUILD_COMMAND_NAMES, so a plan made before the build knows exactly these.

@@ -37,6 +37,7 @@ import { importCache, parseCacheSpec, type CacheRecord } from './build-cache.js'
 import { Remote } from '../remote/registry-image.js';
 import type { TransportOptions } from '../remote/transport.js';
 import type { LockGuard, Pins } from './lock.js';
+import type { RunHost } from '../run/exec/execute.js';
 import { KeyedLock } from '../util/keyed-lock.js';
 
 /** Inputs of a build, as `ocimake build` takes them. */
@@ -84,6 +85,8 @@ export interface BuildOptions extends TransportOptions {
   cacheFrom?: readonly string[];
   /** --locked: every image, download and apk package is checked against ocimake.lock as it resolves. */
   locked?: LockGuard;
+  /** --add-host, --shm-size, --ulimit (buildx's): for every RUN; --add-host also for what a native RUN fetches. */
+  runHost?: RunHost;
   /** The command's registry clients (one per registry, with their tokens), shared by the build, its pushes, cache export and attestations. */
   remote?: Remote;
 }
@@ -215,7 +218,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     fetchUrl,
     // What changes a RUN's result besides its stage: uname answers for the platform, apk's options.
     // (stage.ts adds the stage's platform: a FROM --platform=$BUILDPLATFORM stage is the same work for every target.)
-    runSettings: JSON.stringify({ isolation: 'native', network: opts.network ?? 'default', allowUntrusted: opts.apk?.allowUntrusted === true, strictScripts: opts.apk?.strictScripts === true }),
+    ...(opts.runHost ? { runHost: opts.runHost } : {}),
+    runSettings: JSON.stringify({ ...(opts.runHost ? { host: { addHosts: [...(opts.runHost.addHosts ?? [])], shm: opts.runHost.shmBytes ?? 0, limits: opts.runHost.limits ?? [] } } : {}), isolation: 'native', network: opts.network ?? 'default', allowUntrusted: opts.apk?.allowUntrusted === true, strictScripts: opts.apk?.strictScripts === true }),
     onMaterials: (m) => { materials.push(...m); },
     onApk: (p) => {
       const pin = { ...p, platform: platformName };

@@ -8,6 +8,7 @@ import type { UrlFetcher } from '../remote/url-fetch.js';
 import { copyStepKey, layerIds, readStep, runStepKey, writeStep } from './step-cache.js';
 import type { ApkInstall } from './lock.js';
 import type { KeyedLock } from '../util/keyed-lock.js';
+import type { RunHost } from '../run/exec/execute.js';
 import { formatPlatform, parsePlatform } from '../oci/platform.js';
 import { recordingDownloads, runNetwork } from './run-network.js';
 import { join } from 'node:path';
@@ -104,6 +105,8 @@ export interface StageEnv {
   ssh?: ReadonlyMap<string, string>;
   /** Files a RUN answered from the step cache had downloaded (for provenance). */
   onMaterials?: (materials: readonly { uri: string; digest: string }[]) => void;
+  /** buildx's --add-host, --shm-size and --ulimit, for executed RUNs. */
+  runHost?: RunHost;
   /** Steps of the same key, one at a time (build-wide, across stages and platforms). */
   stepLocks?: KeyedLock;
   /** Each apk package a native RUN installs, or a cached one installed (the lock; --locked may refuse it). */
@@ -270,7 +273,7 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
           const dir = reuse ? prior.dir : await mkdtemp(join(env.scratch, 'exec-'));
           // The interpreter and the executor are loaded by the first RUN: a build without one never reads them.
           const { executeRun } = await import('../run/exec/execute.js');
-          const r = await executeRun({ backend, spec, image: state.image, env: varsOf(state), workdir, user, scratch: dir, mounts: mountSources({ ...mountEnv(env, stage), scratch: dir }), network, reuseTree: reuse, ...(env.onOutput ? { log: env.onOutput } : {}) });
+          const r = await executeRun({ backend, spec, image: state.image, env: varsOf(state), workdir, user, scratch: dir, mounts: mountSources({ ...mountEnv(env, stage), scratch: dir }), network, reuseTree: reuse, ...(env.runHost ? { host: env.runHost } : {}), ...(env.onOutput ? { log: env.onOutput } : {}) });
           try {
             // The layer's files are read from the tree; the tree is then kept for the next executed RUN.
             const next = await writeEntries(state, env, r.entries, { uid: 0, gid: 0 }, history(r.createdBy), state.fs, false, record(r.createdBy, []));

@@ -10,7 +10,10 @@ import { lockPath } from '../builder/lock.js';
 import type { Command } from 'commander';
 import type { Output } from '../builder/export.js';
 import type { TransferEvent } from '../remote/transport.js';
-import { parsePlatform } from '../oci/platform.js';
+import { hostPlatform, parsePlatform } from '../oci/platform.js';
+import { isIP } from 'node:net';
+import { parseSize } from '../store/cache-prune.js';
+import type { RunHost } from '../run/exec/execute.js';
 import type { Platform } from '../oci/schemas.js';
 import { parseKeyValues, parseOutput } from './output-spec.js';
 import { Progress, PROGRESS_MODES, type ProgressMode } from './progress.js';
@@ -69,6 +72,12 @@ function buildFlags(cmd: Command): Command {
     .option('--cache-to <spec>', 'export the layer cache: type=registry,ref=REF[,mode=max] | type=local,dest=DIR[,mode=max] | type=inline (repeatable)', collect, [])
     .option('--lock', 'write ocimake.lock next to the Dockerfile: every image opened (by digest, per platform), download (by digest) and apk package (name, version, checksum, repository)')
     .option('--locked', 'build by ocimake.lock: fail, naming it, where an image, download or apk package resolves differently from what the lock pins')
+    .option('--add-host <host:ip>', 'add an /etc/hosts entry for RUN (host:ip or host=ip; repeatable); native RUN\'s wget, curl and apk resolve it too', collect, [])
+    .option('--shm-size <size>', 'the size of /dev/shm for executed RUNs, e.g. 256m (default: half the memory, as tmpfs)')
+    .option('--ulimit <name=soft[:hard]>', 'a resource limit for executed RUNs, as docker: nofile=1024:2048, nproc=512 (repeatable)', collect, [])
+    .option('--allow <entitlement>', 'buildx entitlements: network.host is allowed without asking; security.insecure is refused (repeatable)', collect, [])
+    .option('--load', 'buildx: load into the docker daemon (ocimake has none: refused with what to do instead)')
+    .option('--attest <spec>', 'buildx: type=provenance[,mode=min|max] or type=sbom, the same as --provenance and --sbom (repeatable)', collect, [])
     .option('--pull', 'always look up base images in their registry (ocimake always does; cached blobs are reused by digest)')
     .option('--isolation <mode>', 'how a RUN that needs a real program runs: auto (default: native when ocimake can interpret it, else the first sandbox that works here) | native (never execute) | rootless (unprivileged user namespace) | chroot (as root); or OCIMAKE_ISOLATION')
     .option('--network <mode>', 'the network of every RUN without --network of its own: default | none (loopback alone; downloads and apk fail) | host, as buildx')
@@ -102,6 +111,15 @@ async function runBuild(context: string, o: BuildFlags, how: { quietNoOutput?: b
   }
   // Files written after the build (and after a push) are checked first, so a typo does not cost a build.
   for (const [flag, file] of [['--iidfile', o.iidfile], ['--metadata-file', o.metadataFile]] as const) if (file) checkWritableFile(flag, file);
+  if (o.load) {
+    throw new OcimakeError('FLAG_UNSUPPORTED', '--load: ocimake runs no daemon to load the image into', { hint: 'write a docker archive and load it where a docker daemon runs: -o type=docker,dest=image.tar, then docker load -i image.tar (or -o type=docker,dest=- | docker load); or --push to a registry' });
+  }
+  for (const a of o.allow) {
+    if (a === 'security.insecure') throw new OcimakeError('FLAG_UNSUPPORTED', '--allow security.insecure: ocimake has no privileged RUN (RUN --security=insecure)', { hint: 'a RUN needs no entitlement to run here; drop --allow security.insecure and RUN --security=insecure' });
+    if (a !== 'network.host') throw new OcimakeError('FLAG_INVALID', `--allow ${a} is not an entitlement`, { hint: 'buildx knows network.host (allowed here without asking) and security.insecure' });
+  }
+  for (const a of o.attest) Object.assign(o, attestFlag(a, o));
+  const runHost = runHostOf(o);
   const platforms = platformOptions(o.platform);
   const isolation = parseIsolation(o.isolation);
   // A build that executes RUN runs inside the caller's subordinate ids, where it has them.
@@ -150,13 +168,54 @@ async function runBuild(context: string, o: BuildFlags, how: { quietNoOutput?: b
     onPush: (e) => progress.push(e),
     ...attestOptions(o),
     ...(lock ? { lock } : {}),
+    ...(runHost ? { runHost } : {}),
   });
   const stdoutTaken = outputs.some((x) => 'dest' in x && x.dest === '-');
   if (mode === 'quiet' && !stdoutTaken) process.stdout.write(`${result.digest}\n`);
   else progress.done(`built ${result.digest}${result.tags.length ? ` (${o.tag.join(', ')})` : ''}`);
 }
 
+/** --attest type=provenance[,mode=...] | type=sbom[,...], as buildx: the same as --provenance / --sbom. */
+function attestFlag(spec: string, o: BuildFlags): Partial<BuildFlags> {
+  const fields = new Map(spec.split(',').map((kv) => { const i = kv.indexOf('='); return i < 0 ? [kv, ''] : [kv.slice(0, i), kv.slice(i + 1)] as [string, string]; }));
+  const type = fields.get('type');
+  fields.delete('type');
+  const rest = [...fields].map(([k, v]) => `${k}=${v}`).join(',');
+  if (type === 'provenance') return { provenance: rest || o.provenance || true };
+  if (type === 'sbom') return { sbom: fields.get('disabled') === 'true' ? 'false' : true };
+  throw new OcimakeError('FLAG_INVALID', `--attest ${spec}: type must be provenance or sbom`, { hint: 'e.g. --attest type=provenance,mode=max --attest type=sbom' });
+}
+
+/** --add-host, --shm-size and --ulimit, checked and put in the form the sandbox takes. */
+function runHostOf(o: BuildFlags): RunHost | undefined {
+  const addHosts = new Map<string, string>();
+  for (const a of o.addHost) {
+    const m = /^([^:=\s]+)[:=](.+)$/.exec(a);
+    if (!m || isIP(m[2]!) === 0) throw new OcimakeError('FLAG_INVALID', `--add-host ${a}: not host:ip`, { hint: 'e.g. --add-host registry.local:10.0.0.5 (or registry.local=10.0.0.5)' });
+    addHosts.set(m[1]!.toLowerCase(), m[2]!);
+  }
+  const shmBytes = o.shmSize !== undefined ? parseSize(o.shmSize) : undefined;
+  if (shmBytes !== undefined && shmBytes <= 0) throw new OcimakeError('FLAG_INVALID', `--shm-size ${o.shmSize}: must be more than 0`, { hint: 'e.g. --shm-size 256m' });
+  const limits = o.ulimit.map((u) => {
+    const m = /^([a-z]+)=(-?\d+|unlimited)(?::(-?\d+|unlimited))?$/.exec(u);
+    if (!m || !ULIMITS.has(m[1]!)) throw new OcimakeError('FLAG_INVALID', `--ulimit ${u}: not name=soft[:hard]`, { hint: `names: ${[...ULIMITS].join(', ')}; e.g. --ulimit nofile=1024:2048` });
+    const v = (x: string) => (x === '-1' ? 'unlimited' : x);
+    return `--${m[1]}=${v(m[2]!)}:${v(m[3] ?? m[2]!)}`;
+  });
+  if (addHosts.size === 0 && shmBytes === undefined && limits.length === 0) return undefined;
+  return { ...(addHosts.size ? { addHosts } : {}), ...(shmBytes !== undefined ? { shmBytes } : {}), ...(limits.length ? { limits } : {}) };
+}
+
+// docker's --ulimit names, which are prlimit's options too.
+const ULIMITS = new Set(['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack']);
+
 interface BuildFlags extends NetworkFlags, SigningFlags {
+  addHost: string[];
+  shmSize?: string;
+  ulimit: string[];
+  allow: string[];
+  load?: boolean;
+  attest: string[];
   lock?: boolean;
   locked?: boolean;
   sign?: boolean;
@@ -227,6 +286,7 @@ async function runChecks(context: string, file: string | undefined): Promise<num
 
 function platformOptions(spec: string | undefined): { platform?: Platform; platforms?: Platform[] } {
   if (!spec) return {};
-  const list = spec.split(',').map((p) => p.trim()).filter(Boolean).map(parsePlatform);
+  // buildx's `local`: the host's platform.
+  const list = spec.split(',').map((p) => p.trim()).filter(Boolean).map((p) => (p === 'local' ? hostPlatform() : parsePlatform(p)));
   return list.length > 1 ? { platforms: list } : { platform: list[0]! };
 }

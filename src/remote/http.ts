@@ -1,3 +1,5 @@
+import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
+import { isIP } from 'node:net';
 import type * as Http from 'node:http';
 import type * as Https from 'node:https';
 import { createRequire } from 'node:module';
@@ -85,13 +87,24 @@ function proxyEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv | und
   return undefined;
 }
 
+/** A DNS lookup that answers `hosts` first (as /etc/hosts entries would), then asks the resolver. */
+function hostsLookup(hosts: ReadonlyMap<string, string>): typeof dnsLookup {
+  return ((hostname: string, options: LookupOptions, cb: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void) => {
+    const ip = hosts.get(hostname.toLowerCase());
+    if (ip === undefined) return dnsLookup(hostname, options, cb as never);
+    const family = isIP(ip);
+    if (options.all) cb(null, [{ address: ip, family }]);
+    else cb(null, ip, family);
+  }) as typeof dnsLookup;
+}
+
 /** The shared pool for a timeout, rate floor and certificate policy (16 connections per host). */
-export function poolFor(timeoutMs: number, verifyTls: boolean, minBytesPerSecond = 0): HttpPool {
-  const key = `${timeoutMs}/${verifyTls}/${minBytesPerSecond}`;
+export function poolFor(timeoutMs: number, verifyTls: boolean, minBytesPerSecond = 0, hosts?: ReadonlyMap<string, string>): HttpPool {
+  const key = `${timeoutMs}/${verifyTls}/${minBytesPerSecond}/${hosts ? JSON.stringify([...hosts]) : ''}`;
   let p = pools.get(key);
   if (!p) {
     const proxies = proxyEnv();
-    const common = { keepAlive: true, maxSockets: 16, scheduling: 'lifo' as const, ...(proxies ? { proxyEnv: proxies } : {}) };
+    const common = { keepAlive: true, maxSockets: 16, scheduling: 'lifo' as const, ...(proxies ? { proxyEnv: proxies } : {}), ...(hosts?.size ? { lookup: hostsLookup(hosts) } : {}) };
     p = {
       http: new http.Agent(common),
       https: new https.Agent({ ...common, ...(verifyTls ? {} : { rejectUnauthorized: false }) }),

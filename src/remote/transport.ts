@@ -38,6 +38,8 @@ export interface TransportOptions {
   onNotice?: (message: string) => void;
   /** Called when a blob has been downloaded whole. */
   onTransfer?: (e: TransferEvent) => void;
+  /** Names answered before DNS (`--add-host`, for what a RUN fetches): host → IP address. */
+  hosts?: ReadonlyMap<string, string>;
 }
 
 /** A finished blob download, for progress: how many bytes and how long it took. */
@@ -143,7 +145,7 @@ export class RegistryClient {
   }
 
   get #pool(): HttpPool {
-    return poolFor(this.#timeoutMs, !this.#insecure, this.#minRate);
+    return poolFor(this.#timeoutMs, !this.#insecure, this.#minRate, this.#opts.hosts);
   }
 
   /** Reports a finished transfer to whoever listens (progress). */

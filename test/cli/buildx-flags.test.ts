@@ -1,101 +1,64 @@
-import { readFileSync, existsSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { alpineLayout } from '../helpers/alpine-images.js';
+import { serveStatic } from '../helpers/apk-repo.js';
 import { captured } from '../helpers/capture.js';
+import { readTar } from '../helpers/tar.js';
 import { tempDir, writeTree } from '../helpers/tmp.js';
+import { buildAndExport } from '../../src/builder/export.js';
 
-// Issue 14: --build-context NAME=DIR|docker-image://REF|oci-layout://DIR[:TAG], as buildx.
+// Issue 28: buildx flags a CI script passes are understood: they work, or are refused with
+// what to do instead, never "unknown option".
 
-describe('--build-context', () => {
-  it('gives COPY --from and FROM a directory, and replaces a stage of the same name with an OCI layout', async () => {
-    const work = tempDir();
-    const extra = writeTree(join(work, 'extra'), { 'hello.txt': 'from the named context\n', 'sub/x.txt': 'x' });
-    const ctx = writeTree(join(work, 'ctx'), { Dockerfile: 'FROM scratch\nCOPY --from=extra /hello.txt /copied.txt\n' });
-    const out1 = join(work, 'out1');
-    const a = await captured(() => main(['build', ctx, '-q', '--build-context', `extra=${extra}`, '-o', out1]));
-    expect(a.stderr).toBe('');
-    expect(readFileSync(join(out1, 'copied.txt'), 'utf8')).toBe('from the named context\n');
-
-    const fromDir = writeTree(join(work, 'ctx2'), { Dockerfile: 'FROM extra\nCOPY a /a\n', a: 'a' });
-    const out2 = join(work, 'out2');
-    expect((await captured(() => main(['build', fromDir, '-q', '--build-context', `extra=${extra}`, '-o', out2]))).value).toBe(0);
-    expect(existsSync(join(out2, 'sub', 'x.txt'))).toBe(true);
-    expect(existsSync(join(out2, 'a'))).toBe(true);
-
-    const layout = join(work, 'layout');
-    const baseCtx = writeTree(join(work, 'base'), { Dockerfile: 'FROM scratch\nCOPY marker /marker\n', marker: 'layout' });
-    expect((await captured(() => main(['build', baseCtx, '-q', '-t', 'base:1', '-o', `type=oci,dest=${layout}`]))).value).toBe(0);
-    const staged = writeTree(join(work, 'ctx3'), { Dockerfile: 'FROM scratch AS base\nCOPY a /from-stage\n\nFROM base\nCOPY a /a\n', a: 'a' });
-    const out3 = join(work, 'out3');
-    const c = await captured(() => main(['build', staged, '-q', '--build-context', `base=oci-layout://${layout}:1`, '-o', out3]));
-    expect(c.stderr).toBe('');
-    expect(readFileSync(join(out3, 'marker'), 'utf8')).toBe('layout');
-    expect(existsSync(join(out3, 'from-stage'))).toBe(false);
-  });
-
-  it('refuses what it cannot honour, before building', async () => {
-    const ctx = writeTree(tempDir(), { Dockerfile: 'FROM scratch\n' });
-    for (const [arg, re] of [
-      ['src=https://github.com/acme/app.git', /does not fetch contexts from URLs or git\nhint: clone or download it first/],
-      ['src=./no/such/dir', /is not a directory/],
-      ['justaname', /expected NAME=VALUE/],
-      ['t=target:other', /buildx bake/],
-      ['img=oci-layout://x@sha256:abc', /by tag, not by digest/],
-    ] as const) {
-      const r = await captured(() => main(['build', ctx, '--build-context', arg]));
-      expect(r.value, arg).toBe(1);
-      expect(r.stderr, arg).toMatch(re);
-    }
-  });
+let www: Awaited<ReturnType<typeof serveStatic>>;
+let base: string;
+beforeAll(async () => {
+  const root = tempDir();
+  mkdirSync(root, { recursive: true });
+  writeFileSync(join(root, 'tool.sh'), 'echo tool\n');
+  www = await serveStatic(root);
+  base = `oci:${alpineLayout(join(tempDir(), 'alpine')).dir}:3`;
 });
+afterAll(async () => { await www?.close(); });
 
-describe('--annotation (issue 14)', () => {
-  it('annotates the manifest by default, the index and each descriptor on request, per platform when asked', async () => {
-    const ctx = writeTree(tempDir(), { Dockerfile: 'FROM scratch\nCOPY a /a\n', a: 'a' });
-    const work = tempDir();
-    const single = join(work, 'single');
-    const r = await captured(() => main(['build', ctx, '-q', '-t', 'x:1', '--annotation', 'org.opencontainers.image.description=my app', '--annotation', 'manifest:a.b=c=d', '-o', `type=oci,dest=${single}`]));
-    expect(r.stderr).toBe('');
-    const idx = JSON.parse(readFileSync(join(single, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
-    const manifest = JSON.parse(readFileSync(join(single, 'blobs', 'sha256', idx.manifests[0]!.digest.slice(7)), 'utf8')) as { annotations: Record<string, string> };
-    expect(manifest.annotations).toEqual({ 'org.opencontainers.image.description': 'my app', 'a.b': 'c=d' });
-    expect(idx.manifests[0]!.digest).toBe(r.stdout.trim());
+const ctx = () => writeTree(tempDir(), { Dockerfile: 'FROM scratch\nCOPY a /a\n', a: 'a' });
+const build = (...args: string[]) => captured(() => main(['build', ...args, '--progress=quiet', '--cache-dir', join(tempDir(), 'cache')]));
 
-    const multi = join(work, 'multi');
-    const m = await captured(() => main(['build', ctx, '-q', '-t', 'x:1', '--platform', 'linux/amd64,linux/arm64', '--annotation', 'index:org.opencontainers.image.source=https://example.com/app',
-      '--annotation', 'manifest-descriptor[linux/arm64]:arch.note=arm', '--annotation', 'manifest[linux/amd64]:only=amd64', '-o', `type=oci,dest=${multi}`]));
-    expect(m.stderr).toBe('');
-    const top = JSON.parse(readFileSync(join(multi, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
-    const index = JSON.parse(readFileSync(join(multi, 'blobs', 'sha256', top.manifests[0]!.digest.slice(7)), 'utf8')) as { annotations: Record<string, string>; manifests: { digest: string; platform: { architecture: string }; annotations?: Record<string, string> }[] };
-    expect(index.annotations).toEqual({ 'org.opencontainers.image.source': 'https://example.com/app' });
-    const byArch = Object.fromEntries(index.manifests.map((d) => [d.platform.architecture, d]));
-    expect(byArch.arm64!.annotations).toEqual({ 'arch.note': 'arm' });
-    expect(byArch.amd64!.annotations).toBeUndefined();
-    const amd = JSON.parse(readFileSync(join(multi, 'blobs', 'sha256', byArch.amd64!.digest.slice(7)), 'utf8')) as { annotations?: Record<string, string> };
-    const arm = JSON.parse(readFileSync(join(multi, 'blobs', 'sha256', byArch.arm64!.digest.slice(7)), 'utf8')) as { annotations?: Record<string, string> };
-    expect(amd.annotations).toEqual({ only: 'amd64' });
-    expect(arm.annotations).toBeUndefined();
+describe('buildx flags', () => {
+  it('--load is refused, saying how to get the image into docker', async () => {
+    const r = await build(ctx(), '--load');
+    expect(r.stderr).toContain('--load: ocimake runs no daemon to load the image into');
+    expect(r.stderr).toContain('docker load -i image.tar');
   });
 
-  it('refuses malformed ones and index annotations on a single-platform build', async () => {
-    const ctx = writeTree(tempDir(), { Dockerfile: 'FROM scratch\n' });
-    for (const [arg, re] of [['novalue', /expected \[TYPE:\]KEY=VALUE/], ['bogus:k=v', /"bogus" is not an annotation type/], ['index:k=v', /a single-platform build makes no index/], ['index-descriptor:k=v', /not supported/]] as const) {
-      const r = await captured(() => main(['build', ctx, '--annotation', arg]));
-      expect(r.value, arg).toBe(1);
-      expect(r.stderr, arg).toMatch(re);
-    }
+  it('--allow network.host is taken; security.insecure and unknown entitlements are refused', async () => {
+    expect((await build(ctx(), '--allow', 'network.host')).value).toBe(0);
+    expect((await build(ctx(), '--allow', 'security.insecure')).stderr).toContain('no privileged RUN');
+    expect((await build(ctx(), '--allow', 'network.everything')).stderr).toContain('is not an entitlement');
   });
-});
 
-describe('--network', () => {
-  it('takes buildx\'s default, none and host for every RUN without its own, and refuses the rest with a hint', async () => {
-    const work = tempDir();
-    const ctx = writeTree(join(work, 'ctx'), { Dockerfile: 'FROM scratch\nCOPY a /a\n', a: 'a' });
-    const ok = await captured(() => main(['build', ctx, '-q', '--network', 'none', '-o', join(work, 'out')]));
-    expect(ok.value, ok.stderr).toBe(0);
-    const bad = await captured(() => main(['build', ctx, '-q', '--network', 'bridge', '-o', join(work, 'out2')]));
-    expect(bad.value).not.toBe(0);
-    expect(bad.stderr).toMatch(/--network bridge is not known\nhint: use --network default .*none .*host/);
+  it('--platform=local is the host\'s platform; --attest type=provenance is --provenance', async () => {
+    expect((await build(ctx(), '--platform=local')).value).toBe(0);
+    expect((await build(ctx(), '--attest', 'type=provenance,mode=max')).stderr).toContain('--provenance attestations are signed: add --sign');
+    expect((await build(ctx(), '--attest', 'type=nonsense')).stderr).toContain('type must be provenance or sbom');
+  });
+
+  it('--add-host, --shm-size and --ulimit are checked', async () => {
+    expect((await build(ctx(), '--add-host', 'nohost')).stderr).toContain('--add-host nohost: not host:ip');
+    expect((await build(ctx(), '--ulimit', 'files=3')).stderr).toContain('names: core, cpu');
+    expect((await build(ctx(), '--shm-size', 'lots')).stderr).toContain('is not a size');
+  });
+
+  it('--add-host names what a native RUN fetches, and is part of the RUN\'s key', async () => {
+    const port = new URL(www.url).port;
+    const c = writeTree(tempDir(), { Dockerfile: `FROM ${base}\nRUN wget -q -O /tool.sh http://tools.internal:${port}/tool.sh\n` });
+    const cacheDir = join(tempDir(), 'cache');
+    const one = await buildAndExport({ context: c, cacheDir, isolation: 'native', runHost: { addHosts: new Map([['tools.internal', '127.0.0.1']]) } });
+    const top = await readTar(await one.image.layers.at(-1)!.source.open(one.image.layers.at(-1)!.descriptor.digest));
+    expect(top.find((e) => e.name === 'tool.sh')?.content).toBe('echo tool\n');
+    // Without the entry the name does not resolve: the RUN is not answered from the first build's record.
+    await expect(buildAndExport({ context: c, cacheDir, isolation: 'native' })).rejects.toThrow(/tools\.internal/);
   });
 });

@@ -118,6 +118,22 @@ describe('RUN executed in a sandbox', () => {
     }
   }, 300_000);
 
+  it('--add-host, --shm-size and --ulimit reach an executed RUN, as buildx gives them to its containers', () => {
+    const ctx = writeTree(join(work, 'host-flags'), {
+      Dockerfile: 'FROM alpine\nRUN grep tools.internal /etc/hosts > /hosts && df -k /dev/shm | tail -1 | awk \'{print $2}\' > /shm && ulimit -n > /nofile && ulimit -Hn > /nofile-hard\n',
+    });
+    const out = join(work, 'host-flags-out');
+    const r = runOcimake(['build', ctx, '--isolation', 'chroot', '--build-context', `alpine=oci-layout://${alpine}:3`, '--add-host', 'tools.internal:10.1.2.3', '--shm-size', '64m', '--ulimit', 'nofile=512:1024', '-o', out, '--cache-dir', join(work, 'cache-root'), '--progress=plain']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(join(out, 'hosts'), 'utf8')).toMatch(/^10\.1\.2\.3\s+tools\.internal\n$/);
+    expect(readFileSync(join(out, 'shm'), 'utf8')).toBe('65536\n');
+    expect(readFileSync(join(out, 'nofile'), 'utf8')).toBe('512\n');
+    expect(readFileSync(join(out, 'nofile-hard'), 'utf8')).toBe('1024\n');
+    // The host's /etc/hosts is not changed, and the image's is not in the layer.
+    expect(readFileSync('/etc/hosts', 'utf8')).not.toContain('tools.internal');
+    expect(readFileSync(join(out, 'etc', 'hosts'), 'utf8')).not.toContain('tools.internal');
+  }, 300_000);
+
   it('a make stage builds: make runs the Makefile\'s recipes with the image\'s own sh and cat', () => {
     const make = toolImage('make', ['/usr/bin/make', '/usr/bin/cat'], [], 'PATH=/usr/bin:/bin');
     const ctx = writeTree(join(work, 'make-run'), {

@@ -42,6 +42,16 @@ export interface ExecInputs {
   reuseTree?: boolean;
   /** The network the RUN gets: its own --network, else the build's (`--network`). */
   network?: NetworkMode;
+  /** What the build gives every executed RUN: --add-host entries, --shm-size, --ulimit. */
+  host?: RunHost;
+}
+
+/** buildx's flags for the containers of RUN: extra /etc/hosts entries, the size of /dev/shm, resource limits. */
+export interface RunHost {
+  addHosts?: ReadonlyMap<string, string>;
+  shmBytes?: number;
+  /** prlimit options, e.g. `--nofile=1024:2048`. */
+  limits?: readonly string[];
 }
 
 const SKIP = new Set(['proc', 'dev', 'sys']);
@@ -106,7 +116,11 @@ export async function executeRun(inp: ExecInputs): Promise<{ entries: readonly L
     for (const [k, v] of mounts.env) env.set(k, v);
     let r: Awaited<ReturnType<typeof runInSandbox>>;
     try {
-      r = await runInSandbox({ backend: inp.backend, root, argv, env, workdir, uid: user.uid, gid: user.gid, binds: mounts.binds, ...((inp.network ?? flags.network) === 'none' ? { noNetwork: true } : {}), ...(inp.log ? { log: inp.log } : {}) });
+      const hostsFile = inp.host?.addHosts?.size ? await writeHosts(inp.scratch, inp.host.addHosts) : undefined;
+      r = await runInSandbox({
+        backend: inp.backend, root, argv, env, workdir, uid: user.uid, gid: user.gid, binds: mounts.binds, ...((inp.network ?? flags.network) === 'none' ? { noNetwork: true } : {}), ...(inp.log ? { log: inp.log } : {}),
+        ...(hostsFile ? { hostsFile } : {}), ...(inp.host?.shmBytes ? { shmBytes: inp.host.shmBytes } : {}), ...(inp.host?.limits?.length ? { limits: inp.host.limits } : {}),
+      });
     } finally {
       mounts.cleanup();
     }
@@ -132,6 +146,14 @@ export async function executeRun(inp: ExecInputs): Promise<{ entries: readonly L
     await done();
     throw err;
   }
+}
+
+/** The host's /etc/hosts with the --add-host entries after it, in the RUN's scratch (shown read-only as /etc/hosts). */
+async function writeHosts(scratch: string, add: ReadonlyMap<string, string>): Promise<string> {
+  const base = await fs.readFile('/etc/hosts', 'utf8').catch(() => '127.0.0.1\tlocalhost\n::1\tlocalhost\n');
+  const file = join(scratch, 'hosts');
+  await fs.writeFile(file, `${base}${base.endsWith('\n') || base === '' ? '' : '\n'}${[...add].map(([h, ip]) => `${ip}\t${h}\n`).join('')}`, { mode: 0o644 });
+  return file;
 }
 
 /** The program and its arguments: exec form as given, shell form through the stage's SHELL (heredocs as BuildKit joins them). */

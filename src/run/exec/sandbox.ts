@@ -15,6 +15,7 @@ import { inMappedUserns } from './subids.js';
 
 const SETUP = `set -e
 R="$1"; WD="$2"; AS="$3"; N="$4"; shift 4
+HOSTS="\${OCIMAKE_HOSTS:-/etc/hosts}"; SHM="\${OCIMAKE_SHM:-}"; LIMITS="\${OCIMAKE_LIMITS:-}"; unset OCIMAKE_HOSTS OCIMAKE_SHM OCIMAKE_LIMITS
 while [ "$N" -gt 0 ]; do
   mount --bind "$1" "$R$2"
   if [ "$3" = ro ]; then mount -o remount,bind,ro "$R$2"; fi
@@ -24,11 +25,13 @@ U="$(command -v unshare)"; C="$(command -v chroot || true)"
 mount -t tmpfs -o mode=755,nosuid tmpfs "$R/dev"
 for d in null zero full random urandom tty; do : > "$R/dev/$d"; mount --bind "/dev/$d" "$R/dev/$d" 2>/dev/null || rm -f "$R/dev/$d"; done
 mkdir -p "$R/dev/pts" "$R/dev/shm"
-mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$R/dev/shm" 2>/dev/null || true
+mount -t tmpfs -o "mode=1777,nosuid,nodev\${SHM:+,size=$SHM}" tmpfs "$R/dev/shm" 2>/dev/null || true
 ln -s /proc/self/fd "$R/dev/fd"; ln -s /proc/self/fd/0 "$R/dev/stdin"; ln -s /proc/self/fd/1 "$R/dev/stdout"; ln -s /proc/self/fd/2 "$R/dev/stderr"
 for f in resolv.conf hosts; do
-  if [ -f "/etc/$f" ] && [ ! -L "$R/etc" ] && [ -f "$R/etc/$f" ] && [ ! -L "$R/etc/$f" ]; then mount --bind -o ro "/etc/$f" "$R/etc/$f" 2>/dev/null || true; fi
+  src="/etc/$f"; if [ "$f" = hosts ]; then src="$HOSTS"; fi
+  if [ -f "$src" ] && [ ! -L "$R/etc" ] && [ -f "$R/etc/$f" ] && [ ! -L "$R/etc/$f" ]; then mount --bind -o ro "$src" "$R/etc/$f" 2>/dev/null || true; fi
 done
+if [ -n "$LIMITS" ]; then prlimit --pid $$ $LIMITS; fi
 PATH="$OCIMAKE_IMAGE_PATH"; unset OCIMAKE_IMAGE_PATH
 if [ "$AS" = "0:0" ]; then exec "$U" --root="$R" --wd="$WD" -- "$@"; fi
 exec "$C" --userspec="$AS" --groups="\${AS#*:}" "$R" /bin/sh -c 'cd "$0" && exec "$@"' "$WD" "$@"
@@ -52,6 +55,12 @@ export interface SandboxRun {
   binds?: readonly SandboxBind[];
   /** Each line the program writes (stdout and stderr). */
   log?: (line: string) => void;
+  /** A hosts file to show as /etc/hosts (--add-host), instead of the host's. */
+  hostsFile?: string;
+  /** The size of /dev/shm in bytes (--shm-size). */
+  shmBytes?: number;
+  /** prlimit options (--ulimit): `--nofile=1024:2048` ... */
+  limits?: readonly string[];
 }
 
 /** Runs the program; resolves with its exit status (128 + n when killed by signal n) and its last lines. */
@@ -63,7 +72,10 @@ export function runInSandbox(r: SandboxRun): Promise<{ status: number; tail: str
   }
   const ns = [...(r.backend === 'rootless' && !inMappedUserns() ? ['--user', '--map-root-user'] : []), '--mount', '--pid', ...(r.noNetwork ? ['--net'] : []), '--fork', '--kill-child', `--mount-proc=${r.root}/proc`];
   const env: Record<string, string> = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', OCIMAKE_IMAGE_PATH: r.env.get('PATH') ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
-  for (const [k, v] of r.env) if (k !== 'PATH' && !k.startsWith('OCIMAKE_IMAGE_')) env[k] = v;
+  for (const [k, v] of r.env) if (k !== 'PATH' && !k.startsWith('OCIMAKE_IMAGE_') && !['OCIMAKE_HOSTS', 'OCIMAKE_SHM', 'OCIMAKE_LIMITS'].includes(k)) env[k] = v;
+  if (r.hostsFile) env.OCIMAKE_HOSTS = r.hostsFile;
+  if (r.shmBytes) env.OCIMAKE_SHM = String(r.shmBytes);
+  if (r.limits?.length) env.OCIMAKE_LIMITS = r.limits.join(' ');
   const child = spawn('unshare', [...ns, '--', '/bin/sh', '-c', SETUP, 'ocimake-sandbox', r.root, r.workdir, `${r.uid}:${r.gid}`, String(r.binds?.length ?? 0), ...(r.binds ?? []).flatMap((b) => [b.source, b.target, b.readonly ? 'ro' : 'rw']), ...r.argv], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   live.add(child);
   const tail: string[] = [];
