@@ -1,5 +1,6 @@
 import { basename, join, posix } from 'node:path';
 import { OcimakeError } from '../errors.js';
+import { modeOf } from '../util/file-mode.js';
 import { collectIfGrown } from '../util/heap.js';
 import { normalizeEntryPath, type LayerEntry } from '../layer/entry.js';
 import { expandWord, type VarMap } from '../dockerfile/shell-lex.js';
@@ -71,10 +72,17 @@ export function parseChown(spec: string, lookupId?: CopyInputs['lookupId']): Own
   return { uid, gid: id('group', group) };
 }
 
-/** Parses an octal `--chmod` value (e.g. 755 or 0644). */
-export function parseChmod(spec: string): number {
-  if (!/^[0-7]{3,4}$/.test(spec)) throw new OcimakeError('CHMOD_INVALID', `invalid --chmod value "${spec}"`, { hint: 'use an octal mode such as --chmod=755 or --chmod=0644' });
-  return parseInt(spec, 8);
+/**
+ * A `--chmod` value as BuildKit takes it: octal (`755`, `0644`, `0o755`), or symbolic (`u=rwX,go=rX`,
+ * `+x`, `g=u`), which is applied to each entry's own mode (a directory's X is x), as chmod would.
+ */
+export type Chmod = (mode: number, isDir: boolean) => number;
+
+export function parseChmod(spec: string): Chmod {
+  const octal = /^(?:0o)?([0-7]{3,4})$/.exec(spec);
+  if (octal) { const v = parseInt(octal[1]!, 8); return () => v; }
+  if (spec !== '' && modeOf(spec, 0o644, false, 0) !== undefined) return (mode, isDir) => modeOf(spec, mode, isDir, 0)!;
+  throw new OcimakeError('CHMOD_INVALID', `invalid --chmod value "${spec}"`, { hint: 'use an octal mode (--chmod=755, --chmod=0644) or a symbolic one (--chmod=u=rwX,go=rX, --chmod=+x)' });
 }
 
 /**
@@ -109,7 +117,7 @@ export async function planCopy(inp: CopyInputs): Promise<CopyPlan> {
     const ids = chown ?? (source.keepsOwners ? { uid: e.uid, gid: e.gid } : { uid: 0, gid: 0 });
     out.uid = ids.uid;
     out.gid = ids.gid;
-    if (chmod !== undefined && out.type !== 'symlink') out.mode = chmod;
+    if (chmod !== undefined && out.type !== 'symlink') out.mode = chmod(out.mode & 0o7777, out.type === 'directory');
     if (out.type === 'hardlink') out.linkname = normalizeEntryPath(`${linkBase}/${out.linkname}`);
     return out;
   };
@@ -119,7 +127,7 @@ export async function planCopy(inp: CopyInputs): Promise<CopyPlan> {
       const content = hd.expand ? expandHeredoc(hd.content, env, escape) : hd.content;
       const path = destIsDir ? join(dest, hd.name) : dest;
       const data = Buffer.from(content, 'utf8');
-      entries.push({ type: 'file', path, mode: chmod ?? 0o644, uid: owner.uid, gid: owner.gid, size: data.length, source: { kind: 'bytes', data } });
+      entries.push({ type: 'file', path, mode: chmod ? chmod(0o644, false) : 0o644, uid: owner.uid, gid: owner.gid, size: data.length, source: { kind: 'bytes', data } });
       continue;
     }
     if (isGitSource(src)) {
@@ -134,7 +142,7 @@ export async function planCopy(inp: CopyInputs): Promise<CopyPlan> {
       }
       const got = await inp.fetchUrl(src, checksum !== undefined ? { checksum } : {});
       // As Docker: a fetched file is 0600 (unless --chmod) and is never unpacked.
-      entries.push({ type: 'file', path: normalizeEntryPath(name !== undefined ? join(dest, name) : dest), mode: chmod ?? 0o600, uid: owner.uid, gid: owner.gid, size: got.size, source: { kind: 'path', path: got.path } });
+      entries.push({ type: 'file', path: normalizeEntryPath(name !== undefined ? join(dest, name) : dest), mode: chmod ? chmod(0o600, false) : 0o600, uid: owner.uid, gid: owner.gid, size: got.size, source: { kind: 'path', path: got.path } });
       continue;
     }
     const items = await source.resolve(src, { archives: inst.kind === 'add', scratch: inp.scratch });

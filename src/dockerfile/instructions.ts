@@ -1,5 +1,6 @@
 import { OcimakeError } from '../errors.js';
 import type { Heredoc, Node } from './parse.js';
+import { modeOf } from '../util/file-mode.js';
 
 // Typed Dockerfile instructions, made from parser nodes. Values are kept unexpanded:
 // ARG/ENV expansion happens when a stage is built, with the variables in scope then.
@@ -69,7 +70,13 @@ export function toInstruction(node: Node, file: string): Instruction {
       const inst: Instruction = { ...base, kind: k, sources, dest, link: flags.has('link'), heredocs, exclude: node.flags.filter((f) => f.startsWith('--exclude=')).map((f) => f.slice(10)), parents: flags.has('parents') };
       if (flags.has('from')) inst.from = str(flags.get('from'))!;
       if (flags.has('chown')) inst.chown = str(flags.get('chown'))!;
-      if (flags.has('chmod')) inst.chmod = str(flags.get('chmod'))!;
+      if (flags.has('chmod')) {
+        inst.chmod = str(flags.get('chmod'))!;
+        // Checked now (a variable's value only when it is known), so --check and the plan catch it before any step runs.
+        if (!inst.chmod.includes('$') && !validChmod(inst.chmod)) {
+          throw lineError(file, node.startLine, `invalid --chmod value "${inst.chmod}"`, 'use an octal mode (--chmod=755, --chmod=0644) or a symbolic one (--chmod=u=rwX,go=rX, --chmod=+x)', 'CHMOD_INVALID');
+        }
+      }
       if (flags.has('checksum')) inst.checksum = str(flags.get('checksum'))!;
       if (flags.has('keep-git-dir')) inst.keepGitDir = true;
       return inst;
@@ -132,4 +139,9 @@ export function toInstruction(node: Node, file: string): Instruction {
     default:
       throw lineError(file, node.startLine, `unknown instruction: ${k.toUpperCase()}`, 'see https://docs.docker.com/reference/dockerfile/ for the instructions a Dockerfile may use');
   }
+}
+
+/** An octal (`755`, `0644`, `0o755`) or symbolic (`u=rwX,go=rX`) mode, as COPY --chmod takes it. */
+export function validChmod(spec: string): boolean {
+  return /^(?:0o)?[0-7]{3,4}$/.test(spec) || (spec !== '' && modeOf(spec, 0o644, false, 0) !== undefined);
 }

@@ -68,7 +68,7 @@ describe('COPY from the build context', () => {
 
   it('refuses a user name it cannot resolve, and a bad --chmod', async () => {
     await expect(buildFrom('FROM scratch\nCOPY --chown=nobody f /f\n', { f: 'f' })).rejects.toThrow(/unable to find user "nobody"/);
-    await expect(buildFrom('FROM scratch\nCOPY --chmod=u+x f /f\n', { f: 'f' })).rejects.toThrow(/invalid --chmod/);
+    await expect(buildFrom('FROM scratch\nCOPY --chmod=u+q f /f\n', { f: 'f' })).rejects.toThrow(/invalid --chmod/);
   });
 
   it('resolves a relative destination against WORKDIR', async () => {
@@ -138,5 +138,27 @@ describe('.dockerignore', () => {
   it('is case-sensitive, as Docker is on Linux', async () => {
     const r = await buildFrom('FROM scratch\nCOPY . /c/\n', { '.dockerignore': 'readme.md\n', 'README.md': 'r' });
     expect(flatten(r.layers).has('c/README.md')).toBe(true);
+  });
+});
+
+describe('COPY --chmod, symbolic (BuildKit)', () => {
+  it('applies u=rwX,go=rX to each entry\'s own mode: directories 755, files 644, executables 755; +x and 0o755 too', async () => {
+    const { buildFrom, flatten } = await import('../helpers/build.js');
+    const r = await buildFrom('FROM scratch\nCOPY --chmod=u=rwX,go=rX tree/ /t/\nCOPY --chmod=+x tree/plain.txt /x.txt\nCOPY --chmod=0o750 tree/plain.txt /o.txt\n', {
+      'tree/plain.txt': { content: 'p', mode: 0o600 }, 'tree/tool.sh': { content: 't', mode: 0o700 }, 'tree/sub/deep.txt': { content: 'd', mode: 0o666 },
+    });
+    const all = flatten(r.layers);
+    expect(all.get('t/plain.txt')?.mode).toBe(0o644);
+    expect(all.get('t/tool.sh')?.mode).toBe(0o755);
+    expect(all.get('t/sub/deep.txt')?.mode).toBe(0o644);
+    expect(all.get('t/sub')?.mode).toBe(0o755);
+    expect(all.get('x.txt')?.mode).toBe(0o711);
+    expect(all.get('o.txt')?.mode).toBe(0o750);
+  });
+
+  it('refuses a value that is no mode when the Dockerfile is read, before any step runs', async () => {
+    const { planDockerfile } = await import('../../src/dockerfile/stages.js');
+    expect(() => planDockerfile('FROM scratch\nCOPY a /a\nCOPY --chmod=u=rwZ b /b\n', 'Dockerfile')).toThrow(/Dockerfile:3: invalid --chmod value "u=rwZ"/);
+    expect(() => planDockerfile('FROM scratch\nARG M=755\nCOPY --chmod=$M b /b\n', 'Dockerfile')).not.toThrow();
   });
 });
