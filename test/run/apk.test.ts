@@ -131,5 +131,21 @@ describe('RUN apk, natively', () => {
     const r = await apkBuild('RUN apk add --no-cache tzdata', 'sha256');
     expect(text(r.top.get('usr/share/zoneinfo/UTC'))).toBe('TZif2 UTC b\n');
   });
+  it('a repository the mirror lacks (404) or that refuses connections is a warning, as in apk-tools: add installs from the rest; update exits with its count', async () => {
+    const r = await buildFrom(`FROM ${base}\nCOPY ${key.name} /etc/apk/keys/\nRUN printf '%s\\n' ${repo.url}/main ${repo.url}/community http://127.0.0.1:1/testing > /etc/apk/repositories\nRUN apk add -U tzdata\nRUN apk update > /out 2>&1; echo "status $?" >> /out\n`, { [key.name]: key.publicPem });
+    const top = flatten(r.layers.slice(3));
+    expect(text(top.get('usr/share/zoneinfo/Asia/Shanghai'))).toBe('TZif2 CST-8\n');
+    expect(r.warnings.join('\n')).toContain(`apk: ${repo.url}/community is unavailable (No such file or directory); the other repositories were used`);
+    expect(r.warnings.join('\n')).toContain('apk: http://127.0.0.1:1/testing is unavailable (Connection refused)');
+    const out = text(top.get('out'));
+    expect(out).toContain(`WARNING: updating and opening ${repo.url}/community: No such file or directory`);
+    expect(out).toMatch(/4 unavailable, 0 stale; \d+ distinct packages available\nstatus 4\n$/);
+  });
+
+  it('a repository host it cannot reach fails with a hint that names --apk-mirror', async () => {
+    const err = await buildFrom(`FROM ${base}\nRUN echo http://127.0.0.1:1/main > /etc/apk/repositories\nRUN apk add tzdata\n`).catch((e: unknown) => e) as { hint?: string; message: string };
+    expect(err.message).toContain('unable to select packages: tzdata (no such package)');
+    expect(err.hint).toBe('a repository could not be fetched: http://127.0.0.1:1/main (Connection refused); check that it is reachable from here, or fetch from a mirror with --apk-mirror URL (or OCIMAKE_APK_MIRROR)');
+  });
 });
 

@@ -113,9 +113,10 @@ export function apkCommand(opts: ApkOptions): Command {
     if (sh.user.uid !== 0) { io.err('ERROR: Unable to lock database: Permission denied\nERROR: Failed to open apk database: Permission denied\n'); return 99; }
     const state = await loadRepositories(sh, f, opts, fetcher, io);
     if (sub === 'update') {
-      if (!f.quiet) io.out(`OK: ${new Set(state.available.map((p) => `${p.name}-${p.version}`)).size} distinct packages available\n`);
+      const distinct = new Set(state.available.map((p) => `${p.name}-${p.version}`)).size;
+      if (!f.quiet) io.out(state.unavailable ? `${state.unavailable} unavailable, 0 stale; ${distinct} distinct packages available\n` : `OK: ${distinct} distinct packages available\n`);
       if (!f.noCache) await cacheIndexes(sh, state.indexes);
-      return 0;
+      return state.unavailable;
     }
     if (sub !== 'add' && sub !== 'del' && sub !== 'upgrade') throw new RunError(`unknown command "${sub}"`);
     const world = ((await readText(sh, '/etc/apk/world')) ?? '').split(/\s+/).filter((w) => w !== '').map(parseDep);
@@ -141,7 +142,14 @@ export function apkCommand(opts: ApkOptions): Command {
     } else {
       upgrade = operands.length === 0 ? 'all' : new Set(wanted.map((d) => d.name));
     }
-    const target = solve({ world: newWorld, installed: installed.map((i) => i.pkg), available: [...extra, ...state.available], ...(upgrade ? { upgrade } : {}) });
+    let target: ApkPackage[];
+    try {
+      target = solve({ world: newWorld, installed: installed.map((i) => i.pkg), available: [...extra, ...state.available], ...(upgrade ? { upgrade } : {}) });
+    } catch (err) {
+      // A package not found may be in a repository that could not be fetched: say which.
+      if (!(err instanceof OcimakeError) || state.missing.length === 0) throw err;
+      throw new OcimakeError(err.code, err.message, { cause: err, hint: `${state.missing.length === 1 ? 'a repository' : `${state.missing.length} repositories`} could not be fetched: ${state.missing.join(', ')}; check that ${state.missing.length === 1 ? 'it is' : 'they are'} reachable from here, or fetch from a mirror with --apk-mirror URL (or OCIMAKE_APK_MIRROR)` });
+    }
     if (f.simulate) return 0;
     await apply(sh, io, f, opts, fetcher, state, installed, target, extra);
     await writeText(sh, '/etc/apk/world', newWorld.map(formatDep).sort().map((w) => `${w}\n`).join(''));
@@ -180,6 +188,21 @@ interface RepoState {
   repoOf: Map<ApkPackage, string>;
   /** The repository as /etc/apk/repositories or -X names it (what the lock pins). */
   listedOf: Map<ApkPackage, string>;
+  /** apk-tools' count of what it could not fetch (two per repository). */
+  unavailable: number;
+  /** The repositories it could not fetch, with why. */
+  missing: string[];
+}
+
+/** Why apk-tools would call a repository unavailable (and go on without it), or undefined for an error that stops it (a bad signature, a bad index). */
+function unavailableBecause(err: unknown): string | undefined {
+  if (!(err instanceof OcimakeError)) return undefined;
+  const status = err.code === 'APK_FETCH' ? / answered (\d+)$/.exec(err.message)?.[1] : undefined;
+  if (status === '404') return 'No such file or directory';
+  if (status === '401' || status === '403') return 'Permission denied';
+  if (status !== undefined) return `HTTP ${status}`;
+  if (err.code === 'NETWORK') return /ECONNREFUSED/.test(err.message) ? 'Connection refused' : /ENOTFOUND|EAI_AGAIN/.test(err.message) ? 'DNS lookup error' : 'network error';
+  return undefined;
 }
 
 async function loadRepositories(sh: ShellState, f: Flags, opts: ApkOptions, fetcher: ApkFetcher, io: Io): Promise<RepoState> {
@@ -202,11 +225,25 @@ async function loadRepositories(sh: ShellState, f: Flags, opts: ApkOptions, fetc
   const indexes: RepoState['indexes'] = [];
   const repoOf = new Map<ApkPackage, string>();
   const listedOf = new Map<ApkPackage, string>();
+  let unavailable = 0;
+  const missing: string[] = [];
   for (const [i, repo] of repos.entries()) {
     const base = opts.mirror ? rewriteOrigin(repo, opts.mirror) : repo;
     const url = `${base.replace(/\/+$/, '')}/${arch}/APKINDEX.tar.gz`;
     if (!f.quiet) io.out(`fetch ${url}\n`);
-    const bytes = await fetcher.index(url);
+    let bytes: Buffer;
+    try {
+      bytes = await fetcher.index(url);
+    } catch (err) {
+      // As apk-tools: a repository it cannot fetch is a warning, and the others are used.
+      const why = unavailableBecause(err);
+      if (why === undefined) throw err;
+      io.err(`WARNING: updating and opening ${base}: ${why}\n`);
+      opts.warn?.(`apk: ${base} is unavailable (${why}); the other repositories were used`);
+      unavailable += 2; // apk-tools counts a repository it could not fetch twice (update's exit status)
+      missing.push(`${base} (${why})`);
+      continue;
+    }
     const idx = await loadIndex(bytes, keys, url, f.allowUntrusted && opts.allowUntrusted === true);
     // apk names its cached copy after the index URL as /etc/apk/repositories writes it (not the mirror's).
     indexes.push({ url, repo, cacheUrl: `${repo.replace(/\/+$/, '')}/${arch}/APKINDEX.tar.gz`, bytes });
@@ -219,7 +256,7 @@ async function loadRepositories(sh: ShellState, f: Flags, opts: ApkOptions, fetc
       listedOf.set(p, repo.replace(/\/+$/, ''));
     }
   }
-  return { available, indexes, keys, arch, repoOf, listedOf };
+  return { available, indexes, keys, arch, repoOf, listedOf, unavailable, missing };
 }
 
 function rewriteOrigin(repo: string, mirror: string): string {

@@ -36,7 +36,14 @@ export class ApkFetcher {
     try { u = new URL(url); } catch { throw new OcimakeError('APK_REPOSITORY', `"${url}" is not a repository URL`, { hint: 'write repositories as http(s)://host/path, one per line in /etc/apk/repositories' }); }
     if (this.offline) throw new OcimakeError('NETWORK', `${what}: ${url}: RUN --network=none has no network`, { hint: 'drop --network=none (or the build\'s --network none) for this RUN, or install the packages in a step that has the network' });
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new OcimakeError('APK_REPOSITORY', `${what}: only http and https repositories are fetched (${url})`, { hint: 'serve the repository over HTTP, or COPY the packages in' });
-    const r = await this.#client(u).requestBytes({ method: 'GET', path: url, scopes: [], headers }, limit, what);
+    let r: { status: number; bytes: Buffer; headers: Record<string, string> };
+    try {
+      r = await this.#client(u).requestBytes({ method: 'GET', path: url, scopes: [], headers }, limit, what);
+    } catch (err) {
+      // The transport's hint speaks of registries and image names: for a repository, say what helps.
+      if (err instanceof OcimakeError && err.code === 'NETWORK') throw new OcimakeError('NETWORK', err.message, { cause: err, hint: `check that ${u.host} is reachable from here (network, proxy), or fetch the repositories from a mirror that is: --apk-mirror URL (or OCIMAKE_APK_MIRROR)` });
+      throw err;
+    }
     if (r.status !== 200 && r.status !== 304) throw new OcimakeError('APK_FETCH', `${what}: ${url} answered ${r.status}`, { hint: r.status === 404 ? 'the repository does not have it: check /etc/apk/repositories (or -X), the architecture, and run apk with -U' : 'check that the repository is reachable from here (or set --apk-mirror)' });
     return r;
   }
