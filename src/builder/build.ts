@@ -168,7 +168,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const pins: Pins = { images: [], urls: [], apk: [] };
   // Each image is named to the lock (and checked by --locked) before any of its layers is read.
   const noted = (plat: Platform) => (o: OpenedImage): OpenedImage => {
-    materials.push({ uri: o.ref ? `pkg:docker/${formatReference({ ...o.ref, digest: undefined })}` : o.what, digest: o.digest });
+    // Provenance names what was really pulled: a mirror that answered is its repository_url (purl's qualifier).
+    materials.push({ uri: o.ref ? `pkg:docker/${formatReference({ ...o.ref, digest: undefined })}${o.mirror ? `?repository_url=${encodeURIComponent(o.mirror)}` : ''}` : o.what, digest: o.digest });
     const pin = { ref: o.ref ? formatReference(o.ref) : o.what, platform: formatPlatform(plat), digest: o.digest };
     opts.locked?.image(pin);
     pins.images.push(pin);

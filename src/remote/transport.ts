@@ -1,3 +1,4 @@
+import type { Mirrors } from './mirrors.js';
 import type { Readable } from 'node:stream';
 import { OcimakeError } from '../errors.js';
 import { parseChallenge } from './challenge.js';
@@ -40,6 +41,8 @@ export interface TransportOptions {
   onTransfer?: (e: TransferEvent) => void;
   /** Names answered before DNS (`--add-host`, for what a RUN fetches): host → IP address. */
   hosts?: ReadonlyMap<string, string>;
+  /** Registry mirrors for pulls (mirrors.ts), tried before the registry. */
+  mirrors?: Mirrors;
 }
 
 /** A finished blob download, for progress: how many bytes and how long it took. */

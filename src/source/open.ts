@@ -17,6 +17,8 @@ export interface OpenedImage {
   downloads?: () => number;
   /** For registry images: what the reference named (index or manifest), as served. */
   top?: { bytes: Buffer; mediaType: string; digest: Digest };
+  /** The registry mirror it came from, when one answered. */
+  mirror?: string;
 }
 
 /**
@@ -35,5 +37,5 @@ export async function openImage(spec: string, ctx: { remote: Remote; platform: P
   }
   const ref = parseReference(spec);
   const pulled = await pullImage(ctx.remote, ref, ctx.platform, ctx.store);
-  return { image: pulled.image, digest: pulled.digest, what: formatReference(ref), ref, downloads: pulled.downloads, top: pulled.top };
+  return { image: pulled.image, digest: pulled.digest, what: formatReference(ref), ref, downloads: pulled.downloads, top: pulled.top, ...(pulled.mirror ? { mirror: pulled.mirror } : {}) };
 }
