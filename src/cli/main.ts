@@ -9,6 +9,7 @@ import { registerPush } from './push-command.js';
 import { registerCache } from './cache-command.js';
 import { registerVerify } from './verify-command.js';
 import { registerSign } from './sign-command.js';
+import { registerGithubAction } from './github-action.js';
 import { removeTrackedTemps } from '../util/temp-files.js';
 import { endSandboxes } from '../run/exec/sandbox.js';
 import { allowReexec, forwardToInner, innerRunning, watchOuter } from './reexec.js';
@@ -31,6 +32,7 @@ export function program(): Command {
     .exitOverride();
   registerBuild(p);
   registerLock(p);
+  registerGithubAction(p, (argv) => main(argv));
   registerInspect(p);
   registerExtract(p);
   registerRegistry(p);
