@@ -36,7 +36,7 @@ describe('CI integrations', () => {
   it('action.yml passes every input to the step, and the step reads each one', () => {
     const yml = readFileSync(join(ROOT, 'action.yml'), 'utf8');
     const inputs = [...yml.split('\ninputs:\n')[1]!.split('\noutputs:')[0]!.matchAll(/^ {2}([a-z-]+):$/gm)].map((m) => m[1]!);
-    const envs = [...yml.matchAll(/^ {8}INPUT_([A-Z_]+): \$\{\{ inputs\.([a-z-]+) \}\}$/gm)].map((m) => [m[1]!, m[2]!]);
+    const envs = [...yml.matchAll(/^ {8}INPUT_([A-Z_]+): \$\{\{ inputs\.([a-z-]+) \}\}$/gm)].map((m) => [m[1]!, m[2]!] as const);
     expect(inputs.length).toBeGreaterThan(20);
     expect(envs.map(([, n]) => n).sort()).toEqual(inputs.filter((n) => n !== 'version').sort());
     for (const [env, name] of envs) expect(env).toBe(name.replace(/-/g, '_').toUpperCase());
