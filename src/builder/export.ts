@@ -34,7 +34,7 @@ export type Output =
   | { type: 'local'; dest: string }
   | { type: 'tar'; dest: string }
   | { type: 'docker'; dest: string; name?: string; compression?: LayerCompression }
-  | { type: 'registry'; name?: string; compression?: LayerCompression };
+  | { type: 'registry'; name?: string; compression?: LayerCompression; /** push-by-digest=true: the manifest goes up untagged, by its digest. */ byDigest?: boolean };
 
 export interface BuildAndExportOptions extends BuildOptions, TransportOptions {
   /** Several platforms make a multi-platform image (an OCI index); `platform` is ignored then. */
@@ -152,7 +152,7 @@ export async function buildAndExport(opts: BuildAndExportOptions): Promise<Build
     } else if (o.type === 'docker') {
       await toFileOrStdout(o.dest, (f) => writeDockerArchive(f, result.image, names));
     } else {
-      const pushed = await pushImage(result.image, names, { ...opts, ...(opts.onPush ? { onEvent: opts.onPush } : {}) });
+      const pushed = await pushImage(result.image, o.byDigest ? untagged(names) : names, { ...opts, ...(opts.onPush ? { onEvent: opts.onPush } : {}) });
       if (opts.attest) await attest(opts, result, pushed.descriptor, opts.platform ?? hostPlatform(), { refs: names }, startedOn);
     }
   }
@@ -163,6 +163,11 @@ export async function buildAndExport(opts: BuildAndExportOptions): Promise<Build
   }
   await writeMetadata(opts, tags, artifacts.descriptor, artifacts.config.digest);
   return { ...result, digest: artifacts.digest, descriptor: artifacts.descriptor, tags };
+}
+
+/** The repositories of `refs`, without tags (push-by-digest), each once. */
+function untagged(refs: readonly Reference[]): Reference[] {
+  return [...new Map(refs.map((r) => [`${r.registry}/${r.repository}`, { registry: r.registry, repository: r.repository }])).values()];
 }
 
 /** Runs a file writer on `dest`, or, for `-`, on a temporary file then copied to stdout (nothing half-written reaches a file). */
@@ -256,7 +261,7 @@ async function buildMulti(opts: BuildAndExportOptions, outputs: readonly Output[
         await writeRootfs(join(o.dest, [c.os, c.architecture, c.architecture === 'arm64' && c.variant === 'v8' ? undefined : c.variant].filter(Boolean).join('_')), img);
       }
     } else if (o.type === 'registry') {
-      art = await pushIndex(images, names, { ...opts, ...(opts.onPush ? { onEvent: opts.onPush } : {}) }, extras);
+      art = await pushIndex(images, o.byDigest ? untagged(names) : names, { ...opts, ...(opts.onPush ? { onEvent: opts.onPush } : {}) }, extras);
       // Each platform's manifest is attested, as BuildKit attests each platform.
       if (opts.attest) for (const [k, r] of results.entries()) await attest(opts, r, imageArtifacts(r.image).descriptor, opts.platforms![k]!, { refs: names }, startedOn);
     }

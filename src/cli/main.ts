@@ -10,6 +10,7 @@ import { registerCache } from './cache-command.js';
 import { registerVerify } from './verify-command.js';
 import { registerSign } from './sign-command.js';
 import { registerGithubAction } from './github-action.js';
+import { registerImagetools } from './imagetools-command.js';
 import { removeTrackedTemps } from '../util/temp-files.js';
 import { endSandboxes } from '../run/exec/sandbox.js';
 import { allowReexec, forwardToInner, innerRunning, watchOuter } from './reexec.js';
@@ -33,6 +34,7 @@ export function program(): Command {
   registerBuild(p);
   registerLock(p);
   registerGithubAction(p, (argv) => main(argv));
+  registerImagetools(p);
   registerInspect(p);
   registerExtract(p);
   registerRegistry(p);

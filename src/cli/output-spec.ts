@@ -43,9 +43,10 @@ export function parseOutput(spec: string): OutputSpec {
       if (!dest) throw new OcimakeError('OUTPUT_INVALID', '--output type=docker needs dest=FILE.tar', { hint: 'e.g. -o type=docker,dest=image.tar, then docker load -i image.tar' });
       return withName({ type: 'docker', dest });
     case 'registry':
-      return withName({ type: 'registry' });
+      return withName({ type: 'registry', ...(kv.get('push-by-digest') === 'true' ? { byDigest: true } : {}) });
     case 'image':
-      if (kv.get('push') === 'true') return withName({ type: 'registry' });
+      // push-by-digest=true (a CI matrix: each runner pushes its platform untagged; imagetools create joins them).
+      if (kv.get('push') === 'true') return withName({ type: 'registry', ...(kv.get('push-by-digest') === 'true' ? { byDigest: true } : {}) });
       throw new OcimakeError('OUTPUT_INVALID', '--output type=image needs push=true (there is no local image store)', { hint: 'use --push, or -o type=oci,dest=DIR' });
     default:
       throw new OcimakeError('OUTPUT_INVALID', `--output type "${type ?? ''}" is not supported`, { hint: 'supported: type=oci,dest=DIR|FILE.tar; type=docker,dest=FILE.tar; type=local,dest=DIR; type=tar,dest=FILE; type=registry; dest=- streams tar outputs to stdout' });
@@ -58,10 +59,10 @@ const ATTRIBUTES: Record<string, string[]> = {
   docker: ['type', 'dest', 'name', 'compression', 'compression-level'],
   local: ['type', 'dest'],
   tar: ['type', 'dest'],
-  registry: ['type', 'name', 'push', 'compression', 'compression-level', 'oci-mediatypes'],
-  image: ['type', 'name', 'push', 'compression', 'compression-level', 'oci-mediatypes'],
+  registry: ['type', 'name', 'push', 'push-by-digest', 'name-canonical', 'compression', 'compression-level', 'oci-mediatypes'],
+  image: ['type', 'name', 'push', 'push-by-digest', 'name-canonical', 'compression', 'compression-level', 'oci-mediatypes'],
 };
-const VALUES: Record<string, string[]> = { compression: ['gzip', 'zstd', 'uncompressed'], 'oci-mediatypes': ['true'], tar: ['true', 'false'], push: ['true', 'false'] };
+const VALUES: Record<string, string[]> = { compression: ['gzip', 'zstd', 'uncompressed'], 'oci-mediatypes': ['true'], tar: ['true', 'false'], push: ['true', 'false'], 'push-by-digest': ['true', 'false'], 'name-canonical': ['true', 'false'] };
 
 /** compression=gzip|zstd|uncompressed and compression-level=N, as buildx takes them (gzip 0-9, zstd 1-22). */
 function compressionOf(spec: string, kv: Map<string, string>): LayerCompression | undefined {

@@ -40,6 +40,17 @@ export async function pushReferrer(client: RegistryClient, repo: string, subject
   return descriptor;
 }
 
+/**
+ * Puts an existing referrer's manifest (copied from another repository) into `repo` by digest,
+ * and where the registry has no referrers API (no OCI-Subject answer), adds it to the fallback tag's index.
+ */
+export async function putReferrer(client: RegistryClient, repo: string, subject: string, descriptor: Referrer['descriptor'], bytes: Buffer): Promise<void> {
+  const res = await client.request({ method: 'PUT', path: `/v2/${repo}/manifests/${descriptor.digest}`, scopes: [`repository:${repo}:pull,push`], headers: { 'content-type': descriptor.mediaType }, body: bytes });
+  if (res.status !== 201 && res.status !== 200) throw await registryError(res, `copying the referrer ${descriptor.digest} of ${subject} to ${repo}`, client);
+  await discard(res.body);
+  if (res.headers['oci-subject'] !== subject) await addToFallbackIndex(client, repo, subject, descriptor);
+}
+
 async function addToFallbackIndex(client: RegistryClient, repo: string, subject: string, add: Referrer['descriptor']): Promise<void> {
   const tag = fallbackTag(subject);
   const current = await getIndex(client, repo, tag);

@@ -29,4 +29,26 @@ describe('signed attestations in a registry without the referrers API', () => {
     expect(v.code, v.stderr).toBe(0);
     expect(v.stdout).toMatch(new RegExp(`verified https://slsa.dev/provenance/v1 ${digest} .*found through the sha256- tag`));
   });
+  it('a CI matrix: two platforms pushed by digest, joined by imagetools create into another repository; skopeo pulls each platform; the signature comes along under its sha256- tag', async () => {
+    const { work, reg } = env;
+    const keys = keyFiles(work, 'matrix');
+    const ctx = writeTree(join(work, 'matrix'), { Dockerfile: 'FROM scratch\nARG TARGETARCH\nCOPY app /app\nLABEL arch=$TARGETARCH\n', app: 'app' });
+    const digests: string[] = [];
+    for (const platform of ['linux/amd64', 'linux/arm64']) {
+      const b = await runOcimakeAsync(['build', ctx, '--platform', platform, '-o', `type=image,name=${reg.host}/ci/matrix,push-by-digest=true,name-canonical=true,push=true`, '--progress=plain', '--sign', '--key', keys.key, '--cache-dir', join(work, 'cache')]);
+      expect(b.code, b.stderr).toBe(0);
+      digests.push(/built (sha256:[0-9a-f]{64})/.exec(b.stderr)![1]!);
+    }
+    const c = await runOcimakeAsync(['imagetools', 'create', '-t', `${reg.host}/release/matrix:1`, ...digests.map((d) => `${reg.host}/ci/matrix@${d}`)]);
+    expect(c.code, c.stderr).toBe(0);
+    for (const [k, arch] of ['amd64', 'arm64'].entries()) {
+      const cfg = JSON.parse(run('skopeo', ['inspect', '--config', '--tls-verify=false', '--override-os', 'linux', '--override-arch', arch, `docker://${reg.host}/release/matrix:1`])) as { architecture: string; config: { Labels: Record<string, string> } };
+      expect(cfg.architecture).toBe(arch);
+      expect(cfg.config.Labels.arch).toBe(arch);
+      const tagged = JSON.parse(run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/release/matrix:${digests[k]!.replace(':', '-')}`])) as { manifests: { artifactType: string }[] };
+      expect(tagged.manifests.map((m) => m.artifactType)).toContain('application/vnd.dev.sigstore.bundle.v0.3+json');
+    }
+    const v = await runOcimakeAsync(['verify', `${reg.host}/release/matrix@${digests[1]}`, '--key', keys.pub]);
+    expect(v.code, v.stderr).toBe(0);
+  });
 });
