@@ -9,7 +9,7 @@ import { dirname, relative, resolve } from 'node:path';
 import { lockPath } from '../builder/lock.js';
 import type { Command } from 'commander';
 import type { Output } from '../builder/export.js';
-import type { TransferEvent } from '../remote/transport.js';
+import type { BytesEvent, TransferEvent } from '../remote/transport.js';
 import { hostPlatform, parsePlatform } from '../oci/platform.js';
 import { isIP } from 'node:net';
 import { parseSize } from '../store/cache-prune.js';
@@ -126,7 +126,7 @@ async function runBuild(context: string, o: BuildFlags, how: { quietNoOutput?: b
   const userns = await buildInUserns(context, o.file, isolation);
   if ('status' in userns) { setExitCode(userns.status); return; }
   const progress = new Progress(mode, process.stderr, { multiPlatform: (platforms.platforms?.length ?? 0) > 1 });
-  const transport = { ...transportFrom(o, (m) => progress.notice(m)), onTransfer: (e: TransferEvent) => progress.transfer(e) };
+  const transport = { ...transportFrom(o, (m) => progress.notice(m)), onTransfer: (e: TransferEvent) => progress.transfer(e), onBytes: (e: BytesEvent) => progress.bytes(e) };
   const { buildAndExport } = await import('../builder/export.js');
   const outputs: Output[] = o.output.map(parseOutput);
   if (o.lock && o.locked) throw new OcimakeError('FLAG_INVALID', '--lock and --locked together: one writes the lock, the other builds by it', { hint: 'use --locked in CI, and --lock (or "ocimake lock --update") to refresh the lock' });

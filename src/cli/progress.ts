@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { BuildProgress } from '../builder/build.js';
 import type { PushEvent } from '../remote/push.js';
-import type { TransferEvent } from '../remote/transport.js';
+import type { BytesEvent, TransferEvent } from '../remote/transport.js';
 import { redactUrlCredentials } from '../util/redact.js';
 
 export type ProgressMode = 'auto' | 'plain' | 'quiet' | 'tty' | 'rawjson';
@@ -12,7 +12,8 @@ interface Vertex { id: number; digest: string; name: string; started: number; co
 /**
  * Build and push progress as BuildKit shows it. `plain` (CI): numbered steps, each with
  * `DONE <time>`, layer sizes, and byte counts and rates for downloads and uploads. `tty`:
- * one `=> step  time` line per finished step and a rewritten line for the step running.
+ * one `=> step  time` line per finished step and a rewritten line for the step running, with
+ * BuildKit's `[+] Building 12.3s (5/7)` header and the bytes moving now; FINISHED at the end.
  * `rawjson`: the same events as JSON lines shaped like BuildKit's SolveStatus (vertexes,
  * statuses, logs, warnings). Multi-platform builds name the platform on every line.
  */
@@ -25,6 +26,12 @@ export class Progress {
   #n = 0;
   #current: Vertex | undefined;
   #ticker: NodeJS.Timeout | undefined;
+  readonly #startedAt: number;
+  #steps = 0;
+  #stepsDone = 0;
+  /** Blobs moving now, by digest: bytes so far, of how many, which way. */
+  readonly #moving = new Map<string, { bytes: number; total: number; direction: 'pull' | 'push' }>();
+  #lastRedraw = 0;
 
   constructor(mode: ProgressMode, out: NodeJS.WriteStream = process.stderr, opts: { multiPlatform?: boolean; now?: () => number } = {}) {
     // Every line goes out with the credentials of URLs in it (ADD https://user:token@…) redacted.
@@ -32,6 +39,19 @@ export class Progress {
     this.#mode = mode === 'auto' ? (out.isTTY ? 'tty' : 'plain') : mode;
     this.#multiPlatform = opts.multiPlatform ?? false;
     this.#now = opts.now ?? Date.now;
+    this.#startedAt = this.#now();
+  }
+
+  /** Bytes of a blob going by: shown, summed, on the TTY's running line (BuildKit's byte counts). */
+  bytes(e: BytesEvent): void {
+    if (this.#mode !== 'tty') return;
+    if (e.bytes >= e.total) this.#moving.delete(e.digest);
+    else this.#moving.set(e.digest, { bytes: e.bytes, total: e.total, direction: e.direction });
+    const now = this.#now();
+    if (now - this.#lastRedraw < 100) return;
+    this.#lastRedraw = now;
+    const running = this.#current;
+    this.#transient(running && !running.completed ? this.#ttyLine(running) : this.#header(''));
   }
 
   build(e: BuildProgress): void {
@@ -111,7 +131,7 @@ export class Progress {
   done(text: string): void {
     this.#stopTicker();
     if (this.#mode === 'quiet' || this.#mode === 'rawjson') return;
-    if (this.#mode === 'tty') this.#out.write('\r\x1b[2K');
+    if (this.#mode === 'tty') this.#out.write(`\r\x1b[2K${this.#steps ? `${this.#header(' FINISHED')}\n` : ''}`);
     this.#out.write(`${text}\n`);
   }
 
@@ -121,6 +141,7 @@ export class Progress {
   }
 
   #open(key: string, name: string, announce: boolean): Vertex {
+    this.#steps++;
     const v: Vertex = { id: ++this.#n, digest: `sha256:${createHash('sha256').update(key).digest('hex')}`, name, started: this.#now(), announced: announce };
     this.#vertices.set(key, v);
     // Plain names a FROM only once resolved; the other modes show it running at once.
@@ -139,6 +160,7 @@ export class Progress {
     const v = this.#vertices.get(key);
     if (!v) return;
     this.#vertices.delete(key);
+    this.#stepsDone++;
     v.completed = this.#now();
     const took = seconds(v.completed - v.started);
     if (this.#mode === 'rawjson') {
@@ -155,7 +177,19 @@ export class Progress {
   }
 
   #ttyLine(v: Vertex): string {
-    return `=> ${v.name}  ${seconds(this.#now() - v.started)}`;
+    return `${this.#header('')} => ${v.name}  ${seconds(this.#now() - v.started)}${this.#inFlight()}`;
+  }
+
+  /** BuildKit's header: `[+] Building 12.3s (5/7)`, and FINISHED at the end. */
+  #header(tail: string): string {
+    return `[+] Building ${seconds(this.#now() - this.#startedAt)} (${this.#stepsDone}/${this.#steps})${tail}`;
+  }
+
+  /** What is downloading or uploading now: `  ↓ 45.2 MB/150 MB` (and ↑ for pushes). */
+  #inFlight(): string {
+    if (this.#moving.size === 0) return '';
+    const sum = (d: 'pull' | 'push') => [...this.#moving.values()].filter((m) => m.direction === d).reduce((a, m) => ({ bytes: a.bytes + m.bytes, total: a.total + m.total, n: a.n + 1 }), { bytes: 0, total: 0, n: 0 });
+    return (['pull', 'push'] as const).map((d) => { const t = sum(d); return t.n ? `  ${d === 'pull' ? '↓' : '↑'} ${formatBytes(t.bytes)}/${formatBytes(t.total)}` : ''; }).join('');
   }
 
   /** Rewrites the one transient line; cut to the terminal's width only when it has one. */

@@ -108,6 +108,7 @@ async function fetchBlobOnce(client: RegistryClient, repository: string, desc: D
       try {
         for await (const chunk of res.body) {
           received += (chunk as Buffer).length;
+          client.moving({ direction: 'pull', digest: desc.digest, bytes: received, total: desc.size });
           if (received > desc.size) throw new OcimakeError('DIGEST_INVALID', `blob ${desc.digest} from ${client.registry}/${repository} is corrupt: more than ${desc.size} bytes`);
           await uncompressed?.update(chunk as Buffer);
           if (!writer.stream.write(chunk)) await new Promise((r) => writer.stream.once('drain', r));

@@ -39,11 +39,16 @@ export interface TransportOptions {
   onNotice?: (message: string) => void;
   /** Called when a blob has been downloaded whole. */
   onTransfer?: (e: TransferEvent) => void;
+  /** Called as a blob's bytes go by (each chunk of a download or an upload), for progress. */
+  onBytes?: (e: BytesEvent) => void;
   /** Names answered before DNS (`--add-host`, for what a RUN fetches): host → IP address. */
   hosts?: ReadonlyMap<string, string>;
   /** Registry mirrors for pulls (mirrors.ts), tried before the registry. */
   mirrors?: Mirrors;
 }
+
+/** A blob moving: how many of its bytes have gone by so far. */
+export interface BytesEvent { direction: 'pull' | 'push'; digest: string; bytes: number; total: number }
 
 /** A finished blob download, for progress: how many bytes and how long it took. */
 export interface TransferEvent { direction: 'pull'; registry: string; repository: string; digest: string; bytes: number; ms: number }
@@ -154,6 +159,11 @@ export class RegistryClient {
   /** Reports a finished transfer to whoever listens (progress). */
   transferred(e: Omit<TransferEvent, 'registry'>): void {
     this.#opts.onTransfer?.({ ...e, registry: this.registry });
+  }
+
+  /** Reports bytes of a blob going by (progress shows them while the transfer runs). */
+  moving(e: BytesEvent): void {
+    this.#opts.onBytes?.(e);
   }
 
   /** A retry budget under this client's policy, for an operation of several requests. */

@@ -72,7 +72,7 @@ async function putWhole(u: Upload, location: string): Promise<void> {
   const res = await u.client.request({
     method: 'PUT', path: withDigest(location, u.desc.digest), scopes: u.scopes, budget: u.budget, retry: false,
     headers: { 'content-type': 'application/octet-stream', 'content-length': String(u.desc.size) },
-    body: () => fromOffset(u.open, 0),
+    body: () => fromOffset(u, 0),
   });
   await finish(u, res);
 }
@@ -86,7 +86,7 @@ async function patchResumable(u: Upload, first: string): Promise<void> {
       res = await u.client.request({
         method: 'PATCH', path: location, scopes: u.scopes, budget: u.budget, retry: false,
         headers: { 'content-type': 'application/octet-stream', 'content-length': String(u.desc.size - offset), 'content-range': `${offset}-${u.desc.size - 1}` },
-        body: () => fromOffset(u.open, offset),
+        body: () => fromOffset(u, offset),
       });
     } catch (err) {
       if (!isTransient(err)) throw err;
@@ -125,14 +125,18 @@ async function finish(u: Upload, res: RegistryResponse): Promise<void> {
 }
 
 /** The blob from byte `offset` on (the bytes before it are read and dropped). */
-function fromOffset(open: Upload['open'], offset: number): Readable {
+function fromOffset(u: Upload, offset: number): Readable {
   return Readable.from((async function* () {
     let skip = offset;
-    for await (const c of await open()) {
+    let sent = offset;
+    for await (const c of await u.open()) {
       const b = c as Buffer;
       if (skip >= b.length) { skip -= b.length; continue; }
-      yield skip > 0 ? b.subarray(skip) : b;
+      const part = skip > 0 ? b.subarray(skip) : b;
       skip = 0;
+      sent += part.length;
+      u.client.moving({ direction: 'push', digest: u.desc.digest, bytes: sent, total: u.desc.size });
+      yield part;
     }
   })());
 }

@@ -68,6 +68,23 @@ describe('progress', () => {
     }
   });
 
+  it('tty: BuildKit\'s [+] Building header with the steps done, the bytes moving while a transfer runs, FINISHED at the end', () => {
+    let t = 1_000_000;
+    const out = sink(120, true);
+    const p = new Progress('tty', out, { now: () => t });
+    p.build({ kind: 'stage', stage, total: 1, platform: 'linux/amd64' });
+    t += 2500;
+    p.bytes({ direction: 'pull', digest: 'sha256:aa', bytes: 45_200_000, total: 150_000_000 });
+    const running = out.text.split('\r\x1b[2K').at(-1)!;
+    expect(running).toBe('[+] Building 2.5s (0/1) => [builder 1/3] FROM golang:1.22  2.5s  ↓ 45.2 MB/150 MB');
+    t += 1000;
+    p.bytes({ direction: 'pull', digest: 'sha256:aa', bytes: 150_000_000, total: 150_000_000 });
+    p.build({ kind: 'from', stage, platform: 'linux/amd64', name: 'golang:1.22' });
+    p.done('built sha256:12');
+    expect(out.text).toContain('[+] Building 3.5s (1/1) FINISHED\nbuilt sha256:12\n');
+    expect(out.text.split('\r\x1b[2K').at(-2)).not.toContain('↓');
+  });
+
   it('rawjson: every line is JSON shaped like BuildKit\'s SolveStatus', () => {
     const out = sink(undefined, false);
     drive('rawjson', out);
