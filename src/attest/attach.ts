@@ -48,7 +48,7 @@ export function signerFor(signing: AttestOptions['signing']): (st: Statement) =>
 /** What to attest of one image, once: each predicate, or a function of the name (the SBOM names the image). */
 interface Predicate { type: string; of: (name: string) => unknown }
 
-async function predicates(input: AttestInput, opts: AttestOptions): Promise<Predicate[]> {
+export async function predicates(input: AttestInput, opts: Pick<AttestOptions, 'provenance' | 'sbom'>): Promise<Predicate[]> {
   const out: Predicate[] = [];
   // The image's packages are read once: the SBOM lists them all, max provenance names the apk ones.
   const fs = new MergedFs(input.image, 'the image');

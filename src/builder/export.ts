@@ -22,6 +22,7 @@ import { lockGuard, settleLock, type LockOption } from './lock.js';
 import { Remote } from '../remote/registry-image.js';
 // Signing loads sigstore-js and the CycloneDX library (0.15 s, 15 MB): only builds that --sign import them.
 import type { AttestOptions } from '../attest/attach.js';
+import type { IndexAttestation } from '../attest/in-index.js';
 import { formatPlatform, hostPlatform } from '../oci/platform.js';
 import { imageArtifacts } from '../image/image.js';
 import type { Image } from '../image/image.js';
@@ -55,6 +56,8 @@ export interface BuildAndExportOptions extends BuildOptions, TransportOptions {
   cacheTo?: readonly string[];
   /** --sign --key FILE [--provenance] [--sbom]: signed attestations pushed as referrers of each pushed image. */
   attest?: AttestOptions & { version: string };
+  /** --provenance / --sbom without --sign (buildx's): unsigned attestation manifests in the image index, which the build then always is. */
+  indexAttest?: { provenance: 'min' | 'max' | false; sbom: boolean; version: string };
   /** --lock (write ocimake.lock) or --locked (build by it). */
   lock?: LockOption;
 }
@@ -95,6 +98,9 @@ export async function buildAndExport(opts: BuildAndExportOptions): Promise<Build
   const cacheTo = (opts.cacheTo ?? []).map((c) => parseCacheSpec('--cache-to', c));
   for (const c of opts.cacheFrom ?? []) parseCacheSpec('--cache-from', c);
   const multi = (opts.platforms?.length ?? 0) > 1;
+  if (opts.indexAttest && !outputs.some((o) => o.type === 'registry' || o.type === 'oci')) {
+    throw new OcimakeError('FLAG_INVALID', '--provenance and --sbom go into the image index of a pushed image or an OCI layout, and there is neither', { hint: 'add --push, or -o type=oci,dest=DIR (or FILE.tar); or drop them' });
+  }
   if (opts.attest) {
     if (!outputs.some((o) => o.type === 'registry' || o.type === 'oci')) throw new OcimakeError('FLAG_INVALID', '--sign attaches attestations to a pushed image or an OCI layout, and there is neither', { hint: 'add --push, or -o type=oci,dest=DIR (or FILE.tar)' });
     // A bad key, or no identity token, fails before the build.
@@ -110,7 +116,7 @@ export async function buildAndExport(opts: BuildAndExportOptions): Promise<Build
   }
   const startedOn = new Date().toISOString();
   // Provenance names the build context by its digest.
-  if (opts.attest?.provenance) opts = { ...opts, digestContext: true };
+  if (opts.attest?.provenance || opts.indexAttest?.provenance) opts = { ...opts, digestContext: true };
   const indexOnly = annotations.find((a) => a.targets.has('index') || a.targets.has('manifest-descriptor'));
   if (indexOnly && !multi) throw new OcimakeError('FLAG_INVALID', `--annotation ${[...indexOnly.targets].join(',')}:${indexOnly.key}=…: a single-platform build makes no index`, { hint: 'annotate the manifest (no type, or manifest:), or build several platforms (--platform a,b)' });
   // Checked before the build, so a full directory does not cost one.
@@ -125,6 +131,8 @@ export async function buildAndExport(opts: BuildAndExportOptions): Promise<Build
   // One set of registry clients for the command: the pulls, the pushes, the cache and the attestations share tokens and connections.
   if (!opts.remote) opts = { ...opts, remote: new Remote(opts) };
   if (opts.platforms && opts.platforms.length > 1) return buildMulti(opts, outputs, tags, annotations, cacheTo, startedOn);
+  // Unsigned attestations sit beside the image in an index, as buildx's: one platform, built as an index of one.
+  if (opts.indexAttest) return buildMulti({ ...opts, platforms: [opts.platform ?? hostPlatform()] }, outputs, tags, annotations, cacheTo, startedOn);
   const result = inlineCache(annotate(await build(opts), annotations), cacheTo);
   await lockResults(opts, [result]);
   const { artifacts } = result;
@@ -217,6 +225,26 @@ async function attest(opts: BuildAndExportOptions, result: BuildResult, descript
   }
 }
 
+/** Each platform image's unsigned attestation manifest (--provenance / --sbom without --sign). */
+async function indexAttestations(opts: BuildAndExportOptions, results: readonly BuildResult[], tags: readonly Reference[], startedOn: string): Promise<IndexAttestation[]> {
+  const { attestationManifest } = await import('../attest/in-index.js');
+  const name = tags[0] ? repositoryName(tags[0]) : 'image';
+  const out: IndexAttestation[] = [];
+  for (const [k, r] of results.entries()) {
+    const scratch = await makeScratchDir('attest');
+    try {
+      const input = {
+        image: r.image, descriptor: imageArtifacts(r.image).descriptor, inputs: r.inputs, ...(opts.target ? { target: opts.target } : {}),
+        platform: formatPlatform(opts.platforms![k]!), buildArgs: opts.buildArgs ?? {}, startedOn, version: opts.indexAttest!.version, scratch,
+      };
+      out.push(await attestationManifest(input, opts.indexAttest!, name));
+    } finally {
+      await fs.rm(scratch, { recursive: true, force: true });
+    }
+  }
+  return out;
+}
+
 /** Writes or checks ocimake.lock once every platform has built; provenance then names it by digest. */
 async function lockResults(opts: BuildAndExportOptions, results: readonly BuildResult[]): Promise<void> {
   if (!opts.lock) return;
@@ -229,7 +257,7 @@ async function lockResults(opts: BuildAndExportOptions, results: readonly BuildR
 async function buildMulti(opts: BuildAndExportOptions, outputs: readonly Output[], tags: readonly Reference[], annotations: readonly Annotation[], cacheTo: readonly CacheSpec[], startedOn: string): Promise<BuildAndExportResult> {
   for (const o of outputs) {
     if (o.type === 'docker' || o.type === 'tar') {
-      throw new OcimakeError('OUTPUT_INVALID', `--output type=${o.type} cannot hold a multi-platform image`, { hint: 'use -o type=oci,dest=DIR|FILE.tar, -o type=local,dest=DIR (a directory per platform) or --push, or build one --platform at a time' });
+      throw new OcimakeError('OUTPUT_INVALID', `--output type=${o.type} cannot hold ${opts.indexAttest && opts.platforms!.length === 1 ? 'the image index that --provenance and --sbom need' : 'a multi-platform image'}`, { hint: 'use -o type=oci,dest=DIR|FILE.tar, -o type=local,dest=DIR (a directory per platform) or --push, or build one --platform at a time (without --provenance and --sbom, or with --sign)' });
     }
     if ('dest' in o && o.dest === '-' && o.type !== 'oci') throw new OcimakeError('OUTPUT_INVALID', `--output type=${o.type},dest=- cannot hold a multi-platform image`);
   }
@@ -240,6 +268,7 @@ async function buildMulti(opts: BuildAndExportOptions, outputs: readonly Output[
   const extras: IndexExtras = {
     ...(annotationsFor(annotations, 'index') ? { annotations: annotationsFor(annotations, 'index')! } : {}),
     descriptorAnnotations: images.map((img) => annotationsFor(annotations, 'manifest-descriptor', platformOf(img))),
+    ...(opts.indexAttest ? { attestations: await indexAttestations(opts, results, tags, startedOn) } : {}),
   };
   let art = indexArtifacts(images, extras);
   for (const o of outputs) {

@@ -7,7 +7,9 @@ import { canonicalBytes } from '../oci/canonical-json.js';
 import { sha256, type Digest } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
 import { IndexSchema, type Descriptor, type Index } from '../oci/schemas.js';
-import { pushImage, putManifest, type PushOptions } from '../remote/push.js';
+import { pushBlob, pushImage, putManifest, type PushOptions } from '../remote/push.js';
+import { Readable } from 'node:stream';
+import type { IndexAttestation } from '../attest/in-index.js';
 import { formatReference, type Reference } from '../oci/reference.js';
 import { Remote } from '../remote/registry-image.js';
 import { withContext } from '../errors.js';
@@ -16,7 +18,12 @@ import { withContext } from '../errors.js';
 export interface IndexArtifacts { bytes: Buffer; digest: Digest; descriptor: Descriptor; index: Index }
 
 /** Annotations of the index itself, and of each image's descriptor in it (--annotation index:, manifest-descriptor:). */
-export interface IndexExtras { annotations?: Record<string, string>; descriptorAnnotations?: readonly (Record<string, string> | undefined)[] }
+export interface IndexExtras {
+  annotations?: Record<string, string>;
+  descriptorAnnotations?: readonly (Record<string, string> | undefined)[];
+  /** Unsigned attestation manifests (buildx's), listed after the images. */
+  attestations?: readonly IndexAttestation[];
+}
 
 /** Builds the index of a multi-platform build: one manifest descriptor per image, with its platform. */
 export function indexArtifacts(images: readonly Image[], extras: IndexExtras = {}): IndexArtifacts {
@@ -25,6 +32,7 @@ export function indexArtifacts(images: readonly Image[], extras: IndexExtras = {
     const a = extras.descriptorAnnotations?.[i];
     return { ...imageArtifacts(img).descriptor, platform: { os: c.os, architecture: c.architecture, ...(c.variant ? { variant: c.variant } : {}) }, ...(a && Object.keys(a).length ? { annotations: a } : {}) };
   });
+  for (const a of extras.attestations ?? []) manifests.push(a.descriptor);
   const index: Index = { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests };
   if (extras.annotations && Object.keys(extras.annotations).length) index.annotations = extras.annotations;
   const bytes = canonicalBytes(index);
@@ -42,6 +50,13 @@ export async function pushIndex(images: readonly Image[], refs: readonly Referen
   for (const r of refs) repos.set(`${r.registry}/${r.repository}`, { registry: r.registry, repository: r.repository });
   const shared: PushOptions = { ...opts, remote: opts.remote ?? new Remote(opts) };
   for (const img of images) await pushImage(img, [...repos.values()], shared);
+  for (const r of repos.values()) {
+    for (const a of extras.attestations ?? []) {
+      const client = shared.remote!.client(r.registry);
+      for (const b of a.blobs) await pushBlob(client, r.repository, b.descriptor, () => Readable.from([b.bytes]), shared);
+      await putManifest(client, r.repository, a.descriptor.digest, a.bytes, a.descriptor.mediaType);
+    }
+  }
   for (const r of refs) {
     try {
       await putManifest(shared.remote!.client(r.registry), r.repository, r.tag ?? art.digest, art.bytes, MediaType.OciIndex);
@@ -58,7 +73,12 @@ export async function writeOciLayoutIndex(dir: string, images: readonly Image[],
   const art = indexArtifacts(images, extras);
   // Each image's blobs and manifest go in first; their own index.json entries are dropped below.
   for (const img of images) await writeOciLayout(dir, img);
-  await new BlobStore(dir).putBytes(art.bytes, art.descriptor);
+  const layout = new BlobStore(dir);
+  for (const a of extras.attestations ?? []) {
+    for (const b of a.blobs) await layout.putBytes(b.bytes, b.descriptor);
+    await layout.putBytes(a.bytes, a.descriptor);
+  }
+  await layout.putBytes(art.bytes, art.descriptor);
   await withIndexLock(dir, async () => {
     const existing = IndexSchema.parse(JSON.parse(await fs.readFile(join(dir, 'index.json'), 'utf8')));
     const platformDigests = new Set(art.index.manifests.map((m) => m.digest));

@@ -31,12 +31,13 @@ export function signingFrom(o: SigningFlags): AttestOptions['signing'] {
 }
 
 /** --sign, --key, --provenance, --sbom as buildx and cosign spell them. */
-export function attestOptions(o: SigningFlags & { sign?: boolean; provenance?: string | true; sbom?: string | true }): { attest?: AttestOptions & { version: string } } {
+export function attestOptions(o: SigningFlags & { sign?: boolean; provenance?: string | true; sbom?: string | true }): { attest?: AttestOptions & { version: string }; indexAttest?: { provenance: 'min' | 'max' | false; sbom: boolean; version: string } } {
   const provenance = o.provenance === undefined ? undefined : parseProvenance(o.provenance);
   const sbom = o.sbom === undefined ? false : parseBool('--sbom', o.sbom);
   if (!o.sign) {
-    if (provenance || sbom) throw new OcimakeError('FLAG_INVALID', `--${provenance ? 'provenance' : 'sbom'} attestations are signed: add --sign`, { hint: '--sign signs keyless (an OIDC token from SIGSTORE_ID_TOKEN or the CI), or with --key FILE' });
     if (o.key) throw new OcimakeError('FLAG_INVALID', '--key is the key of --sign', { hint: 'add --sign' });
+    // As buildx: unsigned attestations in the image index (--sign makes them signed referrers instead).
+    if (provenance || sbom) return { indexAttest: { provenance: provenance ?? false, sbom, version: version() } };
     return {};
   }
   return { attest: { provenance: provenance ?? 'min', sbom, version: version(), signing: signingFrom(o) } };

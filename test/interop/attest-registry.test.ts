@@ -51,4 +51,14 @@ describe('signed attestations in a registry without the referrers API', () => {
     const v = await runOcimakeAsync(['verify', `${reg.host}/release/matrix@${digests[1]}`, '--key', keys.pub]);
     expect(v.code, v.stderr).toBe(0);
   });
+  it('unsigned --provenance (no --sign) is an attestation manifest in the index, as buildx makes it; skopeo copies the whole index', async () => {
+    const { work, reg } = env;
+    const ctx = writeTree(join(work, 'unsigned'), { Dockerfile: 'FROM scratch\nCOPY app /app\n', app: 'app' });
+    const b = await runOcimakeAsync(['build', ctx, '-t', `${reg.host}/ci/unsigned:1`, '--push', '--provenance=mode=max', '--progress=plain', '--cache-dir', join(work, 'cache')]);
+    expect(b.code, b.stderr).toBe(0);
+    const index = JSON.parse(run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/ci/unsigned:1`])) as { manifests: { platform: { os: string }; annotations?: Record<string, string> }[] };
+    expect(index.manifests.map((m) => m.platform.os)).toEqual(['linux', 'unknown']);
+    expect(index.manifests[1]!.annotations!['vnd.docker.reference.type']).toBe('attestation-manifest');
+    run('skopeo', ['copy', '--all', '--src-tls-verify=false', `docker://${reg.host}/ci/unsigned:1`, `oci:${join(work, 'unsigned-copy')}:1`]);
+  });
 });
