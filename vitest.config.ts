@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config';
 // `npm test`: needs nothing but Node. Interop tests (Debian tools) live in test/interop.
 export default defineConfig({
   test: {
-    globalSetup: ['test/global-tmp.ts'],
+    // dist/ is built first: tests that run bin/ocimake.js or import the package run the code under test.
+    globalSetup: ['test/global-tmp.ts', 'test/global-setup.ts'],
     include: ['test/**/*.test.ts'],
     exclude: ['test/interop/**', 'node_modules/**'],
     // Two test files at a time even on two cores (vitest's default is cores - 1): most of the

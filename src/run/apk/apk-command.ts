@@ -201,6 +201,7 @@ function unavailableBecause(err: unknown): string | undefined {
   if (status === '404') return 'No such file or directory';
   if (status === '401' || status === '403') return 'Permission denied';
   if (status !== undefined) return `HTTP ${status}`;
+  if (err.code === 'NETWORK' && /RUN --network=none has no network/.test(err.message)) return 'RUN --network=none has no network';
   if (err.code === 'NETWORK') return /ECONNREFUSED/.test(err.message) ? 'Connection refused' : /ENOTFOUND|EAI_AGAIN/.test(err.message) ? 'DNS lookup error' : 'network error';
   return undefined;
 }
