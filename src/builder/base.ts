@@ -59,7 +59,9 @@ export async function baseState(inp: BaseInputs): Promise<StageState> {
     opened = await inp.open(name, platform);
   } catch (err) {
     const e = err instanceof OcimakeError ? err : new OcimakeError('INTERNAL', String(err));
-    throw lineError(plan.file, stage.from.line, `FROM ${name}: ${e.message}`, e.hint ?? 'check the image name and that the registry is reachable', e.code);
+    const at = lineError(plan.file, stage.from.line, `FROM ${name}: ${e.message}`, e.hint ?? 'check the image name and that the registry is reachable', e.code);
+    // The place in the Dockerfile, and the image it names.
+    throw new OcimakeError(at.code, at.message, { ...(at.hint ? { hint: at.hint } : {}), cause: e, location: { ...e.location, ...at.location } });
   }
   const base = opened.image;
   const has = { os: base.config.os, architecture: base.config.architecture, ...(base.config.variant ? { variant: base.config.variant } : {}) };

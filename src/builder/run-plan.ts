@@ -97,5 +97,5 @@ function checkPlatform(platform: Platform): void {
 }
 
 function atLine(file: string, line: number, err: OcimakeError): OcimakeError {
-  return new OcimakeError(err.code, `${file}:${line}: ${err.message}`, { ...(err.hint ? { hint: err.hint } : {}), cause: err });
+  return new OcimakeError(err.code, `${file}:${line}: ${err.message}`, { ...(err.hint ? { hint: err.hint } : {}), cause: err, location: { file, line } });
 }

@@ -1,5 +1,5 @@
 import { redactUrlCredentials } from '../util/redact.js';
-import { OcimakeError, withContext } from '../errors.js';
+import { OcimakeError, withContext, withLocation } from '../errors.js';
 import type { Image, Layer } from '../image/image.js';
 import { appendLayer, editConfig } from '../image/mutate.js';
 import type { BlobStore } from '../store/blob-store.js';
@@ -175,10 +175,11 @@ async function runSteps(stage: Stage, initial: StageState, env: StageEnv, kept: 
 const CONFIG_ONLY = new Set(['arg', 'env', 'label', 'user', 'expose', 'cmd', 'entrypoint', 'volume', 'stopsignal', 'healthcheck', 'shell', 'maintainer', 'onbuild']);
 
 function atLine(env: StageEnv, inst: Instruction, err: unknown): OcimakeError {
-  if (err instanceof OcimakeError && err.message.startsWith(`${env.file}:`)) return err;
+  const at = { file: env.file, line: inst.line };
+  if (err instanceof OcimakeError && err.message.startsWith(`${env.file}:`)) return err.location?.line !== undefined ? err : withLocation(err, at);
   // A message that already names the instruction ("RUN would execute ...") gets the place only.
-  if (err instanceof OcimakeError && err.message.startsWith(`${inst.kind.toUpperCase()} `)) return withContext(`${env.file}:${inst.line}`, err);
-  return withContext(`${env.file}:${inst.line}: ${inst.kind.toUpperCase()}`, err);
+  if (err instanceof OcimakeError && err.message.startsWith(`${inst.kind.toUpperCase()} `)) return withLocation(withContext(`${env.file}:${inst.line}`, err), at);
+  return withLocation(withContext(`${env.file}:${inst.line}: ${inst.kind.toUpperCase()}`, err), at);
 }
 
 function configRun(run: readonly Instruction[], first: number, state: StageState, env: StageEnv, stage: Stage): StageState {

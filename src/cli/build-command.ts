@@ -3,6 +3,7 @@ import { parseIsolation } from '../run/exec/isolation.js';
 import { buildInUserns } from './reexec.js';
 import { isNetworkMode, type NetworkMode } from '../run/flags.js';
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { readDockerfile } from '../dockerfile/read.js';
 import { addSigningFlags, attestOptions, type SigningFlags } from './sign-flags.js';
 import { dirname, relative, resolve } from 'node:path';
@@ -138,38 +139,47 @@ async function runBuild(context: string, o: BuildFlags, how: { quietNoOutput?: b
     if (mode === 'rawjson') progress.notice(text);
     else process.stderr.write(`warning: ${text}\n`);
   }
-  const result = await buildAndExport({
-    context,
-    ...(o.file === '-' ? { dockerfileText: userns.stdinText ?? await readDockerfile('-') } : o.file ? { dockerfile: resolve(o.file) } : {}),
-    tags: o.tag,
-    push: o.push === true,
-    outputs,
-    buildArgs: parseKeyValues('--build-arg', o.buildArg),
-    buildContexts: Object.fromEntries(o.buildContext.map((a) => { const c = parseBuildContext(a); return [c[0], a.slice(a.indexOf('=') + 1)]; })),
-    labels: parseKeyValues('--label', o.label, {}),
-    annotations: o.annotation,
-    ...(o.target ? { target: o.target } : {}),
-    ...platforms,
-    ...(o.iidfile ? { iidFile: o.iidfile } : {}),
-    ...(o.metadataFile ? { metadataFile: o.metadataFile } : {}),
-    ...transport,
-    ...(o.cache === false ? { noCache: true } : {}),
-    isolation,
-    ...(o.network !== undefined ? { network: parseNetwork(o.network) } : {}),
-    ...(o.secret.length ? { secrets: Object.fromEntries(o.secret.map(parseSecret)) } : {}),
-    ...(o.ssh.length ? { ssh: Object.fromEntries(o.ssh.map((v) => parseSsh(v))) } : {}),
-    ...(o.cacheFilter.length ? { noCacheFilter: o.cacheFilter.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean) } : {}),
-    cacheFrom: o.cacheFrom,
-    cacheTo: o.cacheTo,
-    ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}),
-    onProgress: (e) => progress.build(e),
-    onRunOutput: (line) => progress.runOutput(line),
-    apk: { ...(o.apkMirror ? { mirror: o.apkMirror } : {}), ...(o.apkAllowUntrusted ? { allowUntrusted: true } : {}), ...(o.strictScripts ? { strictScripts: true } : {}) },
-    onPush: (e) => progress.push(e),
-    ...attestOptions(o),
-    ...(lock ? { lock } : {}),
-    ...(runHost ? { runHost } : {}),
-  });
+  let result: Awaited<ReturnType<typeof buildAndExport>>;
+  try {
+    result = await buildAndExport({
+      context,
+      ...(o.file === '-' ? { dockerfileText: userns.stdinText ?? await readDockerfile('-') } : o.file ? { dockerfile: resolve(o.file) } : {}),
+      tags: o.tag,
+      push: o.push === true,
+      outputs,
+      buildArgs: parseKeyValues('--build-arg', o.buildArg),
+      buildContexts: Object.fromEntries(o.buildContext.map((a) => { const c = parseBuildContext(a); return [c[0], a.slice(a.indexOf('=') + 1)]; })),
+      labels: parseKeyValues('--label', o.label, {}),
+      annotations: o.annotation,
+      ...(o.target ? { target: o.target } : {}),
+      ...platforms,
+      ...(o.iidfile ? { iidFile: o.iidfile } : {}),
+      ...(o.metadataFile ? { metadataFile: o.metadataFile } : {}),
+      ...transport,
+      ...(o.cache === false ? { noCache: true } : {}),
+      isolation,
+      ...(o.network !== undefined ? { network: parseNetwork(o.network) } : {}),
+      ...(o.secret.length ? { secrets: Object.fromEntries(o.secret.map(parseSecret)) } : {}),
+      ...(o.ssh.length ? { ssh: Object.fromEntries(o.ssh.map((v) => parseSsh(v))) } : {}),
+      ...(o.cacheFilter.length ? { noCacheFilter: o.cacheFilter.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean) } : {}),
+      cacheFrom: o.cacheFrom,
+      cacheTo: o.cacheTo,
+      ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}),
+      onProgress: (e) => progress.build(e),
+      onRunOutput: (line) => progress.runOutput(line),
+      apk: { ...(o.apkMirror ? { mirror: o.apkMirror } : {}), ...(o.apkAllowUntrusted ? { allowUntrusted: true } : {}), ...(o.strictScripts ? { strictScripts: true } : {}) },
+      onPush: (e) => progress.push(e),
+      ...attestOptions(o),
+      ...(lock ? { lock } : {}),
+      ...(runHost ? { runHost } : {}),
+    });
+  } catch (err) {
+    // For CI tools: the error with its code and where it is, as a JSON line and in the metadata file.
+    const failure = err instanceof OcimakeError ? err.toJSON() : { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
+    progress.failure(failure);
+    if (o.metadataFile) await writeFile(o.metadataFile, `${JSON.stringify({ error: failure }, null, 2)}\n`).catch(() => {});
+    throw err;
+  }
   const stdoutTaken = outputs.some((x) => 'dest' in x && x.dest === '-');
   if (mode === 'quiet' && !stdoutTaken) process.stdout.write(`${result.digest}\n`);
   else progress.done(`built ${result.digest}${result.tags.length ? ` (${o.tag.join(', ')})` : ''}`);

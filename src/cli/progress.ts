@@ -113,6 +113,12 @@ export class Progress {
     this.line(`  ${text}`);
   }
 
+  /** The build failed: rawjson gets `{"error": {code, message, hint, location}}` (the other modes print the error line as every command does). */
+  failure(e: { code: string; message: string }): void {
+    this.#stopTicker();
+    if (this.#mode === 'rawjson') this.#json({ error: e });
+  }
+
   /** A sentence worth keeping on screen (a slow registry, a fallback). */
   notice(text: string): void {
     if (this.#mode === 'rawjson') return this.#json({ warnings: [{ vertex: this.#current?.digest ?? '', level: 0, short: Buffer.from(text).toString('base64') }] });

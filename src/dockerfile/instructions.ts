@@ -1,4 +1,4 @@
-import { OcimakeError } from '../errors.js';
+import { OcimakeError, type ErrorCode } from '../errors.js';
 import type { Heredoc, Node } from './parse.js';
 import { modeOf } from '../util/file-mode.js';
 
@@ -20,8 +20,8 @@ export type Instruction =
   | (Base & { kind: 'onbuild'; expression: string });
 
 /** A parse-level error at a line of a Dockerfile, formatted `FILE:LINE: message`. */
-export function lineError(file: string, line: number, message: string, hint?: string, code = 'DOCKERFILE_INVALID'): OcimakeError {
-  return new OcimakeError(code, `${file}:${line}: ${message}`, hint === undefined ? {} : { hint });
+export function lineError(file: string, line: number, message: string, hint?: string, code: ErrorCode = 'DOCKERFILE_INVALID'): OcimakeError {
+  return new OcimakeError(code, `${file}:${line}: ${message}`, { ...(hint === undefined ? {} : { hint }), location: { file, line } });
 }
 
 /** Splits `--name=value` / `--name` flags and checks them against the allowed names. */

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { OcimakeError } from '../errors.js';
+import { OcimakeError, type ErrorCode } from '../errors.js';
 import { MediaType } from '../oci/media-types.js';
 import { ImageConfigSchema, IndexSchema, ManifestSchema, type Descriptor, type ImageConfig, type Index, type Manifest } from '../oci/schemas.js';
 import type { BlobSource, Image, Layer } from './image.js';
@@ -11,7 +11,7 @@ const DOCKER_TO_OCI: Record<string, string> = {
 };
 
 /** Parses JSON bytes against a schema, with an error that names the source and the document. */
-function parseDoc<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, bytes: Buffer, code: string, doc: string, what: string): T {
+function parseDoc<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, bytes: Buffer, code: ErrorCode, doc: string, what: string): T {
   let json: unknown;
   try { json = JSON.parse(bytes.toString('utf8')); } catch (err) {
     throw new OcimakeError(code, `the ${doc} of ${what} is not JSON`, { cause: err });

@@ -1,4 +1,4 @@
-import { OcimakeError, withContext } from '../errors.js';
+import { OcimakeError, withContext, withLocation } from '../errors.js';
 import type { Image } from '../image/image.js';
 import { imageFromManifest, parseConfig, parseIndex, parseManifest } from '../image/from-manifest.js';
 import type { BlobStore } from '../store/blob-store.js';
@@ -91,7 +91,7 @@ export async function pullImage(remote: Remote, ref: Reference, platform: Platfo
     const image = imageFromManifest(manifest, config, source, what);
     return { image, ref, digest: fetched.digest, ...(indexDigest ? { indexDigest } : {}), downloads: () => downloads, top, ...(mirror ? { mirror } : {}) };
   } catch (err) {
-    throw withContext(`pulling ${what}`, err);
+    throw withLocation(withContext(`pulling ${what}`, err), { reference: what });
   }
 }
 

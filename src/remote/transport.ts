@@ -1,6 +1,6 @@
 import type { Mirrors } from './mirrors.js';
 import type { Readable } from 'node:stream';
-import { OcimakeError } from '../errors.js';
+import { isErrorCode, OcimakeError } from '../errors.js';
 import { parseChallenge } from './challenge.js';
 import { dockerConfigPath, dockerCredentials, type CredentialSource, type Credentials } from './credentials.js';
 import type { LimitName } from '../util/limits.js';
@@ -367,7 +367,7 @@ export async function registryError(res: RegistryResponse | { status: number; he
   }
   const gaveUp = res.headers['x-ocimake-gave-up'];
   const hint = gaveUp ? `${gaveUp}; try again later` : res.status === 429 ? 'the registry is rate-limiting this client; try again later or authenticate' : undefined;
-  return new OcimakeError(code, `${what} on ${client.registry}: ${res.status} ${code}${message ? `: ${message}` : ''}`, hint ? { hint } : {});
+  return new OcimakeError(isErrorCode(code) ? code : 'REGISTRY_ERROR', `${what} on ${client.registry}: ${res.status} ${code}${message ? `: ${message}` : ''}`, hint ? { hint } : {});
 }
 
 function sleep(ms: number): Promise<void> {

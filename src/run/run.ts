@@ -92,7 +92,7 @@ export async function precheckRun(file: string, inst: { line: number; json: bool
       if (foreign !== undefined) throw wouldExecute(foreign);
     } else if (!commands.has(commandName(script.argv[0]!))) throw wouldExecute(script.argv[0]!);
   } catch (err) {
-    if (err instanceof OcimakeError) throw new OcimakeError(err.code, `${file}:${inst.line}: ${/^RUN[ :]/.test(err.message) ? '' : 'RUN: '}${err.message}`, { ...(err.hint ? { hint: err.hint } : {}), cause: err });
+    if (err instanceof OcimakeError) throw new OcimakeError(err.code, `${file}:${inst.line}: ${/^RUN[ :]/.test(err.message) ? '' : 'RUN: '}${err.message}`, { ...(err.hint ? { hint: err.hint } : {}), cause: err, location: { file, line: inst.line } });
     throw err;
   }
 }

@@ -1,6 +1,6 @@
 import { accessSync, constants, promises as fs, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { OcimakeError } from '../errors.js';
+import { OcimakeError, type ErrorCode } from '../errors.js';
 
 /**
  * `mkdir -p`, one component at a time. Node's recursive mkdir can loop forever where a
@@ -94,7 +94,7 @@ export function fsErrorInWords(err: unknown): OcimakeError | undefined {
   const verbs: Record<string, string> = { mkdir: 'cannot create the directory', open: 'cannot open', rename: 'cannot move into place', unlink: 'cannot remove', rmdir: 'cannot remove', scandir: 'cannot list', write: 'cannot write', link: 'cannot link', symlink: 'cannot create the link', copyfile: 'cannot copy' };
   const verb = verbs[e.syscall] ?? `${e.syscall} failed on`;
   const target = e.syscall === 'rename' && e.dest ? e.dest : e.path ?? '';
-  return new OcimakeError(`FS_${e.code}`, `${verb} ${target}: ${ERRNO_WORDS[e.code]}`.replace(/\s+:/, ':'), {
+  return new OcimakeError(`FS_${e.code}` as ErrorCode, `${verb} ${target}: ${ERRNO_WORDS[e.code]}`.replace(/\s+:/, ':'), {
     cause: err,
     hint: e.code === 'ENOSPC' || e.code === 'EDQUOT' ? 'free some space (the blob cache is in --cache-dir) and try again' : 'check the paths given to -o, --iidfile, --metadata-file and --cache-dir',
   });
