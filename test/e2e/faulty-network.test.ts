@@ -73,7 +73,8 @@ describe('when the network between ocimake and the registry is faulty', () => {
     }
     // Every kind of fault was met along the way.
     for (const f of FAULTS) expect(proxy.stats[f], f).toBeGreaterThan(0);
-  });
+    // About 30 s on an idle 2-core machine (the retries' back-off): the bound is 6× that, so a loaded CI runner does not time it out.
+  }, 180_000);
 
   it('asks again for a manifest, a config and a layer whose bodies were cut off, on the first try of each', async () => {
     const seen = new Set<string>();
