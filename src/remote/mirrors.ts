@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { parse as parseToml } from 'smol-toml';
 import { OcimakeError } from '../errors.js';
 import { DOCKER_HUB } from '../oci/reference.js';
 
@@ -42,7 +42,9 @@ function readToml(path: string): Record<string, unknown> | undefined {
   let text: string;
   try { text = readFileSync(path, 'utf8'); } catch { return undefined; }
   try {
-    return parseToml(text) as Record<string, unknown>;
+    // Loaded only when a config file is there: every command reads its network flags at start.
+    const { parse } = createRequire(import.meta.url)('smol-toml') as typeof import('smol-toml');
+    return parse(text) as Record<string, unknown>;
   } catch (err) {
     if (!warned.has(path)) { warned.add(path); process.stderr.write(`warning: ${path} is not valid TOML (${(err as Error).message.split('\n')[0]}); its registry mirrors are not used\n`); }
     return undefined;
