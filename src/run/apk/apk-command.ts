@@ -5,7 +5,7 @@ import type { Cache } from '../../store/cache.js';
 import { RunError } from '../errors.js';
 import type { Command, Io, ShellState } from '../shell/state.js';
 import { readDb } from '../commands/ids.js';
-import { ApkFetcher } from './fetch.js';
+import { ApkFetchFailed, ApkFetcher } from './fetch.js';
 import { formatDep, loadIndex, parseDep, type ApkPackage, type Dep } from './index-file.js';
 import { installPackage, removePackage } from './install.js';
 import { parseInstalled, type InstalledPackage } from './installed-db.js';
@@ -194,18 +194,6 @@ interface RepoState {
   missing: string[];
 }
 
-/** Why apk-tools would call a repository unavailable (and go on without it), or undefined for an error that stops it (a bad signature, a bad index). */
-function unavailableBecause(err: unknown): string | undefined {
-  if (!(err instanceof OcimakeError)) return undefined;
-  const status = err.code === 'APK_FETCH' ? / answered (\d+)$/.exec(err.message)?.[1] : undefined;
-  if (status === '404') return 'No such file or directory';
-  if (status === '401' || status === '403') return 'Permission denied';
-  if (status !== undefined) return `HTTP ${status}`;
-  if (err.code === 'NETWORK' && /RUN --network=none has no network/.test(err.message)) return 'RUN --network=none has no network';
-  if (err.code === 'NETWORK') return /ECONNREFUSED/.test(err.message) ? 'Connection refused' : /ENOTFOUND|EAI_AGAIN/.test(err.message) ? 'DNS lookup error' : 'network error';
-  return undefined;
-}
-
 async function loadRepositories(sh: ShellState, f: Flags, opts: ApkOptions, fetcher: ApkFetcher, io: Io): Promise<RepoState> {
   const arch = ((await readText(sh, '/etc/apk/arch')) ?? '').trim();
   if (arch === '') throw new OcimakeError('APK_STATE', 'the stage has no /etc/apk/arch', { hint: 'apk runs on Alpine-based images; is the base an Alpine image?' });
@@ -237,8 +225,8 @@ async function loadRepositories(sh: ShellState, f: Flags, opts: ApkOptions, fetc
       bytes = await fetcher.index(url);
     } catch (err) {
       // As apk-tools: a repository it cannot fetch is a warning, and the others are used.
-      const why = unavailableBecause(err);
-      if (why === undefined) throw err;
+      if (!(err instanceof ApkFetchFailed)) throw err;
+      const why = err.why;
       io.err(`WARNING: updating and opening ${base}: ${why}\n`);
       opts.warn?.(`apk: ${base} is unavailable (${why}); the other repositories were used`);
       unavailable += 2; // apk-tools counts a repository it could not fetch twice (update's exit status)

@@ -7,6 +7,30 @@ import type { Cache } from '../../store/cache.js';
 import { OcimakeError } from '../../errors.js';
 import { RegistryClient, type TransportOptions } from '../../remote/transport.js';
 
+/**
+ * A fetch that failed in a way apk-tools calls the repository unavailable (it warns and uses the
+ * others): `why` is apk's words for it.
+ */
+export class ApkFetchFailed extends OcimakeError {
+  constructor(code: 'APK_FETCH' | 'NETWORK', message: string, opts: { hint: string; cause?: unknown }, readonly why: string) {
+    super(code, message, opts);
+  }
+}
+
+/** apk-tools' words for an HTTP status it could not use. */
+function statusWords(status: number): string {
+  return status === 404 ? 'No such file or directory' : status === 401 || status === 403 ? 'Permission denied' : `HTTP ${status}`;
+}
+
+/** apk-tools' words for a connection that failed: from the system error below the transport's. */
+function networkWords(err: unknown): string {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (e.code === 'ECONNREFUSED') return 'Connection refused';
+    if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') return 'DNS lookup error';
+  }
+  return 'network error';
+}
+
 const INDEX_LIMIT = 64 * 1024 * 1024;
 const INDEX_FORMAT = 'ocimake-apk-index-v1';
 const IndexMeta = z.object({ format: z.literal(INDEX_FORMAT), etag: z.string().optional(), lastModified: z.string().optional() });
@@ -34,17 +58,17 @@ export class ApkFetcher {
   async #get(url: string, limit: number, what: string, headers: Record<string, string> = {}): Promise<{ status: number; bytes: Buffer; headers: Record<string, string> }> {
     let u: URL;
     try { u = new URL(url); } catch { throw new OcimakeError('APK_REPOSITORY', `"${url}" is not a repository URL`, { hint: 'write repositories as http(s)://host/path, one per line in /etc/apk/repositories' }); }
-    if (this.offline) throw new OcimakeError('NETWORK', `${what}: ${url}: RUN --network=none has no network`, { hint: 'drop --network=none (or the build\'s --network none) for this RUN, or install the packages in a step that has the network' });
+    if (this.offline) throw new ApkFetchFailed('NETWORK', `${what}: ${url}: RUN --network=none has no network`, { hint: 'drop --network=none (or the build\'s --network none) for this RUN, or install the packages in a step that has the network' }, 'RUN --network=none has no network');
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new OcimakeError('APK_REPOSITORY', `${what}: only http and https repositories are fetched (${url})`, { hint: 'serve the repository over HTTP, or COPY the packages in' });
     let r: { status: number; bytes: Buffer; headers: Record<string, string> };
     try {
       r = await this.#client(u).requestBytes({ method: 'GET', path: url, scopes: [], headers }, limit, what);
     } catch (err) {
       // The transport's hint speaks of registries and image names: for a repository, say what helps.
-      if (err instanceof OcimakeError && err.code === 'NETWORK') throw new OcimakeError('NETWORK', err.message, { cause: err, hint: `check that ${u.host} is reachable from here (network, proxy), or fetch the repositories from a mirror that is: --apk-mirror URL (or OCIMAKE_APK_MIRROR)` });
+      if (err instanceof OcimakeError && err.code === 'NETWORK') throw new ApkFetchFailed('NETWORK', err.message, { cause: err, hint: `check that ${u.host} is reachable from here (network, proxy), or fetch the repositories from a mirror that is: --apk-mirror URL (or OCIMAKE_APK_MIRROR)` }, networkWords(err));
       throw err;
     }
-    if (r.status !== 200 && r.status !== 304) throw new OcimakeError('APK_FETCH', `${what}: ${url} answered ${r.status}`, { hint: r.status === 404 ? 'the repository does not have it: check /etc/apk/repositories (or -X), the architecture, and run apk with -U' : 'check that the repository is reachable from here (or set --apk-mirror)' });
+    if (r.status !== 200 && r.status !== 304) throw new ApkFetchFailed('APK_FETCH', `${what}: ${url} answered ${r.status}`, { hint: r.status === 404 ? 'the repository does not have it: check /etc/apk/repositories (or -X), the architecture, and run apk with -U' : 'check that the repository is reachable from here (or set --apk-mirror)' }, statusWords(r.status));
     return r;
   }
 
