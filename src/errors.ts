@@ -13,8 +13,9 @@ export class OcimakeError extends Error {
     this.name = 'OcimakeError';
     this.code = code;
     this.hint = opts.hint;
-    // A wrapper keeps what it wraps knew of where.
-    this.location = opts.location ?? (opts.cause instanceof OcimakeError ? opts.cause.location : undefined);
+    // A wrapper keeps what the error it wraps knew of where, and adds its own.
+    const below = opts.cause instanceof OcimakeError ? opts.cause.location : undefined;
+    this.location = below || opts.location ? { ...below, ...opts.location } : undefined;
   }
 
   /** The error as CI tools read it (--progress=rawjson, --metadata-file). */
@@ -152,8 +153,8 @@ export interface ErrorLocation { file?: string; line?: number; reference?: strin
 
 /** The error, with where it is added to what it knew (the Dockerfile and line, the image). */
 export function withLocation(err: unknown, location: ErrorLocation): OcimakeError {
-  const e = err instanceof OcimakeError ? err : withContext('', err);
-  return new OcimakeError(e.code, e.message.replace(/^: /, ''), { ...(e.hint ? { hint: e.hint } : {}), cause: e.cause ?? e, location: { ...e.location, ...location } });
+  if (!(err instanceof OcimakeError)) return new OcimakeError('INTERNAL', err instanceof Error ? err.message : String(err), { cause: err, location });
+  return new OcimakeError(err.code, err.message, { ...(err.hint ? { hint: err.hint } : {}), cause: err, location });
 }
 
 /** Wraps any error with context ("pushing x: ..."), keeping the code and hint of an OcimakeError. */

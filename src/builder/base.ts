@@ -61,7 +61,7 @@ export async function baseState(inp: BaseInputs): Promise<StageState> {
     const e = err instanceof OcimakeError ? err : new OcimakeError('INTERNAL', String(err));
     const at = lineError(plan.file, stage.from.line, `FROM ${name}: ${e.message}`, e.hint ?? 'check the image name and that the registry is reachable', e.code);
     // The place in the Dockerfile, and the image it names.
-    throw new OcimakeError(at.code, at.message, { ...(at.hint ? { hint: at.hint } : {}), cause: e, location: { ...e.location, ...at.location } });
+    throw new OcimakeError(at.code, at.message, { ...(at.hint ? { hint: at.hint } : {}), cause: e, ...(at.location ? { location: at.location } : {}) });
   }
   const base = opened.image;
   const has = { os: base.config.os, architecture: base.config.architecture, ...(base.config.variant ? { variant: base.config.variant } : {}) };
