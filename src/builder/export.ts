@@ -21,7 +21,7 @@ import { exportCache, parseCacheSpec, withInlineKeys, type CacheSpec } from './b
 import { lockGuard, settleLock, type LockOption } from './lock.js';
 import { Remote } from '../remote/registry-image.js';
 // Signing loads sigstore-js and the CycloneDX library (0.15 s, 15 MB): only builds that --sign import them.
-import type { AttestOptions } from '../attest/attach.js';
+import type { AttestInput, AttestOptions } from '../attest/attach.js';
 import type { IndexAttestation } from '../attest/in-index.js';
 import { formatPlatform, hostPlatform } from '../oci/platform.js';
 import { imageArtifacts } from '../image/image.js';
@@ -207,22 +207,26 @@ async function writeMetadata(opts: BuildAndExportOptions, tags: readonly Referen
   await writeFileAtomic(opts.metadataFile, `${JSON.stringify(meta, null, 2)}\n`);
 }
 
-/** Signs the attestations of one image and attaches them: pushed as its referrers (`to` is the refs), or added to the layout `to.dir`. Each is reported. */
-async function attest(opts: BuildAndExportOptions, result: BuildResult, descriptor: Descriptor, platform: Platform, to: { refs: readonly Reference[] } | { dir: string; name: string; shown: string }, startedOn: string): Promise<void> {
-  const { attestLayout, attestPushed } = await import('../attest/attach.js');
+/** Runs `f` with what an attestation of one platform's image is made from, in a scratch directory removed after. */
+async function withAttestInput<T>(opts: BuildAndExportOptions, result: BuildResult, descriptor: Descriptor, platform: Platform, startedOn: string, version: string, f: (input: AttestInput) => Promise<T>): Promise<T> {
   const scratch = await makeScratchDir('attest');
   try {
-    const input = {
+    return await f({
       image: result.image, descriptor, inputs: result.inputs, ...(opts.target ? { target: opts.target } : {}),
-      platform: formatPlatform(platform), buildArgs: opts.buildArgs ?? {}, startedOn, version: opts.attest!.version, scratch,
-    };
-    const attested = 'refs' in to
-      ? (await attestPushed(input, to.refs, opts.remote ?? new Remote(opts), opts.attest!)).map((a) => ({ ref: `${a.repository}@${a.digest}`, predicateType: a.predicateType }))
-      : (await attestLayout(input, to.dir, to.name, opts.attest!)).map((a) => ({ ref: `oci:${to.shown}@${a.digest}`, predicateType: a.predicateType }));
-    for (const a of attested) opts.onPush?.({ kind: 'attestation', ref: a.ref, digest: descriptor.digest, predicateType: a.predicateType });
+      platform: formatPlatform(platform), buildArgs: opts.buildArgs ?? {}, startedOn, version, scratch,
+    });
   } finally {
     await fs.rm(scratch, { recursive: true, force: true });
   }
+}
+
+/** Signs the attestations of one image and attaches them: pushed as its referrers (`to` is the refs), or added to the layout `to.dir`. Each is reported. */
+async function attest(opts: BuildAndExportOptions, result: BuildResult, descriptor: Descriptor, platform: Platform, to: { refs: readonly Reference[] } | { dir: string; name: string; shown: string }, startedOn: string): Promise<void> {
+  const { attestLayout, attestPushed } = await import('../attest/attach.js');
+  const attested = await withAttestInput(opts, result, descriptor, platform, startedOn, opts.attest!.version, async (input) => ('refs' in to
+    ? (await attestPushed(input, to.refs, opts.remote ?? new Remote(opts), opts.attest!)).map((a) => ({ ref: `${a.repository}@${a.digest}`, predicateType: a.predicateType }))
+    : (await attestLayout(input, to.dir, to.name, opts.attest!)).map((a) => ({ ref: `oci:${to.shown}@${a.digest}`, predicateType: a.predicateType }))));
+  for (const a of attested) opts.onPush?.({ kind: 'attestation', ref: a.ref, digest: descriptor.digest, predicateType: a.predicateType });
 }
 
 /** Each platform image's unsigned attestation manifest (--provenance / --sbom without --sign). */
@@ -231,16 +235,7 @@ async function indexAttestations(opts: BuildAndExportOptions, results: readonly 
   const name = tags[0] ? repositoryName(tags[0]) : 'image';
   const out: IndexAttestation[] = [];
   for (const [k, r] of results.entries()) {
-    const scratch = await makeScratchDir('attest');
-    try {
-      const input = {
-        image: r.image, descriptor: imageArtifacts(r.image).descriptor, inputs: r.inputs, ...(opts.target ? { target: opts.target } : {}),
-        platform: formatPlatform(opts.platforms![k]!), buildArgs: opts.buildArgs ?? {}, startedOn, version: opts.indexAttest!.version, scratch,
-      };
-      out.push(await attestationManifest(input, opts.indexAttest!, name));
-    } finally {
-      await fs.rm(scratch, { recursive: true, force: true });
-    }
+    out.push(await withAttestInput(opts, r, imageArtifacts(r.image).descriptor, opts.platforms![k]!, startedOn, opts.indexAttest!.version, (input) => attestationManifest(input, opts.indexAttest!, name)));
   }
   return out;
 }
