@@ -9,7 +9,7 @@ import { copyStepKey, layerIds, readStep, runStepKey, writeStep } from './step-c
 import type { ApkInstall } from './lock.js';
 import type { KeyedLock } from '../util/keyed-lock.js';
 import type { RunHost } from '../run/exec/execute.js';
-import { formatPlatform, parsePlatform } from '../oci/platform.js';
+import { formatPlatform } from '../oci/platform.js';
 import { recordingDownloads, runNetwork } from './run-network.js';
 import { join } from 'node:path';
 import type { LayerCompression } from '../layer/tar-writer.js';
@@ -241,7 +241,8 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
       const execute = env.executed?.has(inst) === true && env.execBackend !== undefined;
       // The stage's own platform (FROM --platform=$BUILDPLATFORM builds for the host in a cross
       // build): what uname answers and what the step key names, so every target shares the work.
-      const platform = formatPlatform({ os: state.image.config.os, architecture: state.image.config.architecture, ...(state.image.config.variant ? { variant: state.image.config.variant } : {}) });
+      const stagePlatform = { os: state.image.config.os, architecture: state.image.config.architecture, ...(state.image.config.variant ? { variant: state.image.config.variant } : {}) };
+      const platform = formatPlatform(stagePlatform);
       const cache = env.layerCache;
       const cacheDir = cache?.cache;
       // Keyed before it runs, and with --no-cache too (nothing is looked up then), so the next build finds the record.
@@ -288,7 +289,7 @@ async function step(inst: Instruction, state: StageState, env: StageEnv, stage: 
         if (execute) return executeIt(env.execBackend!);
         const { extra: commands, fetched } = recordingDownloads(env, network === 'none');
         const run = await import('../run/run.js');
-        const extra = commands?.has('uname') ? new Map(commands).set('uname', (await import('../run/commands/system.js')).unameCommand(parsePlatform(platform))) : commands;
+        const extra = commands?.has('uname') ? new Map(commands).set('uname', (await import('../run/commands/system.js')).unameCommand(stagePlatform)) : commands;
         const installed: ApkInstall[] = [];
         const onApk = (p: ApkInstall) => { env.onApk?.(p); installed.push(p); };
         let native: Awaited<ReturnType<typeof runNative>>;
